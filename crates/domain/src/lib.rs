@@ -1,0 +1,33 @@
+//! # evo-domain
+//!
+//! The rules of evo-sessions' chat sessions, free of I/O: no runtime, no database, no HTTP,
+//! no clock (callers pass `now`). Other services may depend on this crate alone.
+//!
+//! - [`identity`]: member identities (E.164 phone numbers and user IDs) and why one is invalid.
+//! - [`ids`]: typed session and account IDs.
+//! - [`states`]: the wire enums (dial, call, queue state, channel, roles...).
+//! - [`access`]: the caller ([`Actor`]) and the role and tenancy policy.
+//! - [`session`]: the [`Session`] aggregate and its rules: open, invite, remove, end.
+//!
+//! Enable the `serde` feature to (de)serialize IDs, enums and breadcrumbs.
+
+pub mod access;
+pub mod identity;
+pub mod ids;
+pub mod session;
+pub mod states;
+
+pub use access::{ADMIN_ROLE, AccessError, Actor, SYSTEM_ADMINISTRATOR_ROLE, USER_ROLE};
+pub use identity::{IdentityError, MemberIdentity, PhoneNumber, UserId};
+pub use ids::{AccountId, IdError, SessionId};
+pub use session::{
+    ChangeKind, CustomerBreadcrumb, LogEntry, Member, NewMember, NewSession, Session, SessionChange,
+    SessionCommand, SessionData, SessionDetails, SessionError, Timestamp,
+};
+pub use states::{
+    CallState, Channel, DialState, Direction, HoldReason, MemberCallState, MemberRole, QueueState,
+    UnknownVariant,
+};
+
+#[cfg(test)]
+mod session_tests;

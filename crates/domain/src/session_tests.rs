@@ -1,0 +1,231 @@
+//! The session rules, one outcome a test.
+
+use chrono::{Duration, TimeZone, Utc};
+
+use crate::*;
+
+fn t0() -> Timestamp {
+    Utc.with_ymd_and_hms(2026, 11, 26, 21, 1, 49).unwrap() + Duration::microseconds(123_456)
+}
+
+fn actor(roles: &[&str], accounts: &[&str]) -> Actor {
+    Actor {
+        user_id: "ann@example.com".into(),
+        name: "Ann".into(),
+        roles: roles.iter().map(|r| r.to_string()).collect(),
+        account_ids: accounts.iter().map(|a| AccountId::parse(a).unwrap()).collect(),
+    }
+}
+
+fn agent() -> Actor {
+    actor(&["User"], &["acme"])
+}
+
+fn id(raw: &str) -> MemberIdentity {
+    MemberIdentity::parse(raw).unwrap()
+}
+
+fn open(channel: Channel) -> Session {
+    let mut bob = NewMember::new(id("bob@example.com"));
+    bob.display_name = Some("Bob".into());
+    Session::open(
+        SessionId::parse("s-1").unwrap(),
+        NewSession {
+            account_id: AccountId::parse("acme").unwrap(),
+            channel,
+            direction: Direction::Incoming,
+            details: SessionDetails::default(),
+            members: vec![NewMember::new(id("+15551234567")), bob, NewMember::new(id("+15557654321"))],
+        },
+        &agent(),
+        t0(),
+    )
+    .unwrap()
+}
+
+#[test]
+fn opening_a_chat_sets_the_contract_defaults() {
+    let session = open(Channel::Chat);
+    assert_eq!(session.call_state, CallState::Connected);
+    assert_eq!(session.dial_state, DialState::None);
+    assert_eq!(session.queue_state, QueueState::None);
+    assert_eq!(session.hold_reason, HoldReason::None);
+    assert!(!session.ended && !session.was_missed);
+    assert_eq!(session.date_created.timestamp_subsec_micros(), 123_000, "kept to the millisecond");
+    assert_eq!(session.created_by, "ann@example.com");
+    let [caller, bob, other] = &session.members[..] else { panic!("three members") };
+    assert!(caller.is_original_member && !bob.is_original_member && !other.is_original_member);
+    assert_eq!(caller.role, MemberRole::Caller, "original member of an incoming session");
+    assert_eq!(bob.role, MemberRole::Agent, "a user ID defaults to Agent");
+    assert_eq!(other.role, MemberRole::None, "a phone defaults to None");
+    assert!(session.members.iter().all(|m| m.call_state == MemberCallState::Connected && !m.muted));
+    assert_eq!(session.log.len(), 1);
+}
+
+#[test]
+fn opening_in_a_foreign_account_is_refused_unless_administrator() {
+    let new = NewSession {
+        account_id: AccountId::parse("globex").unwrap(),
+        channel: Channel::Chat,
+        direction: Direction::Outgoing,
+        details: SessionDetails::default(),
+        members: vec![NewMember::new(id("+15551234567"))],
+    };
+    let refused = Session::open(SessionId::parse("s").unwrap(), new.clone(), &agent(), t0());
+    assert!(matches!(refused, Err(SessionError::Access(AccessError::AccountNotAllowed { .. }))));
+    let admin = actor(&["Admin"], &[]);
+    let session = Session::open(SessionId::parse("s").unwrap(), new, &admin, t0()).unwrap();
+    assert_eq!(session.members[0].role, MemberRole::None, "outgoing: no Caller default");
+}
+
+#[test]
+fn opening_with_a_repeated_identity_is_refused() {
+    let new = NewSession {
+        account_id: AccountId::parse("acme").unwrap(),
+        channel: Channel::Chat,
+        direction: Direction::Incoming,
+        details: SessionDetails::default(),
+        members: vec![NewMember::new(id("Bob@example.com")), NewMember::new(id("bob@EXAMPLE.com"))],
+    };
+    let result = Session::open(SessionId::parse("s").unwrap(), new, &agent(), t0());
+    assert!(matches!(result, Err(SessionError::MemberAlreadyExists { .. })));
+}
+
+#[test]
+fn removing_a_member_records_who_removed_whom() {
+    let mut session = open(Channel::Chat);
+    let later = t0() + Duration::seconds(5);
+    let remover = Actor { user_id: "carol@example.com".into(), name: "Carol".into(), ..agent() };
+    let change = session.remove_member(&remover, &id("BOB@example.com"), later).unwrap();
+    assert_eq!(change.kind, ChangeKind::MemberRemoved(id("bob@example.com")));
+    assert_eq!(change.log_entry.message, "Carol removed Bob from the chat");
+    assert_eq!(session.log.last(), Some(&change.log_entry));
+    assert_eq!(session.log.len(), 2);
+    assert!(session.members.iter().all(|m| m.identity != id("bob@example.com")));
+    assert_eq!(session.members.len(), 2);
+    assert_eq!(session.last_modified_by, "carol@example.com");
+    assert_eq!(session.date_last_modified, later.trunc_subsecs(3));
+}
+
+#[test]
+fn a_member_without_display_name_is_logged_by_identity() {
+    let mut session = open(Channel::Chat);
+    let change = session.remove_member(&agent(), &id("+1 555 765 4321"), t0()).unwrap();
+    assert_eq!(change.log_entry.message, "Ann removed +15557654321 from the chat");
+}
+
+/// Every refusal, and that a refusal leaves the session exactly as it was.
+#[test]
+fn refused_removals_change_nothing() {
+    let mut ended = open(Channel::Chat);
+    ended.end(&agent(), t0()).unwrap();
+    let cases: Vec<(Session, Actor, &str, SessionError)> = vec![
+        (open(Channel::Chat), actor(&["User"], &["globex"]), "bob@example.com", SessionError::NotFound),
+        (
+            open(Channel::Voice),
+            agent(),
+            "bob@example.com",
+            SessionError::NotAChatSession { channel: Channel::Voice },
+        ),
+        (
+            open(Channel::Fax),
+            agent(),
+            "bob@example.com",
+            SessionError::NotAChatSession { channel: Channel::Fax },
+        ),
+        (ended, agent(), "bob@example.com", SessionError::SessionEnded),
+        (
+            open(Channel::Chat),
+            agent(),
+            "dave@example.com",
+            SessionError::MemberNotFound { identity: "dave@example.com".into() },
+        ),
+        (
+            open(Channel::Chat),
+            agent(),
+            "+15551234567",
+            SessionError::CannotRemoveOriginalMember { identity: "+15551234567".into() },
+        ),
+    ];
+    for (mut session, who, member, expected) in cases {
+        let before = session.clone();
+        let result = session.remove_member(&who, &id(member), t0() + Duration::seconds(1));
+        assert_eq!(result, Err(expected));
+        assert_eq!(session, before, "a refused change must change nothing");
+    }
+}
+
+#[test]
+fn administrators_act_on_every_account() {
+    for role in ["Admin", "SystemAdministrator"] {
+        let mut session = open(Channel::Chat);
+        let admin = actor(&[role], &[]);
+        assert!(session.remove_member(&admin, &id("bob@example.com"), t0()).is_ok(), "{role}");
+    }
+}
+
+#[test]
+fn inviting_adds_a_member_at_the_end_once() {
+    let mut session = open(Channel::Chat);
+    let mut dave = NewMember::new(id("Dave@example.com"));
+    dave.role = Some(MemberRole::Transfer);
+    let change = session.invite_member(&agent(), dave.clone(), t0()).unwrap();
+    let ChangeKind::MemberInvited(added) = &change.kind else { panic!("{change:?}") };
+    assert_eq!(added.role, MemberRole::Transfer);
+    assert!(!added.is_original_member);
+    assert_eq!(session.members.last(), Some(added));
+    assert_eq!(change.log_entry.message, "Ann added Dave@example.com to the chat");
+
+    let before = session.clone();
+    let again = session.invite_member(&agent(), NewMember::new(id("dave@EXAMPLE.com")), t0());
+    assert_eq!(again, Err(SessionError::MemberAlreadyExists { identity: "dave@EXAMPLE.com".into() }));
+    assert_eq!(session, before);
+}
+
+#[test]
+fn inviting_follows_the_check_order() {
+    let mut voice = open(Channel::Voice);
+    voice.end(&agent(), t0()).unwrap();
+    // channel (400) is checked before ended (409)
+    let result = voice.invite_member(&agent(), NewMember::new(id("dave@example.com")), t0());
+    assert_eq!(result, Err(SessionError::NotAChatSession { channel: Channel::Voice }));
+    let mut chat = open(Channel::Chat);
+    chat.end(&agent(), t0()).unwrap();
+    let result = chat.invite_member(&agent(), NewMember::new(id("bob@example.com")), t0());
+    assert_eq!(result, Err(SessionError::SessionEnded), "ended (409) before already-a-member (409)");
+}
+
+#[test]
+fn ending_completes_the_session_once() {
+    let mut session = open(Channel::Voice);
+    let change = session.end(&agent(), t0()).unwrap();
+    assert_eq!(change.kind, ChangeKind::Ended);
+    assert!(session.ended);
+    assert_eq!(session.call_state, CallState::Disconnected);
+    assert_eq!(session.date_completed, Some(t0().trunc_subsecs(3)));
+    let before = session.clone();
+    assert_eq!(session.end(&agent(), t0()), Err(SessionError::SessionEnded));
+    assert_eq!(session, before);
+    let mut foreign = open(Channel::Chat);
+    assert_eq!(foreign.end(&actor(&["User"], &["globex"]), t0()), Err(SessionError::NotFound));
+}
+
+#[test]
+fn apply_runs_the_named_rule() {
+    let mut session = open(Channel::Chat);
+    let change = session.apply(&agent(), &SessionCommand::RemoveMember(id("bob@example.com")), t0()).unwrap();
+    assert!(matches!(change.kind, ChangeKind::MemberRemoved(_)));
+    let change = session.apply(&agent(), &SessionCommand::End, t0()).unwrap();
+    assert_eq!(change.kind, ChangeKind::Ended);
+}
+
+use chrono::SubsecRound;
+
+#[test]
+fn a_change_is_never_dated_before_the_previous_one() {
+    let mut session = open(Channel::Chat);
+    let earlier = t0() - Duration::seconds(30);
+    let change = session.remove_member(&agent(), &id("bob@example.com"), earlier).unwrap();
+    assert_eq!(change.log_entry.date, t0().trunc_subsecs(3));
+    assert!(session.log.windows(2).all(|pair| pair[0].date <= pair[1].date));
+}

@@ -1,0 +1,84 @@
+//! Driven ports: what the use cases need from the world.
+
+use async_trait::async_trait;
+use evo_domain::{Actor, Session, SessionCommand, SessionError, SessionId, Timestamp};
+
+use crate::driving::AuthError;
+
+/// A store failure, as the use cases see it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RepositoryError {
+    /// The store cannot be reached or is saturated right now (pool timeout, refused or lost
+    /// connection, statement timeout). Worth retrying; the edge answers 503.
+    #[error("the session store is unavailable: {0}")]
+    Unavailable(String),
+    /// A session with this ID already exists.
+    #[error("a session with this ID already exists")]
+    AlreadyExists,
+    /// Anything else: a bug or corrupt data. The edge answers 500 and logs the detail.
+    #[error("session store failure: {0}")]
+    Internal(String),
+}
+
+/// Why [`SessionRepository::update`] changed nothing.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UpdateError {
+    /// The domain rule refused the change (including an unknown session: `NotFound`).
+    #[error(transparent)]
+    Rejected(#[from] SessionError),
+    /// The store failed; nothing was committed.
+    #[error(transparent)]
+    Repository(#[from] RepositoryError),
+}
+
+/// Where sessions live.
+///
+/// Every change goes through [`update`](Self::update): the store loads the session under a
+/// per-session lock, applies the domain rule ([`Session::apply`]), persists the
+/// resulting [`evo_domain::SessionChange`] and commits, all in one transaction. So the rule
+/// stays in the domain while the store alone decides how to make it atomic and serialized.
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait]
+pub trait SessionRepository: Send + Sync + 'static {
+    /// Saves a new session with its members and log.
+    async fn insert(&self, session: &Session) -> Result<(), RepositoryError>;
+
+    /// Loads a session with its members and log, or `None`.
+    async fn find(&self, id: &SessionId) -> Result<Option<Session>, RepositoryError>;
+
+    /// Atomically, and serialized with every other change to the same session: loads it,
+    /// applies `command` for `actor` at `now`, persists the change and commits. Returns the
+    /// session as stored after the change. A missing session is `Rejected(NotFound)`.
+    async fn update(
+        &self,
+        id: &SessionId,
+        actor: &Actor,
+        command: &SessionCommand,
+        now: Timestamp,
+    ) -> Result<Session, UpdateError>;
+
+    /// Checks that the store answers.
+    async fn ping(&self) -> Result<(), RepositoryError>;
+}
+
+/// Turns a bearer token into the caller it proves.
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait]
+pub trait TokenVerifier: Send + Sync + 'static {
+    /// Verifies signature, algorithm and claims; returns the caller or why the token is unusable.
+    async fn verify(&self, token: &str) -> Result<Actor, AuthError>;
+}
+
+/// The current time. The domain never reads a clock; the use cases ask this port.
+#[cfg_attr(feature = "mock", mockall::automock)]
+pub trait Clock: Send + Sync + 'static {
+    /// Now, UTC.
+    fn now(&self) -> Timestamp;
+}
+
+/// Makes IDs for new sessions.
+#[cfg_attr(feature = "mock", mockall::automock)]
+pub trait IdGenerator: Send + Sync + 'static {
+    /// A fresh, unique session ID.
+    fn new_session_id(&self) -> SessionId;
+}

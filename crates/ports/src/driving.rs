@@ -1,0 +1,156 @@
+//! The driving port: the use cases the service offers, with their inputs and errors.
+//!
+//! Inputs carry raw text as the caller sent it; the use cases validate every field and
+//! name each invalid one in [`ServiceError::Validation`].
+
+use async_trait::async_trait;
+use evo_domain::{Actor, Session, SessionError};
+use std::collections::BTreeMap;
+
+use crate::driven::RepositoryError;
+
+/// Why a credential did not authenticate.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AuthError {
+    /// No token at all.
+    #[error("authentication required")]
+    MissingToken,
+    /// A token that is malformed, wrongly signed, expired, not yet valid, or lacks a
+    /// required claim. The reason is safe to show: it never holds the token.
+    #[error("invalid token: {0}")]
+    InvalidToken(String),
+}
+
+/// One invalid field of a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    /// The field, as named on the wire (`memberToRemove`, `members[1].identity`).
+    pub field: String,
+    /// A stable code: `NotEmpty`, `InvalidIdentity`, `InvalidId`, `InvalidValue`, `Length`, `Duplicate`.
+    pub code: &'static str,
+    /// What is wrong, for people.
+    pub message: String,
+}
+
+/// Why a use case did not succeed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ServiceError {
+    /// One or more fields are missing or malformed.
+    #[error("validation failed")]
+    Validation(Vec<FieldError>),
+    /// A domain rule or the access policy refused.
+    #[error(transparent)]
+    Session(#[from] SessionError),
+    /// The store is unreachable or saturated; retry later.
+    #[error("service unavailable: {0}")]
+    Unavailable(String),
+    /// Anything else. The detail is for the log only.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl From<RepositoryError> for ServiceError {
+    fn from(error: RepositoryError) -> Self {
+        match error {
+            RepositoryError::Unavailable(detail) => Self::Unavailable(detail),
+            other => Self::Internal(other.to_string()),
+        }
+    }
+}
+
+/// A customer breadcrumb as sent.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BreadcrumbInput {
+    /// The customer's ID.
+    pub id: Option<String>,
+    /// The customer's name.
+    pub name: Option<String>,
+}
+
+/// A member of a new session, as sent.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NewMemberInput {
+    /// Phone number or user ID (required).
+    pub identity: Option<String>,
+    /// The name to show.
+    pub display_name: Option<String>,
+    /// A `SessionMemberRoles` name.
+    pub role: Option<String>,
+    /// A picture of the member.
+    pub avatar_url: Option<String>,
+    /// Free-form data of the client application.
+    pub application_data: BTreeMap<String, String>,
+}
+
+/// NewSession, as sent.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[allow(missing_docs)] // each field is the request field of the same (camelCase) name
+pub struct NewSessionInput {
+    pub account_id: Option<String>,
+    pub channel: Option<String>,
+    pub direction: Option<String>,
+    pub display_name: Option<String>,
+    pub customer_id: Option<String>,
+    pub customer_name: Option<String>,
+    pub customer_breadcrumb: Vec<BreadcrumbInput>,
+    pub endpoint_id: Option<String>,
+    pub endpoint_name: Option<String>,
+    pub from_address: Option<String>,
+    pub from_name: Option<String>,
+    pub to_address: Option<String>,
+    pub from_phone_number: Option<String>,
+    pub console_data: Option<String>,
+    pub members: Vec<NewMemberInput>,
+}
+
+/// InviteChatMember, as sent.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct InviteChatMemberInput {
+    /// The session's ID.
+    pub session_id: Option<String>,
+    /// Phone number or user ID to add.
+    pub member_to_add: Option<String>,
+    /// The name to show.
+    pub display_name: Option<String>,
+    /// A `SessionMemberRoles` name.
+    pub role: Option<String>,
+}
+
+/// DeleteChatMember, as sent.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeleteChatMemberInput {
+    /// The session's ID.
+    pub session_id: Option<String>,
+    /// Phone number or user ID to remove.
+    pub member_to_remove: Option<String>,
+}
+
+/// The use cases of evo-sessions. Every method but [`authenticate`](Self::authenticate) and
+/// [`readiness`](Self::readiness) takes the authenticated caller and applies contract
+/// section 4's order of checks: role, fields, session visible, then the rule's own.
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait]
+pub trait SessionUseCases: Send + Sync + 'static {
+    /// Verifies a bearer token and returns the caller.
+    async fn authenticate(&self, token: &str) -> Result<Actor, AuthError>;
+    /// Opens a session (NewSession).
+    async fn new_session(&self, actor: &Actor, input: NewSessionInput) -> Result<Session, ServiceError>;
+    /// Adds a member to a chat (InviteChatMember).
+    async fn invite_chat_member(
+        &self,
+        actor: &Actor,
+        input: InviteChatMemberInput,
+    ) -> Result<Session, ServiceError>;
+    /// Removes a member from a chat (DeleteChatMember).
+    async fn delete_chat_member(
+        &self,
+        actor: &Actor,
+        input: DeleteChatMemberInput,
+    ) -> Result<Session, ServiceError>;
+    /// Reads a session with its log (GetSession).
+    async fn get_session(&self, actor: &Actor, session_id: Option<String>) -> Result<Session, ServiceError>;
+    /// Ends a session (EndSession).
+    async fn end_session(&self, actor: &Actor, session_id: Option<String>) -> Result<Session, ServiceError>;
+    /// Whether the service can serve: the store answers.
+    async fn readiness(&self) -> Result<(), ServiceError>;
+}
