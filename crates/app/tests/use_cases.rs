@@ -1,0 +1,360 @@
+//! The use cases against mocked ports: every outcome of contract section 4 that they decide,
+//! and for each refusal, proof that nothing was persisted.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use chrono::{TimeZone, Utc};
+use evo_app::SessionService;
+use evo_domain::*;
+use evo_ports::*;
+
+type Store = Arc<Mutex<HashMap<SessionId, Session>>>;
+
+fn now() -> Timestamp {
+    Utc.with_ymd_and_hms(2026, 11, 26, 21, 1, 49).unwrap()
+}
+
+fn actor(roles: &[&str], accounts: &[&str]) -> Actor {
+    Actor {
+        user_id: "ann@example.com".into(),
+        name: "Ann".into(),
+        roles: roles.iter().map(|r| r.to_string()).collect(),
+        account_ids: accounts.iter().map(|a| AccountId::parse(a).unwrap()).collect(),
+    }
+}
+
+fn agent() -> Actor {
+    actor(&["User"], &["acme"])
+}
+
+fn session(id: &str, channel: Channel) -> Session {
+    let members = ["+15551234567", "bob@example.com", "+15557654321"]
+        .iter()
+        .map(|raw| NewMember::new(MemberIdentity::parse(raw).unwrap()))
+        .collect();
+    let new = NewSession {
+        account_id: AccountId::parse("acme").unwrap(),
+        channel,
+        direction: Direction::Incoming,
+        details: SessionDetails::default(),
+        members,
+    };
+    Session::open(SessionId::parse(id).unwrap(), new, &agent(), now()).unwrap()
+}
+
+/// A mocked store that behaves like the port promises: `update` applies the domain rule to
+/// its copy and keeps the result only when the rule succeeds.
+fn store_with(sessions: Vec<Session>) -> (MockSessionRepository, Store) {
+    let store: Store = Arc::new(Mutex::new(sessions.into_iter().map(|s| (s.id.clone(), s)).collect()));
+    let mut repository = MockSessionRepository::new();
+    let shared = store.clone();
+    repository.expect_update().returning(move |id, actor, command, now| {
+        let mut sessions = shared.lock().unwrap();
+        let Some(mut session) = sessions.get(id).cloned() else {
+            return Err(UpdateError::Rejected(SessionError::NotFound));
+        };
+        session.apply(actor, command, now)?;
+        sessions.insert(id.clone(), session.clone());
+        Ok(session)
+    });
+    let shared = store.clone();
+    repository.expect_find().returning(move |id| Ok(shared.lock().unwrap().get(id).cloned()));
+    let shared = store.clone();
+    repository.expect_insert().returning(move |session| {
+        shared.lock().unwrap().insert(session.id.clone(), session.clone());
+        Ok(())
+    });
+    (repository, store)
+}
+
+fn clock() -> MockClock {
+    let mut clock = MockClock::new();
+    clock.expect_now().returning(now);
+    clock
+}
+
+fn ids() -> MockIdGenerator {
+    let mut ids = MockIdGenerator::new();
+    ids.expect_new_session_id().returning(|| SessionId::parse("new-1").unwrap());
+    ids
+}
+
+fn service(
+    repository: MockSessionRepository,
+) -> SessionService<MockSessionRepository, MockTokenVerifier, MockClock, MockIdGenerator> {
+    SessionService::new(repository, MockTokenVerifier::new(), clock(), ids())
+}
+
+fn delete(session_id: &str, member: &str) -> DeleteChatMemberInput {
+    DeleteChatMemberInput { session_id: Some(session_id.into()), member_to_remove: Some(member.into()) }
+}
+
+fn snapshot(store: &Store) -> HashMap<SessionId, Session> {
+    store.lock().unwrap().clone()
+}
+
+#[tokio::test]
+async fn delete_chat_member_removes_and_returns_the_stored_session() {
+    let (repository, store) = store_with(vec![session("s-1", Channel::Chat)]);
+    let removed = service(repository).delete_chat_member(&agent(), delete("s-1", "BOB@example.com")).await.unwrap();
+    assert_eq!(removed.members.len(), 2);
+    assert_eq!(removed.log.last().unwrap().message, "Ann removed bob@example.com from the chat");
+    let id = SessionId::parse("s-1").unwrap();
+    assert_eq!(store.lock().unwrap()[&id], removed, "the answer is what was stored");
+}
+
+#[tokio::test]
+async fn a_space_for_plus_from_a_query_string_still_finds_the_phone() {
+    let (repository, store) = store_with(vec![session("s-1", Channel::Chat)]);
+    service(repository).delete_chat_member(&agent(), delete("s-1", " 15557654321")).await.unwrap();
+    let id = SessionId::parse("s-1").unwrap();
+    assert!(store.lock().unwrap()[&id].members.iter().all(|m| m.identity.as_str() != "+15557654321"));
+}
+
+/// Refusals decided by the domain through the store: the store's copy stays as it was.
+#[tokio::test]
+async fn domain_refusals_persist_nothing() {
+    let mut ended = session("ended", Channel::Chat);
+    ended.end(&agent(), now()).unwrap();
+    let mut foreign = session("foreign", Channel::Chat);
+    foreign = Session::restore(SessionData { account_id: AccountId::parse("globex").unwrap(), ..foreign.into_data() });
+    let sessions = vec![session("chat", Channel::Chat), session("voice", Channel::Voice), ended, foreign];
+    let cases = [
+        (delete("missing", "bob@example.com"), SessionError::NotFound),
+        (delete("foreign", "bob@example.com"), SessionError::NotFound),
+        (delete("voice", "bob@example.com"), SessionError::NotAChatSession { channel: Channel::Voice }),
+        (delete("ended", "bob@example.com"), SessionError::SessionEnded),
+        (delete("chat", "dave@example.com"), SessionError::MemberNotFound { identity: "dave@example.com".into() }),
+        (
+            delete("chat", "+1 555 123 4567"),
+            SessionError::CannotRemoveOriginalMember { identity: "+15551234567".into() },
+        ),
+    ];
+    for (input, expected) in cases {
+        let (repository, store) = store_with(sessions.clone());
+        let before = snapshot(&store);
+        let result = service(repository).delete_chat_member(&agent(), input.clone()).await;
+        assert_eq!(result, Err(ServiceError::Session(expected)), "{input:?}");
+        assert_eq!(snapshot(&store), before, "{input:?} persisted something");
+    }
+}
+
+/// Refusals decided before the store is touched: the store must not even be asked.
+#[tokio::test]
+async fn role_and_field_refusals_never_reach_the_store() {
+    type IsExpected = fn(&ServiceError) -> bool;
+    let cases: Vec<(Actor, DeleteChatMemberInput, IsExpected)> = vec![
+        (actor(&["Viewer"], &["acme"]), delete("s-1", "bob@example.com"), |e| {
+            matches!(e, ServiceError::Session(SessionError::Access(AccessError::MissingRole { role: "User" })))
+        }),
+        (agent(), delete("s-1", "bob"), |e| {
+            matches!(e, ServiceError::Validation(errors) if errors.len() == 1
+                && errors[0].field == "memberToRemove" && errors[0].code == "InvalidIdentity")
+        }),
+        (agent(), DeleteChatMemberInput::default(), |e| {
+            matches!(e, ServiceError::Validation(errors)
+                if errors.iter().map(|e| e.field.as_str()).collect::<Vec<_>>() == ["sessionId", "memberToRemove"])
+        }),
+        (agent(), delete(&"x".repeat(10_000), "bob@example.com"), |e| {
+            matches!(e, ServiceError::Validation(errors) if errors[0].field == "sessionId")
+        }),
+        // Role (403) is checked before fields (400).
+        (actor(&[], &["acme"]), delete("", "bob"), |e| matches!(e, ServiceError::Session(SessionError::Access(_)))),
+    ];
+    for (who, input, expected) in cases {
+        let mut repository = MockSessionRepository::new();
+        repository.expect_update().never();
+        repository.expect_find().never();
+        let result = service(repository).delete_chat_member(&who, input.clone()).await;
+        let error = result.expect_err("must be refused");
+        assert!(expected(&error), "{input:?}: {error:?}");
+    }
+}
+
+#[tokio::test]
+async fn administrators_remove_members_in_any_account() {
+    for role in ["Admin", "SystemAdministrator"] {
+        let (repository, _) = store_with(vec![session("s-1", Channel::Chat)]);
+        let admin = actor(&[role, "User"], &[]);
+        let result = service(repository).delete_chat_member(&admin, delete("s-1", "bob@example.com")).await;
+        assert!(result.is_ok(), "{role}: {result:?}");
+    }
+}
+
+#[tokio::test]
+async fn store_outages_become_unavailable() {
+    let mut repository = MockSessionRepository::new();
+    repository
+        .expect_update()
+        .returning(|_, _, _, _| Err(UpdateError::Repository(RepositoryError::Unavailable("pool timeout".into()))));
+    let result = service(repository).delete_chat_member(&agent(), delete("s-1", "bob@example.com")).await;
+    assert_eq!(result, Err(ServiceError::Unavailable("pool timeout".into())));
+}
+
+#[tokio::test]
+async fn inviting_adds_once_then_refuses_an_existing_member() {
+    let (repository, store) = store_with(vec![session("s-1", Channel::Chat)]);
+    let service = service(repository);
+    let input = InviteChatMemberInput {
+        session_id: Some("s-1".into()),
+        member_to_add: Some("Dave@example.com".into()),
+        display_name: Some("Dave".into()),
+        role: Some("Transfer".into()),
+    };
+    let invited = service.invite_chat_member(&agent(), input.clone()).await.unwrap();
+    let dave = invited.members.last().unwrap();
+    assert_eq!((dave.identity.as_str(), dave.role), ("Dave@example.com", MemberRole::Transfer));
+    let before = snapshot(&store);
+    let again = InviteChatMemberInput { member_to_add: Some("dave@EXAMPLE.com".into()), ..input };
+    let result = service.invite_chat_member(&agent(), again).await;
+    assert_eq!(
+        result,
+        Err(ServiceError::Session(SessionError::MemberAlreadyExists { identity: "dave@EXAMPLE.com".into() }))
+    );
+    assert_eq!(snapshot(&store), before);
+}
+
+#[tokio::test]
+async fn inviting_with_a_bad_role_names_the_field() {
+    let mut repository = MockSessionRepository::new();
+    repository.expect_update().never();
+    let input = InviteChatMemberInput {
+        session_id: Some("s-1".into()),
+        member_to_add: Some("dave@example.com".into()),
+        display_name: None,
+        role: Some("agent".into()),
+    };
+    let Err(ServiceError::Validation(errors)) = service(repository).invite_chat_member(&agent(), input).await else {
+        panic!("expected a validation error")
+    };
+    assert_eq!(errors.len(), 1);
+    assert_eq!((errors[0].field.as_str(), errors[0].code), ("role", "InvalidValue"));
+}
+
+#[tokio::test]
+async fn get_session_hides_other_accounts() {
+    let (repository, _) = store_with(vec![session("s-1", Channel::Chat)]);
+    let service = service(repository);
+    assert_eq!(service.get_session(&agent(), Some("s-1".into())).await.unwrap().id.as_str(), "s-1");
+    let stranger = actor(&["User"], &["globex"]);
+    assert_eq!(
+        service.get_session(&stranger, Some("s-1".into())).await,
+        Err(ServiceError::Session(SessionError::NotFound))
+    );
+    assert_eq!(
+        service.get_session(&agent(), Some("nope".into())).await,
+        Err(ServiceError::Session(SessionError::NotFound))
+    );
+}
+
+#[tokio::test]
+async fn end_session_ends_once() {
+    let (repository, store) = store_with(vec![session("s-1", Channel::Voice)]);
+    let service = service(repository);
+    let ended = service.end_session(&agent(), Some("s-1".into())).await.unwrap();
+    assert!(ended.ended);
+    assert_eq!(ended.date_completed, Some(now()));
+    let before = snapshot(&store);
+    assert_eq!(
+        service.end_session(&agent(), Some("s-1".into())).await,
+        Err(ServiceError::Session(SessionError::SessionEnded))
+    );
+    assert_eq!(snapshot(&store), before);
+}
+
+fn new_session_input() -> NewSessionInput {
+    NewSessionInput {
+        account_id: Some("acme".into()),
+        display_name: Some("Support chat".into()),
+        members: vec![
+            NewMemberInput { identity: Some("+1 (555) 123-4567".into()), ..Default::default() },
+            NewMemberInput { identity: Some("bob@example.com".into()), ..Default::default() },
+        ],
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn new_session_opens_a_chat_and_stores_it() {
+    let (repository, store) = store_with(vec![]);
+    let created = service(repository).new_session(&agent(), new_session_input()).await.unwrap();
+    assert_eq!(created.id.as_str(), "new-1");
+    assert_eq!(created.channel, Channel::Chat);
+    assert_eq!(created.members[0].identity.as_str(), "+15551234567");
+    assert!(created.members[0].is_original_member);
+    assert_eq!(store.lock().unwrap().get(&created.id), Some(&created));
+}
+
+#[tokio::test]
+async fn new_session_validates_every_field_and_stores_nothing() {
+    let mut repository = MockSessionRepository::new();
+    repository.expect_insert().never();
+    let input = NewSessionInput {
+        account_id: None,
+        channel: Some("Sms".into()),
+        console_data: Some("a\u{0}b".into()),
+        members: vec![
+            NewMemberInput { identity: Some("bob@example.com".into()), ..Default::default() },
+            NewMemberInput { identity: Some("BOB@example.com".into()), ..Default::default() },
+            NewMemberInput { identity: Some("12".into()), role: Some("Boss".into()), ..Default::default() },
+        ],
+        ..Default::default()
+    };
+    let Err(ServiceError::Validation(errors)) = service(repository).new_session(&agent(), input).await else {
+        panic!("expected validation errors")
+    };
+    let fields: Vec<_> = errors.iter().map(|e| (e.field.as_str(), e.code)).collect();
+    assert_eq!(
+        fields,
+        [
+            ("accountId", "NotEmpty"),
+            ("channel", "InvalidValue"),
+            ("consoleData", "InvalidValue"),
+            ("members[1].identity", "Duplicate"),
+            ("members[2].identity", "InvalidIdentity"),
+            ("members[2].role", "InvalidValue"),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn new_session_in_a_foreign_account_is_forbidden() {
+    let mut repository = MockSessionRepository::new();
+    repository.expect_insert().never();
+    let input = NewSessionInput { account_id: Some("globex".into()), ..new_session_input() };
+    let result = service(repository).new_session(&agent(), input).await;
+    assert!(matches!(
+        result,
+        Err(ServiceError::Session(SessionError::Access(AccessError::AccountNotAllowed { .. })))
+    ));
+}
+
+#[tokio::test]
+async fn new_session_retries_a_taken_id() {
+    let mut repository = MockSessionRepository::new();
+    let mut calls = 0;
+    repository.expect_insert().times(2).returning(move |_| {
+        calls += 1;
+        if calls == 1 { Err(RepositoryError::AlreadyExists) } else { Ok(()) }
+    });
+    assert!(service(repository).new_session(&agent(), new_session_input()).await.is_ok());
+}
+
+#[tokio::test]
+async fn authenticate_delegates_to_the_token_port() {
+    let mut tokens = MockTokenVerifier::new();
+    tokens.expect_verify().withf(|token| token == "good").returning(|_| Ok(agent()));
+    tokens.expect_verify().withf(|token| token == "bad").returning(|_| Err(AuthError::InvalidToken("expired".into())));
+    let service = SessionService::new(MockSessionRepository::new(), tokens, clock(), ids());
+    assert_eq!(service.authenticate("good").await, Ok(agent()));
+    assert_eq!(service.authenticate("bad").await, Err(AuthError::InvalidToken("expired".into())));
+    assert_eq!(service.authenticate("  ").await, Err(AuthError::MissingToken));
+}
+
+#[tokio::test]
+async fn readiness_reflects_the_store() {
+    let mut repository = MockSessionRepository::new();
+    repository.expect_ping().returning(|| Err(RepositoryError::Unavailable("connection refused".into())));
+    assert_eq!(service(repository).readiness().await, Err(ServiceError::Unavailable("connection refused".into())));
+}
