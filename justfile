@@ -1,0 +1,37 @@
+# evo-sessions recipes. `just` alone lists them.
+
+default:
+    @just --list
+
+# Run the service (embedded SQLite in ./data, no setup needed)
+run *ARGS:
+    cargo run --release -- {{ARGS}}
+
+# Run every test (starts or installs PostgreSQL first)
+test *ARGS:
+    scripts/test.sh {{ARGS}}
+
+# Lints as CI runs them
+lint:
+    cargo fmt --all -- --check
+    cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
+
+# Format the code
+fmt:
+    cargo fmt --all
+
+# Start the local PostgreSQL, installing it when missing
+db-up:
+    scripts/db-up.sh
+
+# Load demo sessions into the configured store and print a ready curl line
+seed:
+    cargo run --release -- seed
+
+# Benchmark DeleteChatMember against the database's own ceiling (see docs/performance.md)
+bench:
+    bench/run.sh
+
+# Everything CI runs
+ci:
+    .ci/run
