@@ -1,1 +1,40 @@
-//! Work in progress.
+//! # evo-jwt
+//!
+//! The JWT adapter of evo-sessions: [`JwtVerifier`] implements the
+//! [`TokenVerifier`](evo_ports::TokenVerifier) port (contract section 3), and
+//! [`mint_hs256`] mints the tokens of the `evo-sessions token` subcommand (section 8).
+//!
+//! - One algorithm is configured ([`JwtAlgorithm`]: HS256, RS256 or ES256); a token whose
+//!   `alg` differs, `none` included, is refused. An RS256 public key can never be used as an
+//!   HS256 secret (algorithm confusion), since the key's type is fixed by the configuration.
+//! - `sub` and `exp` are required; `nbf` and `iat` are checked when present; `iss` and `aud`
+//!   when configured. `name` defaults to `sub`, `roles` and `accountIds` to empty.
+//! - Refusals are [`AuthError::InvalidToken`](evo_ports::AuthError::InvalidToken) with a short
+//!   reason safe to show (`"expired"`, `"bad signature"`, `"wrong algorithm"`...), never the
+//!   token; an empty token is [`AuthError::MissingToken`](evo_ports::AuthError::MissingToken).
+//! - Secrets ([`Secret`]) never appear in `Debug`, `Display` or error messages.
+//!
+//! ```
+//! use std::time::Duration;
+//! use evo_jwt::{JwtConfig, JwtVerifier, MintRequest, Secret, mint_hs256};
+//!
+//! let secret = Secret::from("an example secret of at least 32 bytes".to_owned());
+//! let verifier = JwtVerifier::new(JwtConfig::hs256(secret.clone())).unwrap();
+//! let mut request = MintRequest::new("ann@example.com", Duration::from_secs(3600));
+//! request.roles = vec!["User".to_owned()];
+//! let token = mint_hs256(&secret, &request, 1_700_000_000).unwrap();
+//! let actor = verifier.verify_at(&token, 1_700_000_100).unwrap();
+//! assert_eq!(actor.name, "ann@example.com");
+//! assert_eq!(actor.roles, ["User"]);
+//! ```
+
+mod config;
+mod mint;
+mod verifier;
+
+pub use config::{
+    DEFAULT_LEEWAY, JwtAlgorithm, JwtConfig, JwtConfigError, MAX_LEEWAY, MIN_SECRET_BYTES, PublicKeyProblem,
+    Secret, UnsupportedAlgorithm, VerificationKey,
+};
+pub use mint::{MintError, MintRequest, mint_hs256};
+pub use verifier::{JwtVerifier, MAX_TOKEN_BYTES};
