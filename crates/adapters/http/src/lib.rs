@@ -1,1 +1,178 @@
-//! Work in progress.
+//! # evo-http
+//!
+//! The HTTP adapter of evo-sessions: actix-web routes for every operation of the wire contract
+//! (docs/api.md), ServiceStack's pre-defined routes and formats (JSON, CSV, JSV), its error
+//! bodies, bearer-token authentication, OpenAPI, Prometheus metrics, request IDs and CORS.
+//!
+//! It reaches the service only through [`SessionUseCases`]; the rules stay in the domain.
+//!
+//! - [`server`] runs the app on a bound listener (the binary uses it).
+//! - [`app`] builds the same routes and middleware for in-process tests with `actix_web::test`.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::middleware::from_fn;
+use actix_web::{App, HttpServer, web};
+use evo_ports::SessionUseCases;
+use tracing_actix_web::TracingLogger;
+
+pub mod dto;
+pub mod error;
+pub mod format;
+mod handlers;
+pub mod observability;
+pub mod openapi;
+mod request;
+pub mod text_formats;
+
+pub use error::{ApiError, ErrorResponse};
+pub use format::Format;
+pub use openapi::ApiDoc;
+pub use request::MAX_BODY_BYTES;
+
+use handlers::{AppState, method_not_allowed};
+use observability::{CorsOrigins, RequestSpan};
+
+/// How the HTTP server runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpOptions {
+    /// Origins allowed to call the API from a browser (`*` for any). Empty: no CORS headers.
+    pub cors_allowed_origins: Vec<String>,
+    /// actix worker threads (each a single-threaded runtime).
+    pub workers: usize,
+    /// How long a graceful shutdown waits for requests in flight.
+    pub shutdown_timeout: Duration,
+    /// The `Retry-After` of 503 answers (rounded down to whole seconds, at least 1).
+    pub retry_after: Duration,
+}
+
+impl Default for HttpOptions {
+    /// No CORS, one worker per core, 30 s of graceful shutdown, `Retry-After: 5`.
+    fn default() -> Self {
+        Self {
+            cors_allowed_origins: Vec::new(),
+            workers: std::thread::available_parallelism().map_or(1, usize::from),
+            shutdown_timeout: Duration::from_secs(30),
+            retry_after: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Builds the actix server on an already bound listener (port 0 works for tests); not yet
+/// awaited. Await the returned [`actix_web::dev::Server`] to serve; its handle stops it.
+pub fn server(
+    listener: TcpListener,
+    use_cases: Arc<dyn SessionUseCases>,
+    options: HttpOptions,
+) -> std::io::Result<actix_web::dev::Server> {
+    let workers = options.workers.max(1);
+    let shutdown_timeout = options.shutdown_timeout.as_secs();
+    let server = HttpServer::new(move || app(use_cases.clone(), options.clone()))
+        .workers(workers)
+        .shutdown_timeout(shutdown_timeout)
+        .listen(listener)?
+        .run();
+    Ok(server)
+}
+
+/// The routes and middleware of the service, as an actix [`App`]: what [`server`] runs, and
+/// what in-process tests give to `actix_web::test::init_service`.
+///
+/// Middleware, outermost first: format negotiation (strips a `.csv` suffix and the like before
+/// routing), request ID, tracing root span, CORS, metrics.
+pub fn app(
+    use_cases: Arc<dyn SessionUseCases>,
+    options: HttpOptions,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    // Installed before the first request so that the first request is counted too.
+    observability::prometheus();
+    let state = AppState { use_cases, retry_after: options.retry_after };
+    App::new()
+        .app_data(web::Data::new(state))
+        .app_data(web::Data::new(CorsOrigins(options.cors_allowed_origins)))
+        .configure(routes)
+        .default_service(web::to(handlers::route_not_found))
+        .wrap(from_fn(observability::record_metrics))
+        .wrap(from_fn(observability::cors))
+        .wrap(TracingLogger::<RequestSpan>::new())
+        .wrap(from_fn(observability::assign_request_id))
+        .wrap(from_fn(format::negotiate_format))
+}
+
+/// The ServiceStack pre-defined route prefixes every operation is also served under.
+/// `/csv/reply/` and `/jsv/reply/` are routed here as `/json/reply/` by format negotiation.
+const PREDEFINED_PREFIXES: [&str; 2] = ["/api", "/json/reply"];
+
+/// Registers every route. Each resource answers other methods with a JSON 405.
+fn routes(config: &mut web::ServiceConfig) {
+    config
+        .service(
+            web::resource("/sessions")
+                .route(web::post().to(handlers::new_session))
+                .default_service(method_not_allowed("POST")),
+        )
+        .service(
+            web::resource("/sessions/{sessionId}")
+                .route(web::get().to(handlers::get_session))
+                .route(web::delete().to(handlers::end_session))
+                .default_service(method_not_allowed("GET, DELETE")),
+        )
+        .service(
+            web::resource("/sessions/{sessionId}/members")
+                .route(web::post().to(handlers::invite_chat_member))
+                .default_service(method_not_allowed("POST")),
+        )
+        .service(
+            web::resource("/sessions/{sessionId}/members/{memberId}")
+                .route(web::delete().to(handlers::delete_chat_member))
+                .default_service(method_not_allowed("DELETE")),
+        );
+    for prefix in PREDEFINED_PREFIXES {
+        config
+            .service(
+                web::resource(format!("{prefix}/NewSession"))
+                    .route(web::post().to(handlers::new_session))
+                    .default_service(method_not_allowed("POST")),
+            )
+            .service(
+                web::resource(format!("{prefix}/GetSession"))
+                    .route(web::get().to(handlers::get_session))
+                    .default_service(method_not_allowed("GET")),
+            )
+            .service(
+                web::resource(format!("{prefix}/EndSession"))
+                    .route(web::delete().to(handlers::end_session))
+                    .default_service(method_not_allowed("DELETE")),
+            )
+            .service(
+                web::resource(format!("{prefix}/InviteChatMember"))
+                    .route(web::post().to(handlers::invite_chat_member))
+                    .default_service(method_not_allowed("POST")),
+            )
+            .service(
+                web::resource(format!("{prefix}/DeleteChatMember"))
+                    .route(web::delete().to(handlers::delete_chat_member))
+                    .default_service(method_not_allowed("DELETE")),
+            );
+    }
+    let get_only = |path: &str, route: actix_web::Route| {
+        web::resource(path.to_owned()).route(route).default_service(method_not_allowed("GET"))
+    };
+    config
+        .service(get_only("/health/live", web::get().to(handlers::health_live)))
+        .service(get_only("/health/ready", web::get().to(handlers::health_ready)))
+        .service(get_only("/metrics", web::get().to(observability::metrics_endpoint)))
+        .service(get_only("/openapi.json", web::get().to(openapi::openapi_json)));
+}

@@ -1,0 +1,239 @@
+//! Response format negotiation (contract section 7) and rendering of successful responses.
+//!
+//! The first match wins: a `.json`/`.csv`/`.jsv` suffix on the last path segment (stripped
+//! before routing), `?format=`, a `/json|csv|jsv/reply/` prefix (routed as `/json/reply/`),
+//! then the `Accept` header, where JSON wins whenever it is acceptable. Errors are always JSON.
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::Uri;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::middleware::Next;
+use actix_web::{HttpMessage, HttpRequest, HttpResponse};
+use evo_domain::Session;
+
+use crate::dto::{SESSION_INFO_FIELDS, SessionInfo};
+use crate::error::ApiError;
+use crate::text_formats::{OrderedValue, to_csv, to_jsv};
+
+/// A response format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Format {
+    /// `application/json`, the default.
+    #[default]
+    Json,
+    /// `text/csv`
+    Csv,
+    /// `text/jsv`
+    Jsv,
+}
+
+impl Format {
+    fn from_name(name: &str) -> Option<Self> {
+        match name.to_ascii_lowercase().as_str() {
+            "json" => Some(Self::Json),
+            "csv" => Some(Self::Csv),
+            "jsv" => Some(Self::Jsv),
+            _ => None,
+        }
+    }
+
+    /// The `Content-Type` of this format.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Self::Json => "application/json",
+            Self::Csv => "text/csv",
+            Self::Jsv => "text/jsv",
+        }
+    }
+}
+
+/// The outcome of negotiation: the format and the path to route.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Negotiated {
+    /// The chosen format.
+    pub format: Format,
+    /// The path with any format suffix stripped and `/csv|jsv/reply/` routed as `/json/reply/`.
+    pub path: String,
+}
+
+/// Chooses the format of a request and the path to route, in contract section 7's order.
+pub fn negotiate(path: &str, query: &str, accept: Option<&str>) -> Negotiated {
+    // `/openapi.json` names a document, not a format.
+    let (path, by_suffix) = if path == "/openapi.json" { (path, None) } else { strip_format_suffix(path) };
+    let by_query = query_format(query);
+    let (path, by_prefix) = reply_prefix(path);
+    let format = by_suffix.or(by_query).or(by_prefix).unwrap_or_else(|| accept_format(accept));
+    Negotiated { format, path }
+}
+
+fn strip_format_suffix(path: &str) -> (&str, Option<Format>) {
+    let last_segment_start = path.rfind('/').map_or(0, |i| i + 1);
+    if let Some(dot) = path[last_segment_start..].rfind('.') {
+        let dot = last_segment_start + dot;
+        // A suffix alone (`/.json`) is a segment, not a suffix.
+        if dot > last_segment_start
+            && let Some(format) = Format::from_name(&path[dot + 1..])
+        {
+            return (&path[..dot], Some(format));
+        }
+    }
+    (path, None)
+}
+
+fn query_format(query: &str) -> Option<Format> {
+    query.split('&').find_map(|pair| {
+        let (name, value) = pair.split_once('=')?;
+        if name.eq_ignore_ascii_case("format") { Format::from_name(value) } else { None }
+    })
+}
+
+fn reply_prefix(path: &str) -> (String, Option<Format>) {
+    let mut segments = path.splitn(4, '/');
+    if let (Some(""), Some(format), Some("reply"), Some(rest)) =
+        (segments.next(), segments.next(), segments.next(), segments.next())
+        && let Some(format) = Format::from_name(format)
+    {
+        return (format!("/json/reply/{rest}"), Some(format));
+    }
+    (path.to_owned(), None)
+}
+
+/// The format the `Accept` header asks for. JSON whenever it is acceptable (including
+/// `*/*` and `application/*`), then CSV, then JSV; JSON when none is.
+fn accept_format(accept: Option<&str>) -> Format {
+    let Some(accept) = accept else { return Format::Json };
+    let acceptable: Vec<String> = accept
+        .split(',')
+        .filter_map(|item| {
+            let mut parts = item.split(';');
+            let media = parts.next()?.trim().to_ascii_lowercase();
+            let refused = parts.any(|param| {
+                let param = param.trim();
+                param.strip_prefix("q=").is_some_and(|q| q.trim().parse::<f32>().is_ok_and(|q| q <= 0.0))
+            });
+            (!media.is_empty() && !refused).then_some(media)
+        })
+        .collect();
+    let accepts = |candidates: &[&str]| acceptable.iter().any(|m| candidates.contains(&m.as_str()));
+    if accepts(&["application/json", "text/json", "application/*", "*/*"]) {
+        Format::Json
+    } else if accepts(&["text/csv", "text/*"]) {
+        Format::Csv
+    } else if accepts(&["text/jsv"]) {
+        Format::Jsv
+    } else {
+        Format::Json
+    }
+}
+
+/// Middleware, outermost: negotiates the format, stores it in the request's extensions and
+/// rewrites the path before routing.
+pub async fn negotiate_format(
+    mut request: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody + 'static>, actix_web::Error> {
+    let accept = request.headers().get(header::ACCEPT).and_then(|v| v.to_str().ok());
+    let negotiated = negotiate(request.path(), request.query_string(), accept);
+    if negotiated.path != request.path() {
+        let path_and_query = match request.uri().query() {
+            Some(query) => format!("{}?{query}", negotiated.path),
+            None => negotiated.path.clone(),
+        };
+        // The rewritten path is a prefix of, or a substitution in, a valid path: it parses.
+        if let Ok(uri) = path_and_query.parse::<Uri>() {
+            request.match_info_mut().get_mut().update(&uri);
+            request.head_mut().uri = uri;
+        }
+    }
+    request.extensions_mut().insert(negotiated.format);
+    next.call(request).await
+}
+
+/// Renders a session in the request's negotiated format. `operation` names the CSV file.
+pub fn render_session(
+    request: &HttpRequest,
+    operation: &str,
+    session: &Session,
+) -> Result<HttpResponse, ApiError> {
+    let format = request.extensions().get::<Format>().copied().unwrap_or_default();
+    let info = SessionInfo::from(session);
+    render(format, operation, &info)
+}
+
+/// Renders a `SessionInfo` in `format`.
+pub fn render(format: Format, operation: &str, info: &SessionInfo) -> Result<HttpResponse, ApiError> {
+    let mut response = HttpResponse::Ok();
+    response.insert_header((header::CONTENT_TYPE, HeaderValue::from_static(format.content_type())));
+    let ordered = || {
+        OrderedValue::of(info).map_err(|error| {
+            tracing::error!(%error, "cannot serialize a SessionInfo");
+            ApiError::Internal
+        })
+    };
+    const DICTIONARIES: &[&str] = &["applicationData"];
+    let body = match format {
+        Format::Json => serde_json::to_string(info).map_err(|error| {
+            tracing::error!(%error, "cannot serialize a SessionInfo");
+            ApiError::Internal
+        })?,
+        Format::Csv => {
+            let disposition = format!("attachment;filename=\"{operation}.csv\"");
+            if let Ok(value) = HeaderValue::from_str(&disposition) {
+                response.insert_header((header::CONTENT_DISPOSITION, value));
+            }
+            to_csv(&ordered()?, SESSION_INFO_FIELDS, DICTIONARIES)
+        }
+        Format::Jsv => to_jsv(&ordered()?, DICTIONARIES),
+    };
+    Ok(response.body(body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn format_of(path: &str, query: &str, accept: Option<&str>) -> (Format, String) {
+        let negotiated = negotiate(path, query, accept);
+        (negotiated.format, negotiated.path)
+    }
+
+    #[test]
+    fn suffix_wins_and_is_stripped() {
+        assert_eq!(
+            format_of("/sessions/s1.csv", "format=jsv", Some("application/json")),
+            (Format::Csv, "/sessions/s1".into())
+        );
+        assert_eq!(
+            format_of("/jsv/reply/GetSession.json", "", None),
+            (Format::Json, "/json/reply/GetSession".into())
+        );
+        assert_eq!(format_of("/sessions/s1.xml", "", None), (Format::Json, "/sessions/s1.xml".into()));
+        assert_eq!(format_of("/sessions/.csv", "", None), (Format::Json, "/sessions/.csv".into()));
+    }
+
+    #[test]
+    fn query_then_prefix_then_accept() {
+        assert_eq!(
+            format_of("/csv/reply/GetSession", "format=jsv", None),
+            (Format::Jsv, "/json/reply/GetSession".into())
+        );
+        assert_eq!(
+            format_of("/csv/reply/GetSession", "", Some("text/jsv")),
+            (Format::Csv, "/json/reply/GetSession".into())
+        );
+        assert_eq!(format_of("/sessions/s1", "a=1&Format=CSV", None).0, Format::Csv);
+        assert_eq!(format_of("/sessions/s1", "", Some("text/jsv")).0, Format::Jsv);
+    }
+
+    #[test]
+    fn accept_prefers_json_when_acceptable() {
+        assert_eq!(accept_format(Some("text/csv")), Format::Csv);
+        assert_eq!(accept_format(Some("text/csv, */*;q=0.1")), Format::Json);
+        assert_eq!(accept_format(Some("text/csv;q=1, application/json;q=0.5")), Format::Json);
+        assert_eq!(accept_format(Some("text/csv, application/json;q=0")), Format::Csv);
+        assert_eq!(accept_format(Some("text/jsv, text/csv")), Format::Csv);
+        assert_eq!(accept_format(Some("image/png")), Format::Json);
+        assert_eq!(accept_format(None), Format::Json);
+    }
+}

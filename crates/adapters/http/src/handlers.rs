@@ -1,0 +1,324 @@
+//! The handlers: one per operation, serving every route form of it (the operation route,
+//! `/api/{Operation}` and `/json/reply/{Operation}`), plus the health probes.
+//!
+//! Each operation handler authenticates first (401), then reads the body (413, malformed JSON)
+//! and the fields (wrong types), then hands raw field values to the use case, which checks the
+//! role (403), validates the fields (400) and applies the rules.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
+use evo_domain::{Actor, Session};
+use evo_ports::{
+    AuthError, BreadcrumbInput, DeleteChatMemberInput, FieldError, InviteChatMemberInput, NewMemberInput,
+    NewSessionInput, ServiceError, SessionUseCases,
+};
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
+
+use crate::dto::{InviteChatMember, NewSession, SessionInfo};
+use crate::error::{ApiError, ErrorResponse};
+use crate::format::render_session;
+use crate::observability::RequestId;
+use crate::request::{RequestFields, bearer_token, property, read_body, string_map, text_value, type_error};
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    /// The use cases; the only way in to the service.
+    pub use_cases: Arc<dyn SessionUseCases>,
+    /// `Retry-After` of 503 answers.
+    pub retry_after: Duration,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState").field("retry_after", &self.retry_after).finish_non_exhaustive()
+    }
+}
+
+impl AppState {
+    async fn authenticate(&self, request: &HttpRequest) -> Result<Actor, ApiError> {
+        let token = bearer_token(request).ok_or(AuthError::MissingToken)?;
+        Ok(self.use_cases.authenticate(&token).await?)
+    }
+
+    fn fail(&self, request: &HttpRequest, error: ServiceError) -> ApiError {
+        let request_id = request.extensions().get::<RequestId>().map(|id| id.0.clone()).unwrap_or_default();
+        ApiError::from_service(error, &request_id, self.retry_after)
+    }
+
+    fn answer(
+        &self,
+        request: &HttpRequest,
+        operation: &str,
+        outcome: Result<Session, ServiceError>,
+    ) -> Result<HttpResponse, ApiError> {
+        let session = outcome.map_err(|error| self.fail(request, error))?;
+        render_session(request, operation, &session)
+    }
+}
+
+fn no_field_errors(errors: Vec<FieldError>) -> Result<(), ApiError> {
+    if errors.is_empty() { Ok(()) } else { Err(ApiError::Validation(errors)) }
+}
+
+/// Fields of a request without a body: the path, then the query string.
+fn path_and_query_fields(request: &HttpRequest, path: &[(&str, &str)]) -> Result<RequestFields, ApiError> {
+    let mut fields = RequestFields::default();
+    add_path_and_query(&mut fields, request, path)?;
+    Ok(fields)
+}
+
+fn add_path_and_query(
+    fields: &mut RequestFields,
+    request: &HttpRequest,
+    path: &[(&str, &str)],
+) -> Result<(), ApiError> {
+    for (segment, field) in path {
+        fields.set_from_path(request, segment, field)?;
+    }
+    fields.merge_query(request.query_string())
+}
+
+/// Fields of a POST: the body, then the path, then the query string.
+async fn body_fields(
+    request: &HttpRequest,
+    payload: web::Payload,
+    path: &[(&str, &str)],
+) -> Result<RequestFields, ApiError> {
+    let body = read_body(payload).await?;
+    let mut fields = RequestFields::from_body(request, &body)?;
+    add_path_and_query(&mut fields, request, path)?;
+    Ok(fields)
+}
+
+/// DeleteChatMember: removes the specified member from the chat.
+#[utoipa::path(
+    delete,
+    path = "/sessions/{sessionId}/members/{memberId}",
+    operation_id = "DeleteChatMember",
+    tag = "sessions",
+    params(
+        ("sessionId" = String, Path, description = "The ID of the session"),
+        ("memberId" = String, Path, description = "The member to remove: a cell phone number or a user ID (email), percent-encoded (`%2B` for `+`, `%40` for `@`)"),
+        ("memberToRemove" = Option<String>, Query, description = "Overrides the `{memberId}` segment. A raw `+` decodes to a space, read back as `+`"),
+    ),
+    responses((status = 200, description = "The session after the removal", content((SessionInfo = "application/json"), (String = "text/csv"), (String = "text/jsv")))),
+    security(("bearer" = []), ("ss-tok" = []))
+)]
+pub async fn delete_chat_member(
+    request: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let actor = state.authenticate(&request).await?;
+    let fields =
+        path_and_query_fields(&request, &[("sessionId", "sessionId"), ("memberId", "memberToRemove")])?;
+    let mut errors = Vec::new();
+    let input = DeleteChatMemberInput {
+        session_id: fields.text("sessionId", &mut errors),
+        member_to_remove: fields.text("memberToRemove", &mut errors),
+    };
+    no_field_errors(errors)?;
+    let outcome = state.use_cases.delete_chat_member(&actor, input).await;
+    state.answer(&request, "DeleteChatMember", outcome)
+}
+
+/// InviteChatMember: adds a member to a chat.
+#[utoipa::path(
+    post,
+    path = "/sessions/{sessionId}/members",
+    operation_id = "InviteChatMember",
+    tag = "sessions",
+    params(("sessionId" = String, Path, description = "The ID of the session")),
+    request_body = InviteChatMember,
+    responses((status = 200, description = "The session after adding the member", content((SessionInfo = "application/json"), (String = "text/csv"), (String = "text/jsv")))),
+    security(("bearer" = []), ("ss-tok" = []))
+)]
+pub async fn invite_chat_member(
+    request: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let actor = state.authenticate(&request).await?;
+    let fields = body_fields(&request, payload, &[("sessionId", "sessionId")]).await?;
+    let mut errors = Vec::new();
+    let input = InviteChatMemberInput {
+        session_id: fields.text("sessionId", &mut errors),
+        member_to_add: fields.text("memberToAdd", &mut errors),
+        display_name: fields.text("displayName", &mut errors),
+        role: fields.text("role", &mut errors),
+    };
+    no_field_errors(errors)?;
+    let outcome = state.use_cases.invite_chat_member(&actor, input).await;
+    state.answer(&request, "InviteChatMember", outcome)
+}
+
+/// NewSession: opens a session.
+#[utoipa::path(
+    post,
+    path = "/sessions",
+    operation_id = "NewSession",
+    tag = "sessions",
+    request_body = NewSession,
+    responses((status = 200, description = "The new session", content((SessionInfo = "application/json"), (String = "text/csv"), (String = "text/jsv")))),
+    security(("bearer" = []), ("ss-tok" = []))
+)]
+pub async fn new_session(
+    request: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let actor = state.authenticate(&request).await?;
+    let fields = body_fields(&request, payload, &[]).await?;
+    let mut errors = Vec::new();
+    let input = NewSessionInput {
+        account_id: fields.text("accountId", &mut errors),
+        channel: fields.text("channel", &mut errors),
+        direction: fields.text("direction", &mut errors),
+        display_name: fields.text("displayName", &mut errors),
+        customer_id: fields.text("customerId", &mut errors),
+        customer_name: fields.text("customerName", &mut errors),
+        customer_breadcrumb: fields.list("customerBreadcrumb", &mut errors, breadcrumb_input),
+        endpoint_id: fields.text("endpointId", &mut errors),
+        endpoint_name: fields.text("endpointName", &mut errors),
+        from_address: fields.text("fromAddress", &mut errors),
+        from_name: fields.text("fromName", &mut errors),
+        to_address: fields.text("toAddress", &mut errors),
+        from_phone_number: fields.text("fromPhoneNumber", &mut errors),
+        console_data: fields.text("consoleData", &mut errors),
+        members: fields.list("members", &mut errors, member_input),
+    };
+    no_field_errors(errors)?;
+    let outcome = state.use_cases.new_session(&actor, input).await;
+    state.answer(&request, "NewSession", outcome)
+}
+
+fn breadcrumb_input(value: &Value, path: &str, errors: &mut Vec<FieldError>) -> Option<BreadcrumbInput> {
+    let Value::Object(object) = value else {
+        errors.push(type_error(path, "an object"));
+        return None;
+    };
+    Some(BreadcrumbInput {
+        id: text_value(property(object, "id"), &format!("{path}.id"), errors),
+        name: text_value(property(object, "name"), &format!("{path}.name"), errors),
+    })
+}
+
+fn member_input(value: &Value, path: &str, errors: &mut Vec<FieldError>) -> Option<NewMemberInput> {
+    let Value::Object(object) = value else {
+        errors.push(type_error(path, "an object"));
+        return None;
+    };
+    let text = |name: &str, errors: &mut Vec<FieldError>| {
+        text_value(property(object, name), &format!("{path}.{name}"), errors)
+    };
+    Some(NewMemberInput {
+        identity: text("identity", errors),
+        display_name: text("displayName", errors),
+        role: text("role", errors),
+        avatar_url: text("avatarUrl", errors),
+        application_data: string_map(
+            property(object, "applicationData"),
+            &format!("{path}.applicationData"),
+            errors,
+        ),
+    })
+}
+
+/// GetSession: a session with its log.
+#[utoipa::path(
+    get,
+    path = "/sessions/{sessionId}",
+    operation_id = "GetSession",
+    tag = "sessions",
+    params(("sessionId" = String, Path, description = "The ID of the session")),
+    responses((status = 200, description = "The session with its log", content((SessionInfo = "application/json"), (String = "text/csv"), (String = "text/jsv")))),
+    security(("bearer" = []), ("ss-tok" = []))
+)]
+pub async fn get_session(request: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let actor = state.authenticate(&request).await?;
+    let fields = path_and_query_fields(&request, &[("sessionId", "sessionId")])?;
+    let mut errors = Vec::new();
+    let session_id = fields.text("sessionId", &mut errors);
+    no_field_errors(errors)?;
+    let outcome = state.use_cases.get_session(&actor, session_id).await;
+    state.answer(&request, "GetSession", outcome)
+}
+
+/// EndSession: ends a session.
+#[utoipa::path(
+    delete,
+    path = "/sessions/{sessionId}",
+    operation_id = "EndSession",
+    tag = "sessions",
+    params(("sessionId" = String, Path, description = "The ID of the session")),
+    responses((status = 200, description = "The ended session: `ended: true`, `dateCompleted` set", content((SessionInfo = "application/json"), (String = "text/csv"), (String = "text/jsv")))),
+    security(("bearer" = []), ("ss-tok" = []))
+)]
+pub async fn end_session(request: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let actor = state.authenticate(&request).await?;
+    let fields = path_and_query_fields(&request, &[("sessionId", "sessionId")])?;
+    let mut errors = Vec::new();
+    let session_id = fields.text("sessionId", &mut errors);
+    no_field_errors(errors)?;
+    let outcome = state.use_cases.end_session(&actor, session_id).await;
+    state.answer(&request, "EndSession", outcome)
+}
+
+/// The body of the health probes.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HealthStatus {
+    /// `live` or `ready`.
+    pub status: &'static str,
+}
+
+/// Liveness: the process answers.
+#[utoipa::path(
+    get,
+    path = "/health/live",
+    operation_id = "HealthLive",
+    tag = "operations",
+    responses((status = 200, description = "The process is alive", body = HealthStatus))
+)]
+pub async fn health_live() -> HttpResponse {
+    HttpResponse::Ok().json(HealthStatus { status: "live" })
+}
+
+/// Readiness: the service can serve (its store answers).
+#[utoipa::path(
+    get,
+    path = "/health/ready",
+    operation_id = "HealthReady",
+    tag = "operations",
+    responses(
+        (status = 200, description = "Ready to serve", body = HealthStatus),
+        (status = 503, description = "Not ready: the store does not answer", body = ErrorResponse,
+            headers(("Retry-After" = u64, description = "Seconds to wait before retrying"))),
+    )
+)]
+pub async fn health_ready(
+    request: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    match state.use_cases.readiness().await {
+        Ok(()) => Ok(HttpResponse::Ok().json(HealthStatus { status: "ready" })),
+        // Not ready, whatever the cause: 503 tells the balancer to route elsewhere for now.
+        Err(ServiceError::Internal(cause)) => {
+            Err(state.fail(&request, ServiceError::Unavailable(format!("readiness failed: {cause}"))))
+        }
+        Err(error) => Err(state.fail(&request, error)),
+    }
+}
+
+/// 404 for every path no route matches.
+pub async fn route_not_found() -> Result<HttpResponse, ApiError> {
+    Err(ApiError::RouteNotFound)
+}
+
+/// A 405 handler for a resource whose routes allow only `allowed`.
+pub fn method_not_allowed(allowed: &'static str) -> actix_web::Route {
+    web::route().to(move || async move { Err::<HttpResponse, _>(ApiError::MethodNotAllowed(allowed)) })
+}

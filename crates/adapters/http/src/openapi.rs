@@ -1,0 +1,226 @@
+//! The OpenAPI 3.1 document, generated from the handlers' annotations and the DTOs.
+//!
+//! The ServiceStack pre-defined routes (`/api/{Operation}`, `/{json|csv|jsv}/reply/{Operation}`)
+//! are derived from the operation routes here, with the path parameters as query parameters,
+//! so both stay in step with the handlers. Error responses, shared by every operation, are
+//! added once as components.
+
+use actix_web::HttpResponse;
+use utoipa::openapi::header::HeaderBuilder;
+use utoipa::openapi::path::{Operation, Parameter, ParameterIn, PathItem};
+use utoipa::openapi::response::ResponseBuilder;
+use utoipa::openapi::schema::{ObjectBuilder, SchemaType, Type};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{Content, OpenApi as OpenApiDocument, Ref, RefOr, Required};
+use utoipa::{Modify, OpenApi};
+
+use crate::dto::{
+    CustomerBreadcrumb, InviteChatMember, NewSession, NewSessionMember, SessionInfo, SessionLogInfo,
+    SessionMemberInfo,
+};
+use crate::error::{ErrorResponse, ResponseFieldError, ResponseStatus};
+use crate::handlers::{self, HealthStatus};
+use crate::observability;
+
+/// The OpenAPI document of evo-sessions.
+#[derive(Debug, OpenApi)]
+#[openapi(
+    info(
+        title = "evo-sessions",
+        description = "Chat sessions: open, read, invite and remove members, end. ServiceStack-compatible routes, formats (JSON, CSV, JSV) and errors."
+    ),
+    paths(
+        handlers::new_session,
+        handlers::get_session,
+        handlers::end_session,
+        handlers::invite_chat_member,
+        handlers::delete_chat_member,
+        handlers::health_live,
+        handlers::health_ready,
+        observability::metrics_endpoint,
+        openapi_json,
+    ),
+    components(schemas(
+        SessionInfo,
+        SessionMemberInfo,
+        SessionLogInfo,
+        CustomerBreadcrumb,
+        NewSession,
+        NewSessionMember,
+        InviteChatMember,
+        ErrorResponse,
+        ResponseStatus,
+        ResponseFieldError,
+        HealthStatus
+    )),
+    modifiers(&SecurityAndErrors, &ServiceStackRoutes),
+    tags(
+        (name = "sessions", description = "Chat session operations; a bearer JWT (or the ss-tok cookie) with the User role"),
+        (name = "operations", description = "Probes, metrics and this document; no authentication"),
+    )
+)]
+pub struct ApiDoc;
+
+/// This document.
+#[utoipa::path(
+    get,
+    path = "/openapi.json",
+    operation_id = "OpenApi",
+    tag = "operations",
+    responses((status = 200, description = "The OpenAPI 3.1 document of this service", content_type = "application/json"))
+)]
+pub async fn openapi_json() -> HttpResponse {
+    HttpResponse::Ok().json(ApiDoc::openapi())
+}
+
+/// The operations of contract section 1: name, method, route.
+const OPERATIONS: &[(&str, &str)] = &[
+    ("NewSession", "/sessions"),
+    ("GetSession", "/sessions/{sessionId}"),
+    ("EndSession", "/sessions/{sessionId}"),
+    ("InviteChatMember", "/sessions/{sessionId}/members"),
+    ("DeleteChatMember", "/sessions/{sessionId}/members/{memberId}"),
+];
+
+/// The error responses every operation may give: (status, component name, description).
+const ERROR_RESPONSES: &[(&str, &str, &str)] = &[
+    (
+        "400",
+        "BadRequest",
+        "`ValidationException` (errors[] names each invalid field, including malformed JSON and wrong types) or `NotAChatSession`",
+    ),
+    ("401", "Unauthorized", "`Unauthorized` (no token) or `TokenException` (an unusable token)"),
+    ("403", "Forbidden", "`Forbidden`: the User role is missing"),
+    ("404", "NotFound", "`NotFound` (no such session visible to the caller) or `MemberNotFound`"),
+    ("405", "MethodNotAllowed", "`MethodNotAllowed`: the route exists with other methods (see `Allow`)"),
+    ("409", "Conflict", "`SessionEnded`, `CannotRemoveOriginalMember` or `MemberAlreadyExists`"),
+    ("413", "RequestTooLarge", "`RequestTooLarge`: a body over 64 KiB"),
+    ("500", "InternalServerError", "`InternalServerError`: a generic message; details only in the log"),
+    ("503", "ServiceUnavailable", "`ServiceUnavailable`: the database is unreachable or saturated"),
+];
+
+struct SecurityAndErrors;
+
+impl Modify for SecurityAndErrors {
+    fn modify(&self, openapi: &mut OpenApiDocument) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build(),
+            ),
+        );
+        components.add_security_scheme(
+            "ss-tok",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new("ss-tok"))),
+        );
+        let integer = || ObjectBuilder::new().schema_type(SchemaType::Type(Type::Integer)).build();
+        let text = || ObjectBuilder::new().schema_type(SchemaType::Type(Type::String)).build();
+        for (_, name, description) in ERROR_RESPONSES {
+            let mut response = ResponseBuilder::new()
+                .description(*description)
+                .content("application/json", Content::new(Some(Ref::from_schema_name("ErrorResponse"))));
+            response = match *name {
+                "Unauthorized" => response.header(
+                    "WWW-Authenticate",
+                    HeaderBuilder::new().schema(text()).description(Some("`Bearer`")).build(),
+                ),
+                "MethodNotAllowed" => response.header(
+                    "Allow",
+                    HeaderBuilder::new().schema(text()).description(Some("The allowed methods")).build(),
+                ),
+                "ServiceUnavailable" => response.header(
+                    "Retry-After",
+                    HeaderBuilder::new()
+                        .schema(integer())
+                        .description(Some("Seconds to wait before retrying"))
+                        .build(),
+                ),
+                _ => response,
+            };
+            components.responses.insert((*name).to_owned(), RefOr::T(response.build()));
+        }
+        for item in openapi.paths.paths.values_mut() {
+            for operation in operations_mut(item) {
+                let is_session_operation =
+                    operation.tags.as_ref().is_some_and(|tags| tags.iter().any(|tag| tag == "sessions"));
+                if !is_session_operation {
+                    continue;
+                }
+                for (status, name, _) in ERROR_RESPONSES {
+                    operation
+                        .responses
+                        .responses
+                        .insert((*status).to_owned(), RefOr::Ref(Ref::from_response_name(*name)));
+                }
+            }
+        }
+    }
+}
+
+fn operations_mut(item: &mut PathItem) -> impl Iterator<Item = &mut Operation> {
+    [&mut item.get, &mut item.post, &mut item.delete].into_iter().filter_map(Option::as_mut)
+}
+
+struct ServiceStackRoutes;
+
+impl Modify for ServiceStackRoutes {
+    fn modify(&self, openapi: &mut OpenApiDocument) {
+        let mut added = Vec::new();
+        for (name, route) in OPERATIONS {
+            let Some(item) = openapi.paths.paths.get(*route) else { continue };
+            let Some((method, operation)) = find_operation(item, name) else { continue };
+            for prefix in ["/api", "/json/reply", "/csv/reply", "/jsv/reply"] {
+                let mut operation = operation.clone();
+                operation.operation_id = Some(format!("{name}{}", route_suffix(prefix)));
+                operation.parameters =
+                    Some(query_parameters(operation.parameters.take().unwrap_or_default()));
+                added.push((format!("{prefix}/{name}"), method, operation));
+            }
+        }
+        for (path, method, operation) in added {
+            let item = openapi.paths.paths.entry(path).or_default();
+            match method {
+                "get" => item.get = Some(operation),
+                "post" => item.post = Some(operation),
+                _ => item.delete = Some(operation),
+            }
+        }
+    }
+}
+
+fn route_suffix(prefix: &str) -> &'static str {
+    match prefix {
+        "/api" => "_Api",
+        "/json/reply" => "_JsonReply",
+        "/csv/reply" => "_CsvReply",
+        _ => "_JsvReply",
+    }
+}
+
+fn find_operation<'a>(item: &'a PathItem, name: &str) -> Option<(&'static str, &'a Operation)> {
+    [("get", &item.get), ("post", &item.post), ("delete", &item.delete)].into_iter().find_map(
+        |(method, operation)| {
+            operation.as_ref().filter(|op| op.operation_id.as_deref() == Some(name)).map(|op| (method, op))
+        },
+    )
+}
+
+/// The route's path parameters become query parameters: `{memberId}` is `memberToRemove`,
+/// which the operation already lists.
+fn query_parameters(parameters: Vec<Parameter>) -> Vec<Parameter> {
+    parameters
+        .into_iter()
+        .filter(|parameter| parameter.name != "memberId")
+        .map(|mut parameter| {
+            if parameter.parameter_in == ParameterIn::Path {
+                parameter.parameter_in = ParameterIn::Query;
+                parameter.required = Required::False;
+            }
+            if parameter.name == "memberToRemove" {
+                parameter.description = Some("The member to remove: a cell phone number or a user ID (email). A raw `+` decodes to a space, read back as `+`".to_owned());
+            }
+            parameter
+        })
+        .collect()
+}

@@ -1,0 +1,7 @@
+//! In-process tests of the HTTP adapter against a mock of the use cases.
+
+mod errors;
+mod formats;
+mod operational;
+mod routes;
+mod support;

@@ -1,0 +1,247 @@
+//! Health probes, metrics, the OpenAPI document, request IDs, CORS and the real server.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::Arc;
+
+use actix_web::http::header;
+use actix_web::test::TestRequest;
+use evo_http::HttpOptions;
+use evo_ports::{MockSessionUseCases, ServiceError};
+use serde_json::json;
+
+use crate::support::*;
+
+#[actix_web::test]
+async fn liveness_is_always_200() {
+    let reply = send(MockSessionUseCases::new(), TestRequest::get().uri("/health/live")).await;
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.json(), json!({"status": "live"}));
+}
+
+#[actix_web::test]
+async fn readiness_follows_the_use_cases() {
+    let mut ready = MockSessionUseCases::new();
+    ready.expect_readiness().times(1).returning(|| Ok(()));
+    let reply = send(ready, TestRequest::get().uri("/health/ready")).await;
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.json(), json!({"status": "ready"}));
+
+    for error in
+        [ServiceError::Unavailable("connection refused".into()), ServiceError::Internal("boom".into())]
+    {
+        let mut not_ready = MockSessionUseCases::new();
+        not_ready.expect_readiness().times(1).returning(move || Err(error.clone()));
+        let reply = send(not_ready, TestRequest::get().uri("/health/ready")).await;
+        assert_eq!(reply.status, 503);
+        assert_eq!(reply.header("retry-after"), Some("5"));
+        assert_eq!(
+            reply.json(),
+            error_body("ServiceUnavailable", "The service is temporarily unavailable; retry later")
+        );
+    }
+}
+
+#[actix_web::test]
+async fn the_request_id_is_echoed_when_sane() {
+    let reply = send(
+        MockSessionUseCases::new(),
+        TestRequest::get().uri("/health/live").insert_header(("X-Request-Id", "client-id-42")),
+    )
+    .await;
+    assert_eq!(reply.header("x-request-id"), Some("client-id-42"));
+}
+
+#[actix_web::test]
+async fn the_request_id_is_generated_when_absent_or_insane() {
+    for request in [
+        TestRequest::get().uri("/health/live"),
+        TestRequest::get().uri("/health/live").insert_header(("X-Request-Id", "bad id with spaces")),
+        // Errors carry it too, including those of unknown routes.
+        TestRequest::get().uri("/no/such/route"),
+    ] {
+        let reply = send(MockSessionUseCases::new(), request).await;
+        let id = reply.header("x-request-id").expect("a request ID");
+        assert!(uuid::Uuid::parse_str(id).is_ok(), "{id}");
+    }
+}
+
+#[actix_web::test]
+async fn the_request_id_is_on_error_responses() {
+    let reply =
+        send(mock(), TestRequest::get().uri("/sessions/s-1").insert_header(("X-Request-Id", "abc-123")))
+            .await;
+    assert_eq!(reply.status, 401);
+    assert_eq!(reply.header("x-request-id"), Some("abc-123"));
+}
+
+#[actix_web::test]
+async fn metrics_count_requests_by_route_pattern() {
+    let mut mock = mock();
+    mock.expect_get_session().times(1).returning(|_, _| Ok(sample_session()));
+    let service = actix_web::test::init_service(evo_http::app(Arc::new(mock), HttpOptions::default())).await;
+    let request = TestRequest::get()
+        .uri("/sessions/metrics-probe-session")
+        .insert_header((header::AUTHORIZATION, BEARER))
+        .to_request();
+    let response = actix_web::test::call_service(&service, request).await;
+    assert_eq!(response.status(), 200);
+    let response =
+        actix_web::test::call_service(&service, TestRequest::get().uri("/metrics").to_request()).await;
+    assert_eq!(response.status(), 200);
+    assert!(
+        response
+            .headers()
+            .get("content-type")
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain; version=0.0.4")
+    );
+    let text = String::from_utf8(actix_web::test::read_body(response).await.to_vec()).unwrap();
+    let count_line = text
+        .lines()
+        .find(|line| {
+            line.starts_with("http_requests_total{")
+                && line.contains(r#"route="/sessions/{sessionId}""#)
+                && line.contains(r#"method="GET""#)
+                && line.contains(r#"status="200""#)
+        })
+        .unwrap_or_else(|| panic!("no count for the route:\n{text}"));
+    let count: f64 = count_line.rsplit(' ').next().unwrap().parse().unwrap();
+    assert!(count >= 1.0, "{count_line}");
+    assert!(text.contains("http_request_duration_seconds_bucket{"), "{text}");
+    assert!(!text.contains("metrics-probe-session"), "raw paths are never labels");
+}
+
+#[actix_web::test]
+async fn openapi_lists_every_route() {
+    let reply = send(MockSessionUseCases::new(), TestRequest::get().uri("/openapi.json")).await;
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.header("content-type"), Some("application/json"));
+    let document = reply.json();
+    assert!(document["openapi"].as_str().unwrap().starts_with("3.1"), "{}", document["openapi"]);
+    let paths = document["paths"].as_object().unwrap();
+    let mut expected = vec![
+        ("/sessions", "post"),
+        ("/sessions/{sessionId}", "get"),
+        ("/sessions/{sessionId}", "delete"),
+        ("/sessions/{sessionId}/members", "post"),
+        ("/sessions/{sessionId}/members/{memberId}", "delete"),
+        ("/health/live", "get"),
+        ("/health/ready", "get"),
+        ("/metrics", "get"),
+        ("/openapi.json", "get"),
+    ];
+    let predefined = ["/api", "/json/reply", "/csv/reply", "/jsv/reply"].into_iter().flat_map(|prefix| {
+        [
+            ("NewSession", "post"),
+            ("GetSession", "get"),
+            ("EndSession", "delete"),
+            ("InviteChatMember", "post"),
+            ("DeleteChatMember", "delete"),
+        ]
+        .map(|(operation, method)| (format!("{prefix}/{operation}"), method))
+    });
+    let predefined: Vec<(String, &str)> = predefined.collect();
+    expected.extend(predefined.iter().map(|(path, method)| (path.as_str(), *method)));
+    for (path, method) in &expected {
+        assert!(paths.get(*path).and_then(|item| item.get(*method)).is_some(), "{method} {path} missing");
+    }
+    assert_eq!(paths.len(), 8 + predefined.len(), "{:?}", paths.keys().collect::<Vec<_>>());
+
+    let delete = &paths["/sessions/{sessionId}/members/{memberId}"]["delete"];
+    assert_eq!(delete["operationId"], "DeleteChatMember");
+    for status in ["200", "400", "401", "403", "404", "405", "409", "413", "500", "503"] {
+        assert!(delete["responses"].get(status).is_some(), "DeleteChatMember lacks {status}");
+    }
+    let parameters: Vec<&str> =
+        delete["parameters"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
+    assert_eq!(parameters, ["sessionId", "memberId", "memberToRemove"]);
+    let api_delete = &paths["/api/DeleteChatMember"]["delete"];
+    let api_parameters: Vec<(&str, &str)> = api_delete["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["name"].as_str().unwrap(), p["in"].as_str().unwrap()))
+        .collect();
+    assert_eq!(api_parameters, [("sessionId", "query"), ("memberToRemove", "query")]);
+
+    let components = &document["components"];
+    assert_eq!(components["securitySchemes"]["bearer"]["scheme"], "bearer");
+    assert_eq!(components["securitySchemes"]["ss-tok"]["in"], "cookie");
+    assert!(components["schemas"]["SessionInfo"]["properties"]["members"].is_object());
+    assert_eq!(
+        components["schemas"]["SessionInfo"]["properties"]["dialState"]["enum"],
+        json!(["None", "Active"])
+    );
+    assert!(components["schemas"]["ErrorResponse"].is_object());
+    assert_eq!(
+        components["responses"]["ServiceUnavailable"]["headers"]["Retry-After"]["schema"]["type"],
+        "integer"
+    );
+}
+
+#[actix_web::test]
+async fn cors_answers_preflights_of_allowed_origins() {
+    let options = HttpOptions {
+        cors_allowed_origins: vec!["https://app.example.com".into()],
+        ..HttpOptions::default()
+    };
+    let preflight = TestRequest::default()
+        .method(actix_web::http::Method::OPTIONS)
+        .uri("/sessions/s-1")
+        .insert_header((header::ORIGIN, "https://app.example.com"))
+        .insert_header((header::ACCESS_CONTROL_REQUEST_METHOD, "DELETE"));
+    let reply = send_with(MockSessionUseCases::new(), options.clone(), preflight).await;
+    assert_eq!(reply.status, 204);
+    assert_eq!(reply.header("access-control-allow-origin"), Some("https://app.example.com"));
+    assert_eq!(reply.header("access-control-allow-methods"), Some("GET, POST, DELETE, OPTIONS"));
+    assert_eq!(reply.header("access-control-allow-credentials"), Some("true"));
+
+    let simple =
+        TestRequest::get().uri("/health/live").insert_header((header::ORIGIN, "https://app.example.com"));
+    let reply = send_with(MockSessionUseCases::new(), options.clone(), simple).await;
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.header("access-control-allow-origin"), Some("https://app.example.com"));
+    assert_eq!(reply.header("vary"), Some("Origin"));
+
+    let other =
+        TestRequest::get().uri("/health/live").insert_header((header::ORIGIN, "https://evil.example.com"));
+    let reply = send_with(MockSessionUseCases::new(), options, other).await;
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.header("access-control-allow-origin"), None);
+}
+
+#[actix_web::test]
+async fn without_configured_origins_there_are_no_cors_headers() {
+    let request =
+        TestRequest::get().uri("/health/live").insert_header((header::ORIGIN, "https://app.example.com"));
+    let reply = send(MockSessionUseCases::new(), request).await;
+    assert_eq!(reply.header("access-control-allow-origin"), None);
+}
+
+#[actix_web::test]
+async fn the_server_serves_on_a_bound_listener() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    let options = HttpOptions { workers: 1, ..HttpOptions::default() };
+    let server = evo_http::server(listener, Arc::new(MockSessionUseCases::new()), options).unwrap();
+    let handle = server.handle();
+    actix_web::rt::spawn(server);
+    let response = actix_web::rt::task::spawn_blocking(move || {
+        let mut stream = TcpStream::connect(address).unwrap();
+        stream
+            .write_all(b"GET /health/live HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+            .unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).unwrap();
+        response
+    })
+    .await
+    .unwrap();
+    handle.stop(true).await;
+    assert!(response.starts_with("HTTP/1.1 200 OK\r\n"), "{response}");
+    assert!(response.to_ascii_lowercase().contains("x-request-id: "), "{response}");
+    assert!(response.ends_with(r#"{"status":"live"}"#), "{response}");
+}

@@ -1,0 +1,343 @@
+//! Every operation through every route form, and how request fields are read.
+
+use actix_web::http::header;
+use actix_web::test::TestRequest;
+use evo_ports::{
+    BreadcrumbInput, DeleteChatMemberInput, InviteChatMemberInput, NewMemberInput, NewSessionInput,
+};
+use std::collections::BTreeMap;
+
+use crate::support::*;
+
+fn expect_delete(mock: &mut evo_ports::MockSessionUseCases, session_id: &str, member: &str) {
+    let expected = DeleteChatMemberInput {
+        session_id: Some(session_id.to_owned()),
+        member_to_remove: Some(member.to_owned()),
+    };
+    mock.expect_delete_chat_member()
+        .withf(move |actor, input| actor.user_id == "ann@example.com" && *input == expected)
+        .times(1)
+        .returning(|_, _| Ok(sample_session()));
+}
+
+#[actix_web::test]
+async fn delete_chat_member_answers_the_session_as_json() {
+    let mut mock = mock();
+    expect_delete(&mut mock, "s-1", "bob@example.com");
+    let reply = send(
+        mock,
+        TestRequest::delete()
+            .uri("/sessions/s-1/members/bob@example.com")
+            .insert_header((header::AUTHORIZATION, BEARER)),
+    )
+    .await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(reply.header("content-type"), Some("application/json"));
+    assert_eq!(reply.body, SAMPLE_JSON);
+}
+
+#[actix_web::test]
+async fn path_segments_are_percent_decoded() {
+    for (path, member) in [
+        ("/sessions/s-1/members/%2B15551234567", "+15551234567"),
+        ("/sessions/s-1/members/ann%40example.com", "ann@example.com"),
+        ("/sessions/s-1/members/%2B1%20(555)%20123-4567", "+1 (555) 123-4567"),
+        // In a path, `+` is a plus, not a space.
+        ("/sessions/s-1/members/+15551234567", "+15551234567"),
+    ] {
+        let mut mock = mock();
+        expect_delete(&mut mock, "s-1", member);
+        let reply =
+            send(mock, TestRequest::delete().uri(path).insert_header((header::AUTHORIZATION, BEARER))).await;
+        assert_eq!(reply.status, 200, "{path}: {}", reply.body);
+    }
+}
+
+#[actix_web::test]
+async fn member_to_remove_in_the_query_overrides_the_path() {
+    let mut mock = mock();
+    expect_delete(&mut mock, "s-1", "carol@example.com");
+    let reply = send(
+        mock,
+        TestRequest::delete()
+            .uri("/sessions/s-1/members/bob@example.com?memberToRemove=carol%40example.com")
+            .insert_header((header::AUTHORIZATION, BEARER)),
+    )
+    .await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+}
+
+#[actix_web::test]
+async fn a_raw_plus_in_the_query_reaches_the_use_case_as_a_space() {
+    // The domain reads " digits" as "+digits" (contract section 5).
+    let mut mock = mock();
+    expect_delete(&mut mock, "s-1", " 15551234567");
+    let reply = send(
+        mock,
+        TestRequest::delete()
+            .uri("/api/DeleteChatMember?sessionId=s-1&memberToRemove=+15551234567")
+            .insert_header((header::AUTHORIZATION, BEARER)),
+    )
+    .await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+}
+
+#[actix_web::test]
+async fn delete_chat_member_through_the_predefined_routes() {
+    for uri in [
+        "/api/DeleteChatMember?sessionId=s-1&memberToRemove=%2B15551234567",
+        "/json/reply/DeleteChatMember?sessionId=s-1&memberToRemove=%2B15551234567",
+        // Field names match case-insensitively, as in ServiceStack.
+        "/json/reply/DeleteChatMember?SessionId=s-1&MemberToRemove=%2B15551234567",
+    ] {
+        let mut mock = mock();
+        expect_delete(&mut mock, "s-1", "+15551234567");
+        let reply =
+            send(mock, TestRequest::delete().uri(uri).insert_header((header::AUTHORIZATION, BEARER))).await;
+        assert_eq!(reply.status, 200, "{uri}: {}", reply.body);
+        assert_eq!(reply.body, SAMPLE_JSON);
+    }
+}
+
+#[actix_web::test]
+async fn the_ss_tok_cookie_authenticates() {
+    let mut mock = mock();
+    expect_delete(&mut mock, "s-1", "bob@example.com");
+    let reply = send(
+        mock,
+        TestRequest::delete()
+            .uri("/sessions/s-1/members/bob@example.com")
+            .insert_header((header::COOKIE, format!("other=1; ss-tok={GOOD_TOKEN}"))),
+    )
+    .await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+}
+
+#[actix_web::test]
+async fn the_authorization_header_wins_over_the_cookie() {
+    let mut mock = mock();
+    expect_delete(&mut mock, "s-1", "bob@example.com");
+    let reply = send(
+        mock,
+        TestRequest::delete()
+            .uri("/sessions/s-1/members/bob@example.com")
+            .insert_header((header::AUTHORIZATION, BEARER))
+            .insert_header((header::COOKIE, "ss-tok=stale")),
+    )
+    .await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+}
+
+fn expect_invite(mock: &mut evo_ports::MockSessionUseCases, expected: InviteChatMemberInput) {
+    mock.expect_invite_chat_member()
+        .withf(move |_, input| *input == expected)
+        .times(1)
+        .returning(|_, _| Ok(sample_session()));
+}
+
+#[actix_web::test]
+async fn invite_chat_member_reads_the_json_body_and_the_path() {
+    let mut mock = mock();
+    expect_invite(
+        &mut mock,
+        InviteChatMemberInput {
+            session_id: Some("s-1".into()),
+            member_to_add: Some("+15557654321".into()),
+            display_name: Some("Dan".into()),
+            role: Some("Agent".into()),
+        },
+    );
+    let reply = send(
+        mock,
+        TestRequest::post()
+            .uri("/sessions/s-1/members")
+            .insert_header((header::AUTHORIZATION, BEARER))
+            // The path's sessionId overrides the body's.
+            .set_json(serde_json::json!({
+                "sessionId": "other",
+                "memberToAdd": "+15557654321",
+                "displayName": "Dan",
+                "role": "Agent"
+            })),
+    )
+    .await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(reply.body, SAMPLE_JSON);
+}
+
+#[actix_web::test]
+async fn invite_chat_member_through_the_predefined_routes() {
+    for uri in ["/api/InviteChatMember", "/json/reply/InviteChatMember"] {
+        let mut mock = mock();
+        expect_invite(
+            &mut mock,
+            InviteChatMemberInput {
+                session_id: Some("s-1".into()),
+                member_to_add: Some("dan@example.com".into()),
+                display_name: None,
+                role: None,
+            },
+        );
+        let reply = send(
+            mock,
+            TestRequest::post().uri(uri).insert_header((header::AUTHORIZATION, BEARER)).set_json(
+                serde_json::json!({"sessionId": "s-1", "memberToAdd": "dan@example.com", "role": null}),
+            ),
+        )
+        .await;
+        assert_eq!(reply.status, 200, "{uri}: {}", reply.body);
+    }
+}
+
+#[actix_web::test]
+async fn invite_chat_member_with_fields_in_the_query_string() {
+    let mut mock = mock();
+    expect_invite(
+        &mut mock,
+        InviteChatMemberInput {
+            session_id: Some("s-1".into()),
+            member_to_add: Some("dan@example.com".into()),
+            display_name: Some("Dan D".into()),
+            role: None,
+        },
+    );
+    let reply = send(
+        mock,
+        TestRequest::post()
+            .uri("/api/InviteChatMember?sessionId=s-1&memberToAdd=dan%40example.com&displayName=Dan+D")
+            .insert_header((header::AUTHORIZATION, BEARER)),
+    )
+    .await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+}
+
+#[actix_web::test]
+async fn new_session_reads_members_and_breadcrumbs() {
+    let mut mock = mock();
+    let expected = NewSessionInput {
+        account_id: Some("acme".into()),
+        channel: Some("Chat".into()),
+        display_name: Some("Support".into()),
+        customer_breadcrumb: vec![BreadcrumbInput { id: Some("c1".into()), name: Some("Acme".into()) }],
+        from_phone_number: Some("+15551234567".into()),
+        members: vec![
+            NewMemberInput {
+                identity: Some("+15551234567".into()),
+                display_name: Some("Caller".into()),
+                application_data: BTreeMap::from([("crm".to_owned(), "42".to_owned())]),
+                ..NewMemberInput::default()
+            },
+            NewMemberInput {
+                identity: Some("bob@example.com".into()),
+                role: Some("Agent".into()),
+                avatar_url: Some("https://example.com/bob.png".into()),
+                ..NewMemberInput::default()
+            },
+        ],
+        ..NewSessionInput::default()
+    };
+    mock.expect_new_session()
+        .withf(move |_, input| *input == expected)
+        .times(1)
+        .returning(|_, _| Ok(sample_session()));
+    let reply = send(
+        mock,
+        TestRequest::post().uri("/sessions").insert_header((header::AUTHORIZATION, BEARER)).set_json(
+            serde_json::json!({
+                "accountId": "acme",
+                "channel": "Chat",
+                "displayName": "Support",
+                "customerBreadcrumb": [{"id": "c1", "name": "Acme"}],
+                "fromPhoneNumber": "+15551234567",
+                "members": [
+                    {"identity": "+15551234567", "displayName": "Caller", "applicationData": {"crm": "42"}},
+                    {"identity": "bob@example.com", "role": "Agent", "avatarUrl": "https://example.com/bob.png"}
+                ],
+                "unknownField": 1
+            }),
+        ),
+    )
+    .await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(reply.body, SAMPLE_JSON);
+}
+
+#[actix_web::test]
+async fn new_session_through_the_predefined_routes() {
+    for uri in ["/api/NewSession", "/json/reply/NewSession"] {
+        let mut mock = mock();
+        mock.expect_new_session()
+            .withf(|_, input| input.account_id.as_deref() == Some("acme") && input.members.len() == 1)
+            .times(1)
+            .returning(|_, _| Ok(sample_session()));
+        let reply = send(
+            mock,
+            TestRequest::post().uri(uri).insert_header((header::AUTHORIZATION, BEARER)).set_json(
+                serde_json::json!({"accountId": "acme", "members": [{"identity": "+15551234567"}]}),
+            ),
+        )
+        .await;
+        assert_eq!(reply.status, 200, "{uri}: {}", reply.body);
+    }
+}
+
+#[actix_web::test]
+async fn get_session_through_every_route_form() {
+    for uri in ["/sessions/s-1", "/api/GetSession?sessionId=s-1", "/json/reply/GetSession?sessionId=s-1"] {
+        let mut mock = mock();
+        mock.expect_get_session()
+            .withf(|_, id| id.as_deref() == Some("s-1"))
+            .times(1)
+            .returning(|_, _| Ok(sample_session()));
+        let reply =
+            send(mock, TestRequest::get().uri(uri).insert_header((header::AUTHORIZATION, BEARER))).await;
+        assert_eq!(reply.status, 200, "{uri}: {}", reply.body);
+        assert_eq!(reply.body, SAMPLE_JSON);
+    }
+}
+
+#[actix_web::test]
+async fn end_session_through_every_route_form() {
+    for uri in ["/sessions/s-1", "/api/EndSession?sessionId=s-1", "/json/reply/EndSession?sessionId=s-1"] {
+        let mut mock = mock();
+        mock.expect_end_session().withf(|_, id| id.as_deref() == Some("s-1")).times(1).returning(|_, _| {
+            let mut data = sample_session().into_data();
+            data.ended = true;
+            data.call_state = evo_domain::CallState::Disconnected;
+            data.date_completed = Some(at(21, 5, 0, 7));
+            Ok(evo_domain::Session::restore(data))
+        });
+        let reply =
+            send(mock, TestRequest::delete().uri(uri).insert_header((header::AUTHORIZATION, BEARER))).await;
+        assert_eq!(reply.status, 200, "{uri}: {}", reply.body);
+        let body = reply.json();
+        assert_eq!(body["ended"], true);
+        assert_eq!(body["callState"], "Disconnected");
+        assert_eq!(body["dateCompleted"], "2026-11-26T21:05:00.007Z");
+    }
+}
+
+#[actix_web::test]
+async fn a_missing_session_id_reaches_the_use_case_as_none() {
+    // The use case validates fields, so the edge passes what it got.
+    let mut mock = mock();
+    mock.expect_get_session().withf(|_, id| id.is_none()).times(1).returning(|_, _| {
+        Err(evo_ports::ServiceError::Validation(vec![evo_ports::FieldError {
+            field: "sessionId".into(),
+            code: "NotEmpty",
+            message: "must not be empty".into(),
+        }]))
+    });
+    let reply =
+        send(mock, TestRequest::get().uri("/api/GetSession").insert_header((header::AUTHORIZATION, BEARER)))
+            .await;
+    assert_eq!(reply.status, 400);
+    assert_eq!(
+        reply.json(),
+        serde_json::json!({"responseStatus": {
+            "errorCode": "ValidationException",
+            "message": "sessionId: must not be empty",
+            "errors": [{"errorCode": "NotEmpty", "fieldName": "sessionId", "message": "must not be empty"}]
+        }})
+    );
+}
