@@ -1,0 +1,19 @@
+-- Phase (2), the SQL ceiling of our own design: the statements evo-postgres sends for ONE
+-- removal (crates/adapters/postgres/src/repository.rs, change_session + write_change),
+-- text as captured with log_statement = 'all', pipelined the same way: two round trips.
+-- run.sh wraps this body in one \if branch per member slot, replacing :member by :m<k>
+-- (pgbench variables are numbers; the member keys come in as -D m2=... m8=... strings).
+-- Deviation: $5 (date_completed, always NULL for a removal) is a literal NULL here,
+-- because pgbench cannot bind a NULL.
+-- Round trip 1: BEGIN + lock the header + load members + load log.
+\startpipeline
+BEGIN;
+SELECT "sessions"."id", "sessions"."account_id", "sessions"."channel", "sessions"."direction", "sessions"."dial_state", "sessions"."call_state", "sessions"."queue_state", "sessions"."hold_reason", "sessions"."ended", "sessions"."was_missed", "sessions"."date_completed", "sessions"."account_name", "sessions"."customer_id", "sessions"."customer_breadcrumb", "sessions"."customer_name", "sessions"."endpoint_id", "sessions"."endpoint_name", "sessions"."destination", "sessions"."to_address", "sessions"."from_address", "sessions"."from_name", "sessions"."answered_by_name", "sessions"."queue_member_id", "sessions"."outcome", "sessions"."call_sid", "sessions"."console_data", "sessions"."hold_queue_name", "sessions"."held_by_user_id", "sessions"."conference_sid", "sessions"."display_name", "sessions"."callback_number", "sessions"."answered_by_id", "sessions"."from_phone_number", "sessions"."most_recent_participant_call_sid", "sessions"."ring_queue_id", "sessions"."date_created", "sessions"."created_by", "sessions"."date_last_modified", "sessions"."last_modified_by", "sessions"."version" FROM "sessions" WHERE ("sessions"."id" = :sid) FOR UPDATE;
+SELECT "session_members"."identity", "session_members"."identity_key", "session_members"."endpoint_id", "session_members"."display_name", "session_members"."is_original_member", "session_members"."avatar_url", "session_members"."application_data", "session_members"."call_state", "session_members"."role", "session_members"."call_sid", "session_members"."muted" FROM "session_members" WHERE ("session_members"."session_id" = :sid) ORDER BY "session_members"."position";
+SELECT "session_log"."date", "session_log"."message" FROM "session_log" WHERE ("session_log"."session_id" = :sid) ORDER BY "session_log"."seq";
+\endpipeline
+-- Round trip 2: the one writing statement (header at the version read, log, member) + COMMIT.
+\startpipeline
+WITH s AS ( UPDATE sessions SET date_last_modified = :now, last_modified_by = :actor, ended = :f, date_completed = NULL, call_state = :cs, version = version + 1 WHERE id = :sid AND version = :ver RETURNING id ), l AS ( INSERT INTO session_log (session_id, date, message) SELECT id, :now, :msg FROM s ), m AS (DELETE FROM session_members WHERE session_id IN (SELECT id FROM s) AND identity_key = :member) SELECT count(*) AS applied FROM s;
+COMMIT;
+\endpipeline

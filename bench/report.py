@@ -1,0 +1,221 @@
+#!/usr/bin/env python3
+"""Parses the raw outputs of bench/run.sh and prints the table.
+
+  report.py record RUNS_JSONL DESIGN C RUN SESSIONS OUTPUT BEFORE AFTER INCONSISTENT LOAD
+      parse one run (wrk or pgbench output; pgbench per-transaction logs next to it) and
+      append one JSON line with the figures and the database row deltas
+  report.py brief < lines     one line per run, for the progress log
+  report.py table RESULTS_DIR the Markdown table, ratios and targets of a results folder
+"""
+
+import glob
+import json
+import re
+import statistics
+import sys
+from pathlib import Path
+
+DESIGNS = {
+    "service": "(1) service over HTTP (wrk)",
+    "adapter": "(2) adapter's SQL, 2 round trips (pgbench)",
+    "onetrip": "(3) same removal, 1 round trip (pgbench)",
+}
+
+
+def percentile(sorted_values, p):
+    if not sorted_values:
+        return None
+    index = min(len(sorted_values) - 1, max(0, round(p / 100 * len(sorted_values) + 0.5) - 1))
+    return sorted_values[index]
+
+
+def parse_wrk(text):
+    line = next((l for l in text.splitlines() if l.startswith("WRK_JSON ")), None)
+    if line is None:
+        raise SystemExit("no WRK_JSON line in the wrk output:\n" + text[-2000:])
+    w = json.loads(line[len("WRK_JSON "):])
+    seconds = w["duration_us"] / 1e6
+    return {
+        "rate": w["ok"] / seconds,
+        "ok": w["ok"],
+        "completed": w["requests"],
+        "issued": w["issued"],
+        "errors": w["non2xx"] + w["socket_errors"],
+        "non2xx": w["non2xx"],
+        "statuses": w["statuses"],
+        "socket_errors": w["socket_errors"],
+        "exhausted": w["exhausted"],
+        "p50_ms": w["p50_us"] / 1000,
+        "p99_ms": w["p99_us"] / 1000,
+        "max_ms": w["max_us"] / 1000,
+        "seconds": seconds,
+    }
+
+
+def parse_pgbench(text, output_path):
+    def grab(pattern, cast=float, default=None):
+        m = re.search(pattern, text, re.M)
+        return cast(m.group(1)) if m else default
+
+    processed = grab(r"number of transactions actually processed: (\d+)", int, 0)
+    failed = grab(r"number of failed transactions: (\d+)", int, 0)
+    aborted = len(re.findall(r"aborted", text))
+    tps = grab(r"^tps = ([\d.]+)", float, 0.0)
+    log_prefix = output_path.parent / "pgbench-logs" / output_path.stem
+    latencies = []
+    for f in glob.glob(str(log_prefix) + ".*"):
+        with open(f) as lines:
+            latencies.extend(int(l.split()[2]) for l in lines if l.strip())
+    latencies.sort()
+    return {
+        "rate": tps,
+        "ok": processed,
+        "completed": processed,
+        "issued": processed,
+        "errors": failed + aborted,
+        "aborted_lines": aborted,
+        "p50_ms": (percentile(latencies, 50) or 0) / 1000,
+        "p99_ms": (percentile(latencies, 99) or 0) / 1000,
+        "max_ms": (latencies[-1] if latencies else 0) / 1000,
+        "latency_samples": len(latencies),
+    }
+
+
+def record(args):
+    jsonl, design, c, run, sessions, output, before, after, inconsistent, load = args
+    output = Path(output)
+    text = output.read_text(errors="replace")
+    figures = parse_wrk(text) if design == "service" else parse_pgbench(text, output)
+    b = [int(x) for x in before.split()]
+    a = [int(x) for x in after.split()]
+    db = {"members_removed": b[0] - a[0], "log_added": a[1] - b[1], "versions_added": a[2] - b[2]}
+    # The database must show exactly one removal per 200 (per pgbench transaction). For wrk,
+    # requests still in flight when its deadline cut the connections may have committed
+    # without their answer being counted: they are reported apart, never hidden.
+    in_flight = figures["issued"] - figures["completed"]
+    same = db["members_removed"] == db["log_added"] == db["versions_added"]
+    if same and db["members_removed"] == figures["ok"]:
+        verdict = "exact"
+    elif same and 0 <= db["members_removed"] - figures["ok"] <= in_flight:
+        verdict = f"exact+{db['members_removed'] - figures['ok']} cut off in flight"
+    else:
+        verdict = "MISMATCH"
+    if int(inconsistent) != 0:
+        verdict += f", {inconsistent} INCONSISTENT sessions"
+    entry = {
+        "design": design, "c": int(c), "run": int(run), "sessions": int(sessions),
+        **figures, "db": db, "in_flight_at_end": in_flight, "db_check": verdict,
+        "inconsistent_sessions": int(inconsistent), "load1": float(load), "output": output.name,
+    }
+    with open(jsonl, "a") as f:
+        f.write(json.dumps(entry) + "\n")
+
+
+def brief_line(e):
+    return (f"  {e['design']:8} n={e['sessions']:<6} c={e['c']:<2} run {e['run']}: "
+            f"{e['rate']:8.0f}/s  p50 {e['p50_ms']:6.2f} ms  p99 {e['p99_ms']:6.2f} ms  "
+            f"errors {e['errors']}  db {e['db_check']}  load {e['load1']}")
+
+
+def fmt_spread(values, digits=0):
+    med = statistics.median(values)
+    f = f"{{:,.{digits}f}}"
+    if len(values) == 1:
+        return f.format(med)
+    return f"{f.format(med)} ({f.format(min(values))}–{f.format(max(values))})"
+
+
+def table(results_dir):
+    results_dir = Path(results_dir)
+    entries = [json.loads(l) for l in open(results_dir / "runs.jsonl") if l.strip()]
+    machine = (results_dir / "machine.txt").read_text() if (results_dir / "machine.txt").exists() else ""
+    base_sessions = min((e["sessions"] for e in entries), default=0)
+    out = []
+    out.append(f"Results {results_dir.name}: median (min–max) of {max((e['run'] for e in entries), default=0)} runs")
+    out.append("")
+    out.append("| measurement | c | removals/s | p50 ms | p99 ms | non-2xx / errors | DB rows vs 200s |")
+    out.append("|---|---:|---:|---:|---:|---:|---|")
+    medians = {}
+    groups = {}
+    for e in entries:
+        groups.setdefault((e["sessions"], e["design"], e["c"]), []).append(e)
+    order = sorted(groups, key=lambda k: (k[0] != base_sessions, list(DESIGNS).index(k[1]), k[2]))
+    for key in order:
+        sessions, design, c = key
+        runs = groups[key]
+        medians[key] = statistics.median(r["rate"] for r in runs)
+        label = DESIGNS[design] + ("" if sessions == base_sessions else f", {sessions:,} sessions")
+        checks = sorted({r["db_check"] for r in runs})
+        out.append(
+            f"| {label} | {c} | {fmt_spread([r['rate'] for r in runs])} "
+            f"| {fmt_spread([r['p50_ms'] for r in runs], 2)} | {fmt_spread([r['p99_ms'] for r in runs], 2)} "
+            f"| {sum(r['errors'] for r in runs)} | {'; '.join(checks)} |")
+    out.append("")
+    for memory_file in ("service-memory.txt", "service-memory-after-scale.txt"):
+        p = results_dir / memory_file
+        if p.exists():
+            fields = dict(l.split(":", 1) for l in p.read_text().splitlines() if ":" in l)
+            hwm = fields.get("VmHWM", "?").strip()
+            when = "after the 40 000-session runs" if memory_file == "service-memory.txt" else "after the scale check"
+            out.append(f"Service peak RSS (VmHWM) {when}: {hwm}"
+                       + (f" ({int(hwm.split()[0]) / 1024:.1f} MiB)" if hwm.split()[0].isdigit() else ""))
+    out.append("")
+    out.append("Ratios (medians):")
+    for c in sorted({k[2] for k in medians}):
+        s = medians.get((base_sessions, "service", c))
+        a = medians.get((base_sessions, "adapter", c))
+        o = medians.get((base_sessions, "onetrip", c))
+        if s and a and o:
+            out.append(f"- c={c}: (1)/(2) = {s / a:.2f}, (1)/(3) = {s / o:.2f}, (2)/(3) = {a / o:.2f}")
+    scaled = [k for k in medians if k[0] != base_sessions and k[1] == "service"]
+    for k in scaled:
+        base = medians.get((base_sessions, "service", k[2]))
+        if base:
+            change = (medians[k] / base - 1) * 100
+            out.append(f"- scale: c={k[2]} service with {k[0]:,} sessions vs {base_sessions:,}: "
+                       f"{change:+.1f} % ({'within' if change >= -10 else 'OUTSIDE'} the 10 % bound)")
+    out.append("")
+    out.append("Targets (measured, this run):")
+    s16 = groups.get((base_sessions, "service", 16), [])
+    s1 = groups.get((base_sessions, "service", 1), [])
+    o16 = medians.get((base_sessions, "onetrip", 16))
+    if s16 and o16:
+        r = medians[(base_sessions, "service", 16)] / o16
+        out.append(f"- c=16 service >= 60 % of (3): {r * 100:.0f} % -> {'met' if r >= 0.6 else 'NOT met'}")
+        p99 = statistics.median(x["p99_ms"] for x in s16)
+        out.append(f"- c=16 p99 <= 10 ms: {p99:.2f} ms -> {'met' if p99 <= 10 else 'NOT met'}")
+        errs = sum(x["errors"] for x in s16 + s1)
+        out.append(f"- no errors: {errs} non-2xx / socket errors -> {'met' if errs == 0 else 'NOT met'}")
+    if s1:
+        p50 = statistics.median(x["p50_ms"] for x in s1)
+        out.append(f"- c=1 p50 <= 1 ms: {p50:.2f} ms -> {'met' if p50 <= 1 else 'NOT met'}")
+    p = results_dir / "service-memory.txt"
+    if p.exists():
+        m = re.search(r"VmHWM: (\d+) kB", p.read_text())
+        if m:
+            mib = int(m.group(1)) / 1024
+            out.append(f"- peak RSS <= 64 MB: {mib:.1f} MiB -> {'met' if mib <= 64 else 'NOT met'}")
+    out.append("")
+    out.append("Machine:")
+    out.extend("    " + l for l in machine.splitlines())
+    return "\n".join(out)
+
+
+def main():
+    if len(sys.argv) < 2:
+        raise SystemExit(__doc__)
+    command = sys.argv[1]
+    if command == "record":
+        record(sys.argv[2:])
+    elif command == "brief":
+        for line in sys.stdin:
+            if line.strip():
+                print(brief_line(json.loads(line)))
+    elif command == "table":
+        print(table(sys.argv[2]))
+    else:
+        raise SystemExit(__doc__)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,308 @@
+#!/usr/bin/env bash
+# `just bench`: DeleteChatMember over HTTP against the database's own ceilings.
+#
+#   bench/run.sh                 everything (about 8-10 minutes on 2 cores)
+#   bench/run.sh --no-scale      skip the 400 000-session scale check
+#   bench/run.sh --quick         2 runs of 5 s per point, no scale check (a smoke test)
+#   bench/run.sh --sync-commit off   run with synchronous_commit=off on the bench database
+#                                (shows the CPU costs that a durable commit's fsync hides)
+#
+# What it does (docs/performance.md explains the why and the latest figures):
+#   1. builds the release binary, recreates the database evo_bench on the local PostgreSQL,
+#      migrates it with `evo-sessions migrate`, installs bench/sql/schema.sql (helpers),
+#      seeds 40 000 Chat sessions x 8 members over 10 accounts with bulk SQL;
+#   2. starts `evo-sessions serve` on a free loopback port, checks that GET of a seeded
+#      session answers 200 with its 8 members, then for each run and concurrency (1, 16):
+#        (1) service  wrk + bench/wrk/delete.lua: DELETE of distinct removable members
+#        (2) adapter  pgbench replaying the adapter's own statements (2 round trips)
+#        (3) onetrip  pgbench calling bench.remove_member: the same removal in 1 round trip
+#      each run on a freshly reseeded database, after a warm-up on sessions kept apart
+#      for it; rows are counted before and after and every session is checked for
+#      consistency (bench/sql/check.sql);
+#   3. reads the service's peak RSS (VmHWM), reseeds 400 000 sessions and repeats the
+#      c=16 service run, and records EXPLAIN (ANALYZE, BUFFERS) of the adapter's queries;
+#   4. prints one table (bench/report.py) and keeps every raw output in
+#      bench/results/<UTC timestamp>/.
+#
+# Loopback only: the service, wrk, pgbench and psql talk to 127.0.0.1. Everything started
+# here is stopped by PID on exit (trap). Settings (environment):
+#   BENCH_SESSIONS=40000 BENCH_SCALE_SESSIONS=400000 BENCH_RUNS=3 BENCH_DURATION=8
+#   BENCH_WARMUP=2 BENCH_CONCURRENCY="1 16"; PGHOST/PGPORT/PGUSER (127.0.0.1/5432/postgres);
+#   EVO_DB_POOL_SIZE, EVO_WORKERS are passed to the service when set (else its defaults).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BENCH=$ROOT/bench
+cd "$ROOT"
+
+SESSIONS=${BENCH_SESSIONS:-40000}
+SCALE_SESSIONS=${BENCH_SCALE_SESSIONS:-400000}
+RUNS=${BENCH_RUNS:-3}
+DURATION=${BENCH_DURATION:-8}
+WARMUP=${BENCH_WARMUP:-2}
+CONCURRENCY=${BENCH_CONCURRENCY:-"1 16"}
+SCALE=1
+SYNC_COMMIT=""
+while (($#)); do
+  case $1 in
+    --scale) SCALE=1 ;;
+    --no-scale) SCALE=0 ;;
+    --quick) RUNS=2 DURATION=5 SCALE=0 ;;
+    --sync-commit) SYNC_COMMIT=$2; shift ;;
+    -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+    *) echo "bench/run.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
+  esac
+  shift
+done
+
+export PGHOST=${PGHOST:-127.0.0.1} PGPORT=${PGPORT:-5432} PGUSER=${PGUSER:-postgres}
+case $PGHOST in 127.0.0.1 | localhost | ::1) ;; *) echo "loopback only: PGHOST=$PGHOST" >&2; exit 2 ;; esac
+DB=evo_bench
+export DATABASE_URL="postgres://$PGUSER@$PGHOST:$PGPORT/$DB"
+TARGET_DIR=${CARGO_TARGET_DIR:-target}
+[[ $TARGET_DIR = /* ]] || TARGET_DIR=$ROOT/$TARGET_DIR
+BIN=$TARGET_DIR/release/evo-sessions
+
+# Sessions [0, MEASURED) are measured; [MEASURED, SESSIONS) are kept for the warm-ups, so
+# that every measured session starts at version 0 with its 8 members (pgbench then knows
+# the version the adapter would have read: the number of removals made on it before).
+measured_of() { echo $(($1 * 4 / 5)); }
+FIRST_K=2 LAST_K=8 # members 2..8 are removable; member 1 is the original member
+
+RESULTS=$BENCH/results/$(date -u +%Y%m%dT%H%M%SZ)
+mkdir -p "$RESULTS"
+RUNS_JSONL=$RESULTS/runs.jsonl
+: >"$RUNS_JSONL"
+log() { printf '[%s] %s\n' "$(date -u +%H:%M:%S)" "$*" | tee -a "$RESULTS/run.log" >&2; }
+die() { log "FAILED: $*"; exit 1; }
+
+# Everything started in the background is recorded here and stopped on exit, by PID.
+PIDS=()
+cleanup() {
+  local pid
+  for pid in "${PIDS[@]}"; do
+    if kill -0 "$pid" 2>/dev/null; then
+      kill -TERM "$pid" 2>/dev/null || true
+      for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+      kill -KILL "$pid" 2>/dev/null || true
+      wait "$pid" 2>/dev/null || true
+    fi
+  done
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+psql_q() { psql -X -q -v ON_ERROR_STOP=1 -d "$DB" "$@"; }
+sid() { psql -X -Atq -d "$DB" -c "SELECT bench.sid($1)"; }
+
+# ---------------------------------------------------------------------------------------
+# 0. Tools and PostgreSQL
+if ! command -v wrk >/dev/null; then
+  log "installing wrk"
+  if [[ $(id -u) = 0 ]]; then apt-get install -y wrk >/dev/null; else sudo apt-get install -y wrk >/dev/null; fi
+fi
+for tool in pgbench psql curl python3 cargo; do
+  command -v $tool >/dev/null || die "$tool is missing"
+done
+if ! pg_isready -q -h "$PGHOST" -p "$PGPORT"; then
+  log "starting PostgreSQL"
+  pg_ctlcluster --skip-systemctl-redirect 15 main start
+  for _ in $(seq 30); do pg_isready -q -h "$PGHOST" -p "$PGPORT" && break; sleep 1; done
+fi
+
+# ---------------------------------------------------------------------------------------
+# 1. Build, database, seed
+log "building (cargo build --release -p evo-app --locked, target $TARGET_DIR)"
+CARGO_TARGET_DIR=$TARGET_DIR cargo build --release -p evo-app --locked 2>"$RESULTS/build.log" ||
+  { tail -20 "$RESULTS/build.log" >&2; die "release build failed (bench/results/.../build.log)"; }
+
+{
+  echo "date_utc: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+  echo "git: $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- crates migrations Cargo.lock || echo ' + uncommitted changes in crates/')"
+  echo "cpus: $(nproc) ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | xargs))"
+  echo "memory: $(free -g | awk '/Mem:/ {print $2 " GiB"}')"
+  echo "kernel: $(uname -r)"
+  echo "postgres: $(psql -X -Atq -d postgres -c 'SELECT version()')"
+  echo "postgres settings: $(psql -X -Atq -d postgres -c "SELECT string_agg(name || '=' || setting || coalesce(unit, ''), ' ') FROM pg_settings WHERE name IN ('shared_buffers', 'synchronous_commit', 'fsync', 'wal_sync_method', 'max_connections')")"
+  echo "wrk: $(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2); pgbench: $(pgbench --version)"
+  echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+  echo "sessions: $SESSIONS; runs: $RUNS x ${DURATION}s after ${WARMUP}s warm-up; concurrency: $CONCURRENCY"
+} >"$RESULTS/machine.txt"
+
+log "recreating database $DB"
+dropdb -X --if-exists --force "$DB" 2>/dev/null || dropdb --if-exists --force "$DB"
+createdb "$DB"
+if [[ -n $SYNC_COMMIT ]]; then
+  psql -X -q -d postgres -c "ALTER DATABASE $DB SET synchronous_commit = '$SYNC_COMMIT'"
+fi
+echo "synchronous_commit on $DB: $(psql -X -Atq -d "$DB" -c 'SHOW synchronous_commit')" >>"$RESULTS/machine.txt"
+
+export EVO_JWT_SECRET
+EVO_JWT_SECRET=$(python3 -c 'import secrets; print(secrets.token_hex(32))')
+export EVO_LOG=${EVO_LOG:-warn}
+"$BIN" migrate 2>>"$RESULTS/serve.log" || die "evo-sessions migrate failed"
+psql_q -f "$BENCH/sql/schema.sql"
+
+seed() { # sessions
+  local started=$SECONDS
+  psql_q -v sessions="$1" -f "$BENCH/sql/seed.sql"
+  echo "seed $1 sessions: $((SECONDS - started)) s" >>"$RESULTS/seed-times.txt"
+}
+log "seeding $SESSIONS sessions x 8 members"
+seed "$SESSIONS"
+log "seeded in $(tail -1 "$RESULTS/seed-times.txt" | cut -d: -f2)"
+
+# ---------------------------------------------------------------------------------------
+# 2. The service
+PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+BASE=http://127.0.0.1:$PORT
+log "starting evo-sessions serve on 127.0.0.1:$PORT (pool ${EVO_DB_POOL_SIZE:-default}, workers ${EVO_WORKERS:-default})"
+EVO_BIND=127.0.0.1:$PORT "$BIN" serve >>"$RESULTS/serve.log" 2>&1 &
+SERVE_PID=$!
+PIDS+=("$SERVE_PID")
+for _ in $(seq 100); do
+  curl -fsS -m 1 "$BASE/health/ready" >/dev/null 2>&1 && break
+  kill -0 "$SERVE_PID" 2>/dev/null || die "the service exited (see serve.log)"
+  sleep 0.2
+done
+curl -fsS -m 2 "$BASE/health/ready" >/dev/null || die "the service is not ready after 20 s"
+
+ACCOUNTS=()
+for a in $(seq 0 9); do ACCOUNTS+=(--account "acct-$a"); done
+TOKEN=$("$BIN" token --sub bench@example.com --name "Bench User" --role User "${ACCOUNTS[@]}" --ttl 2h)
+
+# The seed is valid if the service reads a seeded session back as we meant it.
+CHECK_SID=$(sid 7)
+code=$(curl -sS -m 5 -o "$RESULTS/get-check.json" -w '%{http_code}' \
+  -H "Authorization: Bearer $TOKEN" "$BASE/sessions/$CHECK_SID")
+[[ $code = 200 ]] || die "GET /sessions/$CHECK_SID answered $code: $(head -c 300 "$RESULTS/get-check.json")"
+python3 - "$RESULTS/get-check.json" <<'EOF' || die "GET of a seeded session does not read back as seeded"
+import json, sys
+s = json.load(open(sys.argv[1]))
+m = s["members"]
+assert s["channel"] == "Chat" and s["accountId"] == "acct-7" and not s["ended"], s
+assert len(m) == 8 and m[0]["isOriginalMember"] and m[0]["role"] == "Caller", m[0]
+assert all(not x["isOriginalMember"] and x["role"] == "Agent" for x in m[1:]), m[1]
+assert len(s["log"]) == 1, s["log"]
+EOF
+log "GET /sessions/$CHECK_SID: 200, 8 members, 1 log entry"
+
+counts() { psql -X -Atq -F' ' -d "$DB" -f "$BENCH/sql/counts.sql"; }
+check() { psql -X -Atq -d "$DB" -f "$BENCH/sql/check.sql"; }
+
+# Appends one JSON line to runs.jsonl: what was run, what it reported, what the DB shows.
+record() { # design c run sessions output_file before after extra_json
+  python3 "$BENCH/report.py" record "$RUNS_JSONL" "$@"
+}
+
+wrk_run() { # c first count duration out
+  local c=$1 first=$2 count=$3 duration=$4 out=$5 threads=$(($1 < 2 ? 1 : 2))
+  timeout $((duration + 30)) wrk -t"$threads" -c"$c" -d"${duration}s" --timeout 5s \
+    -s "$BENCH/wrk/delete.lua" "$BASE" -- "$first" "$count" "$threads" "$FIRST_K" "$LAST_K" \
+    "$TOKEN" >"$out" 2>&1
+}
+
+# One measured service run: warm-up on [wfirst, wfirst+wcount), measure on [first, first+count).
+service_run() { # c run sessions first count wfirst wcount
+  local c=$1 r=$2 n=$3 first=$4 count=$5 wfirst=$6 wcount=$7 out before after
+  out=$RESULTS/service-n$n-c$c-r$r.txt
+  wrk_run "$c" "$wfirst" "$wcount" "$WARMUP" "$RESULTS/warmup-service-n$n-c$c-r$r.txt"
+  before=$(counts)
+  wrk_run "$c" "$first" "$count" "$DURATION" "$out"
+  sleep 0.5 # let requests cut off by wrk's deadline finish or roll back
+  after=$(counts)
+  record service "$c" "$r" "$n" "$out" "$before" "$after" "$(check)" "$(cut -d' ' -f1 /proc/loadavg)"
+}
+
+# pgbench variables: the session partition, the fixed parameters of a removal, the member
+# keys m2..m8 (pgbench variables are numbers; strings can only come in with -D).
+PGB_VARS=(-D n=0 -D "kfirst=$FIRST_K" -D "now=$(date -u +%Y-%m-%dT%H:%M:%S.000Z)"
+  -D actor=bench@example.com -D f=false -D cs=Connected
+  -D "msg=Bench User removed Agent 5 from the chat"
+  -D "accounts={acct-0,acct-1,acct-2,acct-3,acct-4,acct-5,acct-6,acct-7,acct-8,acct-9}")
+for k in $(seq $FIRST_K $LAST_K); do PGB_VARS+=(-D "m$k=agent$k@example.com"); done
+
+# Builds a pgbench script from a body (bench/pgbench/*.sql): the per-client session and
+# member arithmetic of bench/wrk/delete.lua, then one \if branch per member slot with the
+# body's :member replaced by :m<k>. An exhausted partition calls a function that does not
+# exist, so pgbench stops with an error instead of silently removing nothing.
+gen_pgbench_script() { # body out
+  local k
+  {
+    echo '\set i :first + :client_id * :width + (:n % :width)'
+    echo '\set k :kfirst + :n / :width'
+    echo '\set ver :k - :kfirst'
+    echo '\set n :n + 1'
+    echo '\set sid 1000000000000000 + ((:i * 2654435761) % 4294967296) * 1000000 + :i'
+    for k in $(seq $FIRST_K $LAST_K); do
+      if ((k == FIRST_K)); then echo "\\if :k = $k"; else echo "\\elif :k = $k"; fi
+      grep -v '^--' "$1" | sed "s/:member/:m$k/g"
+    done
+    echo '\else'
+    echo 'SELECT bench_partition_exhausted();'
+    echo '\endif'
+  } >"$2"
+}
+gen_pgbench_script "$BENCH/pgbench/adapter.sql" "$RESULTS/pgbench-adapter.sql"
+gen_pgbench_script "$BENCH/pgbench/onetrip.sql" "$RESULTS/pgbench-onetrip.sql"
+
+pgbench_run() { # design c first count duration out [log_prefix]
+  local design=$1 c=$2 first=$3 count=$4 duration=$5 out=$6 logging=()
+  [[ -n ${7:-} ]] && logging=(--log "--log-prefix=$7")
+  timeout $((duration + 30)) pgbench -n -M prepared -c "$c" -j "$c" -T "$duration" \
+    "${PGB_VARS[@]}" -D "first=$first" -D "width=$((count / c))" "${logging[@]}" \
+    -f "$RESULTS/pgbench-$design.sql" "$DB" >"$out" 2>&1 || true
+}
+
+sql_run() { # design c run
+  local design=$1 c=$2 r=$3 n=$SESSIONS measured out before after
+  measured=$(measured_of "$n")
+  out=$RESULTS/$design-c$c-r$r.txt
+  seed "$n"
+  pgbench_run "$design" "$c" "$measured" $((n - measured)) "$WARMUP" "$RESULTS/warmup-$design-c$c-r$r.txt"
+  before=$(counts)
+  mkdir -p "$RESULTS/pgbench-logs"
+  pgbench_run "$design" "$c" 0 "$measured" "$DURATION" "$out" "$RESULTS/pgbench-logs/$design-c$c-r$r"
+  after=$(counts)
+  record "$design" "$c" "$r" "$n" "$out" "$before" "$after" "$(check)" "$(cut -d' ' -f1 /proc/loadavg)"
+}
+
+# Interleaved (run, concurrency, design) so that drift on a shared machine hits all alike.
+for r in $(seq "$RUNS"); do
+  for c in $CONCURRENCY; do
+    log "run $r/$RUNS, c=$c: service"
+    seed "$SESSIONS"
+    m=$(measured_of "$SESSIONS")
+    service_run "$c" "$r" "$SESSIONS" 0 "$m" "$m" $((SESSIONS - m))
+    log "run $r/$RUNS, c=$c: adapter SQL (pgbench)"
+    sql_run adapter "$c" "$r"
+    log "run $r/$RUNS, c=$c: one round trip (pgbench)"
+    sql_run onetrip "$c" "$r"
+    tail -3 "$RUNS_JSONL" | python3 "$BENCH/report.py" brief >&2
+  done
+done
+grep -E '^Vm(HWM|RSS)' "/proc/$SERVE_PID/status" | tr -s ' \t' ' ' >"$RESULTS/service-memory.txt"
+log "service memory: $(tr '\n' ' ' <"$RESULTS/service-memory.txt")"
+
+# ---------------------------------------------------------------------------------------
+# 3. Scale check: the same c=16 service run with 10x the sessions.
+if ((SCALE)); then
+  log "scale check: seeding $SCALE_SESSIONS sessions"
+  seed "$SCALE_SESSIONS"
+  log "seeded in $(tail -1 "$RESULTS/seed-times.txt" | cut -d: -f2)"
+  # Seeded once; each run gets its own 40 % of the sessions and its own 10 % for warm-up.
+  n=$SCALE_SESSIONS
+  for r in 1 2; do
+    log "scale run $r/2, c=16: service on $n sessions"
+    service_run 16 "$r" "$n" $(((r - 1) * n * 2 / 5)) $((n * 2 / 5)) $((n * 4 / 5 + (r - 1) * n / 10)) $((n / 10))
+  done
+  # The adapter's queries on a session that still has all its members.
+  psql -X -d "$DB" -v sid="$(sid $((SCALE_SESSIONS - 1)))" -v key=agent2@example.com \
+    -f "$BENCH/sql/explain.sql" >"$RESULTS/explain-$SCALE_SESSIONS.txt" 2>&1 ||
+    log "EXPLAIN failed (see explain-$SCALE_SESSIONS.txt)"
+  grep -E '^Vm(HWM|RSS)' "/proc/$SERVE_PID/status" | tr -s ' \t' ' ' >"$RESULTS/service-memory-after-scale.txt"
+fi
+
+cleanup
+python3 "$BENCH/report.py" table "$RESULTS" | tee "$RESULTS/table.md"
+log "raw outputs: ${RESULTS#"$ROOT"/}"
