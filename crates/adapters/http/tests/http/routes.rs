@@ -341,3 +341,60 @@ async fn a_missing_session_id_reaches_the_use_case_as_none() {
         }})
     );
 }
+
+#[actix_web::test]
+async fn a_form_body_is_read_like_a_query_string() {
+    let mut mock = mock();
+    expect_invite(
+        &mut mock,
+        InviteChatMemberInput {
+            session_id: Some("s-1".into()),
+            member_to_add: Some("+15557654321".into()),
+            display_name: Some("Dan D".into()),
+            role: None,
+        },
+    );
+    let reply = send(
+        mock,
+        TestRequest::post()
+            .uri("/sessions/s-1/members")
+            .insert_header((header::AUTHORIZATION, BEARER))
+            .insert_header((header::CONTENT_TYPE, "application/x-www-form-urlencoded"))
+            .set_payload("memberToAdd=%2B15557654321&displayName=Dan+D"),
+    )
+    .await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+}
+
+#[actix_web::test]
+async fn arrays_in_a_query_string_are_read_as_json() {
+    let mut mock = mock();
+    mock.expect_new_session()
+        .withf(|_, input| {
+            input.members
+                == vec![NewMemberInput { identity: Some("+15551234567".into()), ..NewMemberInput::default() }]
+        })
+        .times(1)
+        .returning(|_, _| Ok(sample_session()));
+    let reply = send(
+        mock,
+        TestRequest::post()
+            .uri("/api/NewSession?accountId=acme&members=%5B%7B%22identity%22%3A%22%2B15551234567%22%7D%5D")
+            .insert_header((header::AUTHORIZATION, BEARER)),
+    )
+    .await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+}
+
+#[actix_web::test]
+async fn a_query_array_that_is_not_json_is_400() {
+    let reply = send(
+        mock(),
+        TestRequest::post()
+            .uri("/api/NewSession?accountId=acme&members=oops")
+            .insert_header((header::AUTHORIZATION, BEARER)),
+    )
+    .await;
+    assert_eq!(reply.status, 400);
+    assert_eq!(reply.json()["responseStatus"]["errors"][0]["fieldName"], "members");
+}
