@@ -102,16 +102,34 @@ pub fn prometheus() -> &'static PrometheusHandle {
                 .set_buckets_for_metric(Matcher::Full(REQUEST_DURATION.to_owned()), DURATION_BUCKETS)
                 .expect("the bucket list is not empty")
         };
-        match builder().install_recorder() {
+        let handle = match builder().install_recorder() {
             Ok(handle) => handle,
             Err(error) => {
                 // Another recorder owns the process: serve an empty exposition rather than fail.
                 tracing::warn!(%error, "a metrics recorder is already installed; /metrics will be empty");
                 builder().build_recorder().handle()
             }
-        }
+        };
+        spawn_upkeep(handle.clone());
+        handle
     })
 }
+
+/// Histogram samples pile up in the recorder until upkeep drains them into buckets; without
+/// a scrape that would grow without bound. A plain thread, so no actix worker ever blocks.
+fn spawn_upkeep(handle: PrometheusHandle) {
+    let spawned = std::thread::Builder::new().name("metrics-upkeep".into()).spawn(move || {
+        loop {
+            std::thread::sleep(UPKEEP_INTERVAL);
+            handle.run_upkeep();
+        }
+    });
+    if let Err(error) = spawned {
+        tracing::warn!(%error, "cannot start the metrics upkeep thread; /metrics scrapes will do it");
+    }
+}
+
+const UPKEEP_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Middleware: counts requests and times them per method, route pattern and status.
 pub async fn record_metrics(

@@ -5,6 +5,8 @@
 //! so both stay in step with the handlers. Error responses, shared by every operation, are
 //! added once as components.
 
+use std::sync::OnceLock;
+
 use actix_web::HttpResponse;
 use utoipa::openapi::header::HeaderBuilder;
 use utoipa::openapi::path::{Operation, Parameter, ParameterIn, PathItem};
@@ -70,7 +72,15 @@ pub struct ApiDoc;
     responses((status = 200, description = "The OpenAPI 3.1 document of this service", content_type = "application/json"))
 )]
 pub async fn openapi_json() -> HttpResponse {
-    HttpResponse::Ok().json(ApiDoc::openapi())
+    // Built once: the document only changes with the code.
+    static DOCUMENT: OnceLock<String> = OnceLock::new();
+    let document = DOCUMENT.get_or_init(|| {
+        ApiDoc::openapi().to_json().unwrap_or_else(|error| {
+            tracing::error!(%error, "cannot serialize the OpenAPI document");
+            "{}".to_owned()
+        })
+    });
+    HttpResponse::Ok().content_type("application/json").body(document.as_str())
 }
 
 /// The operations of contract section 1: name, method, route.
