@@ -1,1 +1,30 @@
-//! Work in progress.
+//! # evo-postgres
+//!
+//! The PostgreSQL session store of evo-sessions (the production store): diesel with
+//! diesel-async (no libpq), a deadpool connection pool with explicit timeouts, and one short
+//! transaction per change, pipelined to two round trips (see [`repository`]).
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), evo_postgres::PgStoreError> {
+//! use evo_postgres::{PgConfig, PgSessionRepository, run_migrations};
+//! let config = PgConfig::new("postgres://evo@127.0.0.1/evo");
+//! run_migrations(&config).await?;
+//! let sessions = PgSessionRepository::connect(config).await?;
+//! # let _ = sessions; Ok(()) }
+//! ```
+//!
+//! With the `test-support` feature, [`test_support::TestDatabase`] gives each test a fresh
+//! migrated database.
+
+mod config;
+mod error;
+mod migrations;
+pub mod repository;
+mod schema;
+#[cfg(feature = "test-support")]
+pub mod test_support;
+
+pub use config::PgConfig;
+pub use error::PgStoreError;
+pub use migrations::{MIGRATIONS, run_migrations};
+pub use repository::PgSessionRepository;

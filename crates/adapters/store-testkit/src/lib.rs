@@ -1,1 +1,59 @@
-//! Work in progress.
+//! # evo-store-testkit
+//!
+//! The contract every [`SessionRepository`](evo_ports::SessionRepository) must honour,
+//! written once: [`cases`] holds one `pub async fn` per behaviour, each taking a fresh,
+//! empty repository; [`repository_contract_tests!`] turns them all into tests of a store.
+//!
+//! ```ignore
+//! async fn store() -> (MyRepository, TempDir) { /* a fresh, empty store and what keeps it alive */ }
+//! evo_store_testkit::repository_contract_tests!(store());
+//! ```
+//!
+//! The expression is evaluated once per test; it must give a future of
+//! `(repository, keep_alive)`, where `keep_alive` (a temporary database, a folder...) is
+//! dropped when the test ends. Each test runs on a multi-threaded Tokio runtime.
+
+pub mod cases;
+pub mod fixtures;
+
+/// Expands to one `#[tokio::test(flavor = "multi_thread")]` per case of [`cases`], each
+/// running the case against the repository that `$factory.await` gives.
+#[macro_export]
+macro_rules! repository_contract_tests {
+    ($factory:expr) => {
+        $crate::repository_contract_tests!(@cases $factory;
+            ping_answers,
+            insert_then_find_round_trips_every_field,
+            find_of_an_unknown_session_is_none,
+            insert_of_an_existing_id_is_already_exists,
+            remove_member_persists_and_returns_the_stored_state,
+            invite_member_persists_and_returns_the_stored_state,
+            end_session_persists_and_returns_the_stored_state,
+            update_of_an_unknown_session_is_not_found,
+            chat_changes_to_a_voice_session_are_refused_and_change_nothing,
+            changes_to_an_ended_session_are_refused_and_change_nothing,
+            removing_a_missing_member_is_refused_and_changes_nothing,
+            removing_the_original_member_is_refused_and_changes_nothing,
+            inviting_a_current_member_is_refused_and_changes_nothing,
+            members_keep_join_order,
+            log_keeps_order,
+            timestamps_round_trip_to_the_millisecond,
+            user_ids_compare_case_insensitively_and_keep_their_case,
+            concurrent_removals_of_distinct_members_all_succeed,
+            concurrent_removals_of_the_same_member_succeed_once,
+            removals_racing_an_end_either_precede_it_or_see_it_ended,
+            concurrent_invites_of_the_same_identity_succeed_once,
+            interleaved_invites_and_removals_stay_consistent,
+        );
+    };
+    (@cases $factory:expr; $($case:ident),+ $(,)?) => {
+        $(
+            #[::tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $case() {
+                let (repository, keep_alive) = $factory.await;
+                $crate::cases::$case(::std::sync::Arc::new(repository)).await;
+                drop(keep_alive);
+            }
+        )+
+    };
+}

@@ -1,0 +1,130 @@
+//! Store errors and how database failures map to the port's errors.
+
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use diesel_async::pooled_connection::deadpool::PoolError;
+use evo_ports::RepositoryError;
+
+/// Why the PostgreSQL store could not be set up or migrated. Never holds the URL's password.
+#[derive(Debug, thiserror::Error)]
+pub enum PgStoreError {
+    /// The pool could not be built from the configuration.
+    #[error("cannot build the connection pool: {0}")]
+    Pool(String),
+    /// No connection could be opened.
+    #[error("cannot connect to PostgreSQL at {url}: {reason}")]
+    Connect {
+        /// The URL, password redacted.
+        url: String,
+        /// What failed.
+        reason: String,
+    },
+    /// A migration failed.
+    #[error("migrating the database failed: {0}")]
+    Migration(String),
+}
+
+/// What a failed statement means for the caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Failure {
+    /// A transient conflict (serialization failure, deadlock, a changed version): run the
+    /// whole change again.
+    Retry(String),
+    /// The database is unreachable or saturated.
+    Unavailable(String),
+    /// A session with this ID already exists.
+    AlreadyExists,
+    /// Anything else.
+    Internal(String),
+}
+
+impl Failure {
+    pub(crate) fn into_repository_error(self) -> RepositoryError {
+        match self {
+            Failure::Retry(reason) => {
+                RepositoryError::Unavailable(format!("gave up after retries: {reason}"))
+            }
+            Failure::Unavailable(reason) => RepositoryError::Unavailable(reason),
+            Failure::AlreadyExists => RepositoryError::AlreadyExists,
+            Failure::Internal(reason) => RepositoryError::Internal(reason),
+        }
+    }
+}
+
+/// Messages of server errors that diesel reports as `Unknown` but that mean the server
+/// cannot serve right now (statement timeout, shutdown, no free connection slot).
+const UNAVAILABLE_MESSAGES: &[&str] = &[
+    "statement timeout",
+    "canceling statement",
+    "lock timeout",
+    "terminating connection",
+    "the database system is",
+    "too many connections",
+    "remaining connection slots",
+    "connection",
+];
+
+pub(crate) fn classify(error: &DieselError) -> Failure {
+    match error {
+        DieselError::DatabaseError(DatabaseErrorKind::SerializationFailure, info) => {
+            Failure::Retry(info.message().to_owned())
+        }
+        DieselError::DatabaseError(
+            DatabaseErrorKind::UnableToSendCommand | DatabaseErrorKind::ClosedConnection,
+            info,
+        ) => Failure::Unavailable(format!("lost the connection to PostgreSQL: {}", info.message())),
+        DieselError::DatabaseError(DatabaseErrorKind::Unknown, info) => {
+            let message = info.message();
+            if message.contains("deadlock detected") {
+                Failure::Retry(message.to_owned())
+            } else if UNAVAILABLE_MESSAGES.iter().any(|m| message.contains(m)) {
+                Failure::Unavailable(message.to_owned())
+            } else {
+                Failure::Internal(message.to_owned())
+            }
+        }
+        other => Failure::Internal(other.to_string()),
+    }
+}
+
+/// Whether `error` is a unique violation of the constraint `constraint`.
+pub(crate) fn is_unique_violation(error: &DieselError, constraint: &str) -> bool {
+    matches!(error, DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, info)
+        if info.constraint_name() == Some(constraint))
+}
+
+pub(crate) fn pool_failure(error: PoolError) -> Failure {
+    match error {
+        PoolError::Timeout(kind) => {
+            Failure::Unavailable(format!("no database connection within the {kind:?} timeout"))
+        }
+        PoolError::Backend(error) => Failure::Unavailable(format!("cannot connect to PostgreSQL: {error}")),
+        PoolError::Closed => Failure::Unavailable("the connection pool is closed".into()),
+        other => Failure::Internal(format!("connection pool: {other}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_errors_are_classified() {
+        let unknown = |message: &str| {
+            DieselError::DatabaseError(DatabaseErrorKind::Unknown, Box::new(message.to_owned()))
+        };
+        assert!(matches!(
+            classify(&unknown("canceling statement due to statement timeout")),
+            Failure::Unavailable(_)
+        ));
+        assert!(matches!(classify(&unknown("deadlock detected")), Failure::Retry(_)));
+        assert!(matches!(classify(&unknown("syntax error at or near")), Failure::Internal(_)));
+        assert!(matches!(
+            classify(&DieselError::DatabaseError(
+                DatabaseErrorKind::ClosedConnection,
+                Box::new(String::new())
+            )),
+            Failure::Unavailable(_)
+        ));
+        assert!(matches!(classify(&DieselError::NotFound), Failure::Internal(_)));
+    }
+}

@@ -1,0 +1,647 @@
+//! [`PgSessionRepository`]: sessions in PostgreSQL, each change one short transaction.
+//!
+//! # Round trips
+//!
+//! The store drives its transactions itself (not through diesel's transaction manager) so
+//! that it can pipeline them: `AsyncPgConnection` sends the statements of futures polled
+//! together without waiting for each answer, and the server runs them in the order sent.
+//! With warm prepared statements, a change (removal, invite or end) takes **two round trips**:
+//!
+//! 1. `BEGIN`, `SELECT … FROM sessions … FOR UPDATE`, the members select and the log select,
+//!    pipelined. The server runs the two loads only once the row lock is granted, and each
+//!    statement takes a fresh snapshot (READ COMMITTED), so they see the state as of the lock.
+//! 2. One writing statement (a CTE that updates the session header, deletes or inserts the
+//!    member and appends the log entry) and `COMMIT`, pipelined.
+//!
+//! Between the two, [`Session::apply`] decides in the domain. That is the floor for a rule
+//! decided outside the database: one trip to read under the lock, one to write and commit.
+//! A refusal costs two trips too (the read, then `ROLLBACK`). Checking a connection out of
+//! the pool costs none (fast recycling; closed connections are still noticed and replaced).
+//! A connection's first use of each statement adds one trip to prepare it, and so does every
+//! statement when the statement cache is turned off.
+//!
+//! The write is guarded by the session's `version`: it only applies to the version read under
+//! the lock, so even a reordering of the pipeline could never lose an update (it would show
+//! as a conflict, and the change is retried).
+//!
+//! A connection whose transaction may still be open (an error while rolling back, a timeout,
+//! a dropped future) is never returned to the pool: it is closed, and the server rolls back.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Bool, Jsonb, Nullable, Text, Timestamptz};
+use diesel_async::pooled_connection::deadpool::{Object, Pool};
+use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use evo_domain::{
+    Actor, ChangeKind, Session, SessionChange, SessionCommand, SessionError, SessionId, Timestamp,
+};
+use evo_ports::{RepositoryError, SessionRepository, UpdateError};
+use evo_store_sql::{HeaderChange, LogRecord, MemberRecord, SessionRecord, restore_session};
+use futures_util::FutureExt;
+use futures_util::future::BoxFuture;
+
+use crate::config::PgConfig;
+use crate::error::{Failure, PgStoreError, classify, is_unique_violation, pool_failure};
+use crate::schema::{session_log, session_members, sessions};
+
+/// How often a change is tried when it meets a transient conflict.
+const MAX_ATTEMPTS: usize = 3;
+/// The primary key constraint of `sessions`.
+const SESSIONS_PKEY: &str = "sessions_pkey";
+/// The unique (session, identity) constraint of `session_members`.
+const MEMBER_UNIQUE: &str = "session_members_identity_key_unique";
+
+type Loaded = (SessionRecord, Vec<MemberRecord>, Vec<LogRecord>);
+
+/// Sessions in PostgreSQL. Cheap to clone: clones share one connection pool.
+#[derive(Clone)]
+pub struct PgSessionRepository {
+    pool: Pool<AsyncPgConnection>,
+    query_deadline: Duration,
+}
+
+impl std::fmt::Debug for PgSessionRepository {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgSessionRepository").field("pool", &self.pool.status()).finish()
+    }
+}
+
+impl PgSessionRepository {
+    /// Builds the pool and checks that PostgreSQL answers (one connection is opened).
+    /// Does not migrate: call [`run_migrations`](crate::run_migrations) first.
+    pub async fn connect(config: PgConfig) -> Result<Self, PgStoreError> {
+        let repository = Self { pool: build_pool(&config)?, query_deadline: config.query_deadline() };
+        repository.ping().await.map_err(|error| PgStoreError::Connect {
+            url: config.redacted_url(),
+            reason: error.to_string(),
+        })?;
+        Ok(repository)
+    }
+
+    async fn lease(&self) -> Result<Lease, Failure> {
+        self.pool.get().await.map(Lease::new).map_err(pool_failure)
+    }
+
+    /// Awaits `work` within the query deadline (a silent network must not hang a request).
+    async fn within_deadline<T>(&self, work: impl Future<Output = Result<T, Failure>>) -> Result<T, Failure> {
+        tokio::time::timeout(self.query_deadline, work).await.unwrap_or_else(|_| {
+            Err(Failure::Unavailable(format!("PostgreSQL did not answer within {:?}", self.query_deadline)))
+        })
+    }
+}
+
+/// Builds the deadpool of `AsyncPgConnection`s: sized and timed from `config`; each new
+/// connection sets `application_name`, `statement_timeout` and
+/// `idle_in_transaction_session_timeout`, and turns off its statement cache if asked.
+pub(crate) fn build_pool(config: &PgConfig) -> Result<Pool<AsyncPgConnection>, PgStoreError> {
+    let settings = ConnectionSettings::of(config);
+    let mut manager_config = ManagerConfig::<AsyncPgConnection>::default();
+    // No `SELECT 1` before each checkout: it would cost a round trip per operation. A
+    // connection the server or network closed is still noticed (`is_closed`) and replaced,
+    // and a failure on a half-open one is answered as `Unavailable` and drops it.
+    manager_config.recycling_method = RecyclingMethod::Fast;
+    manager_config.custom_setup = Box::new(move |url| settings.clone().establish(url.to_owned()).boxed());
+    let manager = AsyncDieselConnectionManager::new_with_config(config.url.clone(), manager_config);
+    Pool::builder(manager)
+        .max_size(config.pool_size.max(1))
+        .wait_timeout(Some(config.wait_timeout))
+        .create_timeout(Some(config.create_timeout))
+        .recycle_timeout(Some(config.recycle_timeout))
+        .runtime(deadpool::Runtime::Tokio1)
+        .build()
+        .map_err(|e| PgStoreError::Pool(e.to_string()))
+}
+
+#[derive(Debug, Clone)]
+struct ConnectionSettings {
+    application_name: String,
+    statement_timeout_ms: u128,
+    idle_in_transaction_timeout_ms: u128,
+    statement_cache: bool,
+}
+
+impl ConnectionSettings {
+    fn of(config: &PgConfig) -> Self {
+        Self {
+            application_name: config.application_name.clone(),
+            statement_timeout_ms: config.statement_timeout.as_millis().max(1),
+            // A client that vanished mid-transaction must not hold a session's lock for long.
+            idle_in_transaction_timeout_ms: config.query_deadline().as_millis(),
+            statement_cache: config.prepared_statement_cache,
+        }
+    }
+
+    async fn establish(self, url: String) -> diesel::ConnectionResult<AsyncPgConnection> {
+        let mut connection = AsyncPgConnection::establish(&url).await?;
+        if !self.statement_cache {
+            connection.set_prepared_statement_cache_size(diesel::connection::CacheSize::Disabled);
+        }
+        // Bound values, not text pasted into SQL: the application name comes from config.
+        diesel::sql_query(
+            "SELECT set_config('application_name', $1, false), \
+                    set_config('statement_timeout', $2, false), \
+                    set_config('idle_in_transaction_session_timeout', $3, false)",
+        )
+        .bind::<Text, _>(self.application_name)
+        .bind::<Text, _>(format!("{}ms", self.statement_timeout_ms))
+        .bind::<Text, _>(format!("{}ms", self.idle_in_transaction_timeout_ms))
+        .execute(&mut connection)
+        .await
+        .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
+        Ok(connection)
+    }
+}
+
+/// A pooled connection that goes back to the pool only once known to be outside any
+/// transaction; otherwise (an error mid-transaction, a timeout, a dropped future) it is
+/// closed, and the server rolls back whatever it held.
+struct Lease {
+    connection: Option<Object<AsyncPgConnection>>,
+    idle: bool,
+}
+
+impl Lease {
+    fn new(connection: Object<AsyncPgConnection>) -> Self {
+        Self { connection: Some(connection), idle: false }
+    }
+
+    fn connection(&self) -> &AsyncPgConnection {
+        self.connection.as_deref().expect("a lease holds its connection until dropped")
+    }
+
+    fn connection_mut(&mut self) -> &mut AsyncPgConnection {
+        self.connection.as_deref_mut().expect("a lease holds its connection until dropped")
+    }
+
+    /// Marks the connection as outside any transaction, so that it goes back to the pool.
+    fn release_to_pool(&mut self) {
+        self.idle = true;
+    }
+
+    /// Keeps the connection only when `result` is a success: after a failure its
+    /// transaction state is not known for sure.
+    fn settle<T>(mut self, result: Result<T, Failure>) -> Result<T, Failure> {
+        if result.is_ok() {
+            self.release_to_pool();
+        }
+        result
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        if let Some(connection) = self.connection.take()
+            && !self.idle
+        {
+            drop(Object::take(connection));
+        }
+    }
+}
+
+macro_rules! session_select {
+    () => {
+        (
+            sessions::id,
+            sessions::account_id,
+            sessions::channel,
+            sessions::direction,
+            sessions::dial_state,
+            sessions::call_state,
+            sessions::queue_state,
+            sessions::hold_reason,
+            sessions::ended,
+            sessions::was_missed,
+            sessions::date_completed,
+            sessions::account_name,
+            sessions::customer_id,
+            sessions::customer_breadcrumb,
+            sessions::customer_name,
+            sessions::endpoint_id,
+            sessions::endpoint_name,
+            sessions::destination,
+            sessions::to_address,
+            sessions::from_address,
+            sessions::from_name,
+            sessions::answered_by_name,
+            sessions::queue_member_id,
+            sessions::outcome,
+            sessions::call_sid,
+            sessions::console_data,
+            sessions::hold_queue_name,
+            sessions::held_by_user_id,
+            sessions::conference_sid,
+            sessions::display_name,
+            sessions::callback_number,
+            sessions::answered_by_id,
+            sessions::from_phone_number,
+            sessions::most_recent_participant_call_sid,
+            sessions::ring_queue_id,
+            sessions::date_created,
+            sessions::created_by,
+            sessions::date_last_modified,
+            sessions::last_modified_by,
+            sessions::version,
+        )
+    };
+}
+
+macro_rules! member_select {
+    () => {
+        (
+            session_members::identity,
+            session_members::identity_key,
+            session_members::endpoint_id,
+            session_members::display_name,
+            session_members::is_original_member,
+            session_members::avatar_url,
+            session_members::application_data,
+            session_members::call_state,
+            session_members::role,
+            session_members::call_sid,
+            session_members::muted,
+        )
+    };
+}
+
+/// The three loads of a session, to be pipelined: header (locked or not), members, log.
+/// The three pending loads of one session: header, members, log.
+struct Loads<'c> {
+    header: BoxFuture<'c, QueryResult<Option<SessionRecord>>>,
+    members: BoxFuture<'c, QueryResult<Vec<MemberRecord>>>,
+    log: BoxFuture<'c, QueryResult<Vec<LogRecord>>>,
+}
+
+fn load_futures<'c>(mut connection: &'c AsyncPgConnection, id: &str, lock: bool) -> Loads<'c> {
+    let header = sessions::table.filter(sessions::id.eq(id.to_owned())).select(session_select!());
+    let header = if lock {
+        header.for_update().get_result::<SessionRecord>(&mut connection).map(|r| r.optional()).boxed()
+    } else {
+        header.get_result::<SessionRecord>(&mut connection).map(|r| r.optional()).boxed()
+    };
+    let members = session_members::table
+        .filter(session_members::session_id.eq(id.to_owned()))
+        .order(session_members::position)
+        .select(member_select!())
+        .load::<MemberRecord>(&mut connection)
+        .boxed();
+    let log = session_log::table
+        .filter(session_log::session_id.eq(id.to_owned()))
+        .order(session_log::seq)
+        .select((session_log::date, session_log::message))
+        .load::<LogRecord>(&mut connection)
+        .boxed();
+    Loads { header, members, log }
+}
+
+async fn run_sql(mut connection: &AsyncPgConnection, sql: &'static str) -> QueryResult<usize> {
+    diesel::sql_query(sql).execute(&mut connection).await
+}
+
+/// Loads a session, its members and its log in one consistent snapshot: one round trip.
+async fn find_session(connection: &AsyncPgConnection, id: &str) -> Result<Option<Loaded>, Failure> {
+    let Loads { header, members, log } = load_futures(connection, id, false);
+    let (begin, header, members, log, commit) = futures_util::join!(
+        run_sql(connection, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"),
+        header,
+        members,
+        log,
+        run_sql(connection, "COMMIT"),
+    );
+    begin.map_err(|e| classify(&e))?;
+    let header = header.map_err(|e| classify(&e))?;
+    let members = members.map_err(|e| classify(&e))?;
+    let log = log.map_err(|e| classify(&e))?;
+    commit.map_err(|e| classify(&e))?;
+    Ok(header.map(|header| (header, members, log)))
+}
+
+/// How one attempt at a change ended.
+enum Attempt {
+    Done(Box<Session>),
+    Rejected(SessionError),
+}
+
+/// One attempt at a change: the two pipelined round trips described in the module docs.
+async fn change_session(
+    connection: &AsyncPgConnection,
+    id: &SessionId,
+    actor: &Actor,
+    command: &SessionCommand,
+    now: Timestamp,
+) -> Result<Attempt, Failure> {
+    let Loads { header, members, log } = load_futures(connection, id.as_str(), true);
+    let read = futures_util::try_join!(run_sql(connection, "BEGIN"), header, members, log);
+    let (_, header, members, log) = match read {
+        Ok(read) => read,
+        Err(error) => {
+            // The connection is closed after any failure, so a failed rollback changes nothing.
+            let _ = rollback(connection).await;
+            return Err(classify(&error));
+        }
+    };
+    let Some(header) = header else {
+        rollback(connection).await?;
+        return Ok(Attempt::Rejected(SessionError::NotFound));
+    };
+    let version = header.version;
+    let mut session = match restore_session(header, members, log) {
+        Ok(session) => session,
+        Err(corrupt) => {
+            rollback(connection).await?;
+            return Err(Failure::Internal(corrupt.to_string()));
+        }
+    };
+    let change = match session.apply(actor, command, now) {
+        Ok(change) => change,
+        Err(refusal) => {
+            rollback(connection).await?;
+            return Ok(Attempt::Rejected(refusal));
+        }
+    };
+    let (written, commit) = futures_util::join!(
+        write_change(connection, id.as_str(), version, &session, &change),
+        run_sql(connection, "COMMIT"),
+    );
+    // A failed write aborts the transaction, and the pipelined COMMIT then only rolls back.
+    match written {
+        Ok(1) => {}
+        Ok(_) => return Err(Failure::Retry(format!("session {id} changed under its lock"))),
+        Err(error) if is_unique_violation(&error, MEMBER_UNIQUE) => {
+            commit.map_err(|e| classify(&e))?;
+            let identity = match &change.kind {
+                ChangeKind::MemberInvited(member) => member.identity.to_string(),
+                _ => String::new(),
+            };
+            return Ok(Attempt::Rejected(SessionError::MemberAlreadyExists { identity }));
+        }
+        Err(error) => return Err(classify(&error)),
+    }
+    commit.map_err(|e| classify(&e))?;
+    Ok(Attempt::Done(Box::new(session)))
+}
+
+async fn rollback(connection: &AsyncPgConnection) -> Result<(), Failure> {
+    run_sql(connection, "ROLLBACK").await.map(|_| ()).map_err(|e| classify(&e))
+}
+
+#[derive(QueryableByName)]
+struct Applied {
+    #[diesel(sql_type = BigInt)]
+    applied: i64,
+}
+
+/// The header update and log append every change makes, as the CTEs `s` (the session row,
+/// only at the version read) and `l`, followed by `$tail`; `$1`–`$9` are bound by
+/// [`write_change`].
+macro_rules! concat_cte {
+    ($tail:literal) => {
+        concat!(
+            "WITH s AS ( \
+                UPDATE sessions SET date_last_modified = $2, last_modified_by = $3, ended = $4, \
+                    date_completed = $5, call_state = $6, version = version + 1 \
+                WHERE id = $1 AND version = $7 RETURNING id \
+            ), l AS ( \
+                INSERT INTO session_log (session_id, date, message) SELECT id, $8, $9 FROM s \
+            )",
+            $tail
+        )
+    };
+}
+
+/// Persists `change` (already applied to `session`) in one statement; returns 1 when the
+/// session was still at `version`, 0 otherwise (nothing written).
+async fn write_change(
+    mut connection: &AsyncPgConnection,
+    id: &str,
+    version: i64,
+    session: &Session,
+    change: &SessionChange,
+) -> QueryResult<i64> {
+    let header = HeaderChange::of(session);
+    let sql = match &change.kind {
+        ChangeKind::MemberRemoved(_) => {
+            const SQL: &str = concat_cte!(
+                ", m AS (DELETE FROM session_members WHERE session_id IN (SELECT id FROM s) \
+                 AND identity_key = $10) SELECT count(*) AS applied FROM s"
+            );
+            SQL
+        }
+        ChangeKind::MemberInvited(_) => {
+            const SQL: &str = concat_cte!(
+                ", m AS (INSERT INTO session_members (session_id, identity, identity_key, endpoint_id, \
+                 display_name, is_original_member, avatar_url, application_data, call_state, role, \
+                 call_sid, muted) SELECT id, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20 FROM s) \
+                 SELECT count(*) AS applied FROM s"
+            );
+            SQL
+        }
+        ChangeKind::Ended => {
+            const SQL: &str = concat_cte!(" SELECT count(*) AS applied FROM s");
+            SQL
+        }
+    };
+    let query = diesel::sql_query(sql)
+        .bind::<Text, _>(id.to_owned())
+        .bind::<Timestamptz, _>(header.date_last_modified)
+        .bind::<Text, _>(header.last_modified_by)
+        .bind::<Bool, _>(header.ended)
+        .bind::<Nullable<Timestamptz>, _>(header.date_completed)
+        .bind::<Text, _>(header.call_state)
+        .bind::<BigInt, _>(version)
+        .bind::<Timestamptz, _>(change.log_entry.date)
+        .bind::<Text, _>(change.log_entry.message.clone());
+    let applied = match &change.kind {
+        ChangeKind::MemberRemoved(identity) => {
+            query.bind::<Text, _>(identity.key().to_owned()).get_result::<Applied>(&mut connection).await?
+        }
+        ChangeKind::MemberInvited(member) => {
+            let m = MemberRecord::of(member);
+            query
+                .bind::<Text, _>(m.identity)
+                .bind::<Text, _>(m.identity_key)
+                .bind::<Nullable<Text>, _>(m.endpoint_id)
+                .bind::<Nullable<Text>, _>(m.display_name)
+                .bind::<Bool, _>(m.is_original_member)
+                .bind::<Nullable<Text>, _>(m.avatar_url)
+                .bind::<Jsonb, _>(m.application_data)
+                .bind::<Text, _>(m.call_state)
+                .bind::<Text, _>(m.role)
+                .bind::<Nullable<Text>, _>(m.call_sid)
+                .bind::<Bool, _>(m.muted)
+                .get_result::<Applied>(&mut connection)
+                .await?
+        }
+        ChangeKind::Ended => query.get_result::<Applied>(&mut connection).await?,
+    };
+    Ok(applied.applied)
+}
+
+/// Inserts a session, its members and log in one transaction.
+async fn insert_session(connection: &mut AsyncPgConnection, session: &Session) -> QueryResult<()> {
+    let id = session.id.as_str().to_owned();
+    let s = SessionRecord::of(session);
+    let members: Vec<_> = session
+        .members
+        .iter()
+        .map(|member| {
+            let m = MemberRecord::of(member);
+            (
+                session_members::session_id.eq(id.clone()),
+                session_members::identity.eq(m.identity),
+                session_members::identity_key.eq(m.identity_key),
+                session_members::endpoint_id.eq(m.endpoint_id),
+                session_members::display_name.eq(m.display_name),
+                session_members::is_original_member.eq(m.is_original_member),
+                session_members::avatar_url.eq(m.avatar_url),
+                session_members::application_data.eq(m.application_data),
+                session_members::call_state.eq(m.call_state),
+                session_members::role.eq(m.role),
+                session_members::call_sid.eq(m.call_sid),
+                session_members::muted.eq(m.muted),
+            )
+        })
+        .collect();
+    let log: Vec<_> = session
+        .log
+        .iter()
+        .map(|entry| {
+            (
+                session_log::session_id.eq(id.clone()),
+                session_log::date.eq(entry.date),
+                session_log::message.eq(entry.message.clone()),
+            )
+        })
+        .collect();
+    connection
+        .transaction::<_, diesel::result::Error, _>(async move |connection| {
+            diesel::insert_into(sessions::table)
+                .values((
+                    (
+                        sessions::id.eq(s.id),
+                        sessions::account_id.eq(s.account_id),
+                        sessions::channel.eq(s.channel),
+                        sessions::direction.eq(s.direction),
+                        sessions::dial_state.eq(s.dial_state),
+                        sessions::call_state.eq(s.call_state),
+                        sessions::queue_state.eq(s.queue_state),
+                        sessions::hold_reason.eq(s.hold_reason),
+                        sessions::ended.eq(s.ended),
+                        sessions::was_missed.eq(s.was_missed),
+                        sessions::date_completed.eq(s.date_completed),
+                        sessions::account_name.eq(s.account_name),
+                        sessions::customer_id.eq(s.customer_id),
+                        sessions::customer_breadcrumb.eq(s.customer_breadcrumb),
+                        sessions::customer_name.eq(s.customer_name),
+                        sessions::endpoint_id.eq(s.endpoint_id),
+                        sessions::endpoint_name.eq(s.endpoint_name),
+                        sessions::destination.eq(s.destination),
+                        sessions::to_address.eq(s.to_address),
+                        sessions::from_address.eq(s.from_address),
+                    ),
+                    (
+                        sessions::from_name.eq(s.from_name),
+                        sessions::answered_by_name.eq(s.answered_by_name),
+                        sessions::queue_member_id.eq(s.queue_member_id),
+                        sessions::outcome.eq(s.outcome),
+                        sessions::call_sid.eq(s.call_sid),
+                        sessions::console_data.eq(s.console_data),
+                        sessions::hold_queue_name.eq(s.hold_queue_name),
+                        sessions::held_by_user_id.eq(s.held_by_user_id),
+                        sessions::conference_sid.eq(s.conference_sid),
+                        sessions::display_name.eq(s.display_name),
+                        sessions::callback_number.eq(s.callback_number),
+                        sessions::answered_by_id.eq(s.answered_by_id),
+                        sessions::from_phone_number.eq(s.from_phone_number),
+                        sessions::most_recent_participant_call_sid.eq(s.most_recent_participant_call_sid),
+                        sessions::ring_queue_id.eq(s.ring_queue_id),
+                        sessions::date_created.eq(s.date_created),
+                        sessions::created_by.eq(s.created_by),
+                        sessions::date_last_modified.eq(s.date_last_modified),
+                        sessions::last_modified_by.eq(s.last_modified_by),
+                        sessions::version.eq(s.version),
+                    ),
+                ))
+                .execute(connection)
+                .await?;
+            if !members.is_empty() {
+                diesel::insert_into(session_members::table).values(members).execute(connection).await?;
+            }
+            if !log.is_empty() {
+                diesel::insert_into(session_log::table).values(log).execute(connection).await?;
+            }
+            Ok(())
+        })
+        .await
+}
+
+#[async_trait]
+impl SessionRepository for PgSessionRepository {
+    async fn insert(&self, session: &Session) -> Result<(), RepositoryError> {
+        let mut lease = self.lease().await.map_err(Failure::into_repository_error)?;
+        let insert = insert_session(lease.connection_mut(), session).map(|inserted| {
+            inserted.map_err(|error| {
+                if is_unique_violation(&error, SESSIONS_PKEY) {
+                    Failure::AlreadyExists
+                } else {
+                    classify(&error)
+                }
+            })
+        });
+        let inserted = self.within_deadline(insert).await;
+        if matches!(inserted, Ok(()) | Err(Failure::AlreadyExists)) {
+            // diesel's transaction manager rolled back the duplicate; the connection is idle.
+            lease.release_to_pool();
+        }
+        inserted.map_err(Failure::into_repository_error)
+    }
+
+    async fn find(&self, id: &SessionId) -> Result<Option<Session>, RepositoryError> {
+        let lease = self.lease().await.map_err(Failure::into_repository_error)?;
+        let loaded = self.within_deadline(find_session(lease.connection(), id.as_str())).await;
+        let loaded = lease.settle(loaded).map_err(Failure::into_repository_error)?;
+        match loaded {
+            None => Ok(None),
+            Some((header, members, log)) => restore_session(header, members, log)
+                .map(Some)
+                .map_err(|corrupt| RepositoryError::Internal(corrupt.to_string())),
+        }
+    }
+
+    async fn update(
+        &self,
+        id: &SessionId,
+        actor: &Actor,
+        command: &SessionCommand,
+        now: Timestamp,
+    ) -> Result<Session, UpdateError> {
+        let mut last_conflict = String::new();
+        for _ in 0..MAX_ATTEMPTS {
+            let lease = self.lease().await.map_err(Failure::into_repository_error)?;
+            let attempt =
+                self.within_deadline(change_session(lease.connection(), id, actor, command, now)).await;
+            match lease.settle(attempt) {
+                Ok(Attempt::Done(session)) => return Ok(*session),
+                Ok(Attempt::Rejected(refusal)) => return Err(UpdateError::Rejected(refusal)),
+                Err(Failure::Retry(reason)) => {
+                    tracing::debug!(session = %id, %reason, "retrying a change after a conflict");
+                    last_conflict = reason;
+                }
+                Err(failure) => return Err(failure.into_repository_error().into()),
+            }
+        }
+        Err(Failure::Retry(last_conflict).into_repository_error().into())
+    }
+
+    async fn ping(&self) -> Result<(), RepositoryError> {
+        let lease = self.lease().await.map_err(Failure::into_repository_error)?;
+        let pinged = self
+            .within_deadline(
+                run_sql(lease.connection(), "SELECT 1").map(|r| r.map(|_| ()).map_err(|e| classify(&e))),
+            )
+            .await;
+        lease.settle(pinged).map_err(Failure::into_repository_error)
+    }
+}

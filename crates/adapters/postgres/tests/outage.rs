@@ -1,0 +1,176 @@
+//! The store answers `Unavailable`, within its configured timeouts, while PostgreSQL cannot
+//! be reached, and works again once it is back, with the same repository.
+//!
+//! A small TCP proxy sits between the pool and PostgreSQL: it can cut every connection and
+//! refuse new ones (a server that went away), or stall them (a network that silently drops
+//! everything, where only client-side deadlines help).
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use evo_domain::{Actor, NewMember, SessionCommand};
+use evo_ports::{RepositoryError, SessionRepository, UpdateError};
+use evo_postgres::PgSessionRepository;
+use evo_postgres::test_support::TestDatabase;
+use evo_store_testkit::fixtures::{agent, at, chat, identity};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::AbortHandle;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Forward,
+    /// Close every connection and refuse new ones.
+    Cut,
+    /// Keep connections open but pass nothing along.
+    Stall,
+}
+
+#[derive(Debug)]
+struct Proxy {
+    address: String,
+    state: Arc<Mutex<(Mode, Vec<AbortHandle>)>>,
+    stalled: tokio::sync::watch::Sender<bool>,
+}
+
+impl Proxy {
+    async fn start(upstream: String) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind the proxy");
+        let address = listener.local_addr().expect("proxy address").to_string();
+        let state = Arc::new(Mutex::new((Mode::Forward, Vec::new())));
+        let accept_state = Arc::clone(&state);
+        let (stalled, stall_watch) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                let mode = accept_state.lock().expect("proxy state").0;
+                let upstream = upstream.clone();
+                let mut stall_watch = stall_watch.clone();
+                let task = tokio::spawn(async move {
+                    match mode {
+                        Mode::Cut => drop(client),
+                        Mode::Stall => {
+                            // Hold the socket open and never answer.
+                            tokio::time::sleep(Duration::from_secs(3600)).await;
+                            drop(client);
+                        }
+                        Mode::Forward => {
+                            if let Ok(mut server) = TcpStream::connect(&upstream).await {
+                                let stalled = tokio::select! {
+                                    _ = tokio::io::copy_bidirectional(&mut client, &mut server) => false,
+                                    seen = stall_watch.wait_for(|stalled| *stalled) => seen.is_ok(),
+                                };
+                                if stalled {
+                                    // A stall stops forwarding but keeps both sockets open.
+                                    tokio::time::sleep(Duration::from_secs(3600)).await;
+                                }
+                            }
+                        }
+                    }
+                });
+                accept_state.lock().expect("proxy state").1.push(task.abort_handle());
+            }
+        });
+        Self { address, state, stalled }
+    }
+
+    /// Switches mode. `Cut` closes every connection; `Stall` silences them but keeps them
+    /// open; `Forward` closes the stalled ones and forwards new ones.
+    fn set(&self, mode: Mode) {
+        let mut state = self.state.lock().expect("proxy state");
+        state.0 = mode;
+        self.stalled.send_replace(mode == Mode::Stall);
+        if mode != Mode::Stall {
+            for task in state.1.drain(..) {
+                task.abort();
+            }
+        }
+    }
+}
+
+/// `host:port` of a `postgres://…@host:port/db` URL.
+fn server_address(url: &str) -> String {
+    let after_scheme = url.split_once("://").map(|(_, rest)| rest).unwrap_or(url);
+    let authority = after_scheme.split(['/', '?']).next().unwrap_or(after_scheme);
+    let host_port = authority.rsplit_once('@').map(|(_, hp)| hp).unwrap_or(authority);
+    if host_port.contains(':') { host_port.to_owned() } else { format!("{host_port}:5432") }
+}
+
+/// `url` pointing at `address` instead of its server.
+fn through(url: &str, address: &str) -> String {
+    url.replacen(&server_address(url), address, 1)
+}
+
+fn actor() -> Actor {
+    agent()
+}
+
+async fn assert_unavailable_within(
+    what: &str,
+    limit: Duration,
+    call: impl std::future::Future<Output = Result<(), RepositoryError>>,
+) {
+    let started = Instant::now();
+    let outcome = tokio::time::timeout(limit + Duration::from_secs(5), call).await.expect("the store hung");
+    let took = started.elapsed();
+    assert!(
+        matches!(outcome, Err(RepositoryError::Unavailable(_))),
+        "{what}: expected Unavailable, got {outcome:?}"
+    );
+    assert!(took <= limit, "{what}: answered after {took:?}, more than {limit:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn unavailable_while_postgres_is_unreachable_then_back_without_rebuilding() {
+    let database = TestDatabase::create().await;
+    let proxy = Proxy::start(server_address(&database.url)).await;
+    let mut config = database.config();
+    config.url = through(&database.url, &proxy.address);
+    config.pool_size = 4;
+    config.wait_timeout = Duration::from_millis(500);
+    config.create_timeout = Duration::from_millis(500);
+    config.recycle_timeout = Duration::from_millis(500);
+    config.statement_timeout = Duration::from_millis(500);
+    // Pool wait or connection creation, then a deadline of 2 × statement timeout + 1 s.
+    let limit =
+        config.wait_timeout + config.create_timeout + config.statement_timeout * 2 + Duration::from_secs(1);
+    let repository = PgSessionRepository::connect(config).await.expect("connect through the proxy");
+
+    let session = chat(&["+15551234567", "ann@example.com", "bob@example.com"]);
+    repository.insert(&session).await.expect("insert");
+    assert!(repository.find(&session.id).await.expect("find").is_some());
+
+    for mode in [Mode::Cut, Mode::Stall] {
+        proxy.set(mode);
+        assert_unavailable_within(&format!("{mode:?} ping"), limit, repository.ping()).await;
+        assert_unavailable_within(&format!("{mode:?} find"), limit, async {
+            repository.find(&session.id).await.map(|_| ())
+        })
+        .await;
+        assert_unavailable_within(&format!("{mode:?} update"), limit, async {
+            let command = SessionCommand::InviteMember(NewMember::new(identity("carol@example.com")));
+            match repository.update(&session.id, &actor(), &command, at(5)).await {
+                Err(UpdateError::Repository(error)) => Err(error),
+                other => panic!("expected a store failure, got {other:?}"),
+            }
+        })
+        .await;
+
+        proxy.set(Mode::Forward);
+        // The same repository recovers: dead connections are replaced, not reused.
+        let mut recovered = repository.ping().await;
+        for _ in 0..10 {
+            if recovered.is_ok() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            recovered = repository.ping().await;
+        }
+        recovered.unwrap_or_else(|e| panic!("no recovery after {mode:?}: {e}"));
+        let stored = repository.find(&session.id).await.expect("find after recovery").expect("the session");
+        assert_eq!(stored.members.len(), 3, "a failed change was committed after {mode:?}");
+    }
+    let removed = repository
+        .update(&session.id, &actor(), &SessionCommand::RemoveMember(identity("bob@example.com")), at(9))
+        .await
+        .expect("a change after recovery");
+    assert_eq!(removed.members.len(), 2);
+}

@@ -1,0 +1,442 @@
+//! The contract cases. Each takes a fresh, empty repository and panics when the store
+//! breaks the contract.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use chrono::SubsecRound;
+use evo_domain::{
+    CallState, Channel, MemberRole, NewMember, Session, SessionCommand, SessionError, SessionId,
+};
+use evo_ports::{RepositoryError, SessionRepository, UpdateError};
+use tokio::sync::Barrier;
+
+use crate::fixtures::{
+    WithMillis, agent, at, chat, chat_with_users, identity, new_session_id, open, session_with_every_field,
+    user,
+};
+
+/// The repository under test.
+pub type Repo = Arc<dyn SessionRepository>;
+
+async fn insert(repo: &Repo, session: &Session) {
+    repo.insert(session).await.unwrap_or_else(|e| panic!("insert {}: {e}", session.id));
+}
+
+async fn reload(repo: &Repo, id: &SessionId) -> Session {
+    repo.find(id).await.expect("find").unwrap_or_else(|| panic!("session {id} is missing"))
+}
+
+fn remove(raw: &str) -> SessionCommand {
+    SessionCommand::RemoveMember(identity(raw))
+}
+
+fn invite(raw: &str) -> SessionCommand {
+    SessionCommand::InviteMember(NewMember::new(identity(raw)))
+}
+
+fn member_ids(session: &Session) -> Vec<String> {
+    session.members.iter().map(|m| m.identity.as_str().to_owned()).collect()
+}
+
+fn messages(session: &Session) -> Vec<String> {
+    session.log.iter().map(|l| l.message.clone()).collect()
+}
+
+/// Applies `command` and expects the rule to refuse it with `expected`, leaving the stored
+/// session exactly as it was.
+async fn assert_refused_without_change(
+    repo: &Repo,
+    id: &SessionId,
+    command: SessionCommand,
+    expected: SessionError,
+) {
+    let before = repo.find(id).await.expect("find");
+    let outcome = repo.update(id, &agent(), &command, at(60)).await;
+    match outcome {
+        Err(UpdateError::Rejected(error)) => assert_eq!(error, expected, "{command:?}"),
+        other => panic!("{command:?}: expected Rejected({expected:?}), got {other:?}"),
+    }
+    assert_eq!(repo.find(id).await.expect("find"), before, "a refused {command:?} changed the session");
+}
+
+/// `ping` answers on a working store.
+pub async fn ping_answers(repo: Repo) {
+    repo.ping().await.expect("ping");
+}
+
+/// Every field of a session (breadcrumbs, application data, unicode, quotes, long console
+/// data, every enum off its default) survives insert then find.
+pub async fn insert_then_find_round_trips_every_field(repo: Repo) {
+    let session = session_with_every_field();
+    insert(&repo, &session).await;
+    assert_eq!(reload(&repo, &session.id).await, session);
+    // And a plain new chat, with its defaults and no optional field.
+    let plain = chat(&["+15551234567", "ann@example.com"]);
+    insert(&repo, &plain).await;
+    assert_eq!(reload(&repo, &plain.id).await, plain);
+}
+
+/// `find` of an ID never stored is `None`.
+pub async fn find_of_an_unknown_session_is_none(repo: Repo) {
+    insert(&repo, &chat(&["+15551234567"])).await;
+    assert_eq!(repo.find(&new_session_id("unknown")).await.expect("find"), None);
+}
+
+/// A second insert of the same ID is `AlreadyExists` and leaves the first untouched.
+pub async fn insert_of_an_existing_id_is_already_exists(repo: Repo) {
+    let first = chat(&["+15551234567", "ann@example.com"]);
+    insert(&repo, &first).await;
+    let mut other = session_with_every_field().into_data();
+    other.id = first.id.clone();
+    let second = Session::restore(other);
+    assert_eq!(repo.insert(&second).await, Err(RepositoryError::AlreadyExists));
+    assert_eq!(reload(&repo, &first.id).await, first);
+}
+
+/// A removal takes the member out, appends one log entry, stamps the change, and returns
+/// exactly what is stored.
+pub async fn remove_member_persists_and_returns_the_stored_state(repo: Repo) {
+    let session = chat(&["+15551234567", "ann@example.com", "bob@example.com"]);
+    insert(&repo, &session).await;
+    let returned =
+        repo.update(&session.id, &agent(), &remove("ann@example.com"), at(5)).await.expect("remove");
+    assert_eq!(member_ids(&returned), ["+15551234567", "bob@example.com"]);
+    assert_eq!(returned.log.len(), 2);
+    assert_eq!(returned.log[1].message, "Agent Smith removed ann@example.com from the chat");
+    assert_eq!(returned.log[1].date, at(5).trunc_subsecs(3));
+    assert_eq!(returned.date_last_modified, at(5).trunc_subsecs(3));
+    assert_eq!(returned.last_modified_by, "agent@example.com");
+    assert_eq!(reload(&repo, &session.id).await, returned);
+}
+
+/// An invite adds the member last with the rules' defaults and the caller's choices.
+pub async fn invite_member_persists_and_returns_the_stored_state(repo: Repo) {
+    let session = chat(&["+15551234567", "ann@example.com"]);
+    insert(&repo, &session).await;
+    let mut wanted = NewMember::new(identity("Carol@Example.com"));
+    wanted.display_name = Some("Carol «C» O'Neil".into());
+    wanted.role = Some(MemberRole::Transfer);
+    wanted.avatar_url = Some("https://example.com/c.png".into());
+    wanted.application_data = [("k".to_owned(), "v \"q\"".to_owned())].into();
+    let returned = repo
+        .update(&session.id, &agent(), &SessionCommand::InviteMember(wanted), at(7))
+        .await
+        .expect("invite");
+    assert_eq!(member_ids(&returned), ["+15551234567", "ann@example.com", "Carol@Example.com"]);
+    let carol = &returned.members[2];
+    assert_eq!(carol.role, MemberRole::Transfer);
+    assert_eq!(carol.display_name.as_deref(), Some("Carol «C» O'Neil"));
+    assert!(!carol.is_original_member);
+    assert_eq!(returned.log[1].message, "Agent Smith added Carol «C» O'Neil to the chat");
+    assert_eq!(reload(&repo, &session.id).await, returned);
+}
+
+/// Ending sets `ended`, `dateCompleted` and the call state, and logs it.
+pub async fn end_session_persists_and_returns_the_stored_state(repo: Repo) {
+    let session = chat(&["+15551234567", "ann@example.com"]);
+    insert(&repo, &session).await;
+    let returned = repo.update(&session.id, &agent(), &SessionCommand::End, at(9)).await.expect("end");
+    assert!(returned.ended);
+    assert_eq!(returned.date_completed, Some(at(9).trunc_subsecs(3)));
+    assert_eq!(returned.call_state, CallState::Disconnected);
+    assert_eq!(returned.log.last().map(|l| l.message.as_str()), Some("Agent Smith ended the session"));
+    assert_eq!(reload(&repo, &session.id).await, returned);
+}
+
+/// Any change of an unknown session is `Rejected(NotFound)`.
+pub async fn update_of_an_unknown_session_is_not_found(repo: Repo) {
+    let unknown = new_session_id("unknown");
+    for command in [remove("ann@example.com"), invite("ann@example.com"), SessionCommand::End] {
+        let outcome = repo.update(&unknown, &agent(), &command, at(1)).await;
+        assert_eq!(outcome.err(), Some(UpdateError::Rejected(SessionError::NotFound)));
+    }
+    assert_eq!(repo.find(&unknown).await.expect("find"), None);
+}
+
+/// Chat operations on a Voice session are refused and change nothing.
+pub async fn chat_changes_to_a_voice_session_are_refused_and_change_nothing(repo: Repo) {
+    let voice = open(Channel::Voice, &["+15551234567", "ann@example.com"]);
+    insert(&repo, &voice).await;
+    let refusal = SessionError::NotAChatSession { channel: Channel::Voice };
+    assert_refused_without_change(&repo, &voice.id, remove("ann@example.com"), refusal.clone()).await;
+    assert_refused_without_change(&repo, &voice.id, invite("bob@example.com"), refusal).await;
+}
+
+/// Every change of an ended session is refused and changes nothing.
+pub async fn changes_to_an_ended_session_are_refused_and_change_nothing(repo: Repo) {
+    let session = chat(&["+15551234567", "ann@example.com"]);
+    insert(&repo, &session).await;
+    repo.update(&session.id, &agent(), &SessionCommand::End, at(1)).await.expect("end");
+    for command in [remove("ann@example.com"), invite("bob@example.com"), SessionCommand::End] {
+        assert_refused_without_change(&repo, &session.id, command, SessionError::SessionEnded).await;
+    }
+}
+
+/// Removing someone who is not a member is refused and changes nothing.
+pub async fn removing_a_missing_member_is_refused_and_changes_nothing(repo: Repo) {
+    let session = chat(&["+15551234567", "ann@example.com"]);
+    insert(&repo, &session).await;
+    let refusal = SessionError::MemberNotFound { identity: "bob@example.com".into() };
+    assert_refused_without_change(&repo, &session.id, remove("bob@example.com"), refusal).await;
+}
+
+/// Removing the original member is refused and changes nothing.
+pub async fn removing_the_original_member_is_refused_and_changes_nothing(repo: Repo) {
+    let session = chat(&["+15551234567", "ann@example.com"]);
+    insert(&repo, &session).await;
+    let refusal = SessionError::CannotRemoveOriginalMember { identity: "+15551234567".into() };
+    assert_refused_without_change(&repo, &session.id, remove("+1 (555) 123-4567"), refusal).await;
+}
+
+/// Inviting a current member (whatever the case of the user ID) is refused and changes nothing.
+pub async fn inviting_a_current_member_is_refused_and_changes_nothing(repo: Repo) {
+    let session = chat(&["+15551234567", "ann@example.com"]);
+    insert(&repo, &session).await;
+    let refusal = SessionError::MemberAlreadyExists { identity: "ANN@example.com".into() };
+    assert_refused_without_change(&repo, &session.id, invite("ANN@example.com"), refusal).await;
+}
+
+/// Members come back in the order they joined, whatever their identities sort as; a member
+/// who leaves and comes back is last.
+pub async fn members_keep_join_order(repo: Repo) {
+    let session = chat(&["+15551234567", "zed@example.com", "amy@example.com", "+4420794609"]);
+    insert(&repo, &session).await;
+    let id = &session.id;
+    repo.update(id, &agent(), &invite("bob@example.com"), at(1)).await.expect("invite");
+    repo.update(id, &agent(), &remove("zed@example.com"), at(2)).await.expect("remove");
+    repo.update(id, &agent(), &invite("aaron@example.com"), at(3)).await.expect("invite");
+    let returned = repo.update(id, &agent(), &invite("zed@example.com"), at(4)).await.expect("invite");
+    let expected = [
+        "+15551234567",
+        "amy@example.com",
+        "+4420794609",
+        "bob@example.com",
+        "aaron@example.com",
+        "zed@example.com",
+    ];
+    assert_eq!(member_ids(&returned), expected);
+    assert_eq!(member_ids(&reload(&repo, id).await), expected);
+}
+
+/// The log comes back oldest first, in the order of the changes, even when their times tie.
+pub async fn log_keeps_order(repo: Repo) {
+    let session = chat_with_users(0);
+    insert(&repo, &session).await;
+    let mut expected = messages(&session);
+    for i in 0..12 {
+        // Same time for every change: order must come from the store, not from the dates.
+        let stored = repo.update(&session.id, &agent(), &invite(&user(i)), at(1)).await.expect("invite");
+        expected.push(format!("Agent Smith added {} to the chat", user(i)));
+        assert_eq!(messages(&stored), expected);
+    }
+    let reloaded = reload(&repo, &session.id).await;
+    assert_eq!(messages(&reloaded), expected);
+    assert!(reloaded.log.windows(2).all(|w| w[0].date <= w[1].date));
+}
+
+/// Times are stored to the millisecond: `.001` and `.999` come back as they went in, and a
+/// change at a time with sub-millisecond digits is stored truncated to the millisecond.
+pub async fn timestamps_round_trip_to_the_millisecond(repo: Repo) {
+    let mut data = chat(&["+15551234567", "ann@example.com"]).into_data();
+    data.date_created = at(0).with_nanosecond_ms(1);
+    data.date_last_modified = at(0).with_nanosecond_ms(999);
+    data.log[0].date = at(0).with_nanosecond_ms(1);
+    let session = Session::restore(data);
+    insert(&repo, &session).await;
+    assert_eq!(reload(&repo, &session.id).await, session);
+    let changed = repo.update(&session.id, &agent(), &SessionCommand::End, at(3)).await.expect("end");
+    let reloaded = reload(&repo, &session.id).await;
+    assert_eq!(reloaded.date_completed, Some(at(3).trunc_subsecs(3)));
+    assert_eq!(reloaded.date_last_modified, at(3).trunc_subsecs(3));
+    assert_eq!(reloaded, changed);
+}
+
+/// User IDs are found whatever their case, and kept as first written.
+pub async fn user_ids_compare_case_insensitively_and_keep_their_case(repo: Repo) {
+    let session = chat(&["+15551234567", "Ann.Lee@Example.com", "bob@example.com"]);
+    insert(&repo, &session).await;
+    let id = &session.id;
+    assert_eq!(member_ids(&reload(&repo, id).await)[1], "Ann.Lee@Example.com");
+    let refused = repo.update(id, &agent(), &invite("ann.lee@EXAMPLE.com"), at(1)).await;
+    assert!(
+        matches!(refused, Err(UpdateError::Rejected(SessionError::MemberAlreadyExists { .. }))),
+        "{refused:?}"
+    );
+    let returned =
+        repo.update(id, &agent(), &remove("BOB@EXAMPLE.COM"), at(2)).await.expect("remove by other case");
+    assert_eq!(member_ids(&returned), ["+15551234567", "Ann.Lee@Example.com"]);
+    let returned =
+        repo.update(id, &agent(), &remove("ann.lee@example.com"), at(3)).await.expect("remove by other case");
+    assert_eq!(member_ids(&returned), ["+15551234567"]);
+    assert_eq!(reload(&repo, id).await, returned);
+}
+
+/// Runs `commands` on one session at once (all released together) and returns their outcomes
+/// in the same order.
+async fn run_concurrently(
+    repo: &Repo,
+    id: &SessionId,
+    commands: Vec<SessionCommand>,
+) -> Vec<Result<Session, UpdateError>> {
+    let barrier = Arc::new(Barrier::new(commands.len()));
+    let tasks: Vec<_> = commands
+        .into_iter()
+        .enumerate()
+        .map(|(i, command)| {
+            let (repo, id, barrier) = (Arc::clone(repo), id.clone(), Arc::clone(&barrier));
+            tokio::spawn(async move {
+                barrier.wait().await;
+                repo.update(&id, &agent(), &command, at(10 + i as i64)).await
+            })
+        })
+        .collect();
+    let mut outcomes = Vec::with_capacity(tasks.len());
+    for task in tasks {
+        outcomes.push(task.await.expect("the task ran to completion"));
+    }
+    outcomes
+}
+
+/// 32 concurrent removals of 32 distinct members all succeed: none of them is left and the
+/// log has one entry per removal.
+pub async fn concurrent_removals_of_distinct_members_all_succeed(repo: Repo) {
+    let session = chat_with_users(32);
+    insert(&repo, &session).await;
+    let outcomes = run_concurrently(&repo, &session.id, (0..32).map(|i| remove(&user(i))).collect()).await;
+    for (i, outcome) in outcomes.iter().enumerate() {
+        assert!(outcome.is_ok(), "removal of {} failed: {outcome:?}", user(i));
+    }
+    let stored = reload(&repo, &session.id).await;
+    assert_eq!(member_ids(&stored), ["+15551230000"]);
+    assert_eq!(stored.log.len(), 1 + 32);
+    let removed: BTreeSet<String> = stored.log[1..].iter().map(|l| l.message.clone()).collect();
+    let expected: BTreeSet<String> =
+        (0..32).map(|i| format!("Agent Smith removed {} from the chat", user(i))).collect();
+    assert_eq!(removed, expected);
+}
+
+/// 16 concurrent removals of one member: exactly one succeeds, the rest are `MemberNotFound`.
+pub async fn concurrent_removals_of_the_same_member_succeed_once(repo: Repo) {
+    let session = chat_with_users(2);
+    insert(&repo, &session).await;
+    let outcomes = run_concurrently(&repo, &session.id, (0..16).map(|_| remove(&user(0))).collect()).await;
+    let successes = outcomes.iter().filter(|o| o.is_ok()).count();
+    assert_eq!(successes, 1, "{outcomes:?}");
+    for outcome in outcomes.iter().filter(|o| o.is_err()) {
+        assert_eq!(
+            outcome.as_ref().err(),
+            Some(&UpdateError::Rejected(SessionError::MemberNotFound { identity: user(0) }))
+        );
+    }
+    let stored = reload(&repo, &session.id).await;
+    assert_eq!(member_ids(&stored), ["+15551230000".to_owned(), user(1)]);
+    assert_eq!(stored.log.len(), 2);
+}
+
+/// Removals racing an end: each removal either committed before the end (its log entry comes
+/// first) or failed with `SessionEnded` (and its member is still there).
+pub async fn removals_racing_an_end_either_precede_it_or_see_it_ended(repo: Repo) {
+    let session = chat_with_users(16);
+    insert(&repo, &session).await;
+    let mut commands: Vec<SessionCommand> = (0..16).map(|i| remove(&user(i))).collect();
+    commands.insert(8, SessionCommand::End);
+    let outcomes = run_concurrently(&repo, &session.id, commands).await;
+    assert!(outcomes[8].is_ok(), "the end failed: {:?}", outcomes[8]);
+    let stored = reload(&repo, &session.id).await;
+    assert!(stored.ended);
+    let log = messages(&stored);
+    let end_at = log.iter().position(|m| m == "Agent Smith ended the session").expect("the end is logged");
+    assert_eq!(end_at, log.len() - 1, "nothing may be logged after the end: {log:?}");
+    let removal_outcomes = outcomes.iter().enumerate().filter(|(i, _)| *i != 8).map(|(_, o)| o);
+    for (i, outcome) in removal_outcomes.enumerate() {
+        let entry = format!("Agent Smith removed {} from the chat", user(i));
+        let logged = log.iter().position(|m| *m == entry);
+        match outcome {
+            Ok(_) => {
+                assert!(
+                    logged.is_some_and(|at| at < end_at),
+                    "{entry} succeeded but is not logged before the end"
+                );
+                assert!(!member_ids(&stored).contains(&user(i)));
+            }
+            Err(UpdateError::Rejected(SessionError::SessionEnded)) => {
+                assert_eq!(logged, None, "{entry} failed but is logged");
+                assert!(member_ids(&stored).contains(&user(i)));
+            }
+            Err(other) => panic!("removal of {} failed with {other:?}", user(i)),
+        }
+    }
+}
+
+/// Concurrent invites of one identity: exactly one succeeds, the rest are
+/// `MemberAlreadyExists` (never a store failure).
+pub async fn concurrent_invites_of_the_same_identity_succeed_once(repo: Repo) {
+    let session = chat_with_users(0);
+    insert(&repo, &session).await;
+    let spellings = ["new@example.com", "NEW@example.com", "New@Example.com", "new@EXAMPLE.COM"];
+    let commands = (0..16).map(|i| invite(spellings[i % spellings.len()])).collect();
+    let outcomes = run_concurrently(&repo, &session.id, commands).await;
+    assert_eq!(outcomes.iter().filter(|o| o.is_ok()).count(), 1, "{outcomes:?}");
+    for outcome in outcomes.iter().filter_map(|o| o.as_ref().err()) {
+        assert!(
+            matches!(outcome, UpdateError::Rejected(SessionError::MemberAlreadyExists { .. })),
+            "{outcome:?}"
+        );
+    }
+    let stored = reload(&repo, &session.id).await;
+    assert_eq!(stored.members.len(), 2);
+    assert_eq!(stored.log.len(), 2);
+}
+
+/// Invites and removals interleaved on one session: every success is one log entry, and the
+/// members are what the successes imply.
+pub async fn interleaved_invites_and_removals_stay_consistent(repo: Repo) {
+    let session = chat_with_users(8);
+    insert(&repo, &session).await;
+    // Remove user0..7, re-invite user0..7 (succeeds only after its removal) and invite
+    // fresh users 100..107, all at once.
+    let mut commands = Vec::new();
+    for i in 0..8 {
+        commands.push(remove(&user(i)));
+        commands.push(invite(&user(i)));
+        commands.push(invite(&user(100 + i)));
+    }
+    let outcomes = run_concurrently(&repo, &session.id, commands).await;
+    let mut expected_members: BTreeSet<String> = (100..108).map(user).collect();
+    expected_members.insert("+15551230000".into());
+    let mut successes = 0;
+    for i in 0..8 {
+        let (removal, reinvite, fresh) = (&outcomes[3 * i], &outcomes[3 * i + 1], &outcomes[3 * i + 2]);
+        assert!(removal.is_ok(), "removal of {}: {removal:?}", user(i));
+        assert!(fresh.is_ok(), "invite of {}: {fresh:?}", user(100 + i));
+        successes += 2;
+        match reinvite {
+            Ok(_) => {
+                successes += 1;
+                expected_members.insert(user(i));
+            }
+            Err(UpdateError::Rejected(SessionError::MemberAlreadyExists { .. })) => {}
+            Err(other) => panic!("re-invite of {}: {other:?}", user(i)),
+        }
+    }
+    let stored = reload(&repo, &session.id).await;
+    assert_eq!(stored.log.len(), 1 + successes);
+    assert_eq!(member_ids(&stored).into_iter().collect::<BTreeSet<_>>(), expected_members);
+    assert_eq!(stored.members.len(), expected_members.len(), "a member is listed twice");
+    // Replaying the log over the initial members gives the stored members, in order.
+    let mut replayed = member_ids(&session);
+    for message in &stored.log[1..] {
+        let message = message.message.strip_prefix("Agent Smith ").expect("the agent's change");
+        if let Some(who) = message.strip_prefix("added ").and_then(|m| m.strip_suffix(" to the chat")) {
+            replayed.push(who.to_owned());
+        } else if let Some(who) =
+            message.strip_prefix("removed ").and_then(|m| m.strip_suffix(" from the chat"))
+        {
+            replayed.retain(|m| m != who);
+        } else {
+            panic!("unexpected log entry {message:?}");
+        }
+    }
+    assert_eq!(replayed, member_ids(&stored));
+}
