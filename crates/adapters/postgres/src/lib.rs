@@ -21,6 +21,7 @@ mod error;
 mod migrations;
 pub mod repository;
 mod schema;
+mod statements;
 #[cfg(feature = "test-support")]
 pub mod test_support;
 

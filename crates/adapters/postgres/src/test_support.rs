@@ -66,6 +66,11 @@ impl TestDatabase {
                 Err(error) => panic!("cannot create test database {name}: {error}"),
             }
         }
+        // A test database need not survive a crash: commits need not wait for the disk.
+        sql_query(format!("ALTER DATABASE {name} SET synchronous_commit TO off"))
+            .execute(&mut admin)
+            .await
+            .unwrap_or_else(|e| panic!("configure test database {name}: {e}"));
         Self { url: database_url(&admin_url, &name), name, admin_url, dropped: false }
     }
 

@@ -1,0 +1,175 @@
+//! Hand-written statements the store sends, each its own type so that diesel-async can
+//! cache its prepared statement per connection (`diesel::sql_query` never is: it would
+//! cost an extra round trip to prepare every time).
+//!
+//! The cache keys statements by type: never let two SQL texts share a type.
+
+use diesel::QueryResult;
+use diesel::pg::Pg;
+use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
+use diesel::sql_types::{BigInt, Bool, Jsonb, Nullable, Text, Timestamptz};
+use evo_domain::Timestamp;
+use evo_store_sql::{HeaderChange, MemberRecord};
+
+macro_rules! fixed_statement {
+    ($(#[$meta:meta])* $name:ident = $sql:literal) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, QueryId)]
+        pub(crate) struct $name;
+
+        impl QueryFragment<Pg> for $name {
+            fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+                out.push_sql($sql);
+                Ok(())
+            }
+        }
+    };
+}
+
+fixed_statement! {
+    /// Opens a change's transaction (READ COMMITTED: each statement sees the latest commits).
+    Begin = "BEGIN"
+}
+fixed_statement! {
+    /// Opens a read's transaction: one snapshot for the header, members and log.
+    BeginSnapshot = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
+}
+fixed_statement! {
+    /// Commits.
+    Commit = "COMMIT"
+}
+fixed_statement! {
+    /// Rolls back.
+    Rollback = "ROLLBACK"
+}
+fixed_statement! {
+    /// Checks that the server answers.
+    Ping = "SELECT 1"
+}
+
+/// The binds every change writes: the session header (only at the version read under the
+/// lock) and the log entry.
+#[derive(Debug, Clone)]
+pub(crate) struct ChangeHeader {
+    pub(crate) session_id: String,
+    pub(crate) header: HeaderChange,
+    pub(crate) version_read: i64,
+    pub(crate) log_date: Timestamp,
+    pub(crate) log_message: String,
+}
+
+impl ChangeHeader {
+    /// `WITH s AS (update the header at the version read), l AS (append the log entry)`.
+    fn walk_ctes<'b>(&'b self, out: &mut AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        out.push_sql("WITH s AS (UPDATE sessions SET date_last_modified = ");
+        out.push_bind_param::<Timestamptz, _>(&self.header.date_last_modified)?;
+        out.push_sql(", last_modified_by = ");
+        out.push_bind_param::<Text, _>(&self.header.last_modified_by)?;
+        out.push_sql(", ended = ");
+        out.push_bind_param::<Bool, _>(&self.header.ended)?;
+        out.push_sql(", date_completed = ");
+        out.push_bind_param::<Nullable<Timestamptz>, _>(&self.header.date_completed)?;
+        out.push_sql(", call_state = ");
+        out.push_bind_param::<Text, _>(&self.header.call_state)?;
+        out.push_sql(", version = version + 1 WHERE id = ");
+        out.push_bind_param::<Text, _>(&self.session_id)?;
+        out.push_sql(" AND version = ");
+        out.push_bind_param::<BigInt, _>(&self.version_read)?;
+        out.push_sql(" RETURNING id), l AS (INSERT INTO session_log (session_id, date, message) SELECT id, ");
+        out.push_bind_param::<Timestamptz, _>(&self.log_date)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(&self.log_message)?;
+        out.push_sql(" FROM s)");
+        Ok(())
+    }
+}
+
+/// The closing select of every change: 1 when the session was still at the version read
+/// (and everything was written), 0 when it was not (and nothing was).
+const APPLIED: &str = " SELECT count(*) FROM s";
+
+/// A removal: header, log entry, and the member's row deleted.
+#[derive(Debug, Clone, QueryId)]
+pub(crate) struct RemoveMemberWrite {
+    pub(crate) change: ChangeHeader,
+    pub(crate) identity_key: String,
+}
+
+impl QueryFragment<Pg> for RemoveMemberWrite {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        self.change.walk_ctes(&mut out)?;
+        out.push_sql(
+            ", m AS (DELETE FROM session_members WHERE session_id IN (SELECT id FROM s) AND identity_key = ",
+        );
+        out.push_bind_param::<Text, _>(&self.identity_key)?;
+        out.push_sql(")");
+        out.push_sql(APPLIED);
+        Ok(())
+    }
+}
+
+/// An invite: header, log entry, and the member's row inserted (after every other).
+#[derive(Debug, Clone, QueryId)]
+pub(crate) struct InviteMemberWrite {
+    pub(crate) change: ChangeHeader,
+    pub(crate) member: MemberRecord,
+}
+
+impl QueryFragment<Pg> for InviteMemberWrite {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        let m = &self.member;
+        self.change.walk_ctes(&mut out)?;
+        out.push_sql(
+            ", m AS (INSERT INTO session_members (session_id, identity, identity_key, endpoint_id, \
+             display_name, is_original_member, avatar_url, application_data, call_state, role, call_sid, \
+             muted) SELECT id, ",
+        );
+        out.push_bind_param::<Text, _>(&m.identity)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(&m.identity_key)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Nullable<Text>, _>(&m.endpoint_id)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Nullable<Text>, _>(&m.display_name)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Bool, _>(&m.is_original_member)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Nullable<Text>, _>(&m.avatar_url)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Jsonb, _>(&m.application_data)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(&m.call_state)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(&m.role)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Nullable<Text>, _>(&m.call_sid)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Bool, _>(&m.muted)?;
+        out.push_sql(" FROM s)");
+        out.push_sql(APPLIED);
+        Ok(())
+    }
+}
+
+/// An end: header (ended, dateCompleted, callState) and log entry.
+#[derive(Debug, Clone, QueryId)]
+pub(crate) struct EndSessionWrite {
+    pub(crate) change: ChangeHeader,
+}
+
+impl QueryFragment<Pg> for EndSessionWrite {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        self.change.walk_ctes(&mut out)?;
+        out.push_sql(APPLIED);
+        Ok(())
+    }
+}
+
+macro_rules! counting_query {
+    ($($name:ident),+) => {
+        $(impl Query for $name {
+            type SqlType = BigInt;
+        })+
+    };
+}
+counting_query!(RemoveMemberWrite, InviteMemberWrite, EndSessionWrite);
