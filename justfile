@@ -35,3 +35,12 @@ bench:
 # Everything CI runs
 ci:
     .ci/run
+
+# Fuzz each cargo-fuzz target for SECS seconds (stable Rust via RUSTC_BOOTSTRAP; see docs/reliability.md)
+fuzz SECS="60":
+    cargo fuzz --help >/dev/null 2>&1 || cargo install cargo-fuzz --locked
+    cd fuzz && for target in member_identity text_formats; do RUSTC_BOOTSTRAP=1 cargo fuzz run --sanitizer none "$target" -- -max_total_time={{SECS}} || exit 1; done
+
+# Soak the service with a bounded mixed load for SECS seconds; reports errors and VmRSS
+soak SECS="60":
+    scripts/soak.sh {{SECS}}
