@@ -13,7 +13,7 @@
 //! # let _ = sessions; Ok(()) }
 //! ```
 //!
-//! With the `test-support` feature, [`test_support::TestDatabase`] gives each test a fresh
+//! With the `test-support` feature, `test_support::TestDatabase` gives each test a fresh
 //! migrated database.
 
 mod config;

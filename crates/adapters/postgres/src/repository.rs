@@ -21,7 +21,7 @@
 //! one snapshot). `tests/round_trips.rs` checks these counts through a proxy that delays
 //! every answer.
 //!
-//! Every statement is a cacheable prepared statement (see [`crate::statements`]): a
+//! Every statement is a cacheable prepared statement (see the `statements` module): a
 //! connection's first use of each costs one more trip to prepare it. With the statement cache
 //! turned off (PgBouncer in transaction mode), every statement is prepared each time, and
 //! the prepares do not pipeline: measured, a removal then takes 9 trips, a refusal 8 and a
@@ -212,72 +212,6 @@ impl Drop for Lease {
     }
 }
 
-macro_rules! session_select {
-    () => {
-        (
-            sessions::id,
-            sessions::account_id,
-            sessions::channel,
-            sessions::direction,
-            sessions::dial_state,
-            sessions::call_state,
-            sessions::queue_state,
-            sessions::hold_reason,
-            sessions::ended,
-            sessions::was_missed,
-            sessions::date_completed,
-            sessions::account_name,
-            sessions::customer_id,
-            sessions::customer_breadcrumb,
-            sessions::customer_name,
-            sessions::endpoint_id,
-            sessions::endpoint_name,
-            sessions::destination,
-            sessions::to_address,
-            sessions::from_address,
-            sessions::from_name,
-            sessions::answered_by_name,
-            sessions::queue_member_id,
-            sessions::outcome,
-            sessions::call_sid,
-            sessions::console_data,
-            sessions::hold_queue_name,
-            sessions::held_by_user_id,
-            sessions::conference_sid,
-            sessions::display_name,
-            sessions::callback_number,
-            sessions::answered_by_id,
-            sessions::from_phone_number,
-            sessions::most_recent_participant_call_sid,
-            sessions::ring_queue_id,
-            sessions::date_created,
-            sessions::created_by,
-            sessions::date_last_modified,
-            sessions::last_modified_by,
-            sessions::version,
-        )
-    };
-}
-
-macro_rules! member_select {
-    () => {
-        (
-            session_members::identity,
-            session_members::identity_key,
-            session_members::endpoint_id,
-            session_members::display_name,
-            session_members::is_original_member,
-            session_members::avatar_url,
-            session_members::application_data,
-            session_members::call_state,
-            session_members::role,
-            session_members::call_sid,
-            session_members::muted,
-        )
-    };
-}
-
-/// The three loads of a session, to be pipelined: header (locked or not), members, log.
 /// The three pending loads of one session: header, members, log.
 struct Loads<'c> {
     header: BoxFuture<'c, QueryResult<Option<SessionRecord>>>,
@@ -286,7 +220,9 @@ struct Loads<'c> {
 }
 
 fn load_futures<'c>(mut connection: &'c AsyncPgConnection, id: &str, lock: bool) -> Loads<'c> {
-    let header = sessions::table.filter(sessions::id.eq(id.to_owned())).select(session_select!());
+    let header = sessions::table
+        .filter(sessions::id.eq(id.to_owned()))
+        .select(evo_store_sql::session_columns!(sessions));
     let header = if lock {
         header.for_update().get_result::<SessionRecord>(&mut connection).map(|r| r.optional()).boxed()
     } else {
@@ -295,7 +231,7 @@ fn load_futures<'c>(mut connection: &'c AsyncPgConnection, id: &str, lock: bool)
     let members = session_members::table
         .filter(session_members::session_id.eq(id.to_owned()))
         .order(session_members::position)
-        .select(member_select!())
+        .select(evo_store_sql::member_columns!(session_members))
         .load::<MemberRecord>(&mut connection)
         .boxed();
     let log = session_log::table
@@ -435,23 +371,7 @@ async fn insert_session(connection: &mut AsyncPgConnection, session: &Session) -
     let members: Vec<_> = session
         .members
         .iter()
-        .map(|member| {
-            let m = MemberRecord::of(member);
-            (
-                session_members::session_id.eq(id.clone()),
-                session_members::identity.eq(m.identity),
-                session_members::identity_key.eq(m.identity_key),
-                session_members::endpoint_id.eq(m.endpoint_id),
-                session_members::display_name.eq(m.display_name),
-                session_members::is_original_member.eq(m.is_original_member),
-                session_members::avatar_url.eq(m.avatar_url),
-                session_members::application_data.eq(m.application_data),
-                session_members::call_state.eq(m.call_state),
-                session_members::role.eq(m.role),
-                session_members::call_sid.eq(m.call_sid),
-                session_members::muted.eq(m.muted),
-            )
-        })
+        .map(|member| evo_store_sql::member_values!(session_members, id.clone(), MemberRecord::of(member)))
         .collect();
     let log: Vec<_> = session
         .log
@@ -467,52 +387,7 @@ async fn insert_session(connection: &mut AsyncPgConnection, session: &Session) -
     connection
         .transaction::<_, diesel::result::Error, _>(async move |connection| {
             diesel::insert_into(sessions::table)
-                .values((
-                    (
-                        sessions::id.eq(s.id),
-                        sessions::account_id.eq(s.account_id),
-                        sessions::channel.eq(s.channel),
-                        sessions::direction.eq(s.direction),
-                        sessions::dial_state.eq(s.dial_state),
-                        sessions::call_state.eq(s.call_state),
-                        sessions::queue_state.eq(s.queue_state),
-                        sessions::hold_reason.eq(s.hold_reason),
-                        sessions::ended.eq(s.ended),
-                        sessions::was_missed.eq(s.was_missed),
-                        sessions::date_completed.eq(s.date_completed),
-                        sessions::account_name.eq(s.account_name),
-                        sessions::customer_id.eq(s.customer_id),
-                        sessions::customer_breadcrumb.eq(s.customer_breadcrumb),
-                        sessions::customer_name.eq(s.customer_name),
-                        sessions::endpoint_id.eq(s.endpoint_id),
-                        sessions::endpoint_name.eq(s.endpoint_name),
-                        sessions::destination.eq(s.destination),
-                        sessions::to_address.eq(s.to_address),
-                        sessions::from_address.eq(s.from_address),
-                    ),
-                    (
-                        sessions::from_name.eq(s.from_name),
-                        sessions::answered_by_name.eq(s.answered_by_name),
-                        sessions::queue_member_id.eq(s.queue_member_id),
-                        sessions::outcome.eq(s.outcome),
-                        sessions::call_sid.eq(s.call_sid),
-                        sessions::console_data.eq(s.console_data),
-                        sessions::hold_queue_name.eq(s.hold_queue_name),
-                        sessions::held_by_user_id.eq(s.held_by_user_id),
-                        sessions::conference_sid.eq(s.conference_sid),
-                        sessions::display_name.eq(s.display_name),
-                        sessions::callback_number.eq(s.callback_number),
-                        sessions::answered_by_id.eq(s.answered_by_id),
-                        sessions::from_phone_number.eq(s.from_phone_number),
-                        sessions::most_recent_participant_call_sid.eq(s.most_recent_participant_call_sid),
-                        sessions::ring_queue_id.eq(s.ring_queue_id),
-                        sessions::date_created.eq(s.date_created),
-                        sessions::created_by.eq(s.created_by),
-                        sessions::date_last_modified.eq(s.date_last_modified),
-                        sessions::last_modified_by.eq(s.last_modified_by),
-                        sessions::version.eq(s.version),
-                    ),
-                ))
+                .values(evo_store_sql::session_values!(sessions, s))
                 .execute(connection)
                 .await?;
             if !members.is_empty() {

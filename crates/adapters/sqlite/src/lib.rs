@@ -1,1 +1,377 @@
-//! Work in progress.
+//! # evo-sqlite
+//!
+//! The embedded SQLite session store of evo-sessions: the zero-setup default. diesel with
+//! diesel-async's `SyncConnectionWrapper` (each operation runs on Tokio's blocking pool),
+//! bundled SQLite, migrations from `migrations/sqlite` compiled in.
+//!
+//! Every connection uses WAL (readers never wait for the writer), `busy_timeout`,
+//! `foreign_keys=ON` and `synchronous=NORMAL`. Each change runs in one `BEGIN IMMEDIATE`
+//! transaction: it takes the write lock before reading, so changes are serialized (a
+//! deferred transaction that upgrades to a write could fail with `SQLITE_BUSY` at once,
+//! whatever the busy timeout). The rule itself is decided in the domain,
+//! [`Session::apply`](evo_domain::Session::apply), inside that transaction.
+
+mod schema;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use diesel::sqlite::SqliteConnection;
+use diesel_async::pooled_connection::deadpool::{Object, Pool, PoolError};
+use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod};
+use diesel_async::sync_connection_wrapper::SyncConnectionWrapper;
+use diesel_async::{AsyncConnection, SimpleAsyncConnection};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+use evo_domain::{Actor, ChangeKind, Session, SessionCommand, SessionError, SessionId, Timestamp};
+use evo_ports::{RepositoryError, SessionRepository, UpdateError};
+use evo_store_sql::{HeaderChange, LogRecord, MemberRecord, SessionRecord, restore_session};
+
+use crate::schema::{session_log, session_members, sessions};
+
+/// The migrations of `migrations/sqlite`, compiled in.
+pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../../migrations/sqlite");
+
+type AsyncSqlite = SyncConnectionWrapper<SqliteConnection>;
+
+/// Where the SQLite database lives and how it is used.
+#[derive(Debug, Clone)]
+pub struct SqliteConfig {
+    /// The database file; its folder and the file are created when missing.
+    pub path: PathBuf,
+    /// Most connections open at once (readers run in parallel; writers take turns).
+    pub pool_size: usize,
+    /// How long a statement waits for a lock before the store answers `Unavailable`; also
+    /// bounds the wait for a free connection.
+    pub busy_timeout: Duration,
+}
+
+impl SqliteConfig {
+    /// Settings for the database at `path`: a pool of 2 × cores (at least 4) and a busy
+    /// timeout of 5 s.
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+        Self { path: path.into(), pool_size: (2 * cores).max(4), busy_timeout: Duration::from_secs(5) }
+    }
+}
+
+/// Why the SQLite store could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum SqliteStoreError {
+    /// The database's folder could not be created.
+    #[error("cannot create the folder of {path}: {source}")]
+    CreateFolder {
+        /// The database file.
+        path: String,
+        /// The I/O failure.
+        source: std::io::Error,
+    },
+    /// The database could not be opened.
+    #[error("cannot open the SQLite database {path}: {reason}")]
+    Open {
+        /// The database file.
+        path: String,
+        /// What failed.
+        reason: String,
+    },
+    /// A migration failed.
+    #[error("migrating the SQLite database failed: {0}")]
+    Migration(String),
+    /// The pool could not be built.
+    #[error("cannot build the connection pool: {0}")]
+    Pool(String),
+}
+
+/// Sessions in a SQLite file. Cheap to clone: clones share one connection pool.
+#[derive(Clone)]
+pub struct SqliteSessionRepository {
+    pool: Pool<AsyncSqlite>,
+}
+
+impl std::fmt::Debug for SqliteSessionRepository {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteSessionRepository").field("pool", &self.pool.status()).finish()
+    }
+}
+
+/// The pragmas every connection runs first.
+fn connection_pragmas(busy_timeout: Duration) -> String {
+    format!(
+        "PRAGMA busy_timeout = {}; PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; \
+         PRAGMA synchronous = NORMAL;",
+        busy_timeout.as_millis()
+    )
+}
+
+impl SqliteSessionRepository {
+    /// Opens (creating when missing) the database at `config.path`, applies the pending
+    /// migrations and builds the pool. Needs a multi-threaded Tokio runtime.
+    pub async fn open(config: SqliteConfig) -> Result<Self, SqliteStoreError> {
+        let path_text = config.path.display().to_string();
+        if let Some(folder) = config.path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(folder)
+                .map_err(|source| SqliteStoreError::CreateFolder { path: path_text.clone(), source })?;
+        }
+        let pragmas = connection_pragmas(config.busy_timeout);
+        let (migrate_path, migrate_pragmas) = (path_text.clone(), pragmas.clone());
+        tokio::task::spawn_blocking(move || migrate(&migrate_path, &migrate_pragmas))
+            .await
+            .map_err(|e| SqliteStoreError::Migration(format!("the migration task failed: {e}")))??;
+
+        let mut manager_config = ManagerConfig::<AsyncSqlite>::default();
+        // Local file: nothing to probe before reuse.
+        manager_config.recycling_method = RecyclingMethod::Fast;
+        manager_config.custom_setup = Box::new(move |url| {
+            let (url, pragmas) = (url.to_owned(), pragmas.clone());
+            Box::pin(async move {
+                let mut connection = AsyncSqlite::establish(&url).await?;
+                connection
+                    .batch_execute(&pragmas)
+                    .await
+                    .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
+                Ok(connection)
+            })
+        });
+        let manager = AsyncDieselConnectionManager::new_with_config(path_text, manager_config);
+        let pool = Pool::builder(manager)
+            .max_size(config.pool_size.max(1))
+            .wait_timeout(Some(config.busy_timeout))
+            .create_timeout(Some(config.busy_timeout))
+            .recycle_timeout(Some(config.busy_timeout))
+            .runtime(deadpool::Runtime::Tokio1)
+            .build()
+            .map_err(|e| SqliteStoreError::Pool(e.to_string()))?;
+        Ok(Self { pool })
+    }
+
+    /// Runs `task` on a pooled connection, on the blocking pool.
+    async fn run<R: Send + 'static>(
+        &self,
+        task: impl FnOnce(&mut SqliteConnection) -> QueryResult<R> + Send + 'static,
+    ) -> Result<R, RepositoryError> {
+        let mut connection: Object<AsyncSqlite> = self.pool.get().await.map_err(pool_error)?;
+        connection.spawn_blocking(task).await.map_err(|e| database_error(&e))
+    }
+}
+
+fn migrate(path: &str, pragmas: &str) -> Result<(), SqliteStoreError> {
+    let mut connection = SqliteConnection::establish(path)
+        .map_err(|e| SqliteStoreError::Open { path: path.to_owned(), reason: e.to_string() })?;
+    connection
+        .batch_execute(pragmas)
+        .map_err(|e| SqliteStoreError::Open { path: path.to_owned(), reason: e.to_string() })?;
+    let applied = connection
+        .run_pending_migrations(MIGRATIONS)
+        .map_err(|e| SqliteStoreError::Migration(e.to_string()))?;
+    if !applied.is_empty() {
+        tracing::info!(applied = applied.len(), path, "applied SQLite migrations");
+    }
+    Ok(())
+}
+
+fn pool_error(error: PoolError) -> RepositoryError {
+    match error {
+        PoolError::Timeout(kind) => {
+            RepositoryError::Unavailable(format!("no database connection within the {kind:?} timeout"))
+        }
+        PoolError::Backend(error) => {
+            RepositoryError::Unavailable(format!("cannot open the database: {error}"))
+        }
+        other => RepositoryError::Internal(format!("connection pool: {other}")),
+    }
+}
+
+/// SQLite answers `database is locked` / `busy` once the busy timeout has passed.
+fn database_error(error: &DieselError) -> RepositoryError {
+    let text = error.to_string();
+    if text.contains("database is locked") || text.contains("busy") {
+        RepositoryError::Unavailable(format!("the database stayed locked: {text}"))
+    } else {
+        RepositoryError::Internal(text)
+    }
+}
+
+fn is_unique_violation(error: &DieselError, columns: &str) -> bool {
+    matches!(error, DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, info)
+        if info.message().contains(columns))
+}
+
+/// What can end a change's transaction early (and roll it back).
+#[derive(Debug)]
+enum ChangeFailure {
+    Rejected(SessionError),
+    Corrupt(String),
+    Database(DieselError),
+}
+
+impl From<DieselError> for ChangeFailure {
+    fn from(error: DieselError) -> Self {
+        Self::Database(error)
+    }
+}
+
+type Loaded = (SessionRecord, Vec<MemberRecord>, Vec<LogRecord>);
+
+fn load(connection: &mut SqliteConnection, id: &str) -> QueryResult<Option<Loaded>> {
+    let Some(header) = sessions::table
+        .filter(sessions::id.eq(id))
+        .select(evo_store_sql::session_columns!(sessions))
+        .get_result::<SessionRecord>(connection)
+        .optional()?
+    else {
+        return Ok(None);
+    };
+    let members = session_members::table
+        .filter(session_members::session_id.eq(id))
+        .order(session_members::position)
+        .select(evo_store_sql::member_columns!(session_members))
+        .load::<MemberRecord>(connection)?;
+    let log = session_log::table
+        .filter(session_log::session_id.eq(id))
+        .order(session_log::seq)
+        .select((session_log::date, session_log::message))
+        .load::<LogRecord>(connection)?;
+    Ok(Some((header, members, log)))
+}
+
+fn insert_session(connection: &mut SqliteConnection, session: &Session) -> QueryResult<()> {
+    let id = session.id.as_str().to_owned();
+    connection.immediate_transaction(|connection| {
+        diesel::insert_into(sessions::table)
+            .values(evo_store_sql::session_values!(sessions, SessionRecord::of(session)))
+            .execute(connection)?;
+        for member in &session.members {
+            diesel::insert_into(session_members::table)
+                .values(evo_store_sql::member_values!(session_members, id.clone(), MemberRecord::of(member)))
+                .execute(connection)?;
+        }
+        for entry in &session.log {
+            diesel::insert_into(session_log::table)
+                .values((
+                    session_log::session_id.eq(id.clone()),
+                    session_log::date.eq(entry.date),
+                    session_log::message.eq(entry.message.clone()),
+                ))
+                .execute(connection)?;
+        }
+        Ok(())
+    })
+}
+
+/// One change in one `BEGIN IMMEDIATE` transaction: load, apply the rule, persist.
+fn change_session(
+    connection: &mut SqliteConnection,
+    id: &SessionId,
+    actor: &Actor,
+    command: &SessionCommand,
+    now: Timestamp,
+) -> Result<Session, ChangeFailure> {
+    connection.immediate_transaction(|connection| {
+        let Some((header, members, log)) = load(connection, id.as_str())? else {
+            return Err(ChangeFailure::Rejected(SessionError::NotFound));
+        };
+        let mut session = restore_session(header, members, log)
+            .map_err(|corrupt| ChangeFailure::Corrupt(corrupt.to_string()))?;
+        let change = session.apply(actor, command, now).map_err(ChangeFailure::Rejected)?;
+        let header = HeaderChange::of(&session);
+        diesel::update(sessions::table.filter(sessions::id.eq(id.as_str())))
+            .set((
+                sessions::date_last_modified.eq(header.date_last_modified),
+                sessions::last_modified_by.eq(header.last_modified_by),
+                sessions::ended.eq(header.ended),
+                sessions::date_completed.eq(header.date_completed),
+                sessions::call_state.eq(header.call_state),
+                sessions::version.eq(sessions::version + 1),
+            ))
+            .execute(connection)?;
+        match &change.kind {
+            ChangeKind::MemberRemoved(identity) => {
+                diesel::delete(
+                    session_members::table
+                        .filter(session_members::session_id.eq(id.as_str()))
+                        .filter(session_members::identity_key.eq(identity.key())),
+                )
+                .execute(connection)?;
+            }
+            ChangeKind::MemberInvited(member) => {
+                let inserted = diesel::insert_into(session_members::table)
+                    .values(evo_store_sql::member_values!(
+                        session_members,
+                        id.as_str().to_owned(),
+                        MemberRecord::of(member)
+                    ))
+                    .execute(connection);
+                match inserted {
+                    Err(error) if is_unique_violation(&error, "session_members.") => {
+                        return Err(ChangeFailure::Rejected(SessionError::MemberAlreadyExists {
+                            identity: member.identity.to_string(),
+                        }));
+                    }
+                    other => {
+                        other?;
+                    }
+                }
+            }
+            ChangeKind::Ended => {}
+        }
+        diesel::insert_into(session_log::table)
+            .values((
+                session_log::session_id.eq(id.as_str()),
+                session_log::date.eq(change.log_entry.date),
+                session_log::message.eq(change.log_entry.message.as_str()),
+            ))
+            .execute(connection)?;
+        Ok(session)
+    })
+}
+
+#[async_trait]
+impl SessionRepository for SqliteSessionRepository {
+    async fn insert(&self, session: &Session) -> Result<(), RepositoryError> {
+        let session = session.clone();
+        let inserted = self.run(move |connection| Ok(insert_session(connection, &session))).await?;
+        match inserted {
+            Ok(()) => Ok(()),
+            Err(error) if is_unique_violation(&error, "sessions.id") => Err(RepositoryError::AlreadyExists),
+            Err(error) => Err(database_error(&error)),
+        }
+    }
+
+    async fn find(&self, id: &SessionId) -> Result<Option<Session>, RepositoryError> {
+        let id = id.as_str().to_owned();
+        // One deferred (read) transaction: header, members and log from one snapshot.
+        let loaded =
+            self.run(move |connection| connection.transaction(|connection| load(connection, &id))).await?;
+        match loaded {
+            None => Ok(None),
+            Some((header, members, log)) => restore_session(header, members, log)
+                .map(Some)
+                .map_err(|corrupt| RepositoryError::Internal(corrupt.to_string())),
+        }
+    }
+
+    async fn update(
+        &self,
+        id: &SessionId,
+        actor: &Actor,
+        command: &SessionCommand,
+        now: Timestamp,
+    ) -> Result<Session, UpdateError> {
+        let (id, actor, command) = (id.clone(), actor.clone(), command.clone());
+        let changed =
+            self.run(move |connection| Ok(change_session(connection, &id, &actor, &command, now))).await?;
+        match changed {
+            Ok(session) => Ok(session),
+            Err(ChangeFailure::Rejected(refusal)) => Err(UpdateError::Rejected(refusal)),
+            Err(ChangeFailure::Corrupt(reason)) => Err(RepositoryError::Internal(reason).into()),
+            Err(ChangeFailure::Database(error)) => Err(database_error(&error).into()),
+        }
+    }
+
+    async fn ping(&self) -> Result<(), RepositoryError> {
+        self.run(|connection| connection.batch_execute("SELECT 1")).await
+    }
+}

@@ -366,6 +366,156 @@ fn application_data_from_json(value: Value) -> Result<BTreeMap<String, String>, 
         .collect()
 }
 
+/// The `sessions` columns in [`SessionRecord`] order, as a select clause, for a `table!`
+/// module named `$t` (each store declares its own, with its own column types).
+#[macro_export]
+macro_rules! session_columns {
+    ($t:ident) => {
+        (
+            $t::id,
+            $t::account_id,
+            $t::channel,
+            $t::direction,
+            $t::dial_state,
+            $t::call_state,
+            $t::queue_state,
+            $t::hold_reason,
+            $t::ended,
+            $t::was_missed,
+            $t::date_completed,
+            $t::account_name,
+            $t::customer_id,
+            $t::customer_breadcrumb,
+            $t::customer_name,
+            $t::endpoint_id,
+            $t::endpoint_name,
+            $t::destination,
+            $t::to_address,
+            $t::from_address,
+            $t::from_name,
+            $t::answered_by_name,
+            $t::queue_member_id,
+            $t::outcome,
+            $t::call_sid,
+            $t::console_data,
+            $t::hold_queue_name,
+            $t::held_by_user_id,
+            $t::conference_sid,
+            $t::display_name,
+            $t::callback_number,
+            $t::answered_by_id,
+            $t::from_phone_number,
+            $t::most_recent_participant_call_sid,
+            $t::ring_queue_id,
+            $t::date_created,
+            $t::created_by,
+            $t::date_last_modified,
+            $t::last_modified_by,
+            $t::version,
+        )
+    };
+}
+
+/// The `session_members` columns in [`MemberRecord`] order, as a select clause.
+#[macro_export]
+macro_rules! member_columns {
+    ($t:ident) => {
+        (
+            $t::identity,
+            $t::identity_key,
+            $t::endpoint_id,
+            $t::display_name,
+            $t::is_original_member,
+            $t::avatar_url,
+            $t::application_data,
+            $t::call_state,
+            $t::role,
+            $t::call_sid,
+            $t::muted,
+        )
+    };
+}
+
+/// The insert values of a [`SessionRecord`] `$s` into the `sessions` table module `$t`
+/// (two nested tuples: diesel's tuples stop at 32 elements for inserts).
+#[macro_export]
+macro_rules! session_values {
+    ($t:ident, $s:expr) => {{
+        use ::diesel::ExpressionMethods as _;
+        let s: $crate::SessionRecord = $s;
+        (
+            (
+                $t::id.eq(s.id),
+                $t::account_id.eq(s.account_id),
+                $t::channel.eq(s.channel),
+                $t::direction.eq(s.direction),
+                $t::dial_state.eq(s.dial_state),
+                $t::call_state.eq(s.call_state),
+                $t::queue_state.eq(s.queue_state),
+                $t::hold_reason.eq(s.hold_reason),
+                $t::ended.eq(s.ended),
+                $t::was_missed.eq(s.was_missed),
+                $t::date_completed.eq(s.date_completed),
+                $t::account_name.eq(s.account_name),
+                $t::customer_id.eq(s.customer_id),
+                $t::customer_breadcrumb.eq(s.customer_breadcrumb),
+                $t::customer_name.eq(s.customer_name),
+                $t::endpoint_id.eq(s.endpoint_id),
+                $t::endpoint_name.eq(s.endpoint_name),
+                $t::destination.eq(s.destination),
+                $t::to_address.eq(s.to_address),
+                $t::from_address.eq(s.from_address),
+            ),
+            (
+                $t::from_name.eq(s.from_name),
+                $t::answered_by_name.eq(s.answered_by_name),
+                $t::queue_member_id.eq(s.queue_member_id),
+                $t::outcome.eq(s.outcome),
+                $t::call_sid.eq(s.call_sid),
+                $t::console_data.eq(s.console_data),
+                $t::hold_queue_name.eq(s.hold_queue_name),
+                $t::held_by_user_id.eq(s.held_by_user_id),
+                $t::conference_sid.eq(s.conference_sid),
+                $t::display_name.eq(s.display_name),
+                $t::callback_number.eq(s.callback_number),
+                $t::answered_by_id.eq(s.answered_by_id),
+                $t::from_phone_number.eq(s.from_phone_number),
+                $t::most_recent_participant_call_sid.eq(s.most_recent_participant_call_sid),
+                $t::ring_queue_id.eq(s.ring_queue_id),
+                $t::date_created.eq(s.date_created),
+                $t::created_by.eq(s.created_by),
+                $t::date_last_modified.eq(s.date_last_modified),
+                $t::last_modified_by.eq(s.last_modified_by),
+                $t::version.eq(s.version),
+            ),
+        )
+    }};
+}
+
+/// The insert values of a [`MemberRecord`] `$m` of session `$session_id` into the
+/// `session_members` table module `$t`.
+#[macro_export]
+macro_rules! member_values {
+    ($t:ident, $session_id:expr, $m:expr) => {{
+        use ::diesel::ExpressionMethods as _;
+        let m: $crate::MemberRecord = $m;
+        (
+            $t::session_id.eq($session_id),
+            $t::identity.eq(m.identity),
+            $t::identity_key.eq(m.identity_key),
+            $t::endpoint_id.eq(m.endpoint_id),
+            $t::display_name.eq(m.display_name),
+            $t::is_original_member.eq(m.is_original_member),
+            $t::avatar_url.eq(m.avatar_url),
+            $t::application_data.eq(m.application_data),
+            $t::call_state.eq(m.call_state),
+            $t::role.eq(m.role),
+            $t::call_sid.eq(m.call_sid),
+            $t::muted.eq(m.muted),
+        )
+    }};
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,86 @@
+//! What the SQLite store does beyond the shared contract: creating and reopening its file,
+//! its pragmas, and answering `Unavailable` while another writer holds the lock.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use diesel::connection::SimpleConnection;
+use diesel::sql_types::Text;
+use diesel::{Connection, QueryableByName, RunQueryDsl, SqliteConnection};
+use evo_domain::SessionCommand;
+use evo_ports::{RepositoryError, SessionRepository, UpdateError};
+use evo_sqlite::{SqliteConfig, SqliteSessionRepository};
+use evo_store_testkit::fixtures::{agent, at, chat, identity};
+
+#[derive(Debug)]
+struct TempFolder(PathBuf);
+
+impl Drop for TempFolder {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn temp_folder() -> TempFolder {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let name = format!("evo-sqlite-store-{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));
+    TempFolder(std::env::temp_dir().join(name))
+}
+
+#[derive(QueryableByName)]
+struct JournalMode {
+    #[diesel(sql_type = Text)]
+    journal_mode: String,
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn open_creates_the_file_in_wal_mode_and_reopening_keeps_the_sessions() {
+    let folder = temp_folder();
+    let path = folder.0.join("a").join("b").join("sessions.db");
+    let repository = SqliteSessionRepository::open(SqliteConfig::new(&path)).await.expect("open");
+    assert!(path.exists(), "the database file was not created");
+    let session = chat(&["+15551234567", "ann@example.com"]);
+    repository.insert(&session).await.expect("insert");
+    drop(repository);
+
+    let mut raw = SqliteConnection::establish(&path.display().to_string()).expect("raw connection");
+    let mode: JournalMode =
+        diesel::sql_query("PRAGMA journal_mode").get_result(&mut raw).expect("journal mode");
+    assert_eq!(mode.journal_mode, "wal");
+    drop(raw);
+
+    let reopened = SqliteSessionRepository::open(SqliteConfig::new(&path)).await.expect("reopen");
+    assert_eq!(reopened.find(&session.id).await.expect("find"), Some(session));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_waits_for_another_writer_then_answers_unavailable() {
+    let folder = temp_folder();
+    let path = folder.0.join("sessions.db");
+    let mut config = SqliteConfig::new(&path);
+    config.busy_timeout = Duration::from_millis(300);
+    let repository = SqliteSessionRepository::open(config).await.expect("open");
+    let session = chat(&["+15551234567", "ann@example.com"]);
+    repository.insert(&session).await.expect("insert");
+
+    // Another process holds the write lock.
+    let mut other = SqliteConnection::establish(&path.display().to_string()).expect("raw connection");
+    other.batch_execute("BEGIN IMMEDIATE").expect("take the write lock");
+    let remove = SessionCommand::RemoveMember(identity("ann@example.com"));
+    let started = Instant::now();
+    let outcome = repository.update(&session.id, &agent(), &remove, at(1)).await;
+    let took = started.elapsed();
+    assert!(
+        matches!(outcome, Err(UpdateError::Repository(RepositoryError::Unavailable(_)))),
+        "expected Unavailable, got {outcome:?}"
+    );
+    assert!(took >= Duration::from_millis(250) && took < Duration::from_secs(3), "answered after {took:?}");
+    // Readers are not blocked by the writer (WAL).
+    assert_eq!(repository.find(&session.id).await.expect("find").map(|s| s.members.len()), Some(2));
+
+    other.batch_execute("ROLLBACK").expect("release the lock");
+    let changed =
+        repository.update(&session.id, &agent(), &remove, at(2)).await.expect("remove after release");
+    assert_eq!(changed.members.len(), 1);
+}

@@ -1,0 +1,3 @@
+DROP TABLE session_log;
+DROP TABLE session_members;
+DROP TABLE sessions;
