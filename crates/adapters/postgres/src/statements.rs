@@ -42,10 +42,6 @@ fixed_statement! {
     /// Rolls back.
     Rollback = "ROLLBACK"
 }
-fixed_statement! {
-    /// Checks that the server answers.
-    Ping = "SELECT 1"
-}
 
 /// The binds every change writes: the session header (only at the version read under the
 /// lock) and the log entry.
