@@ -18,7 +18,8 @@
 //! A refusal costs two trips too (the read, then `ROLLBACK`). Checking a connection out of
 //! the pool costs none (fast recycling; closed connections are still noticed and replaced).
 //! A `find` takes one trip (`BEGIN … READ ONLY`, the three selects and `COMMIT`, pipelined in
-//! one snapshot). `tests/round_trips.rs` checks these counts through a proxy that delays
+//! one snapshot), and so does an `insert` (`BEGIN`, the session row, all members and all log
+//! entries as one array-unnesting statement each, `COMMIT`). `tests/round_trips.rs` checks these counts through a proxy that delays
 //! every answer.
 //!
 //! Every statement is a cacheable prepared statement (see the `statements` module): a
@@ -55,8 +56,8 @@ use crate::config::PgConfig;
 use crate::error::{Failure, PgStoreError, classify, is_unique_violation, pool_failure};
 use crate::schema::{session_log, session_members, sessions};
 use crate::statements::{
-    Begin, BeginSnapshot, ChangeHeader, Commit, EndSessionWrite, InviteMemberWrite, RemoveMemberWrite,
-    Rollback,
+    Begin, BeginSnapshot, ChangeHeader, Commit, EndSessionWrite, InsertLog, InsertMembers, InviteMemberWrite,
+    RemoveMemberWrite, Rollback,
 };
 
 /// How often a change is tried when it meets a transient conflict.
@@ -191,10 +192,6 @@ impl Lease {
 
     fn connection(&self) -> &AsyncPgConnection {
         self.connection.as_deref().expect("a lease holds its connection until dropped")
-    }
-
-    fn connection_mut(&mut self) -> &mut AsyncPgConnection {
-        self.connection.as_deref_mut().expect("a lease holds its connection until dropped")
     }
 
     /// Marks the connection as outside any transaction, so that it goes back to the pool.
@@ -444,62 +441,57 @@ async fn write_change(
     }
 }
 
-/// Inserts a session, its members and log in one transaction.
-async fn insert_session(connection: &mut AsyncPgConnection, session: &Session) -> QueryResult<()> {
+/// Inserts a session, its members and log in one transaction: one pipelined round trip
+/// (`BEGIN`, three inserts, `COMMIT`) with the statement cache, sequential without it.
+async fn insert_session(
+    connection: &AsyncPgConnection,
+    protocol: Protocol,
+    session: &Session,
+) -> Result<(), Failure> {
     let id = session.id.as_str().to_owned();
-    let s = SessionRecord::of(session);
-    let members: Vec<_> = session
-        .members
-        .iter()
-        .map(|member| evo_store_sql::member_values!(session_members, id.clone(), MemberRecord::of(member)))
-        .collect();
-    let log: Vec<_> = session
-        .log
-        .iter()
-        .map(|entry| {
-            (
-                session_log::session_id.eq(id.clone()),
-                session_log::date.eq(entry.date),
-                session_log::message.eq(entry.message.clone()),
-            )
-        })
-        .collect();
-    connection
-        .transaction::<_, diesel::result::Error, _>(async move |connection| {
-            diesel::insert_into(sessions::table)
-                .values(evo_store_sql::session_values!(sessions, s))
-                .execute(connection)
-                .await?;
-            if !members.is_empty() {
-                diesel::insert_into(session_members::table).values(members).execute(connection).await?;
-            }
-            if !log.is_empty() {
-                diesel::insert_into(session_log::table).values(log).execute(connection).await?;
-            }
-            Ok(())
-        })
-        .await
+    let members = InsertMembers::new(id.clone(), session.members.iter().map(MemberRecord::of));
+    let log = InsertLog {
+        session_id: id,
+        dates: session.log.iter().map(|entry| entry.date).collect(),
+        messages: session.log.iter().map(|entry| entry.message.clone()).collect(),
+    };
+    let begin = control(connection, protocol, Control::Begin);
+    let header = run(
+        connection,
+        diesel::insert_into(sessions::table)
+            .values(evo_store_sql::session_values!(sessions, SessionRecord::of(session))),
+    );
+    let members = run(connection, members);
+    let log = run(connection, log);
+    let (begin, header, members, log, commit) = match protocol {
+        Protocol::Pipelined => {
+            futures_util::join!(begin, header, members, log, control(connection, protocol, Control::Commit))
+        }
+        Protocol::Unprepared => {
+            let (begin, header, members, log) = futures_util::join!(begin, header, members, log);
+            // After a failure the transaction is aborted and COMMIT only rolls back.
+            (begin, header, members, log, control(connection, protocol, Control::Commit).await)
+        }
+    };
+    begin.map_err(|e| classify(&e))?;
+    header.map_err(|error| {
+        if is_unique_violation(&error, SESSIONS_PKEY) { Failure::AlreadyExists } else { classify(&error) }
+    })?;
+    members.map_err(|e| classify(&e))?;
+    log.map_err(|e| classify(&e))?;
+    commit.map_err(|e| classify(&e))
 }
 
 #[async_trait]
 impl SessionRepository for PgSessionRepository {
     async fn insert(&self, session: &Session) -> Result<(), RepositoryError> {
         let mut lease = self.lease().await.map_err(Failure::into_repository_error)?;
-        let insert = insert_session(lease.connection_mut(), session).map(|inserted| {
-            inserted.map_err(|error| {
-                if is_unique_violation(&error, SESSIONS_PKEY) {
-                    Failure::AlreadyExists
-                } else {
-                    classify(&error)
-                }
-            })
-        });
-        let inserted = self.within_deadline(insert).await;
-        if matches!(inserted, Ok(()) | Err(Failure::AlreadyExists)) {
-            // diesel's transaction manager rolled back the duplicate; the connection is idle.
+        let inserted = self.within_deadline(insert_session(lease.connection(), self.protocol, session)).await;
+        if matches!(inserted, Err(Failure::AlreadyExists)) {
+            // The duplicate aborted the transaction and the COMMIT after it rolled back.
             lease.release_to_pool();
         }
-        inserted.map_err(Failure::into_repository_error)
+        lease.settle(inserted).map_err(Failure::into_repository_error)
     }
 
     async fn find(&self, id: &SessionId) -> Result<Option<Session>, RepositoryError> {

@@ -7,7 +7,7 @@
 use diesel::QueryResult;
 use diesel::pg::Pg;
 use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
-use diesel::sql_types::{BigInt, Bool, Jsonb, Nullable, Text, Timestamptz};
+use diesel::sql_types::{Array, BigInt, Bool, Jsonb, Nullable, Text, Timestamptz};
 use evo_domain::Timestamp;
 use evo_store_sql::{HeaderChange, MemberRecord};
 
@@ -169,3 +169,104 @@ macro_rules! counting_query {
     };
 }
 counting_query!(RemoveMemberWrite, InviteMemberWrite, EndSessionWrite);
+
+/// All members of a new session in one statement whose text does not depend on how many
+/// there are (so it is prepared once per connection): one array per column, unnested in
+/// order, so `position` follows the join order.
+#[derive(Debug, Clone, Default, QueryId)]
+pub(crate) struct InsertMembers {
+    session_id: String,
+    identity: Vec<String>,
+    identity_key: Vec<String>,
+    endpoint_id: Vec<Option<String>>,
+    display_name: Vec<Option<String>>,
+    is_original_member: Vec<bool>,
+    avatar_url: Vec<Option<String>>,
+    application_data: Vec<serde_json::Value>,
+    call_state: Vec<String>,
+    role: Vec<String>,
+    call_sid: Vec<Option<String>>,
+    muted: Vec<bool>,
+}
+
+impl InsertMembers {
+    pub(crate) fn new(session_id: String, members: impl IntoIterator<Item = MemberRecord>) -> Self {
+        let mut columns = Self { session_id, ..Self::default() };
+        for m in members {
+            columns.identity.push(m.identity);
+            columns.identity_key.push(m.identity_key);
+            columns.endpoint_id.push(m.endpoint_id);
+            columns.display_name.push(m.display_name);
+            columns.is_original_member.push(m.is_original_member);
+            columns.avatar_url.push(m.avatar_url);
+            columns.application_data.push(m.application_data);
+            columns.call_state.push(m.call_state);
+            columns.role.push(m.role);
+            columns.call_sid.push(m.call_sid);
+            columns.muted.push(m.muted);
+        }
+        columns
+    }
+}
+
+impl QueryFragment<Pg> for InsertMembers {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        out.push_sql(
+            "INSERT INTO session_members (session_id, identity, identity_key, endpoint_id, display_name, \
+             is_original_member, avatar_url, application_data, call_state, role, call_sid, muted) \
+             SELECT ",
+        );
+        out.push_bind_param::<Text, _>(&self.session_id)?;
+        out.push_sql(
+            ", u.identity, u.identity_key, u.endpoint_id, u.display_name, u.is_original_member, u.avatar_url, \
+             u.application_data, u.call_state, u.role, u.call_sid, u.muted FROM unnest(",
+        );
+        out.push_bind_param::<Array<Text>, _>(&self.identity)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<Text>, _>(&self.identity_key)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<Nullable<Text>>, _>(&self.endpoint_id)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<Nullable<Text>>, _>(&self.display_name)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<Bool>, _>(&self.is_original_member)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<Nullable<Text>>, _>(&self.avatar_url)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<Jsonb>, _>(&self.application_data)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<Text>, _>(&self.call_state)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<Text>, _>(&self.role)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<Nullable<Text>>, _>(&self.call_sid)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<Bool>, _>(&self.muted)?;
+        out.push_sql(
+            ") WITH ORDINALITY AS u(identity, identity_key, endpoint_id, display_name, is_original_member, \
+             avatar_url, application_data, call_state, role, call_sid, muted, n) ORDER BY u.n",
+        );
+        Ok(())
+    }
+}
+
+/// The whole log of a new session in one statement, in order (see [`InsertMembers`]).
+#[derive(Debug, Clone, QueryId)]
+pub(crate) struct InsertLog {
+    pub(crate) session_id: String,
+    pub(crate) dates: Vec<Timestamp>,
+    pub(crate) messages: Vec<String>,
+}
+
+impl QueryFragment<Pg> for InsertLog {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        out.push_sql("INSERT INTO session_log (session_id, date, message) SELECT ");
+        out.push_bind_param::<Text, _>(&self.session_id)?;
+        out.push_sql(", u.date, u.message FROM unnest(");
+        out.push_bind_param::<Array<Timestamptz>, _>(&self.dates)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<Text>, _>(&self.messages)?;
+        out.push_sql(") WITH ORDINALITY AS u(date, message, n) ORDER BY u.n");
+        Ok(())
+    }
+}

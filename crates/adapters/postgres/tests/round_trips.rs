@@ -67,7 +67,7 @@ async fn round_trips<F: Future<Output = ()>>(mut work: impl FnMut(usize) -> F) -
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_warm_removal_takes_two_round_trips_a_refusal_two_and_a_find_one() {
+async fn warm_round_trips_removal_2_refusal_2_find_1_insert_1() {
     let database = TestDatabase::create().await;
     let upstream = database.url.split('@').nth(1).and_then(|rest| rest.split('/').next()).expect("host:port");
     let proxy = start_slow_proxy(upstream.to_owned()).await;
@@ -83,6 +83,7 @@ async fn a_warm_removal_takes_two_round_trips_a_refusal_two_and_a_find_one() {
     repository.update(&session.id, &agent(), &remove(0), at(1)).await.expect("warm-up removal");
     repository.update(&session.id, &agent(), &remove(0), at(1)).await.expect_err("warm-up refusal");
     repository.find(&session.id).await.expect("warm-up find");
+    repository.insert(&chat_with_users(8)).await.expect("warm-up insert");
 
     let removal = round_trips(|run| {
         let repository = &repository;
@@ -100,5 +101,13 @@ async fn a_warm_removal_takes_two_round_trips_a_refusal_two_and_a_find_one() {
         repository.find(&session.id).await.expect("find");
     })
     .await;
-    assert_eq!((removal, refusal, find), (2, 2, 1), "round trips of (removal, refusal, find)");
+    let insert = round_trips(|_| async {
+        repository.insert(&chat_with_users(8)).await.expect("insert");
+    })
+    .await;
+    assert_eq!(
+        (removal, refusal, find, insert),
+        (2, 2, 1, 1),
+        "round trips of (removal, refusal, find, insert)"
+    );
 }
