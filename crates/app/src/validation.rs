@@ -108,11 +108,14 @@ pub(crate) fn new_session(input: NewSessionInput) -> Result<NewSession, Vec<Fiel
     let account_id = fields.account_id(input.account_id.as_deref());
     let channel = fields.wire_enum::<Channel>("channel", input.channel.as_deref());
     let direction = fields.wire_enum::<Direction>("direction", input.direction.as_deref());
-    if input.customer_breadcrumb.len() > MAX_BREADCRUMBS {
+    // Over a cap, one error for the list and none per item: a 64 KiB body must not become
+    // an error body of thousands of entries (found by tests/hostile_input.rs).
+    let mut breadcrumbs = input.customer_breadcrumb;
+    if breadcrumbs.len() > MAX_BREADCRUMBS {
         fields.fail("customerBreadcrumb", "Length", format!("at most {MAX_BREADCRUMBS} breadcrumbs"));
+        breadcrumbs.clear();
     }
-    let customer_breadcrumb = input
-        .customer_breadcrumb
+    let customer_breadcrumb = breadcrumbs
         .into_iter()
         .enumerate()
         .map(|(i, crumb)| CustomerBreadcrumb {
@@ -134,11 +137,13 @@ pub(crate) fn new_session(input: NewSessionInput) -> Result<NewSession, Vec<Fiel
         console_data: fields.text("consoleData", input.console_data, MAX_CONSOLE_DATA_CHARS),
         ..SessionDetails::default()
     };
-    if input.members.len() > MAX_NEW_MEMBERS {
+    let mut new_members = input.members;
+    if new_members.len() > MAX_NEW_MEMBERS {
         fields.fail("members", "Length", format!("at most {MAX_NEW_MEMBERS} members"));
+        new_members.clear();
     }
-    let mut members: Vec<NewMember> = Vec::with_capacity(input.members.len());
-    for (i, member) in input.members.into_iter().enumerate() {
+    let mut members: Vec<NewMember> = Vec::with_capacity(new_members.len());
+    for (i, member) in new_members.into_iter().enumerate() {
         if let Some(member) = new_member(&mut fields, &format!("members[{i}]"), member) {
             if members.iter().any(|m| m.identity == member.identity) {
                 fields.fail(
@@ -168,7 +173,8 @@ fn new_member(fields: &mut Fields, prefix: &str, input: NewMemberInput) -> Optio
     let role = fields.wire_enum::<MemberRole>(&format!("{prefix}.role"), input.role.as_deref());
     let display_name = fields.text(&format!("{prefix}.displayName"), input.display_name, MAX_TEXT_CHARS);
     let avatar_url = fields.text(&format!("{prefix}.avatarUrl"), input.avatar_url, MAX_TEXT_CHARS);
-    let application_data = application_data(fields, &format!("{prefix}.applicationData"), input.application_data);
+    let application_data =
+        application_data(fields, &format!("{prefix}.applicationData"), input.application_data);
     Some(NewMember { identity: identity?, display_name, role: role?, avatar_url, application_data })
 }
 
@@ -188,4 +194,26 @@ fn application_data(
             Some((key, value))
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use evo_ports::BreadcrumbInput;
+
+    use super::*;
+
+    /// Regression (tests/hostile_input.rs): 3 500 invalid members in a 60 KiB body gave 3 500
+    /// field errors, an 800 KB error body. Over the cap there is one error for the list.
+    #[test]
+    fn too_many_members_or_breadcrumbs_is_one_error_not_one_per_item() {
+        let input = NewSessionInput {
+            account_id: Some("demo".to_owned()),
+            members: vec![NewMemberInput { identity: Some("x".to_owned()), ..Default::default() }; 3_500],
+            customer_breadcrumb: vec![BreadcrumbInput { id: Some("\u{1}".to_owned()), name: None }; 3_500],
+            ..Default::default()
+        };
+        let errors = new_session(input).unwrap_err();
+        let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["customerBreadcrumb", "members"]);
+    }
 }

@@ -1,0 +1,553 @@
+//! Faults on PostgreSQL, against the built binary and a per-test database
+//! (`evo_postgres::test_support::TestDatabase`, cloned from a migrated template).
+//!
+//! - **Outage**: the binary reaches PostgreSQL only through a TCP proxy this test controls.
+//!   Under a steady bounded load (client threads creating sessions, inviting, removing,
+//!   reading), the proxy is cut for several seconds (existing connections closed, new ones
+//!   refused) and then restored. While it is down every request answers 503 with
+//!   `Retry-After`, within the wait timeout plus a margin; once it is back requests succeed
+//!   again without a restart; and every session is consistent afterwards.
+//! - **Crash**: the binary is SIGKILLed in the middle of concurrent removals and restarted on
+//!   the same database: every removal answered 200 is there (member gone, log entry present),
+//!   and no member is missing without its log entry, nor a log entry without its removal.
+//!
+//! The shared PostgreSQL server is never stopped: connectivity is cut inside the test.
+
+mod support;
+
+use std::collections::BTreeSet;
+use std::io::Read;
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use evo_postgres::test_support::TestDatabase;
+use serde_json::{Value, json};
+use support::{Server, Workdir, agent_with_timeout, mint};
+
+// ---------------------------------------------------------------------------------------
+// A TCP proxy that can be cut.
+
+/// Forwards 127.0.0.1:`port` to `upstream`. [`Proxy::cut`] closes every forwarded connection
+/// and refuses new ones (accepted, then closed at once) until [`Proxy::restore`].
+struct Proxy {
+    port: u16,
+    up: Arc<AtomicBool>,
+    stop: Arc<AtomicBool>,
+    connections: Arc<Mutex<Vec<TcpStream>>>,
+    accepter: Option<JoinHandle<()>>,
+}
+
+impl Proxy {
+    fn start(upstream: String) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let up = Arc::new(AtomicBool::new(true));
+        let stop = Arc::new(AtomicBool::new(false));
+        let connections: Arc<Mutex<Vec<TcpStream>>> = Arc::default();
+        let accepter = {
+            let (up, stop, connections) = (up.clone(), stop.clone(), connections.clone());
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::SeqCst) {
+                    let client = match listener.accept() {
+                        Ok((client, _)) => client,
+                        Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => {
+                            std::thread::sleep(Duration::from_millis(5));
+                            continue;
+                        }
+                        Err(_) => continue,
+                    };
+                    if !up.load(Ordering::SeqCst) {
+                        let _ = client.shutdown(Shutdown::Both);
+                        continue;
+                    }
+                    let _ = client.set_nonblocking(false);
+                    let Ok(server) = TcpStream::connect(&upstream) else {
+                        let _ = client.shutdown(Shutdown::Both);
+                        continue;
+                    };
+                    let _ = client.set_nodelay(true);
+                    let _ = server.set_nodelay(true);
+                    {
+                        let mut open = connections.lock().unwrap();
+                        open.push(client.try_clone().unwrap());
+                        open.push(server.try_clone().unwrap());
+                    }
+                    pipe(client.try_clone().unwrap(), server.try_clone().unwrap());
+                    pipe(server, client);
+                }
+            })
+        };
+        Self { port, up, stop, connections, accepter: Some(accepter) }
+    }
+
+    fn cut(&self) {
+        self.up.store(false, Ordering::SeqCst);
+        for connection in self.connections.lock().unwrap().drain(..) {
+            let _ = connection.shutdown(Shutdown::Both);
+        }
+    }
+
+    fn restore(&self) {
+        self.up.store(true, Ordering::SeqCst);
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        self.cut();
+        if let Some(accepter) = self.accepter.take() {
+            let _ = accepter.join();
+        }
+    }
+}
+
+/// Copies `from` to `to` on a thread of its own until either side closes.
+fn pipe(mut from: TcpStream, mut to: TcpStream) {
+    std::thread::spawn(move || {
+        let mut buffer = [0u8; 16 * 1024];
+        loop {
+            match from.read(&mut buffer) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    if std::io::Write::write_all(&mut to, &buffer[..n]).is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+        let _ = to.shutdown(Shutdown::Both);
+        let _ = from.shutdown(Shutdown::Both);
+    });
+}
+
+/// `url` with its `host:port` replaced by 127.0.0.1:`port`; also returns the original
+/// `host:port` (5432 when the URL names none).
+fn through_proxy(url: &str, port: u16) -> (String, String) {
+    let scheme_end = url.find("://").unwrap() + 3;
+    let rest = &url[scheme_end..];
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let authority = &rest[..authority_end];
+    let (user, host_port) = match authority.rfind('@') {
+        Some(at) => (&authority[..=at], &authority[at + 1..]),
+        None => ("", authority),
+    };
+    let upstream = if host_port.contains(':') { host_port.to_owned() } else { format!("{host_port}:5432") };
+    let upstream = upstream.replace("localhost", "127.0.0.1");
+    (format!("{}{user}127.0.0.1:{port}{}", &url[..scheme_end], &rest[authority_end..]), upstream)
+}
+
+fn test_database() -> TestDatabase {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(TestDatabase::create())
+}
+
+// ---------------------------------------------------------------------------------------
+// A client of the service that records every answer.
+
+#[derive(Debug, Clone)]
+struct Call {
+    op: &'static str,
+    started: Instant,
+    elapsed: Duration,
+    /// 0 when no HTTP answer came (connection refused or reset, client timeout).
+    status: u16,
+    retry_after: Option<String>,
+    body: Value,
+}
+
+#[derive(Clone)]
+struct Client {
+    base: String,
+    auth: String,
+    agent: ureq::Agent,
+}
+
+impl Client {
+    fn new(base: &str, token: &str) -> Self {
+        Self {
+            base: base.to_owned(),
+            auth: format!("Bearer {token}"),
+            // Longer than any bound asserted, so that a hang shows as a slow answer.
+            agent: agent_with_timeout(Duration::from_secs(20)),
+        }
+    }
+
+    fn call(&self, op: &'static str, method: &str, path: &str, body: Option<Value>) -> Call {
+        let url = format!("{}{path}", self.base);
+        let started = Instant::now();
+        let result = match (method, body) {
+            ("POST", Some(body)) => self.agent.post(&url).header("Authorization", &self.auth).send_json(body),
+            ("DELETE", _) => self.agent.delete(&url).header("Authorization", &self.auth).call(),
+            _ => self.agent.get(&url).header("Authorization", &self.auth).call(),
+        };
+        let elapsed = started.elapsed();
+        match result {
+            Ok(response) => {
+                let status = response.status().as_u16();
+                let retry_after =
+                    response.headers().get("retry-after").and_then(|v| v.to_str().ok()).map(str::to_owned);
+                let text = response.into_body().read_to_string().unwrap_or_default();
+                let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+                Call { op, started, elapsed, status, retry_after, body }
+            }
+            Err(error) => Call {
+                op,
+                started,
+                elapsed,
+                status: 0,
+                retry_after: None,
+                body: Value::String(error.to_string()),
+            },
+        }
+    }
+}
+
+/// One session as the load saw it: its ID and, per member display name, whether a removal
+/// of it was answered 200.
+#[derive(Debug, Default, Clone)]
+struct Tracked {
+    id: String,
+    /// Display names of every member the session may have had: the initial ones, and
+    /// invitees whose invitation may have committed.
+    members: BTreeSet<String>,
+    /// Display names of the members it was created with.
+    initial: BTreeSet<String>,
+    /// Display names whose removal was answered 200.
+    removed_ok: BTreeSet<String>,
+}
+
+/// Checks one session as stored against what the clients were told:
+/// - every removal answered 200 is there: the member is gone and its log entry present;
+/// - every member that is gone has exactly one removal entry, and every removal entry names
+///   a member that is gone (the member list and the log agree).
+fn check_consistency(session: &Value, tracked: &Tracked, actor: &str) {
+    let id = &tracked.id;
+    let present: BTreeSet<String> = session["members"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{id}: no members in {session}"))
+        .iter()
+        .map(|m| m["displayName"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    let log: Vec<String> = session["log"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["message"].as_str().unwrap().to_owned())
+        .collect();
+    let removal = |name: &str| format!("{actor} removed {name} from the chat");
+    let addition = |name: &str| format!("{actor} added {name} to the chat");
+    for name in &tracked.removed_ok {
+        assert!(!present.contains(name), "{id}: {name} removed (200) but still a member: {session}");
+        assert_eq!(
+            log.iter().filter(|m| **m == removal(name)).count(),
+            1,
+            "{id}: {name} removed (200) needs exactly one log entry: {log:?}"
+        );
+    }
+    for name in &tracked.members {
+        let added = tracked.initial.contains(name) || log.iter().any(|m| *m == addition(name));
+        let removals = log.iter().filter(|m| **m == removal(name)).count();
+        match (added, present.contains(name)) {
+            // Never became a member (an invitation that did not commit): no removal either.
+            (false, false) => assert_eq!(removals, 0, "{id}: {name} removed without being added: {log:?}"),
+            (true, true) => assert_eq!(removals, 0, "{id}: {name} is a member with a removal entry: {log:?}"),
+            (true, false) => {
+                assert_eq!(removals, 1, "{id}: {name} is gone with {removals} removal entries: {log:?}")
+            }
+            (false, true) => panic!("{id}: {name} is a member without its addition: {log:?}"),
+        }
+    }
+    for message in &log {
+        if let Some(name) =
+            message.strip_prefix(&format!("{actor} removed ")).and_then(|m| m.strip_suffix(" from the chat"))
+        {
+            assert!(!present.contains(name), "{id}: log says {name} was removed, but it is a member");
+            assert!(tracked.members.contains(name), "{id}: a removal of an unknown member {name}");
+        }
+    }
+}
+
+fn get_session(client: &Client, id: &str) -> Value {
+    let call = client.call("get", "GET", &format!("/sessions/{id}"), None);
+    assert_eq!(call.status, 200, "GET {id}: {}", call.body);
+    call.body
+}
+
+// ---------------------------------------------------------------------------------------
+// The outage.
+
+const WAIT_TIMEOUT_MS: u64 = 1_000;
+const STATEMENT_TIMEOUT_MS: u64 = 1_000;
+
+#[test]
+fn a_database_outage_answers_503_fast_and_recovers_without_a_restart() {
+    let database = test_database();
+    let (_, upstream) = through_proxy(&database.url, 0);
+    let proxy = Proxy::start(upstream);
+    let (url, _) = through_proxy(&database.url, proxy.port);
+    let dir = Workdir::new("outage");
+    let server = Server::start(
+        &dir.0,
+        &url,
+        &[
+            ("EVO_DB_POOL_SIZE", "4".to_owned()),
+            ("EVO_DB_WAIT_TIMEOUT_MS", WAIT_TIMEOUT_MS.to_string()),
+            ("EVO_DB_STATEMENT_TIMEOUT_MS", STATEMENT_TIMEOUT_MS.to_string()),
+        ],
+    );
+    let token = mint(&dir.0, &url, "ann@example.com", &["User"], &["acme"]);
+    let client = Client::new(&server.base, &token);
+
+    // The timeline: 3 s of load, 6 s down, 6 s back up. At most 4 clients, 5 000 calls each.
+    let start = Instant::now();
+    let cut_at = Duration::from_secs(3);
+    let restore_at = Duration::from_secs(9);
+    let end_at = Duration::from_secs(15);
+    let stop = Arc::new(AtomicBool::new(false));
+    let workers: Vec<_> = (0..4)
+        .map(|worker| {
+            let (client, stop) = (client.clone(), stop.clone());
+            std::thread::spawn(move || load(&client, worker, &stop, 5_000))
+        })
+        .collect();
+    std::thread::sleep(cut_at.saturating_sub(start.elapsed()));
+    proxy.cut();
+    let cut = Instant::now();
+    std::thread::sleep(restore_at.saturating_sub(start.elapsed()));
+    proxy.restore();
+    let restored = Instant::now();
+    std::thread::sleep(end_at.saturating_sub(start.elapsed()));
+    stop.store(true, Ordering::SeqCst);
+    let mut calls = Vec::new();
+    let mut sessions = Vec::new();
+    for worker in workers {
+        let (worker_calls, worker_sessions) = worker.join().unwrap();
+        calls.extend(worker_calls);
+        sessions.extend(worker_sessions);
+    }
+
+    // No answer is a 5xx other than 503; every 503 says when to retry; nothing hangs.
+    let bound = Duration::from_millis(WAIT_TIMEOUT_MS) + Duration::from_secs(2);
+    for call in &calls {
+        assert_ne!(call.status, 0, "{}: no answer: {}", call.op, call.body);
+        assert!(call.status < 500 || call.status == 503, "{}: {} {}", call.op, call.status, call.body);
+        if call.status == 503 {
+            assert!(
+                call.retry_after.as_deref().is_some_and(|v| v.parse::<u64>().is_ok_and(|s| s >= 1)),
+                "Retry-After"
+            );
+            assert_eq!(call.body["responseStatus"]["errorCode"], json!("ServiceUnavailable"));
+        }
+        assert!(
+            call.elapsed <= bound,
+            "{} took {:?}, over {bound:?} ({})",
+            call.op,
+            call.elapsed,
+            call.status
+        );
+    }
+    // While down (after a moment for calls in flight at the cut): 503 and only 503.
+    let down: Vec<&Call> = calls
+        .iter()
+        .filter(|c| c.started >= cut + Duration::from_millis(200) && c.started + c.elapsed <= restored)
+        .collect();
+    assert!(down.len() >= 8, "only {} calls while down", down.len());
+    let down_statuses: BTreeSet<u16> = down.iter().map(|c| c.status).collect();
+    assert_eq!(down_statuses, BTreeSet::from([503]), "while down");
+    // Back up: without a restart, everything succeeds again once the pool has reconnected.
+    let after: Vec<&Call> = calls.iter().filter(|c| c.started >= restored + Duration::from_secs(2)).collect();
+    assert!(after.len() >= 8, "only {} calls after the restore", after.len());
+    let failed: Vec<_> = after.iter().filter(|c| c.status != 200).map(|c| (c.op, c.status)).collect();
+    assert!(failed.is_empty(), "after the restore: {failed:?}");
+    let before: Vec<&Call> = calls.iter().filter(|c| c.started + c.elapsed < cut).collect();
+    assert!(before.iter().all(|c| c.status == 200), "before the cut every call succeeds");
+
+    // Every session is consistent: members and log agree with every 200.
+    for tracked in &sessions {
+        check_consistency(&get_session(&client, &tracked.id), tracked, "ann");
+    }
+    let count = |status: u16| calls.iter().filter(|c| c.status == status).count();
+    eprintln!(
+        "outage: {} calls ({} before the cut, {} while down, {} after +2 s), {} sessions checked; 200: {}, 503: {}, other: {}; slowest {:?}",
+        calls.len(),
+        before.len(),
+        down.len(),
+        after.len(),
+        sessions.len(),
+        count(200),
+        count(503),
+        calls.len() - count(200) - count(503),
+        calls.iter().map(|c| c.elapsed).max().unwrap_or_default(),
+    );
+    drop(server);
+    drop(proxy);
+}
+
+/// One client's loop: create a session (original member `-o`, two more `-a` and `-b`),
+/// invite `-c`, remove `-a` and `-c`, read it back; until `stop` or `max_calls`.
+fn load(client: &Client, worker: usize, stop: &AtomicBool, max_calls: usize) -> (Vec<Call>, Vec<Tracked>) {
+    let mut calls = Vec::new();
+    let mut sessions = Vec::new();
+    let mut round = 0;
+    while !stop.load(Ordering::SeqCst) && calls.len() < max_calls {
+        round += 1;
+        let name = |suffix: &str| format!("w{worker}-{round}-{suffix}");
+        let email = |suffix: &str| format!("w{worker}.{round}.{suffix}@example.com");
+        let create = client.call(
+            "create",
+            "POST",
+            "/sessions",
+            Some(json!({
+                "accountId": "acme",
+                "members": [
+                    {"identity": format!("+1555{:03}{:04}", worker, round % 10_000), "displayName": name("o")},
+                    {"identity": email("a"), "displayName": name("a")},
+                    {"identity": email("b"), "displayName": name("b")}
+                ]
+            })),
+        );
+        let created = create.status == 200;
+        let id = create.body["id"].as_str().unwrap_or_default().to_owned();
+        calls.push(create);
+        if !created {
+            std::thread::sleep(Duration::from_millis(50));
+            continue;
+        }
+        let mut tracked = Tracked { id: id.clone(), ..Tracked::default() };
+        for suffix in ["o", "a", "b", "c"] {
+            tracked.members.insert(name(suffix));
+        }
+        for suffix in ["o", "a", "b"] {
+            tracked.initial.insert(name(suffix));
+        }
+        let invite = client.call(
+            "invite",
+            "POST",
+            &format!("/sessions/{id}/members"),
+            Some(json!({"memberToAdd": email("c"), "displayName": name("c")})),
+        );
+        calls.push(invite);
+        for suffix in ["a", "c"] {
+            let remove =
+                client.call("remove", "DELETE", &format!("/sessions/{id}/members/{}", email(suffix)), None);
+            if remove.status == 200 {
+                tracked.removed_ok.insert(name(suffix));
+            }
+            calls.push(remove);
+        }
+        calls.push(client.call("get", "GET", &format!("/sessions/{id}"), None));
+        sessions.push(tracked);
+    }
+    (calls, sessions)
+}
+
+// ---------------------------------------------------------------------------------------
+// The crash.
+
+#[test]
+fn a_sigkill_during_concurrent_removals_loses_no_acknowledged_removal() {
+    let database = test_database();
+    let dir = Workdir::new("crash");
+    let env = [("EVO_DB_POOL_SIZE", "8".to_owned())];
+    let server = Server::start(&dir.0, &database.url, &env);
+    let token = mint(&dir.0, &database.url, "ann@example.com", &["User"], &["acme"]);
+    let client = Client::new(&server.base, &token);
+
+    // Four sessions of 41 members each (the original member and 40 to remove).
+    const SESSIONS: usize = 4;
+    const MEMBERS: usize = 40;
+    let mut sessions = Vec::new();
+    for s in 0..SESSIONS {
+        let mut members =
+            vec![json!({"identity": format!("+1555000{s:04}"), "displayName": format!("s{s}-o")})];
+        for m in 0..MEMBERS {
+            members.push(
+                json!({"identity": format!("s{s}.m{m}@example.com"), "displayName": format!("s{s}-m{m}")}),
+            );
+        }
+        let create = client.call(
+            "create",
+            "POST",
+            "/sessions",
+            Some(json!({"accountId": "acme", "members": members})),
+        );
+        assert_eq!(create.status, 200, "{}", create.body);
+        let mut tracked =
+            Tracked { id: create.body["id"].as_str().unwrap().to_owned(), ..Tracked::default() };
+        tracked.members.insert(format!("s{s}-o"));
+        for m in 0..MEMBERS {
+            tracked.members.insert(format!("s{s}-m{m}"));
+        }
+        tracked.initial = tracked.members.clone();
+        sessions.push(tracked);
+    }
+
+    // Eight clients remove members concurrently (each session's members split over two
+    // clients); the server is killed once a third of the removals have been answered.
+    let answered = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let workers: Vec<_> = (0..8)
+        .map(|worker| {
+            let (client, answered) = (client.clone(), answered.clone());
+            let session = sessions[worker % SESSIONS].clone();
+            let s = worker % SESSIONS;
+            std::thread::spawn(move || {
+                let mut ok = Vec::new();
+                let mut unknown = 0;
+                for m in (worker / SESSIONS..MEMBERS).step_by(2) {
+                    let call = client.call(
+                        "remove",
+                        "DELETE",
+                        &format!("/sessions/{}/members/s{s}.m{m}%40example.com", session.id),
+                        None,
+                    );
+                    match call.status {
+                        200 => ok.push(format!("s{s}-m{m}")),
+                        0 => unknown += 1,
+                        other => panic!("a removal answered {other}: {}", call.body),
+                    }
+                    answered.fetch_add(1, Ordering::SeqCst);
+                }
+                (s, ok, unknown)
+            })
+        })
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while answered.load(Ordering::SeqCst) < SESSIONS * MEMBERS / 3 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let port = server.port;
+    server.kill();
+    let killed_after = answered.load(Ordering::SeqCst);
+    let mut unknown = 0;
+    for worker in workers {
+        let (s, ok, lost) = worker.join().unwrap();
+        sessions[s].removed_ok.extend(ok);
+        unknown += lost;
+    }
+    let acknowledged: usize = sessions.iter().map(|s| s.removed_ok.len()).sum();
+    assert!(acknowledged > 0, "some removals were answered before the kill");
+    assert!(acknowledged < SESSIONS * MEMBERS, "the kill came before the end");
+
+    // Restart on the same database (same port), and check every session.
+    let server = Server::start_on(&dir.0, &database.url, port, &env);
+    let client = Client::new(&server.base, &token);
+    let mut gone = 0;
+    for tracked in &sessions {
+        let session = get_session(&client, &tracked.id);
+        check_consistency(&session, tracked, "ann");
+        gone += MEMBERS + 1 - session["members"].as_array().unwrap().len();
+    }
+    assert!(gone >= acknowledged);
+    eprintln!(
+        "crash: killed after {killed_after} answers; {acknowledged} removals acknowledged, {unknown} unanswered, \
+         {gone} members gone after the restart, all consistent"
+    );
+}
