@@ -19,8 +19,13 @@
 //! the pool costs none (fast recycling; closed connections are still noticed and replaced).
 //! A `find` takes one trip (`BEGIN … READ ONLY`, the three selects and `COMMIT`, pipelined in
 //! one snapshot), and so does an `insert` (`BEGIN`, the session row, all members and all log
-//! entries as one array-unnesting statement each, `COMMIT`). `tests/round_trips.rs` checks these counts through a proxy that delays
-//! every answer.
+//! entries as one array-unnesting statement each, `COMMIT`). `tests/round_trips.rs` checks
+//! these counts through a proxy that delays every answer.
+//!
+//! The order statements are sent in is the order their futures are first polled:
+//! `futures_util::join!` polls in argument order, every statement goes through
+//! diesel-async's statement cache lock (a fair, first-come first-served mutex, held while a
+//! statement is prepared), and a cached statement is sent during the poll that takes the lock.
 //!
 //! Every statement is a cacheable prepared statement (see the `statements` module): a
 //! connection's first use of each costs one more trip to prepare it. With the statement cache
