@@ -1,1 +1,186 @@
-fn main() {}
+//! `evo-sessions`: the one place that knows which adapters exist and wires them to the use
+//! cases.
+
+mod cli;
+mod config;
+mod seed;
+
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use clap::Parser;
+use evo_app::{SessionService, SystemClock, UuidSessionIds};
+use evo_jwt::{JwtConfig, JwtVerifier, MintRequest, Secret, VerificationKey, mint_hs256};
+use evo_ports::{SessionRepository, SessionUseCases};
+use tracing::{error, info};
+
+use crate::cli::{Cli, Command, TokenArgs};
+use crate::config::{Config, KeySource, LogFormat, StoreConfig};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let config = match Config::from_settings(&cli.settings) {
+        Ok(config) => config,
+        Err(problems) => {
+            eprintln!("evo-sessions cannot start:");
+            for problem in problems {
+                eprintln!("  - {problem}");
+            }
+            return ExitCode::from(2);
+        }
+    };
+    init_logging(&config);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("evo-sessions cannot start a runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let outcome = runtime.block_on(async {
+        match cli.command.unwrap_or(Command::Serve) {
+            Command::Serve => serve(config).await,
+            Command::Migrate => migrate(&config).await,
+            Command::Token(args) => token(&config, args),
+            Command::Seed => seed::run(&config, open_use_cases(&config).await?).await,
+        }
+    });
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            error!("{message}");
+            eprintln!("evo-sessions: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(config: &Config) {
+    let filter = tracing_subscriber::EnvFilter::new(&config.log_filter);
+    // Logs go to standard error: standard output belongs to `token` and `seed`.
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match config.log_format {
+        LogFormat::Pretty => builder.init(),
+        LogFormat::Json => builder.json().with_current_span(true).flatten_event(true).init(),
+    }
+}
+
+async fn migrate(config: &Config) -> Result<(), String> {
+    match &config.store {
+        StoreConfig::Postgres(pg) => evo_postgres::run_migrations(pg).await.map_err(|e| e.to_string())?,
+        // Opening the SQLite store applies its migrations.
+        StoreConfig::Sqlite(sqlite) => {
+            evo_sqlite::SqliteSessionRepository::open(sqlite.clone()).await.map_err(|e| e.to_string())?;
+        }
+    }
+    info!("migrations applied");
+    Ok(())
+}
+
+async fn serve(config: Config) -> Result<(), String> {
+    let use_cases = open_use_cases(&config).await?;
+    let listener =
+        TcpListener::bind(config.bind).map_err(|e| format!("cannot listen on {}: {e}", config.bind))?;
+    let address = listener.local_addr().map_err(|e| e.to_string())?;
+    let options = evo_http::HttpOptions {
+        cors_allowed_origins: config.cors_origins.clone(),
+        workers: config.workers,
+        shutdown_timeout: config.shutdown_grace,
+        ..Default::default()
+    };
+    let server = evo_http::server(listener, use_cases, options).map_err(|e| e.to_string())?;
+    info!(%address, "evo-sessions listening on http://{address}");
+    if let KeySource::DevSecretFile(path) = &config.keys {
+        info!(
+            "development JWT secret in {}; mint a token with: evo-sessions token --sub you@example.com --account demo",
+            path.display()
+        );
+    }
+    // actix stops accepting on SIGTERM or SIGINT and gives in-flight requests the grace period.
+    server.await.map_err(|e| e.to_string())?;
+    info!("stopped");
+    Ok(())
+}
+
+/// Opens the configured store (applying migrations) and the token verifier, and wires the
+/// use cases to them.
+async fn open_use_cases(config: &Config) -> Result<Arc<dyn SessionUseCases>, String> {
+    let verifier = JwtVerifier::new(jwt_config(&config.keys)?).map_err(|e| e.to_string())?;
+    match &config.store {
+        StoreConfig::Postgres(pg) => {
+            evo_postgres::run_migrations(pg).await.map_err(|e| e.to_string())?;
+            let repository =
+                evo_postgres::PgSessionRepository::connect(pg.clone()).await.map_err(|e| e.to_string())?;
+            info!(pool_size = pg.pool_size, "PostgreSQL store ready");
+            Ok(wire(repository, verifier))
+        }
+        StoreConfig::Sqlite(sqlite) => {
+            let repository =
+                evo_sqlite::SqliteSessionRepository::open(sqlite.clone()).await.map_err(|e| e.to_string())?;
+            info!(path = %sqlite.path.display(), "SQLite store ready");
+            Ok(wire(repository, verifier))
+        }
+    }
+}
+
+fn wire<R: SessionRepository>(repository: R, verifier: JwtVerifier) -> Arc<dyn SessionUseCases> {
+    Arc::new(SessionService::new(repository, verifier, SystemClock, UuidSessionIds))
+}
+
+fn jwt_config(keys: &KeySource) -> Result<JwtConfig, String> {
+    match keys {
+        KeySource::Configured(config) => Ok(config.clone()),
+        KeySource::DevSecretFile(path) => Ok(JwtConfig::hs256(dev_secret(path)?)),
+    }
+}
+
+/// Reads the development secret, making a random one (mode 0600) on first use.
+fn dev_secret(path: &Path) -> Result<Secret, String> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+
+    if let Ok(existing) = std::fs::read(path) {
+        return Ok(Secret::new(existing.trim_ascii().to_vec()));
+    }
+    if let Some(folder) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(folder).map_err(|e| format!("cannot create {}: {e}", folder.display()))?;
+    }
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(|e| format!("no randomness for the JWT secret: {e}"))?;
+    let encoded = base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, bytes);
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+    file.write_all(encoded.as_bytes()).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    info!(path = %path.display(), "created a development JWT secret");
+    Ok(Secret::new(encoded.into_bytes()))
+}
+
+fn token(config: &Config, args: TokenArgs) -> Result<(), String> {
+    let jwt = jwt_config(&config.keys)?;
+    let VerificationKey::SharedSecret(secret) = &jwt.key else {
+        return Err(format!(
+            "`token` mints HS256 tokens only; with {} tokens come from your identity provider",
+            jwt.algorithm.as_str()
+        ));
+    };
+    let mut request = MintRequest::new(args.sub, Duration::from_secs(args.ttl));
+    request.name = args.name;
+    request.roles = if args.roles.is_empty() { vec!["User".to_owned()] } else { args.roles };
+    request.account_ids = if args.accounts.is_empty() { vec!["demo".to_owned()] } else { args.accounts };
+    request.issuer = jwt.issuer.clone();
+    request.audience = jwt.audience.clone();
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).map_err(|e| e.to_string())?.as_secs();
+    let token = mint_hs256(secret, &request, now).map_err(|e| e.to_string())?;
+    #[allow(clippy::print_stdout)] // the token alone on standard output is this command's contract
+    {
+        println!("{token}");
+    }
+    Ok(())
+}

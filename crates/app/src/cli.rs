@@ -1,0 +1,146 @@
+//! The command line: subcommands and the settings each may override from the environment.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// evo-sessions: chat sessions of a cloud contact center, wire-compatible with the Evo Voice API.
+///
+/// With no configuration it serves on 127.0.0.1:8080 from an embedded SQLite database in
+/// ./data, with a development JWT secret in data/jwt-secret. Every setting can come from
+/// the environment variable named in its help, or from the flag.
+#[derive(Debug, Parser)]
+#[command(name = "evo-sessions", version, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub settings: Settings,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Apply pending database migrations, then serve the HTTP API (the default).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Mint a JWT with the configured HS256 secret and print it alone on standard output,
+    /// so that `TOKEN=$(evo-sessions token --sub ann@example.com --account acme)` works.
+    Token(TokenArgs),
+    /// Load demo sessions (several accounts, Chat and Voice, phone and email members) and
+    /// print their IDs with a ready curl line.
+    Seed,
+}
+
+#[derive(Debug, Args)]
+pub struct TokenArgs {
+    /// The user ID (`sub`), an email.
+    #[arg(long, default_value = "dev@example.com")]
+    pub sub: String,
+    /// The name shown in session logs (defaults to the user ID).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// A role; repeat for several. Defaults to `User`.
+    #[arg(long = "role")]
+    pub roles: Vec<String>,
+    /// An account the caller may act on; repeat for several. Defaults to `demo`.
+    #[arg(long = "account")]
+    pub accounts: Vec<String>,
+    /// How long the token is valid: seconds, or a number with s, m, h or d.
+    #[arg(long, default_value = "1h", value_parser = parse_duration_secs)]
+    pub ttl: u64,
+}
+
+/// Settings shared by every subcommand.
+#[derive(Debug, Args)]
+pub struct Settings {
+    /// Listen address.
+    #[arg(long, env = "EVO_BIND", default_value = "127.0.0.1:8080", global = true)]
+    pub bind: String,
+    /// `postgres://...` for PostgreSQL; `sqlite://PATH` or a file path for SQLite.
+    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://data/evo-sessions.db", global = true)]
+    pub database_url: String,
+    /// Connections in the database pool [default: 2 x cores].
+    #[arg(long, env = "EVO_DB_POOL_SIZE", global = true)]
+    pub db_pool_size: Option<usize>,
+    /// How long a request waits for a pooled connection before answering 503, in milliseconds.
+    #[arg(long, env = "EVO_DB_WAIT_TIMEOUT_MS", default_value_t = 2000, global = true)]
+    pub db_wait_timeout_ms: u64,
+    /// PostgreSQL statement timeout, in milliseconds.
+    #[arg(long, env = "EVO_DB_STATEMENT_TIMEOUT_MS", default_value_t = 5000, global = true)]
+    pub db_statement_timeout_ms: u64,
+    /// Cache prepared statements per connection; turn off behind PgBouncer in transaction mode.
+    #[arg(long, env = "EVO_DB_STATEMENT_CACHE", default_value_t = true, action = clap::ArgAction::Set, global = true)]
+    pub db_statement_cache: bool,
+    /// HS256 secret, at least 32 bytes [default on SQLite only: a random one in data/jwt-secret].
+    #[arg(long, env = "EVO_JWT_SECRET", hide_env_values = true, global = true)]
+    pub jwt_secret: Option<String>,
+    /// `HS256`, `RS256` or `ES256`.
+    #[arg(long, env = "EVO_JWT_ALGORITHM", default_value = "HS256", global = true)]
+    pub jwt_algorithm: String,
+    /// Path of a PEM public key, for RS256 and ES256.
+    #[arg(long, env = "EVO_JWT_PUBLIC_KEY", global = true)]
+    pub jwt_public_key: Option<PathBuf>,
+    /// Required `iss` claim.
+    #[arg(long, env = "EVO_JWT_ISSUER", global = true)]
+    pub jwt_issuer: Option<String>,
+    /// Required `aud` claim.
+    #[arg(long, env = "EVO_JWT_AUDIENCE", global = true)]
+    pub jwt_audience: Option<String>,
+    /// Log filter, in tracing's EnvFilter syntax.
+    #[arg(long, env = "EVO_LOG", default_value = "info", global = true)]
+    pub log: String,
+    /// `pretty` or `json`.
+    #[arg(long, env = "EVO_LOG_FORMAT", default_value = "pretty", global = true)]
+    pub log_format: String,
+    /// HTTP worker threads [default: cores].
+    #[arg(long, env = "EVO_WORKERS", global = true)]
+    pub workers: Option<usize>,
+    /// Seconds in-flight requests get to finish after SIGTERM or SIGINT.
+    #[arg(long, env = "EVO_SHUTDOWN_GRACE_SECS", default_value_t = 30, global = true)]
+    pub shutdown_grace_secs: u64,
+    /// Browser origins allowed by CORS, comma-separated (none by default).
+    #[arg(long, env = "EVO_CORS_ORIGINS", value_delimiter = ',', global = true)]
+    pub cors_origins: Vec<String>,
+}
+
+/// `90`, `90s`, `15m`, `1h`, `2d` as seconds.
+fn parse_duration_secs(raw: &str) -> Result<u64, String> {
+    let raw = raw.trim();
+    let (number, unit) = raw.split_at(raw.find(|c: char| !c.is_ascii_digit()).unwrap_or(raw.len()));
+    let number: u64 =
+        number.parse().map_err(|_| format!("{raw:?} is not a duration like 90, 15m, 1h or 2d"))?;
+    let factor = match unit {
+        "" | "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return Err(format!("{raw:?}: the unit must be s, m, h or d")),
+    };
+    match number.checked_mul(factor) {
+        Some(0) | None => Err(format!("{raw:?} must be positive and at most a few years")),
+        Some(seconds) => Ok(seconds),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse_with_units() {
+        assert_eq!(parse_duration_secs("90"), Ok(90));
+        assert_eq!(parse_duration_secs("15m"), Ok(900));
+        assert_eq!(parse_duration_secs("1h"), Ok(3600));
+        assert_eq!(parse_duration_secs("2d"), Ok(172_800));
+        assert!(parse_duration_secs("0").is_err());
+        assert!(parse_duration_secs("1w").is_err());
+        assert!(parse_duration_secs("h").is_err());
+    }
+
+    #[test]
+    fn the_cli_is_well_formed() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,302 @@
+//! Settings checked once at start-up: every problem is reported, one clear line each,
+//! before anything is opened or bound.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use evo_jwt::{JwtAlgorithm, JwtConfig, MIN_SECRET_BYTES, Secret, VerificationKey};
+use evo_postgres::PgConfig;
+use evo_sqlite::SqliteConfig;
+
+use crate::cli::Settings;
+
+/// Where sessions are stored, chosen by the `DATABASE_URL` scheme.
+#[derive(Debug, Clone)]
+pub enum StoreConfig {
+    /// `postgres://` or `postgresql://`.
+    Postgres(PgConfig),
+    /// `sqlite://PATH` or a plain file path.
+    Sqlite(SqliteConfig),
+}
+
+/// Where the HS256 secret or public key comes from.
+#[derive(Debug, Clone)]
+pub enum KeySource {
+    /// Given in configuration and already checked.
+    Configured(JwtConfig),
+    /// The SQLite default only: a random secret kept in this file, made on first use.
+    DevSecretFile(PathBuf),
+}
+
+/// Log output style.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable, coloured on a terminal.
+    Pretty,
+    /// One JSON object a line.
+    Json,
+}
+
+/// Every setting, validated.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub bind: SocketAddr,
+    pub store: StoreConfig,
+    pub keys: KeySource,
+    pub log_filter: String,
+    pub log_format: LogFormat,
+    pub workers: usize,
+    pub shutdown_grace: Duration,
+    pub cors_origins: Vec<String>,
+}
+
+/// Longest allowed wait for a pooled connection: past this a request should rather fail fast.
+const MAX_DB_WAIT: Duration = Duration::from_secs(60);
+
+impl Config {
+    /// Checks `settings`; on failure returns every problem found.
+    pub fn from_settings(settings: &Settings) -> Result<Self, Vec<String>> {
+        let mut problems = Vec::new();
+        let cores = std::thread::available_parallelism().map_or(2, usize::from);
+
+        let bind = settings
+            .bind
+            .parse::<SocketAddr>()
+            .map_err(|_| {
+                problems.push(format!("EVO_BIND {:?} is not an address like 127.0.0.1:8080", settings.bind))
+            })
+            .ok();
+
+        let pool_size = settings.db_pool_size.unwrap_or(2 * cores);
+        if pool_size == 0 || pool_size > 1000 {
+            problems.push(format!("EVO_DB_POOL_SIZE must be between 1 and 1000, not {pool_size}"));
+        }
+        let wait = Duration::from_millis(settings.db_wait_timeout_ms);
+        if wait.is_zero() || wait > MAX_DB_WAIT {
+            problems.push("EVO_DB_WAIT_TIMEOUT_MS must be between 1 and 60000".to_owned());
+        }
+        let store = store_config(settings, pool_size, wait, &mut problems);
+
+        let algorithm = settings
+            .jwt_algorithm
+            .parse::<JwtAlgorithm>()
+            .map_err(|_| {
+                problems.push(format!(
+                    "EVO_JWT_ALGORITHM {:?} is not one of HS256, RS256, ES256",
+                    settings.jwt_algorithm
+                ))
+            })
+            .ok();
+        let keys = match (algorithm, &store) {
+            (Some(algorithm), Some(store)) => key_source(settings, algorithm, store, &mut problems),
+            _ => None,
+        };
+
+        let log_format = match settings.log_format.as_str() {
+            "pretty" => Some(LogFormat::Pretty),
+            "json" => Some(LogFormat::Json),
+            other => {
+                problems.push(format!("EVO_LOG_FORMAT {other:?} is not pretty or json"));
+                None
+            }
+        };
+        if tracing_subscriber::EnvFilter::try_new(&settings.log).is_err() {
+            problems
+                .push(format!("EVO_LOG {:?} is not a valid log filter (try info or debug)", settings.log));
+        }
+        let workers = settings.workers.unwrap_or(cores);
+        if workers == 0 || workers > 256 {
+            problems.push(format!("EVO_WORKERS must be between 1 and 256, not {workers}"));
+        }
+        for origin in &settings.cors_origins {
+            if !(origin.starts_with("http://") || origin.starts_with("https://")) {
+                problems.push(format!(
+                    "EVO_CORS_ORIGINS: {origin:?} is not an origin like https://app.example.com"
+                ));
+            }
+        }
+
+        match (bind, store, keys, log_format) {
+            (Some(bind), Some(store), Some(keys), Some(log_format)) if problems.is_empty() => Ok(Self {
+                bind,
+                store,
+                keys,
+                log_filter: settings.log.clone(),
+                log_format,
+                workers,
+                shutdown_grace: Duration::from_secs(settings.shutdown_grace_secs),
+                cors_origins: settings.cors_origins.clone(),
+            }),
+            _ => Err(problems),
+        }
+    }
+}
+
+fn store_config(
+    settings: &Settings,
+    pool_size: usize,
+    wait: Duration,
+    problems: &mut Vec<String>,
+) -> Option<StoreConfig> {
+    let url = settings.database_url.trim();
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        let mut config = PgConfig::new(url);
+        config.pool_size = pool_size;
+        config.wait_timeout = wait;
+        config.statement_timeout = Duration::from_millis(settings.db_statement_timeout_ms.max(1));
+        config.prepared_statement_cache = settings.db_statement_cache;
+        return Some(StoreConfig::Postgres(config));
+    }
+    let path = match url.split_once("://") {
+        Some(("sqlite", path)) => path,
+        Some((scheme, _)) => {
+            problems.push(format!(
+                "DATABASE_URL has scheme {scheme:?}: use postgres://..., sqlite://PATH or a file path"
+            ));
+            return None;
+        }
+        None => url,
+    };
+    if path.is_empty() {
+        problems.push("DATABASE_URL names no SQLite file: use sqlite://PATH".to_owned());
+        return None;
+    }
+    let mut config = SqliteConfig::new(PathBuf::from(path));
+    config.pool_size = pool_size;
+    Some(StoreConfig::Sqlite(config))
+}
+
+fn key_source(
+    settings: &Settings,
+    algorithm: JwtAlgorithm,
+    store: &StoreConfig,
+    problems: &mut Vec<String>,
+) -> Option<KeySource> {
+    let key = if algorithm.uses_shared_secret() {
+        match &settings.jwt_secret {
+            Some(secret) if secret.len() < MIN_SECRET_BYTES => {
+                problems.push(format!(
+                    "EVO_JWT_SECRET must be at least {MIN_SECRET_BYTES} bytes, but it has {}",
+                    secret.len()
+                ));
+                return None;
+            }
+            Some(secret) => VerificationKey::SharedSecret(Secret::new(secret.as_bytes().to_vec())),
+            None => match store {
+                StoreConfig::Sqlite(sqlite) => {
+                    return Some(KeySource::DevSecretFile(dev_secret_path(&sqlite.path)));
+                }
+                StoreConfig::Postgres(_) => {
+                    problems.push(
+                        "with PostgreSQL, set EVO_JWT_SECRET (HS256) or EVO_JWT_ALGORITHM and \
+                         EVO_JWT_PUBLIC_KEY: the service never runs with authentication off"
+                            .to_owned(),
+                    );
+                    return None;
+                }
+            },
+        }
+    } else {
+        let Some(path) = &settings.jwt_public_key else {
+            problems.push(format!(
+                "EVO_JWT_ALGORITHM {} needs EVO_JWT_PUBLIC_KEY (a PEM file)",
+                algorithm.as_str()
+            ));
+            return None;
+        };
+        match VerificationKey::from_pem_file(path, algorithm) {
+            Ok(key) => key,
+            Err(error) => {
+                problems.push(format!("EVO_JWT_PUBLIC_KEY: {error}"));
+                return None;
+            }
+        }
+    };
+    let mut config = JwtConfig::new(algorithm, key);
+    config.issuer = settings.jwt_issuer.clone();
+    config.audience = settings.jwt_audience.clone();
+    Some(KeySource::Configured(config))
+}
+
+/// The development secret lives beside the SQLite database: `data/jwt-secret` by default.
+fn dev_secret_path(database: &Path) -> PathBuf {
+    database.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")).join("jwt-secret")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::Cli;
+    use clap::Parser;
+
+    fn parse(args: &[&str]) -> Result<Config, Vec<String>> {
+        let mut argv = vec!["evo-sessions"];
+        argv.extend_from_slice(args);
+        // Flags only: the environment of the test process must not leak in, so every
+        // setting read from the environment is given explicitly where it matters.
+        let cli = Cli::try_parse_from(argv).expect("arguments parse");
+        Config::from_settings(&cli.settings)
+    }
+
+    #[test]
+    fn the_default_is_sqlite_in_data_with_a_dev_secret() {
+        let config = parse(&["--database-url", "sqlite://data/evo-sessions.db"]).unwrap();
+        let StoreConfig::Sqlite(sqlite) = &config.store else { panic!("{config:?}") };
+        assert_eq!(sqlite.path, PathBuf::from("data/evo-sessions.db"));
+        let KeySource::DevSecretFile(path) = &config.keys else { panic!("{config:?}") };
+        assert_eq!(path, &PathBuf::from("data/jwt-secret"));
+    }
+
+    #[test]
+    fn postgres_without_a_key_refuses_to_start() {
+        let problems = parse(&["--database-url", "postgres://postgres@127.0.0.1/evo"]).unwrap_err();
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(problems[0].contains("never runs with authentication off"));
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once_without_leaking_the_secret() {
+        let problems = parse(&[
+            "--bind",
+            "nowhere",
+            "--database-url",
+            "mysql://root@localhost/evo",
+            "--jwt-secret",
+            "short-secret-value",
+            "--log-format",
+            "xml",
+            "--db-pool-size",
+            "0",
+        ])
+        .unwrap_err();
+        assert_eq!(problems.len(), 4, "{problems:?}");
+        assert!(problems.iter().any(|p| p.starts_with("EVO_BIND")));
+        assert!(problems.iter().any(|p| p.contains("scheme \"mysql\"")));
+        assert!(problems.iter().any(|p| p.starts_with("EVO_LOG_FORMAT")));
+        assert!(problems.iter().any(|p| p.starts_with("EVO_DB_POOL_SIZE")));
+        assert!(problems.iter().all(|p| !p.contains("short-secret-value")));
+
+        let problems =
+            parse(&["--database-url", "sqlite://x.db", "--jwt-secret", "short-secret-value"]).unwrap_err();
+        assert_eq!(problems, ["EVO_JWT_SECRET must be at least 32 bytes, but it has 18"]);
+    }
+
+    #[test]
+    fn public_key_algorithms_need_a_readable_key() {
+        let problems = parse(&["--database-url", "sqlite://x.db", "--jwt-algorithm", "RS256"]).unwrap_err();
+        assert_eq!(problems, ["EVO_JWT_ALGORITHM RS256 needs EVO_JWT_PUBLIC_KEY (a PEM file)"]);
+        let problems = parse(&[
+            "--database-url",
+            "sqlite://x.db",
+            "--jwt-algorithm",
+            "ES256",
+            "--jwt-public-key",
+            "/nonexistent/key.pem",
+        ])
+        .unwrap_err();
+        assert!(problems[0].contains("/nonexistent/key.pem"), "{problems:?}");
+        let problems = parse(&["--database-url", "sqlite://x.db", "--jwt-algorithm", "none"]).unwrap_err();
+        assert_eq!(problems, ["EVO_JWT_ALGORITHM \"none\" is not one of HS256, RS256, ES256"]);
+    }
+}

@@ -1,0 +1,223 @@
+//! The built `evo-sessions` binary, end to end on the SQLite default: start it, mint a token
+//! with its own `token` subcommand, create a session, remove a member, stop it, start it
+//! again and find the change still there.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+const BINARY: &str = env!("CARGO_BIN_EXE_evo-sessions");
+
+/// A folder of its own for each test, removed at the end.
+struct Workdir(PathBuf);
+
+impl Workdir {
+    fn new(name: &str) -> Self {
+        let path = std::env::temp_dir().join(format!("evo-sessions-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(&path).unwrap();
+        Self(path)
+    }
+}
+
+impl Drop for Workdir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn evo(dir: &Path) -> Command {
+    let mut command = Command::new(BINARY);
+    command
+        .current_dir(dir)
+        // The defaults, with no configuration: nothing from the test's environment leaks in.
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("EVO_LOG", "warn");
+    command
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Server {
+    fn start(dir: &Path, port: u16) -> Self {
+        let child = evo(dir)
+            .arg("serve")
+            .env("EVO_BIND", format!("127.0.0.1:{port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("the binary starts");
+        let server = Self { child, base: format!("http://127.0.0.1:{port}") };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            let ready = agent().get(&format!("{}/health/ready", server.base)).call();
+            if ready.is_ok_and(|response| response.status() == 200) {
+                return server;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("the server did not become ready on {}", server.base);
+    }
+
+    /// SIGTERM, as an orchestrator would, and wait for a clean exit.
+    fn stop(mut self) {
+        let status = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status().unwrap();
+        assert!(status.success());
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                assert!(status.success(), "graceful stop exits 0, not {status:?}");
+                return;
+            }
+            assert!(Instant::now() < deadline, "the server did not stop on SIGTERM");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(10)))
+        .build()
+        .into()
+}
+
+fn mint(dir: &Path) -> String {
+    let output = evo(dir)
+        .args(["token", "--sub", "ann@example.com", "--name", "Ann", "--account", "demo"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let token = String::from_utf8(output.stdout).unwrap();
+    assert_eq!(token.trim().split('.').count(), 3, "the token alone on standard output: {token:?}");
+    token.trim().to_owned()
+}
+
+fn json_of(response: ureq::http::Response<ureq::Body>) -> (u16, Value) {
+    let status = response.status().as_u16();
+    let body = response.into_body().read_to_string().unwrap();
+    (status, serde_json::from_str(&body).unwrap_or_else(|_| panic!("not JSON: {body}")))
+}
+
+#[test]
+fn serves_on_the_sqlite_default_and_keeps_changes_across_restarts() {
+    let dir = Workdir::new("e2e");
+    let port = free_port();
+    let server = Server::start(&dir.0, port);
+    assert!(dir.0.join("data/evo-sessions.db").exists(), "the default database is data/evo-sessions.db");
+    let secret = dir.0.join("data/jwt-secret");
+    let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&secret).unwrap().permissions());
+    assert_eq!(mode & 0o777, 0o600, "the dev secret is private");
+
+    let token = mint(&dir.0);
+    let auth = format!("Bearer {token}");
+    let (status, created) = json_of(
+        agent()
+            .post(&format!("{}/sessions", server.base))
+            .header("Authorization", &auth)
+            .send_json(json!({
+                "accountId": "demo",
+                "members": [
+                    {"identity": "+1 555 010 4477", "displayName": "Maria"},
+                    {"identity": "bob@example.com", "displayName": "Bob"}
+                ]
+            }))
+            .unwrap(),
+    );
+    assert_eq!(status, 200, "{created}");
+    let id = created["id"].as_str().unwrap().to_owned();
+
+    let (status, removed) = json_of(
+        agent()
+            .delete(&format!("{}/sessions/{id}/members/bob%40example.com", server.base))
+            .header("Authorization", &auth)
+            .call()
+            .unwrap(),
+    );
+    assert_eq!(status, 200, "{removed}");
+    assert_eq!(removed["members"].as_array().unwrap().len(), 1);
+    server.stop();
+
+    let server = Server::start(&dir.0, port);
+    let (status, session) = json_of(
+        agent().get(&format!("{}/sessions/{id}", server.base)).header("Authorization", &auth).call().unwrap(),
+    );
+    assert_eq!(status, 200, "{session}");
+    let members: Vec<_> =
+        session["members"].as_array().unwrap().iter().map(|m| m["identity"].clone()).collect();
+    assert_eq!(members, [json!("+15550104477")]);
+    let log: Vec<_> = session["log"].as_array().unwrap().iter().map(|e| e["message"].clone()).collect();
+    assert_eq!(log.last().unwrap(), &json!("Ann removed Bob from the chat"));
+    assert_eq!(session["lastModifiedBy"], json!("ann@example.com"));
+
+    // A token signed with another secret is refused by the restarted server too.
+    let (status, body) = json_of(
+        agent()
+            .get(&format!("{}/sessions/{id}", server.base))
+            .header("Authorization", "Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl")
+            .call()
+            .unwrap(),
+    );
+    assert_eq!(status, 401);
+    assert_eq!(body["responseStatus"]["errorCode"], json!("TokenException"));
+    server.stop();
+}
+
+#[test]
+fn help_explains_every_subcommand() {
+    let dir = Workdir::new("help");
+    let help = evo(&dir.0).arg("--help").output().unwrap();
+    let text = String::from_utf8(help.stdout).unwrap();
+    for word in ["serve", "migrate", "token", "seed", "DATABASE_URL", "EVO_JWT_SECRET"] {
+        assert!(text.contains(word), "--help lacks {word}:\n{text}");
+    }
+    for subcommand in ["serve", "migrate", "token", "seed"] {
+        let output = evo(&dir.0).args([subcommand, "--help"]).output().unwrap();
+        assert!(output.status.success(), "{subcommand} --help");
+        assert!(!output.stdout.is_empty());
+    }
+    let token_help =
+        String::from_utf8(evo(&dir.0).args(["token", "--help"]).output().unwrap().stdout).unwrap();
+    for flag in ["--sub", "--name", "--role", "--account", "--ttl"] {
+        assert!(token_help.contains(flag), "token --help lacks {flag}");
+    }
+}
+
+#[test]
+fn refuses_to_start_on_postgres_without_a_key_and_says_why() {
+    let dir = Workdir::new("nokey");
+    let output =
+        evo(&dir.0).env("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres").output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(stderr.contains("authentication off"), "{stderr}");
+}
+
+#[test]
+fn seed_prints_ids_and_a_curl_line() {
+    let dir = Workdir::new("seed");
+    let output = evo(&dir.0).arg("seed").output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let text = String::from_utf8(output.stdout).unwrap();
+    assert!(text.starts_with("Seeded 5 sessions:"), "{text}");
+    assert!(text.contains("curl -s -X DELETE"), "{text}");
+}
