@@ -100,12 +100,24 @@ def record(args):
         verdict = f"exact+{db['members_removed'] - figures['ok']} cut off in flight"
     else:
         verdict = "MISMATCH"
+    cpu_file = output.with_name(output.stem + ".cpu.json")
+    cpu = {}
+    if cpu_file.exists():
+        c_json = json.loads(cpu_file.read_text())
+        removals = max(1, db["members_removed"])
+        cpu = {group: round(seconds * 1e6 / removals, 1) for group, seconds in c_json["cpu_s"].items()}
+        ours = sum(v for k, v in c_json["cpu_s"].items() if k not in ("other", "postgres other-db"))
+        cpu["machine busy"] = round(c_json["machine_busy_s"] * 1e6 / removals, 1)
+        cpu["not ours"] = round((c_json["machine_busy_s"] - ours) * 1e6 / removals, 1)
+        cpu["cores busy"] = round(c_json["machine_busy_s"] / c_json["seconds"], 2)
+        cpu["cores busy, ours"] = round(ours / c_json["seconds"], 2)
     if int(inconsistent) != 0:
         verdict += f", {inconsistent} INCONSISTENT sessions"
     entry = {
         "design": design, "c": int(c), "run": int(run), "sessions": int(sessions),
         **figures, "db": db, "in_flight_at_end": in_flight, "db_check": verdict,
         "inconsistent_sessions": int(inconsistent), "load1": float(load), "output": output.name,
+        "cpu_us_per_removal": cpu,
     }
     with open(jsonl, "a") as f:
         f.write(json.dumps(entry) + "\n")
@@ -150,6 +162,29 @@ def table(results_dir):
             f"| {label} | {c} | {fmt_spread([r['rate'] for r in runs])} "
             f"| {fmt_spread([r['p50_ms'] for r in runs], 2)} | {fmt_spread([r['p99_ms'] for r in runs], 2)} "
             f"| {sum(r['errors'] for r in runs)} | {'; '.join(checks)} |")
+    out.append("")
+    out.append("CPU per removal in µs (median of runs; from /proc, bench/cpu.py). \"not ours\": "
+               "other processes on the shared machine (compilers, other tests) during the run.")
+    out.append("")
+    out.append("| measurement | c | load generator | evo-sessions | postgres backends | postgres aux | "
+               "ours, total | not ours | cores busy (ours / all) |")
+    out.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for key in order:
+        sessions, design, c = key
+        runs = [r for r in groups[key] if r.get("cpu_us_per_removal")]
+        if not runs:
+            continue
+
+        def med(name):
+            return statistics.median(r["cpu_us_per_removal"].get(name, 0.0) for r in runs)
+
+        loadgen = med("wrk") if design == "service" else med("pgbench")
+        service = med("evo-sessions")
+        backends, aux = med("postgres evo_bench"), med("postgres aux")
+        total = loadgen + service + backends + aux
+        label = DESIGNS[design].split(" (")[0] + ("" if sessions == base_sessions else f", {sessions:,}")
+        out.append(f"| {label} | {c} | {loadgen:.0f} | {service:.0f} | {backends:.0f} | {aux:.0f} "
+                   f"| {total:.0f} | {med('not ours'):.0f} | {med('cores busy, ours'):.2f} / {med('cores busy'):.2f} |")
     out.append("")
     for memory_file in ("service-memory.txt", "service-memory-after-scale.txt"):
         p = results_dir / memory_file

@@ -76,8 +76,10 @@ RUNS_JSONL=$RESULTS/runs.jsonl
 log() { printf '[%s] %s\n' "$(date -u +%H:%M:%S)" "$*" | tee -a "$RESULTS/run.log" >&2; }
 die() { log "FAILED: $*"; exit 1; }
 
-# Everything started in the background is recorded here and stopped on exit, by PID.
+# Everything started in the background is recorded here and stopped on exit, by PID;
+# a process stopped earlier is forgotten at once (its PID could be reused by another).
 PIDS=()
+forget_pid() { local keep=() pid; for pid in "${PIDS[@]}"; do [[ $pid = "$1" ]] || keep+=("$pid"); done; PIDS=("${keep[@]}"); }
 cleanup() {
   local pid
   for pid in "${PIDS[@]}"; do
@@ -88,9 +90,27 @@ cleanup() {
       wait "$pid" 2>/dev/null || true
     fi
   done
+  PIDS=()
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
+
+# The interpreter itself, not a version manager's shim: a shim would put a process between
+# the PID we record and the sampler, and `kill PID` would miss it.
+PY=$(python3 -c 'import sys; print(sys.executable)')
+
+# CPU seconds per party during a measured run (bench/cpu.py), stopped by PID.
+cpu_start() { # out.json
+  "$PY" "$BENCH/cpu.py" "$1" &
+  CPU_PID=$!
+  PIDS+=("$CPU_PID")
+  for _ in $(seq 100); do [[ -e $1.ready ]] && return; sleep 0.05; done
+}
+cpu_stop() {
+  kill -TERM "$CPU_PID"
+  wait "$CPU_PID" || true
+  forget_pid "$CPU_PID"
+}
 
 psql_q() { psql -X -q -v ON_ERROR_STOP=1 -d "$DB" "$@"; }
 sid() { psql -X -Atq -d "$DB" -c "SELECT bench.sid($1)"; }
@@ -192,7 +212,7 @@ check() { psql -X -Atq -d "$DB" -f "$BENCH/sql/check.sql"; }
 
 # Appends one JSON line to runs.jsonl: what was run, what it reported, what the DB shows.
 record() { # design c run sessions output_file before after extra_json
-  python3 "$BENCH/report.py" record "$RUNS_JSONL" "$@"
+  "$PY" "$BENCH/report.py" record "$RUNS_JSONL" "$@"
 }
 
 wrk_run() { # c first count duration out
@@ -208,7 +228,9 @@ service_run() { # c run sessions first count wfirst wcount
   out=$RESULTS/service-n$n-c$c-r$r.txt
   wrk_run "$c" "$wfirst" "$wcount" "$WARMUP" "$RESULTS/warmup-service-n$n-c$c-r$r.txt"
   before=$(counts)
+  cpu_start "${out%.txt}.cpu.json"
   wrk_run "$c" "$first" "$count" "$DURATION" "$out"
+  cpu_stop
   sleep 0.5 # let requests cut off by wrk's deadline finish or roll back
   after=$(counts)
   record service "$c" "$r" "$n" "$out" "$before" "$after" "$(check)" "$(cut -d' ' -f1 /proc/loadavg)"
@@ -262,7 +284,9 @@ sql_run() { # design c run
   pgbench_run "$design" "$c" "$measured" $((n - measured)) "$WARMUP" "$RESULTS/warmup-$design-c$c-r$r.txt"
   before=$(counts)
   mkdir -p "$RESULTS/pgbench-logs"
+  cpu_start "${out%.txt}.cpu.json"
   pgbench_run "$design" "$c" 0 "$measured" "$DURATION" "$out" "$RESULTS/pgbench-logs/$design-c$c-r$r"
+  cpu_stop
   after=$(counts)
   record "$design" "$c" "$r" "$n" "$out" "$before" "$after" "$(check)" "$(cut -d' ' -f1 /proc/loadavg)"
 }
@@ -278,7 +302,7 @@ for r in $(seq "$RUNS"); do
     sql_run adapter "$c" "$r"
     log "run $r/$RUNS, c=$c: one round trip (pgbench)"
     sql_run onetrip "$c" "$r"
-    tail -3 "$RUNS_JSONL" | python3 "$BENCH/report.py" brief >&2
+    tail -3 "$RUNS_JSONL" | "$PY" "$BENCH/report.py" brief >&2
   done
 done
 grep -E '^Vm(HWM|RSS)' "/proc/$SERVE_PID/status" | tr -s ' \t' ' ' >"$RESULTS/service-memory.txt"
@@ -304,5 +328,5 @@ if ((SCALE)); then
 fi
 
 cleanup
-python3 "$BENCH/report.py" table "$RESULTS" | tee "$RESULTS/table.md"
+"$PY" "$BENCH/report.py" table "$RESULTS" | tee "$RESULTS/table.md"
 log "raw outputs: ${RESULTS#"$ROOT"/}"

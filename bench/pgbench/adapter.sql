@@ -14,6 +14,6 @@ SELECT "session_log"."date", "session_log"."message" FROM "session_log" WHERE ("
 \endpipeline
 -- Round trip 2: the one writing statement (header at the version read, log, member) + COMMIT.
 \startpipeline
-WITH s AS ( UPDATE sessions SET date_last_modified = :now, last_modified_by = :actor, ended = :f, date_completed = NULL, call_state = :cs, version = version + 1 WHERE id = :sid AND version = :ver RETURNING id ), l AS ( INSERT INTO session_log (session_id, date, message) SELECT id, :now, :msg FROM s ), m AS (DELETE FROM session_members WHERE session_id IN (SELECT id FROM s) AND identity_key = :member) SELECT count(*) AS applied FROM s;
+WITH s AS (UPDATE sessions SET date_last_modified = :now, last_modified_by = :actor, ended = :f, date_completed = NULL, call_state = :cs, version = version + 1 WHERE id = :sid AND version = :ver RETURNING id), l AS (INSERT INTO session_log (session_id, date, message) SELECT id, :now, :msg FROM s), m AS (DELETE FROM session_members WHERE session_id IN (SELECT id FROM s) AND identity_key = :member) SELECT count(*) FROM s;
 COMMIT;
 \endpipeline

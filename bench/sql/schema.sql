@@ -19,7 +19,8 @@ RETURN (1000000000000000 + ((i * 2654435761) % 4294967296) * 1000000 + i)::text;
 -- after the row lock see the state as of the lock: it stays correct under concurrency
 -- (a single statement with data-modifying CTEs would not: all its parts share one snapshot
 -- taken before the lock is granted).
-CREATE OR REPLACE FUNCTION bench.remove_member(
+DROP FUNCTION IF EXISTS bench.remove_member;
+CREATE FUNCTION bench.remove_member(
     p_id text, p_key text, p_actor text, p_now timestamptz, p_message text, p_accounts text[])
 RETURNS TABLE (header sessions, members session_members[], log session_log[])
 LANGUAGE plpgsql AS $$
