@@ -1,0 +1,97 @@
+//! Graceful shutdown: a request in flight when the server is told to stop (what SIGTERM and
+//! SIGINT do) still completes with 200, and new connections are refused afterwards.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::Utc;
+use evo_domain::{
+    AccountId, Actor, Channel, Direction, MemberIdentity, NewMember, NewSession, Session, SessionDetails,
+    SessionId,
+};
+use evo_ports::{
+    AuthError, DeleteChatMemberInput, InviteChatMemberInput, NewSessionInput, ServiceError, SessionUseCases,
+};
+
+/// Use cases whose GetSession takes a while, as a slow database would.
+struct SlowReads {
+    delay: Duration,
+}
+
+fn actor() -> Actor {
+    Actor {
+        user_id: "ann@example.com".into(),
+        name: "Ann".into(),
+        roles: vec!["User".into()],
+        account_ids: vec![AccountId::parse("acme").unwrap()],
+    }
+}
+
+const NOT_IN_THIS_TEST: &str = "not used by this test";
+
+#[async_trait]
+impl SessionUseCases for SlowReads {
+    async fn authenticate(&self, _token: &str) -> Result<Actor, AuthError> {
+        Ok(actor())
+    }
+    async fn new_session(&self, _: &Actor, _: NewSessionInput) -> Result<Session, ServiceError> {
+        Err(ServiceError::Internal(NOT_IN_THIS_TEST.into()))
+    }
+    async fn invite_chat_member(&self, _: &Actor, _: InviteChatMemberInput) -> Result<Session, ServiceError> {
+        Err(ServiceError::Internal(NOT_IN_THIS_TEST.into()))
+    }
+    async fn delete_chat_member(&self, _: &Actor, _: DeleteChatMemberInput) -> Result<Session, ServiceError> {
+        Err(ServiceError::Internal(NOT_IN_THIS_TEST.into()))
+    }
+    async fn get_session(&self, actor: &Actor, _: Option<String>) -> Result<Session, ServiceError> {
+        tokio::time::sleep(self.delay).await;
+        let new = NewSession {
+            account_id: AccountId::parse("acme").unwrap(),
+            channel: Channel::Chat,
+            direction: Direction::Incoming,
+            details: SessionDetails::default(),
+            members: vec![NewMember::new(MemberIdentity::parse("+15550104477").unwrap())],
+        };
+        Ok(Session::open(SessionId::parse("slow-1").unwrap(), new, actor, Utc::now())?)
+    }
+    async fn end_session(&self, _: &Actor, _: Option<String>) -> Result<Session, ServiceError> {
+        Err(ServiceError::Internal(NOT_IN_THIS_TEST.into()))
+    }
+    async fn readiness(&self) -> Result<(), ServiceError> {
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_in_flight_request_completes_during_shutdown() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    let options =
+        evo_http::HttpOptions { workers: 1, shutdown_timeout: Duration::from_secs(10), ..Default::default() };
+    let server =
+        evo_http::server(listener, Arc::new(SlowReads { delay: Duration::from_millis(800) }), options)
+            .unwrap();
+    let handle = server.handle();
+    let running = tokio::spawn(server);
+
+    let in_flight = std::thread::spawn(move || {
+        let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+        let response = agent
+            .get(&format!("http://{address}/sessions/slow-1"))
+            .header("Authorization", "Bearer any")
+            .call()
+            .unwrap();
+        (response.status().as_u16(), response.into_body().read_to_string().unwrap())
+    });
+    // Let the request reach the handler, then stop gracefully as SIGTERM does.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    handle.stop(true).await;
+
+    let (status, body) = tokio::task::spawn_blocking(move || in_flight.join().unwrap()).await.unwrap();
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("\"id\":\"slow-1\""), "{body}");
+    running.await.unwrap().unwrap();
+    assert!(std::net::TcpStream::connect(address).is_err(), "no new connections after shutdown");
+}
