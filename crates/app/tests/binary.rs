@@ -2,46 +2,24 @@
 //! with its own `token` subcommand, create a session, remove a member, stop it, start it
 //! again and find the change still there.
 
-use std::net::TcpListener;
-use std::path::{Path, PathBuf};
+mod support;
+
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+use support::{BINARY, Workdir, agent, free_port};
 
-const BINARY: &str = env!("CARGO_BIN_EXE_evo-sessions");
-
-/// A folder of its own for each test, removed at the end.
-struct Workdir(PathBuf);
-
-impl Workdir {
-    fn new(name: &str) -> Self {
-        let path = std::env::temp_dir().join(format!("evo-sessions-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&path);
-        std::fs::create_dir_all(&path).unwrap();
-        Self(path)
-    }
-}
-
-impl Drop for Workdir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
+/// The binary with no configuration at all: nothing from the test's environment leaks in.
 fn evo(dir: &Path) -> Command {
     let mut command = Command::new(BINARY);
     command
         .current_dir(dir)
-        // The defaults, with no configuration: nothing from the test's environment leaks in.
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("EVO_LOG", "warn");
     command
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 struct Server {
@@ -91,14 +69,6 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(10)))
-        .build()
-        .into()
 }
 
 fn mint(dir: &Path) -> String {
