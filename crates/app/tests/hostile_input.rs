@@ -832,3 +832,47 @@ fn histogram(seen: &[(String, u16)]) -> Vec<(u16, usize)> {
     }
     counts.into_iter().collect()
 }
+
+/// Schemathesis found every operation "rejecting schema-valid data": the OpenAPI document did
+/// not state the ID rule (1 to 64 of `A-Z a-z 0-9 - _ .`). It does now, for every
+/// `sessionId` parameter (path and query) and body field, and the server enforces exactly it.
+#[test]
+fn the_openapi_document_states_the_id_rule_the_server_enforces() {
+    const PATTERN: &str = "^[A-Za-z0-9._-]{1,64}$";
+    let f = Fixture::start("openapi");
+    let response = agent().get(&format!("{}/openapi.json", f.server.base)).call().unwrap();
+    let document: Value = serde_json::from_str(&response.into_body().read_to_string().unwrap()).unwrap();
+    let mut checked = 0;
+    for (path, item) in document["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            for parameter in operation["parameters"].as_array().into_iter().flatten() {
+                if parameter["name"] == "sessionId" {
+                    assert_eq!(parameter["schema"]["pattern"], json!(PATTERN), "{method} {path}");
+                    assert_eq!(parameter["schema"]["maxLength"], json!(64), "{method} {path}");
+                    checked += 1;
+                }
+            }
+        }
+    }
+    // 4 operation routes and their 4 pre-defined forms each.
+    assert_eq!(checked, 4 * 5, "sessionId parameters documented");
+    let schemas = &document["components"]["schemas"];
+    assert_eq!(schemas["NewSession"]["properties"]["accountId"]["pattern"], json!(PATTERN));
+    assert_eq!(schemas["InviteChatMember"]["properties"]["sessionId"]["pattern"], json!(PATTERN));
+
+    let status = |id: &str| {
+        agent()
+            .get(&format!("{}/sessions/{id}", f.server.base))
+            .header("Authorization", &format!("Bearer {}", f.token))
+            .call()
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    for valid in ["a".repeat(64).as_str(), "A.b_c-9", "-", "x.y"] {
+        assert_eq!(status(valid), 404, "{valid:?} matches the pattern: looked up");
+    }
+    for invalid in ["a".repeat(65).as_str(), "a%40b", "a%20b", "%C3%A9", "a~b"] {
+        assert_eq!(status(invalid), 400, "{invalid:?} does not match: refused");
+    }
+}

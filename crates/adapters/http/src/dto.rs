@@ -322,7 +322,8 @@ impl From<&Member> for SessionMemberInfo {
 #[schema(rename_all = "camelCase")]
 #[allow(dead_code)]
 pub struct NewSession {
-    /// The account the session belongs to (required).
+    /// The account the session belongs to (required): 1 to 64 of `A-Z a-z 0-9 - _ .`.
+    #[schema(min_length = 1, max_length = 64, pattern = r"^[A-Za-z0-9._-]{1,64}$")]
     account_id: String,
     /// `Chat` by default.
     #[schema(schema_with = channel_schema)]
@@ -365,7 +366,9 @@ pub struct NewSessionMember {
 #[schema(rename_all = "camelCase")]
 #[allow(dead_code)]
 pub struct InviteChatMember {
-    /// The ID of the session (the path segment on `/sessions/{sessionId}/members`).
+    /// The ID of the session (the path segment on `/sessions/{sessionId}/members`): 1 to 64
+    /// of `A-Z a-z 0-9 - _ .`.
+    #[schema(min_length = 1, max_length = 64, pattern = r"^[A-Za-z0-9._-]{1,64}$")]
     session_id: Option<String>,
     /// The member to add. This can be a cell phone number, user ID (email).
     member_to_add: String,

@@ -102,7 +102,7 @@ async fn body_fields(
     operation_id = "DeleteChatMember",
     tag = "sessions",
     params(
-        ("sessionId" = String, Path, description = "The ID of the session"),
+        ("sessionId" = String, Path, description = "The ID of the session: 1 to 64 of `A-Z a-z 0-9 - _ .`", min_length = 1, max_length = 64, pattern = r"^[A-Za-z0-9._-]{1,64}$"),
         ("memberId" = String, Path, description = "The member to remove: a cell phone number or a user ID (email), percent-encoded (`%2B` for `+`, `%40` for `@`)"),
         ("memberToRemove" = Option<String>, Query, description = "Overrides the `{memberId}` segment. A raw `+` decodes to a space, read back as `+`"),
     ),
@@ -132,7 +132,7 @@ pub async fn delete_chat_member(
     path = "/sessions/{sessionId}/members",
     operation_id = "InviteChatMember",
     tag = "sessions",
-    params(("sessionId" = String, Path, description = "The ID of the session")),
+    params(("sessionId" = String, Path, description = "The ID of the session: 1 to 64 of `A-Z a-z 0-9 - _ .`", min_length = 1, max_length = 64, pattern = r"^[A-Za-z0-9._-]{1,64}$")),
     request_body = InviteChatMember,
     responses((status = 200, description = "The session after adding the member", content((SessionInfo = "application/json"), (String = "text/csv"), (String = "text/jsv")))),
     security(("bearer" = []), ("ss-tok" = []))
@@ -234,7 +234,7 @@ fn member_input(value: &Value, path: &str, errors: &mut Vec<FieldError>) -> Opti
     path = "/sessions/{sessionId}",
     operation_id = "GetSession",
     tag = "sessions",
-    params(("sessionId" = String, Path, description = "The ID of the session")),
+    params(("sessionId" = String, Path, description = "The ID of the session: 1 to 64 of `A-Z a-z 0-9 - _ .`", min_length = 1, max_length = 64, pattern = r"^[A-Za-z0-9._-]{1,64}$")),
     responses((status = 200, description = "The session with its log", content((SessionInfo = "application/json"), (String = "text/csv"), (String = "text/jsv")))),
     security(("bearer" = []), ("ss-tok" = []))
 )]
@@ -254,7 +254,7 @@ pub async fn get_session(request: HttpRequest, state: web::Data<AppState>) -> Re
     path = "/sessions/{sessionId}",
     operation_id = "EndSession",
     tag = "sessions",
-    params(("sessionId" = String, Path, description = "The ID of the session")),
+    params(("sessionId" = String, Path, description = "The ID of the session: 1 to 64 of `A-Z a-z 0-9 - _ .`", min_length = 1, max_length = 64, pattern = r"^[A-Za-z0-9._-]{1,64}$")),
     responses((status = 200, description = "The ended session: `ended: true`, `dateCompleted` set", content((SessionInfo = "application/json"), (String = "text/csv"), (String = "text/jsv")))),
     security(("bearer" = []), ("ss-tok" = []))
 )]

@@ -54,6 +54,12 @@ pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
+/// The server's log goes with the test's output when `EVO_TEST_SERVER_LOG` is set (actix
+/// logs every malformed request at ERROR, which the hostile tests send by the hundred).
+fn server_log() -> Stdio {
+    if std::env::var_os("EVO_TEST_SERVER_LOG").is_some() { Stdio::inherit() } else { Stdio::null() }
+}
+
 /// A running `evo-sessions serve`, killed on drop.
 #[derive(Debug)]
 pub struct Server {
@@ -76,8 +82,7 @@ impl Server {
         for (name, value) in env {
             command.env(name, value);
         }
-        let child =
-            command.stdout(Stdio::null()).stderr(Stdio::inherit()).spawn().expect("the binary starts");
+        let child = command.stdout(Stdio::null()).stderr(server_log()).spawn().expect("the binary starts");
         let mut server = Self { child, port, base: format!("http://127.0.0.1:{port}") };
         let deadline = Instant::now() + Duration::from_secs(60);
         while Instant::now() < deadline {
