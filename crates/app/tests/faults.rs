@@ -32,9 +32,12 @@ use support::{Server, Workdir, agent_with_timeout, mint};
 
 /// Forwards 127.0.0.1:`port` to `upstream`. [`Proxy::cut`] closes every forwarded connection
 /// and refuses new ones (accepted, then closed at once) until [`Proxy::restore`].
+/// [`Proxy::stall`] is a silent network instead: connections stay open (new ones too) but no
+/// byte goes through either way until [`Proxy::restore`], when the held bytes flow on.
 struct Proxy {
     port: u16,
     up: Arc<AtomicBool>,
+    stalled: Arc<AtomicBool>,
     stop: Arc<AtomicBool>,
     connections: Arc<Mutex<Vec<TcpStream>>>,
     accepter: Option<JoinHandle<()>>,
@@ -46,10 +49,12 @@ impl Proxy {
         listener.set_nonblocking(true).unwrap();
         let port = listener.local_addr().unwrap().port();
         let up = Arc::new(AtomicBool::new(true));
+        let stalled = Arc::new(AtomicBool::new(false));
         let stop = Arc::new(AtomicBool::new(false));
         let connections: Arc<Mutex<Vec<TcpStream>>> = Arc::default();
         let accepter = {
-            let (up, stop, connections) = (up.clone(), stop.clone(), connections.clone());
+            let (up, stalled, stop, connections) =
+                (up.clone(), stalled.clone(), stop.clone(), connections.clone());
             std::thread::spawn(move || {
                 while !stop.load(Ordering::SeqCst) {
                     let client = match listener.accept() {
@@ -76,12 +81,12 @@ impl Proxy {
                         open.push(client.try_clone().unwrap());
                         open.push(server.try_clone().unwrap());
                     }
-                    pipe(client.try_clone().unwrap(), server.try_clone().unwrap());
-                    pipe(server, client);
+                    pipe(client.try_clone().unwrap(), server.try_clone().unwrap(), stalled.clone());
+                    pipe(server, client, stalled.clone());
                 }
             })
         };
-        Self { port, up, stop, connections, accepter: Some(accepter) }
+        Self { port, up, stalled, stop, connections, accepter: Some(accepter) }
     }
 
     fn cut(&self) {
@@ -91,14 +96,20 @@ impl Proxy {
         }
     }
 
+    fn stall(&self) {
+        self.stalled.store(true, Ordering::SeqCst);
+    }
+
     fn restore(&self) {
         self.up.store(true, Ordering::SeqCst);
+        self.stalled.store(false, Ordering::SeqCst);
     }
 }
 
 impl Drop for Proxy {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
+        self.stalled.store(false, Ordering::SeqCst);
         self.cut();
         if let Some(accepter) = self.accepter.take() {
             let _ = accepter.join();
@@ -106,14 +117,18 @@ impl Drop for Proxy {
     }
 }
 
-/// Copies `from` to `to` on a thread of its own until either side closes.
-fn pipe(mut from: TcpStream, mut to: TcpStream) {
+/// Copies `from` to `to` on a thread of its own until either side closes, holding the bytes
+/// while `stalled`.
+fn pipe(mut from: TcpStream, mut to: TcpStream, stalled: Arc<AtomicBool>) {
     std::thread::spawn(move || {
         let mut buffer = [0u8; 16 * 1024];
         loop {
             match from.read(&mut buffer) {
                 Ok(0) | Err(_) => break,
                 Ok(n) => {
+                    while stalled.load(Ordering::SeqCst) {
+                        std::thread::sleep(Duration::from_millis(5));
+                    }
                     if std::io::Write::write_all(&mut to, &buffer[..n]).is_err() {
                         break;
                     }
@@ -287,13 +302,34 @@ fn get_session(client: &Client, id: &str) -> Value {
 const WAIT_TIMEOUT_MS: u64 = 1_000;
 const STATEMENT_TIMEOUT_MS: u64 = 1_000;
 
+/// How the database goes away.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fault {
+    /// Connections closed, new ones refused: PostgreSQL restarting, a firewall's reset.
+    Cut,
+    /// Nothing answers, nothing is closed: a network partition, a hung server.
+    Stall,
+}
+
 #[test]
 fn a_database_outage_answers_503_fast_and_recovers_without_a_restart() {
+    outage(Fault::Cut);
+}
+
+/// A silent network is worse than a refused one: nothing fails fast, so only the store's own
+/// deadlines (pool wait, connection creation, the per-operation deadline of twice the
+/// statement timeout plus 1 s) stand between a request and a hang.
+#[test]
+fn a_silent_database_network_answers_503_within_its_deadlines_and_recovers() {
+    outage(Fault::Stall);
+}
+
+fn outage(fault: Fault) {
     let database = test_database();
     let (_, upstream) = through_proxy(&database.url, 0);
     let proxy = Proxy::start(upstream);
     let (url, _) = through_proxy(&database.url, proxy.port);
-    let dir = Workdir::new("outage");
+    let dir = Workdir::new(&format!("outage-{fault:?}"));
     let server = Server::start(
         &dir.0,
         &url,
@@ -319,7 +355,10 @@ fn a_database_outage_answers_503_fast_and_recovers_without_a_restart() {
         })
         .collect();
     std::thread::sleep(cut_at.saturating_sub(start.elapsed()));
-    proxy.cut();
+    match fault {
+        Fault::Cut => proxy.cut(),
+        Fault::Stall => proxy.stall(),
+    }
     let cut = Instant::now();
     std::thread::sleep(restore_at.saturating_sub(start.elapsed()));
     proxy.restore();
@@ -335,7 +374,14 @@ fn a_database_outage_answers_503_fast_and_recovers_without_a_restart() {
     }
 
     // No answer is a 5xx other than 503; every 503 says when to retry; nothing hangs.
-    let bound = Duration::from_millis(WAIT_TIMEOUT_MS) + Duration::from_secs(2);
+    // Cut: the pool wait plus a margin. Stall: a request may hold a connection whose query
+    // never returns, so the store's per-operation deadline (2 x statement timeout + 1 s)
+    // plus the pool wait, plus the margin.
+    let wait = Duration::from_millis(WAIT_TIMEOUT_MS);
+    let bound = match fault {
+        Fault::Cut => wait + Duration::from_secs(2),
+        Fault::Stall => wait + Duration::from_millis(2 * STATEMENT_TIMEOUT_MS) + Duration::from_secs(1 + 2),
+    };
     for call in &calls {
         assert_ne!(call.status, 0, "{}: no answer: {}", call.op, call.body);
         assert!(call.status < 500 || call.status == 503, "{}: {} {}", call.op, call.status, call.body);
@@ -359,7 +405,9 @@ fn a_database_outage_answers_503_fast_and_recovers_without_a_restart() {
         .iter()
         .filter(|c| c.started >= cut + Duration::from_millis(200) && c.started + c.elapsed <= restored)
         .collect();
-    assert!(down.len() >= 8, "only {} calls while down", down.len());
+    // Cut: answers come at once, many per client. Stall: each takes up to the deadline.
+    let enough = if fault == Fault::Cut { 8 } else { 2 };
+    assert!(down.len() >= enough, "only {} calls while down", down.len());
     let down_statuses: BTreeSet<u16> = down.iter().map(|c| c.status).collect();
     assert_eq!(down_statuses, BTreeSet::from([503]), "while down");
     // Back up: without a restart, everything succeeds again once the pool has reconnected.
@@ -376,7 +424,7 @@ fn a_database_outage_answers_503_fast_and_recovers_without_a_restart() {
     }
     let count = |status: u16| calls.iter().filter(|c| c.status == status).count();
     eprintln!(
-        "outage: {} calls ({} before the cut, {} while down, {} after +2 s), {} sessions checked; 200: {}, 503: {}, other: {}; slowest {:?}",
+        "outage ({fault:?}): {} calls ({} before the cut, {} while down, {} after +2 s), {} sessions checked; 200: {}, 503: {}, other: {}; slowest {:?}",
         calls.len(),
         before.len(),
         down.len(),
