@@ -378,6 +378,13 @@ fn hostile_bodies_are_refused_with_json_errors() {
         format!(r#"{{"memberToAdd":"dave@example.com","displayName":"{}"}}"#, "d".repeat(60_000))
             .into_bytes(),
     );
+    // Amplification: 30 000 wrong-typed items in 60 KiB answered 2.6 MB before errors[]
+    // was bounded (evo-http MAX_FIELD_ERRORS); the 16 KiB bound on error bodies checks it.
+    post(
+        "30 000 members of the wrong type",
+        "/sessions",
+        format!(r#"{{"accountId":"demo","members":[{}]}}"#, vec!["1"; 30_000].join(",")).into_bytes(),
+    );
     post(
         "3 500 members",
         "/sessions",

@@ -44,6 +44,11 @@ pub struct ResponseFieldError {
     pub message: String,
 }
 
+/// Most entries of `errors[]` in one answer; the message still counts them all. Without a
+/// bound, a 60 KiB body of 30 000 wrong-typed items answered a 2.6 MB error body (found by
+/// tests/hostile_input.rs of evo-app).
+pub const MAX_FIELD_ERRORS: usize = 100;
+
 /// Every way a request can fail, as the HTTP edge answers it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ApiError {
@@ -150,6 +155,7 @@ impl ApiError {
         let errors = match self {
             Self::Validation(errors) => errors
                 .iter()
+                .take(MAX_FIELD_ERRORS)
                 .map(|e| ResponseFieldError {
                     error_code: e.code.to_owned(),
                     field_name: e.field.clone(),
@@ -246,6 +252,21 @@ mod tests {
             assert_eq!(api.error_code(), code);
             assert!(api.body().response_status.errors.is_empty());
         }
+    }
+
+    #[test]
+    fn field_errors_are_bounded_and_counted() {
+        let errors = (0..30_000)
+            .map(|i| FieldError {
+                field: format!("members[{i}]"),
+                code: "InvalidValue",
+                message: "must be an object".into(),
+            })
+            .collect();
+        let body = ApiError::Validation(errors).body().response_status;
+        assert_eq!(body.errors.len(), MAX_FIELD_ERRORS);
+        assert_eq!(body.errors[0].field_name, "members[0]");
+        assert_eq!(body.message, "members[0]: must be an object (and 29999 more invalid fields)");
     }
 
     #[test]
