@@ -6,8 +6,10 @@
 # Usage: scripts/soak.sh [SECONDS]        (default 60; or SOAK_SECONDS)
 #   SOAK_CLIENTS   concurrent clients, each with one keep-alive connection (default 4)
 #   SOAK_PROFILE   cargo profile of the binary: dev (default) or release
-#   DATABASE_URL   the store to soak (default: a temporary SQLite database); with
-#                  postgres://... set EVO_JWT_SECRET too, or a test one is used
+#   SOAK_STORE     sqlite (default: a temporary database) or postgres (a temporary database
+#                  evo_soak_<pid> on the local server, PGHOST/PGPORT/PGUSER or
+#                  127.0.0.1:5432 postgres, dropped at the end)
+#   DATABASE_URL   or any store given directly (it is left as it is)
 # Exit status 1 when any call failed (anything but a 200, or no answer) or the server died.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,14 +29,25 @@ fi
 
 WORK=$(mktemp -d)
 PID=
+PG_DB=
+PG_ARGS=(-h "${PGHOST:-127.0.0.1}" -p "${PGPORT:-5432}" -U "${PGUSER:-postgres}")
 cleanup() {
     if [[ -n "$PID" ]]; then
         kill "$PID" 2>/dev/null || true
         wait "$PID" 2>/dev/null || true
     fi
+    if [[ -n "$PG_DB" ]]; then
+        psql "${PG_ARGS[@]}" -q -d postgres -c "DROP DATABASE IF EXISTS $PG_DB WITH (FORCE)" >/dev/null || true
+    fi
     rm -rf "$WORK"
 }
 trap cleanup EXIT
+
+if [[ -z "${DATABASE_URL:-}" && "${SOAK_STORE:-sqlite}" == postgres ]]; then
+    PG_DB="evo_soak_$$"
+    psql "${PG_ARGS[@]}" -q -d postgres -c "CREATE DATABASE $PG_DB" >/dev/null
+    DATABASE_URL="postgres://${PGUSER:-postgres}@${PGHOST:-127.0.0.1}:${PGPORT:-5432}/$PG_DB"
+fi
 
 PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 export EVO_BIND="127.0.0.1:$PORT"
