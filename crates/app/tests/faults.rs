@@ -6,7 +6,9 @@
 //!   reading), the proxy is cut for several seconds (existing connections closed, new ones
 //!   refused) and then restored. While it is down every request answers 503 with
 //!   `Retry-After`, within the wait timeout plus a margin; once it is back requests succeed
-//!   again without a restart; and every session is consistent afterwards.
+//!   again without a restart; and every session is consistent afterwards. The same with a
+//!   silent network instead (the proxy holds every byte, closes nothing): 503 within the
+//!   store's own deadlines.
 //! - **Crash**: the binary is SIGKILLed in the middle of concurrent removals and restarted on
 //!   the same database: every removal answered 200 is there (member gone, log entry present),
 //!   and no member is missing without its log entry, nor a log entry without its removal.
