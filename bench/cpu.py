@@ -1,12 +1,13 @@
 #!/usr/bin/env python3
 """CPU time spent by each party during a measured run, from /proc (Linux).
 
-  cpu.py OUT.json      samples until SIGTERM / SIGINT, then writes OUT.json
+  cpu.py OUT.json SERVICE_PID   samples until SIGTERM / SIGINT, then writes OUT.json
 
 Every 0.2 s it reads utime + stime of every process and keeps, per PID, the first and the
 last value seen, so processes that start during the run (pgbench's backends) count fully
 and processes that exit lose at most one interval. Groups:
-  evo-sessions, wrk, pgbench, "postgres evo_bench" (backends of the bench database),
+  evo-sessions (the benchmarked service, SERVICE_PID only: other evo-sessions processes,
+  such as other people's test runs, count as "other"), wrk, pgbench, "postgres evo_bench" (backends of the bench database),
   "postgres other-db" (backends of other databases: other people's tests),
   "postgres aux" (WAL writer, checkpointer, ...: shared work, mostly ours), other.
 Also the machine's busy time from /proc/stat, so "other" (compilers running beside the
@@ -25,7 +26,7 @@ ME = os.getpid()
 BACKEND = re.compile(r"^postgres: (?:\S+: )?\S+ (\S+) (?:\S+\(\d+\)|\[local\]) ")
 
 
-def group_of(pid):
+def group_of(pid, service_pid):
     try:
         with open(f"/proc/{pid}/cmdline", "rb") as f:
             cmd = f.read().replace(b"\0", b" ").decode(errors="replace").strip()
@@ -34,7 +35,7 @@ def group_of(pid):
     except OSError:
         return None
     if comm == "evo-sessions":
-        return "evo-sessions"
+        return "evo-sessions" if pid == service_pid else "other"
     if comm in ("wrk", "pgbench"):
         return comm
     if comm == "postgres" or cmd.startswith("postgres"):
@@ -63,7 +64,7 @@ def machine_busy():
 
 
 def main():
-    out = sys.argv[1]
+    out, service_pid = sys.argv[1], int(sys.argv[2])
     first, last, groups = {}, {}, {}
     stop = []
     signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
@@ -81,7 +82,7 @@ def main():
             if pid not in first or groups[pid] == "postgres aux":
                 # A fresh backend shows the postmaster's command line until it sets its
                 # title: classify postgres processes again until they look like a backend.
-                group = group_of(pid)
+                group = group_of(pid, service_pid)
                 if group is None:
                     continue
                 groups[pid] = group

@@ -6,6 +6,7 @@
       append one JSON line with the figures and the database row deltas
   report.py brief < lines     one line per run, for the progress log
   report.py table RESULTS_DIR the Markdown table, ratios and targets of a results folder
+  report.py profile RESULTS_DIR  the per-phase CPU of the service from perf (profile.md)
 """
 
 import glob
@@ -167,8 +168,9 @@ def table(results_dir):
                "other processes on the shared machine (compilers, other tests) during the run.")
     out.append("")
     out.append("| measurement | c | load generator | evo-sessions | postgres backends | postgres aux | "
-               "ours, total | not ours | cores busy (ours / all) |")
-    out.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+               "ours, total | not ours | cores busy (ours / all) | removals per CPU-second, ours |")
+    out.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    per_cpu = {}
     for key in order:
         sessions, design, c = key
         runs = [r for r in groups[key] if r.get("cpu_us_per_removal")]
@@ -183,8 +185,10 @@ def table(results_dir):
         backends, aux = med("postgres evo_bench"), med("postgres aux")
         total = loadgen + service + backends + aux
         label = DESIGNS[design].split(" (")[0] + ("" if sessions == base_sessions else f", {sessions:,}")
+        per_cpu[key] = 1e6 / total if total else 0
         out.append(f"| {label} | {c} | {loadgen:.0f} | {service:.0f} | {backends:.0f} | {aux:.0f} "
-                   f"| {total:.0f} | {med('not ours'):.0f} | {med('cores busy, ours'):.2f} / {med('cores busy'):.2f} |")
+                   f"| {total:.0f} | {med('not ours'):.0f} | {med('cores busy, ours'):.2f} / {med('cores busy'):.2f} "
+                   f"| {per_cpu[key]:,.0f} |")
     out.append("")
     for memory_file in ("service-memory.txt", "service-memory-after-scale.txt"):
         p = results_dir / memory_file
@@ -202,6 +206,10 @@ def table(results_dir):
         o = medians.get((base_sessions, "onetrip", c))
         if s and a and o:
             out.append(f"- c={c}: (1)/(2) = {s / a:.2f}, (1)/(3) = {s / o:.2f}, (2)/(3) = {a / o:.2f}")
+        ps, pa, po = (per_cpu.get((base_sessions, d, c)) for d in ("service", "adapter", "onetrip"))
+        if ps and pa and po:
+            out.append(f"  - per CPU-second of our processes (load generator included; robust to the "
+                       f"machine's other load): (1)/(2) = {ps / pa:.2f}, (1)/(3) = {ps / po:.2f}")
     scaled = [k for k in medians if k[0] != base_sessions and k[1] == "service"]
     for k in scaled:
         base = medians.get((base_sessions, "service", k[2]))
@@ -230,9 +238,42 @@ def table(results_dir):
         if m:
             mib = int(m.group(1)) / 1024
             out.append(f"- peak RSS <= 64 MB: {mib:.1f} MiB -> {'met' if mib <= 64 else 'NOT met'}")
+    if (results_dir / "profile.md").exists():
+        out.append("")
+        out.append("Where the service's CPU goes (perf, one extra c=16 run):")
+        out.append("")
+        out.append((results_dir / "profile.md").read_text())
     out.append("")
     out.append("Machine:")
     out.extend("    " + l for l in machine.splitlines())
+    return "\n".join(out)
+
+
+def profile(results_dir):
+    """Phases of the service's CPU (bench/profile.py over perf-report.txt), in µs per removal
+    using the median service CPU per removal of the c=16 runs, plus syscalls and context
+    switches per removal from perf stat."""
+    import subprocess
+    results_dir = Path(results_dir)
+    entries = [json.loads(l) for l in open(results_dir / "runs.jsonl") if l.strip()]
+    base = min(e["sessions"] for e in entries)
+    c16 = [e for e in entries if e["design"] == "service" and e["c"] == 16 and e["sessions"] == base]
+    us = statistics.median(e["cpu_us_per_removal"].get("evo-sessions", 0) for e in c16) if c16 else 0
+    out = [f"Service CPU per removal at c=16 (median of the measured runs): {us:.0f} µs", ""]
+    table = subprocess.run([sys.executable, str(Path(__file__).with_name("profile.py")), str(us)],
+                           stdin=open(results_dir / "perf-report.txt"), capture_output=True, text=True)
+    out.append(table.stdout)
+    stat = (results_dir / "perf-stat.txt").read_text() if (results_dir / "perf-stat.txt").exists() else ""
+    wrk_text = (results_dir / "profile-stat-wrk.txt").read_text() if (results_dir / "profile-stat-wrk.txt").exists() else ""
+    if stat and "WRK_JSON" in wrk_text:
+        ok = parse_wrk(wrk_text)["ok"]
+        def counter(name):
+            m = re.search(r"([\d,.]+)\s+(?:msec\s+)?" + re.escape(name), stat)
+            return float(m.group(1).replace(",", "")) if m else 0.0
+        out.append(f"perf stat over a c=16 run of {ok} removals: "
+                   f"{counter('raw_syscalls:sys_enter') / max(ok, 1):.1f} syscalls, "
+                   f"{counter('context-switches') / max(ok, 1):.1f} context switches and "
+                   f"{counter('task-clock') * 1000 / max(ok, 1):.0f} µs of CPU per removal.")
     return "\n".join(out)
 
 
@@ -248,6 +289,8 @@ def main():
                 print(brief_line(json.loads(line)))
     elif command == "table":
         print(table(sys.argv[2]))
+    elif command == "profile":
+        print(profile(sys.argv[2]))
     else:
         raise SystemExit(__doc__)
 

@@ -6,6 +6,7 @@
 #   bench/run.sh --quick         2 runs of 5 s per point, no scale check (a smoke test)
 #   bench/run.sh --sync-commit off   run with synchronous_commit=off on the bench database
 #                                (shows the CPU costs that a durable commit's fsync hides)
+#   bench/run.sh --no-profile    skip the perf profile of the service (done when perf exists)
 #
 # What it does (docs/performance.md explains the why and the latest figures):
 #   1. builds the release binary, recreates the database evo_bench on the local PostgreSQL,
@@ -19,8 +20,10 @@
 #      each run on a freshly reseeded database, after a warm-up on sessions kept apart
 #      for it; rows are counted before and after and every session is checked for
 #      consistency (bench/sql/check.sql);
-#   3. reads the service's peak RSS (VmHWM), reseeds 400 000 sessions and repeats the
-#      c=16 service run, and records EXPLAIN (ANALYZE, BUFFERS) of the adapter's queries;
+#   3. reads the service's peak RSS (VmHWM); profiles one more c=16 service run with perf
+#      (call graphs; bench/profile.py splits the service's CPU per request phase) and counts
+#      its syscalls and context switches; reseeds 400 000 sessions and repeats the c=16
+#      service run, and records EXPLAIN (ANALYZE, BUFFERS) of the adapter's queries;
 #   4. prints one table (bench/report.py) and keeps every raw output in
 #      bench/results/<UTC timestamp>/.
 #
@@ -42,12 +45,14 @@ DURATION=${BENCH_DURATION:-8}
 WARMUP=${BENCH_WARMUP:-2}
 CONCURRENCY=${BENCH_CONCURRENCY:-"1 16"}
 SCALE=1
+PROFILE=1
 SYNC_COMMIT=""
 while (($#)); do
   case $1 in
     --scale) SCALE=1 ;;
     --no-scale) SCALE=0 ;;
-    --quick) RUNS=2 DURATION=5 SCALE=0 ;;
+    --no-profile) PROFILE=0 ;;
+    --quick) RUNS=2 DURATION=5 SCALE=0 PROFILE=0 ;;
     --sync-commit) SYNC_COMMIT=$2; shift ;;
     -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench/run.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
@@ -101,7 +106,7 @@ PY=$(python3 -c 'import sys; print(sys.executable)')
 
 # CPU seconds per party during a measured run (bench/cpu.py), stopped by PID.
 cpu_start() { # out.json
-  "$PY" "$BENCH/cpu.py" "$1" &
+  "$PY" "$BENCH/cpu.py" "$1" "$SERVE_PID" &
   CPU_PID=$!
   PIDS+=("$CPU_PID")
   for _ in $(seq 100); do [[ -e $1.ready ]] && return; sleep 0.05; done
@@ -143,7 +148,7 @@ CARGO_TARGET_DIR=$TARGET_DIR cargo build --release -p evo-app --locked 2>"$RESUL
   echo "memory: $(free -g | awk '/Mem:/ {print $2 " GiB"}')"
   echo "kernel: $(uname -r)"
   echo "postgres: $(psql -X -Atq -d postgres -c 'SELECT version()')"
-  echo "postgres settings: $(psql -X -Atq -d postgres -c "SELECT string_agg(name || '=' || setting || coalesce(unit, ''), ' ') FROM pg_settings WHERE name IN ('shared_buffers', 'synchronous_commit', 'fsync', 'wal_sync_method', 'max_connections')")"
+  echo "postgres settings: $(psql -X -Atq -d postgres -c "SELECT string_agg(name || '=' || current_setting(name), ' ') FROM pg_settings WHERE name IN ('shared_buffers', 'synchronous_commit', 'fsync', 'wal_sync_method', 'max_connections')")"
   echo "wrk: $(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2); pgbench: $(pgbench --version)"
   echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
   echo "sessions: $SESSIONS; runs: $RUNS x ${DURATION}s after ${WARMUP}s warm-up; concurrency: $CONCURRENCY"
@@ -207,7 +212,19 @@ assert len(s["log"]) == 1, s["log"]
 EOF
 log "GET /sessions/$CHECK_SID: 200, 8 members, 1 log entry"
 
-counts() { psql -X -Atq -F' ' -d "$DB" -f "$BENCH/sql/counts.sql"; }
+# Row counts once they stop moving: requests that wrk cut off at its deadline may still be
+# committing (or rolling back) in the service, and must not land in the next run's delta.
+counts() {
+  local previous now
+  now=$(psql -X -Atq -F' ' -d "$DB" -f "$BENCH/sql/counts.sql")
+  for _ in $(seq 20); do
+    sleep 0.3
+    previous=$now
+    now=$(psql -X -Atq -F' ' -d "$DB" -f "$BENCH/sql/counts.sql")
+    [[ $now = "$previous" ]] && break
+  done
+  echo "$now"
+}
 check() { psql -X -Atq -d "$DB" -f "$BENCH/sql/check.sql"; }
 
 # Appends one JSON line to runs.jsonl: what was run, what it reported, what the DB shows.
@@ -231,7 +248,6 @@ service_run() { # c run sessions first count wfirst wcount
   cpu_start "${out%.txt}.cpu.json"
   wrk_run "$c" "$first" "$count" "$DURATION" "$out"
   cpu_stop
-  sleep 0.5 # let requests cut off by wrk's deadline finish or roll back
   after=$(counts)
   record service "$c" "$r" "$n" "$out" "$before" "$after" "$(check)" "$(cut -d' ' -f1 /proc/loadavg)"
 }
@@ -307,6 +323,34 @@ for r in $(seq "$RUNS"); do
 done
 grep -E '^Vm(HWM|RSS)' "/proc/$SERVE_PID/status" | tr -s ' \t' ' ' >"$RESULTS/service-memory.txt"
 log "service memory: $(tr '\n' ' ' <"$RESULTS/service-memory.txt")"
+
+# ---------------------------------------------------------------------------------------
+# Where the service's time goes: one more c=16 run (not in the table: perf slows it down),
+# sampled with call graphs, then one counted for syscalls and context switches per removal.
+if ((PROFILE)) && command -v perf >/dev/null; then
+  log "profile: perf record of the service during a c=16 run"
+  seed "$SESSIONS"
+  m=$(measured_of "$SESSIONS")
+  perf record -F 299 -e cpu-clock --call-graph dwarf,65528 -p "$SERVE_PID" \
+    -o "$RESULTS/perf.data" -- sleep "$DURATION" >"$RESULTS/perf-record.log" 2>&1 &
+  PERF_PID=$!
+  PIDS+=("$PERF_PID")
+  wrk_run 16 0 $((m / 2)) "$DURATION" "$RESULTS/profile-wrk.txt"
+  wait "$PERF_PID" || true
+  forget_pid "$PERF_PID"
+  perf stat -e raw_syscalls:sys_enter,context-switches,task-clock -p "$SERVE_PID" \
+    -o "$RESULTS/perf-stat.txt" -- sleep "$DURATION" >/dev/null 2>&1 &
+  PERF_PID=$!
+  PIDS+=("$PERF_PID")
+  wrk_run 16 $((m / 2)) $((m / 2)) "$DURATION" "$RESULTS/profile-stat-wrk.txt"
+  wait "$PERF_PID" || true
+  forget_pid "$PERF_PID"
+  log "profile: perf report (takes a while)"
+  timeout 300 perf report -i "$RESULTS/perf.data" --children --sort sym -g none --stdio \
+    >"$RESULTS/perf-report.txt" 2>/dev/null || log "perf report failed"
+  "$PY" "$BENCH/report.py" profile "$RESULTS" >"$RESULTS/profile.md" || log "profile summary failed"
+  rm -f "$RESULTS/perf.data" # large; perf-report.txt keeps what the summary used
+fi
 
 # ---------------------------------------------------------------------------------------
 # 3. Scale check: the same c=16 service run with 10x the sessions.
