@@ -883,3 +883,56 @@ fn the_openapi_document_states_the_id_rule_the_server_enforces() {
         assert_eq!(status(invalid), 400, "{invalid:?} does not match: refused");
     }
 }
+
+/// Idle and slow clients cannot starve the server: with 200 connections that send nothing
+/// and 20 that trickle a request head a header at a time (slowloris), ordinary requests are
+/// still answered, and the server itself closes the slow and idle connections (actix's
+/// client request timeout, 5 s by default) instead of holding them forever.
+#[test]
+fn idle_and_slow_connections_do_not_starve_the_server() {
+    use std::io::Read;
+    use std::time::{Duration, Instant};
+
+    let f = Fixture::start("slow");
+    let idle: Vec<_> = (0..200).map(|_| connect(f.server.port)).collect();
+    let mut slow: Vec<_> = (0..20)
+        .map(|_| {
+            let mut stream = connect(f.server.port);
+            stream.write_all(b"GET /health/live HTTP/1.1\r\nHost: 127.0.0.1\r\n").unwrap();
+            stream
+        })
+        .collect();
+    let started = Instant::now();
+    let mut answered = 0;
+    let mut closed = vec![false; slow.len()];
+    // Trickle a header every 250 ms on each slow connection while reading the seeded session.
+    while started.elapsed() < Duration::from_secs(15) && closed.iter().any(|c| !c) {
+        assert_eq!(f.snapshot(), f.before, "an ordinary request is answered");
+        answered += 1;
+        for (stream, closed) in slow.iter_mut().zip(closed.iter_mut()) {
+            if !*closed && stream.write_all(b"X-Slow: 1\r\n").is_err() {
+                *closed = true;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    assert!(answered >= 10, "{answered} ordinary requests answered");
+    let open = closed.iter().filter(|c| !**c).count();
+    assert_eq!(open, 0, "{open} slow connections still open after {:?}", started.elapsed());
+    // The idle ones were closed too (a 408 or just the end of the stream; never a hang).
+    for mut stream in idle {
+        stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut buffer = Vec::new();
+        match stream.read_to_end(&mut buffer) {
+            Ok(_) => {
+                let text = String::from_utf8_lossy(&buffer);
+                assert!(text.is_empty() || text.starts_with("HTTP/1.1 408"), "{text}");
+            }
+            Err(error) => assert_eq!(error.kind(), std::io::ErrorKind::ConnectionReset, "{error}"),
+        }
+    }
+    eprintln!(
+        "slow clients: 200 idle and 20 slowloris connections closed by the server within {:?}, {answered} ordinary requests answered meanwhile",
+        started.elapsed()
+    );
+}
