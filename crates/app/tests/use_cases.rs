@@ -97,7 +97,8 @@ fn snapshot(store: &Store) -> HashMap<SessionId, Session> {
 #[tokio::test]
 async fn delete_chat_member_removes_and_returns_the_stored_session() {
     let (repository, store) = store_with(vec![session("s-1", Channel::Chat)]);
-    let removed = service(repository).delete_chat_member(&agent(), delete("s-1", "BOB@example.com")).await.unwrap();
+    let removed =
+        service(repository).delete_chat_member(&agent(), delete("s-1", "BOB@example.com")).await.unwrap();
     assert_eq!(removed.members.len(), 2);
     assert_eq!(removed.log.last().unwrap().message, "Ann removed bob@example.com from the chat");
     let id = SessionId::parse("s-1").unwrap();
@@ -118,14 +119,20 @@ async fn domain_refusals_persist_nothing() {
     let mut ended = session("ended", Channel::Chat);
     ended.end(&agent(), now()).unwrap();
     let mut foreign = session("foreign", Channel::Chat);
-    foreign = Session::restore(SessionData { account_id: AccountId::parse("globex").unwrap(), ..foreign.into_data() });
+    foreign = Session::restore(SessionData {
+        account_id: AccountId::parse("globex").unwrap(),
+        ..foreign.into_data()
+    });
     let sessions = vec![session("chat", Channel::Chat), session("voice", Channel::Voice), ended, foreign];
     let cases = [
         (delete("missing", "bob@example.com"), SessionError::NotFound),
         (delete("foreign", "bob@example.com"), SessionError::NotFound),
         (delete("voice", "bob@example.com"), SessionError::NotAChatSession { channel: Channel::Voice }),
         (delete("ended", "bob@example.com"), SessionError::SessionEnded),
-        (delete("chat", "dave@example.com"), SessionError::MemberNotFound { identity: "dave@example.com".into() }),
+        (
+            delete("chat", "dave@example.com"),
+            SessionError::MemberNotFound { identity: "dave@example.com".into() },
+        ),
         (
             delete("chat", "+1 555 123 4567"),
             SessionError::CannotRemoveOriginalMember { identity: "+15551234567".into() },
@@ -146,7 +153,10 @@ async fn role_and_field_refusals_never_reach_the_store() {
     type IsExpected = fn(&ServiceError) -> bool;
     let cases: Vec<(Actor, DeleteChatMemberInput, IsExpected)> = vec![
         (actor(&["Viewer"], &["acme"]), delete("s-1", "bob@example.com"), |e| {
-            matches!(e, ServiceError::Session(SessionError::Access(AccessError::MissingRole { role: "User" })))
+            matches!(
+                e,
+                ServiceError::Session(SessionError::Access(AccessError::MissingRole { role: "User" }))
+            )
         }),
         (agent(), delete("s-1", "bob"), |e| {
             matches!(e, ServiceError::Validation(errors) if errors.len() == 1
@@ -156,11 +166,15 @@ async fn role_and_field_refusals_never_reach_the_store() {
             matches!(e, ServiceError::Validation(errors)
                 if errors.iter().map(|e| e.field.as_str()).collect::<Vec<_>>() == ["sessionId", "memberToRemove"])
         }),
-        (agent(), delete(&"x".repeat(10_000), "bob@example.com"), |e| {
-            matches!(e, ServiceError::Validation(errors) if errors[0].field == "sessionId")
-        }),
+        (
+            agent(),
+            delete(&"x".repeat(10_000), "bob@example.com"),
+            |e| matches!(e, ServiceError::Validation(errors) if errors[0].field == "sessionId"),
+        ),
         // Role (403) is checked before fields (400).
-        (actor(&[], &["acme"]), delete("", "bob"), |e| matches!(e, ServiceError::Session(SessionError::Access(_)))),
+        (actor(&[], &["acme"]), delete("", "bob"), |e| {
+            matches!(e, ServiceError::Session(SessionError::Access(_)))
+        }),
     ];
     for (who, input, expected) in cases {
         let mut repository = MockSessionRepository::new();
@@ -185,9 +199,9 @@ async fn administrators_remove_members_in_any_account() {
 #[tokio::test]
 async fn store_outages_become_unavailable() {
     let mut repository = MockSessionRepository::new();
-    repository
-        .expect_update()
-        .returning(|_, _, _, _| Err(UpdateError::Repository(RepositoryError::Unavailable("pool timeout".into()))));
+    repository.expect_update().returning(|_, _, _, _| {
+        Err(UpdateError::Repository(RepositoryError::Unavailable("pool timeout".into())))
+    });
     let result = service(repository).delete_chat_member(&agent(), delete("s-1", "bob@example.com")).await;
     assert_eq!(result, Err(ServiceError::Unavailable("pool timeout".into())));
 }
@@ -225,7 +239,8 @@ async fn inviting_with_a_bad_role_names_the_field() {
         display_name: None,
         role: Some("agent".into()),
     };
-    let Err(ServiceError::Validation(errors)) = service(repository).invite_chat_member(&agent(), input).await else {
+    let Err(ServiceError::Validation(errors)) = service(repository).invite_chat_member(&agent(), input).await
+    else {
         panic!("expected a validation error")
     };
     assert_eq!(errors.len(), 1);
@@ -345,7 +360,10 @@ async fn new_session_retries_a_taken_id() {
 async fn authenticate_delegates_to_the_token_port() {
     let mut tokens = MockTokenVerifier::new();
     tokens.expect_verify().withf(|token| token == "good").returning(|_| Ok(agent()));
-    tokens.expect_verify().withf(|token| token == "bad").returning(|_| Err(AuthError::InvalidToken("expired".into())));
+    tokens
+        .expect_verify()
+        .withf(|token| token == "bad")
+        .returning(|_| Err(AuthError::InvalidToken("expired".into())));
     let service = SessionService::new(MockSessionRepository::new(), tokens, clock(), ids());
     assert_eq!(service.authenticate("good").await, Ok(agent()));
     assert_eq!(service.authenticate("bad").await, Err(AuthError::InvalidToken("expired".into())));
@@ -356,5 +374,8 @@ async fn authenticate_delegates_to_the_token_port() {
 async fn readiness_reflects_the_store() {
     let mut repository = MockSessionRepository::new();
     repository.expect_ping().returning(|| Err(RepositoryError::Unavailable("connection refused".into())));
-    assert_eq!(service(repository).readiness().await, Err(ServiceError::Unavailable("connection refused".into())));
+    assert_eq!(
+        service(repository).readiness().await,
+        Err(ServiceError::Unavailable("connection refused".into()))
+    );
 }
