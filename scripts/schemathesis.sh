@@ -77,7 +77,8 @@ if [[ -n "${ST_SEED:-}" ]]; then SEED_ARGS=(--seed "$ST_SEED"); fi
 # (CPython gh-106905), a crash of the tool, not a finding.
 echo "schemathesis: st $(st --version 2>/dev/null | awk '{print $NF}') against $BASE, $MAX_EXAMPLES examples per operation"
 status=0
-timeout "$TIME_LIMIT" st --no-color run "$BASE/openapi.json" \
+# Run from the temporary folder: Schemathesis and Hypothesis leave caches in the current one.
+(cd "$WORK" && timeout "$TIME_LIMIT" st --no-color run "$BASE/openapi.json" \
     --header "Authorization: Bearer $TOKEN" \
     --checks not_a_server_error,response_schema_conformance,status_code_conformance,content_type_conformance \
     --phases examples,coverage,fuzzing \
@@ -86,7 +87,7 @@ timeout "$TIME_LIMIT" st --no-color run "$BASE/openapi.json" \
     --workers 1 \
     --suppress-health-check all \
     --generation-database none \
-    "${SEED_ARGS[@]}" "$@" || status=$?
+    "${SEED_ARGS[@]}" "$@") || status=$?
 
 if ! kill -0 "$PID" 2>/dev/null; then
     echo "schemathesis: the server died during the run" >&2
