@@ -138,7 +138,14 @@ pub(crate) fn new_session(input: NewSessionInput) -> Result<NewSession, Vec<Fiel
         ..SessionDetails::default()
     };
     let mut new_members = input.members;
-    if new_members.len() > MAX_NEW_MEMBERS {
+    if new_members.is_empty() {
+        // Every session has an original member (contract section 2): the one who started it.
+        fields.fail(
+            "members",
+            "NotEmpty",
+            "members must list at least one member; the first is the original member",
+        );
+    } else if new_members.len() > MAX_NEW_MEMBERS {
         fields.fail("members", "Length", format!("at most {MAX_NEW_MEMBERS} members"));
         new_members.clear();
     }

@@ -334,6 +334,18 @@ async fn new_session_validates_every_field_and_stores_nothing() {
 }
 
 #[tokio::test]
+async fn new_session_needs_an_original_member() {
+    let mut repository = MockSessionRepository::new();
+    repository.expect_insert().never();
+    let input = NewSessionInput { members: vec![], ..new_session_input() };
+    let Err(ServiceError::Validation(errors)) = service(repository).new_session(&agent(), input).await else {
+        panic!("expected a validation error")
+    };
+    let fields: Vec<_> = errors.iter().map(|e| (e.field.as_str(), e.code)).collect();
+    assert_eq!(fields, [("members", "NotEmpty")]);
+}
+
+#[tokio::test]
 async fn new_session_in_a_foreign_account_is_forbidden() {
     let mut repository = MockSessionRepository::new();
     repository.expect_insert().never();

@@ -342,8 +342,9 @@ pub struct NewSession {
     to_address: Option<String>,
     from_phone_number: Option<String>,
     console_data: Option<String>,
-    /// The members; the first is the original member.
-    members: Option<Vec<NewSessionMember>>,
+    /// The members (required, 1 to 100); the first is the original member.
+    #[schema(min_items = 1, max_items = 100)]
+    members: Vec<NewSessionMember>,
 }
 
 /// A member of `NewSession.members`.
