@@ -2,6 +2,7 @@
 """Parses the raw outputs of bench/run.sh and prints the table.
 
   report.py record RUNS_JSONL DESIGN C RUN SESSIONS OUTPUT BEFORE AFTER INCONSISTENT LOAD
+                   WAL_BEFORE WAL_AFTER
       parse one run (wrk or pgbench output; pgbench per-transaction logs next to it) and
       append one JSON line with the figures and the database row deltas
   report.py brief < lines     one line per run, for the progress log
@@ -83,7 +84,7 @@ def parse_pgbench(text, output_path):
 
 
 def record(args):
-    jsonl, design, c, run, sessions, output, before, after, inconsistent, load = args
+    jsonl, design, c, run, sessions, output, before, after, inconsistent, load, wal0, wal1 = args
     output = Path(output)
     text = output.read_text(errors="replace")
     figures = parse_wrk(text) if design == "service" else parse_pgbench(text, output)
@@ -119,6 +120,9 @@ def record(args):
         **figures, "db": db, "in_flight_at_end": in_flight, "db_check": verdict,
         "inconsistent_sessions": int(inconsistent), "load1": float(load), "output": output.name,
         "cpu_us_per_removal": cpu,
+        "wal_kb_per_removal": round((int(float(wal1.split()[0])) - int(float(wal0.split()[0])))
+                                    / 1024 / max(1, db["members_removed"]), 2),
+        "fpi_per_removal": round((int(wal1.split()[1]) - int(wal0.split()[1])) / max(1, db["members_removed"]), 2),
     }
     with open(jsonl, "a") as f:
         f.write(json.dumps(entry) + "\n")
@@ -127,7 +131,13 @@ def record(args):
 def brief_line(e):
     return (f"  {e['design']:8} n={e['sessions']:<6} c={e['c']:<2} run {e['run']}: "
             f"{e['rate']:8.0f}/s  p50 {e['p50_ms']:6.2f} ms  p99 {e['p99_ms']:6.2f} ms  "
-            f"errors {e['errors']}  db {e['db_check']}  load {e['load1']}")
+            f"errors {e['errors']}  db {e['db_check']}  load {e['load1']}  "
+            f"WAL {e.get('wal_kb_per_removal', '?')} KB ({e.get('fpi_per_removal', '?')} FPI)")
+
+
+def med_key(runs, name):
+    values = [r[name] for r in runs if name in r]
+    return statistics.median(values) if values else float("nan")
 
 
 def fmt_spread(values, digits=0):
@@ -168,8 +178,9 @@ def table(results_dir):
                "other processes on the shared machine (compilers, other tests) during the run.")
     out.append("")
     out.append("| measurement | c | load generator | evo-sessions | postgres backends | postgres aux | "
-               "ours, total | not ours | cores busy (ours / all) | removals per CPU-second, ours |")
-    out.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+               "ours, total | not ours | cores busy (ours / all) | removals per CPU-second, ours "
+               "| WAL KB (full-page images) per removal |")
+    out.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     per_cpu = {}
     for key in order:
         sessions, design, c = key
@@ -188,7 +199,8 @@ def table(results_dir):
         per_cpu[key] = 1e6 / total if total else 0
         out.append(f"| {label} | {c} | {loadgen:.0f} | {service:.0f} | {backends:.0f} | {aux:.0f} "
                    f"| {total:.0f} | {med('not ours'):.0f} | {med('cores busy, ours'):.2f} / {med('cores busy'):.2f} "
-                   f"| {per_cpu[key]:,.0f} |")
+                   f"| {per_cpu[key]:,.0f} | {med_key(runs, 'wal_kb_per_removal'):.1f} "
+                   f"({med_key(runs, 'fpi_per_removal'):.2f}) |")
     out.append("")
     for memory_file in ("service-memory.txt", "service-memory-after-scale.txt"):
         p = results_dir / memory_file

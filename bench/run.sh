@@ -4,6 +4,7 @@
 #   bench/run.sh                 everything (about 8-10 minutes on 2 cores)
 #   bench/run.sh --no-scale      skip the 400 000-session scale check
 #   bench/run.sh --quick         2 runs of 5 s per point, no scale check (a smoke test)
+#   bench/run.sh --scale-only    only the service at c=16 (40 000 sessions) and the scale check
 #   bench/run.sh --sync-commit off   run with synchronous_commit=off on the bench database
 #                                (shows the CPU costs that a durable commit's fsync hides)
 #   bench/run.sh --no-profile    skip the perf profile of the service (done when perf exists)
@@ -30,7 +31,8 @@
 # Loopback only: the service, wrk, pgbench and psql talk to 127.0.0.1. Everything started
 # here is stopped by PID on exit (trap). Settings (environment):
 #   BENCH_SESSIONS=40000 BENCH_SCALE_SESSIONS=400000 BENCH_RUNS=3 BENCH_DURATION=8
-#   BENCH_WARMUP=2 BENCH_CONCURRENCY="1 16"; PGHOST/PGPORT/PGUSER (127.0.0.1/5432/postgres);
+#   BENCH_WARMUP=2 BENCH_CONCURRENCY="1 16" BENCH_DESIGNS="service adapter onetrip";
+#   PGHOST/PGPORT/PGUSER (127.0.0.1/5432/postgres);
 #   EVO_DB_POOL_SIZE, EVO_WORKERS are passed to the service when set (else its defaults).
 set -euo pipefail
 
@@ -44,6 +46,7 @@ RUNS=${BENCH_RUNS:-3}
 DURATION=${BENCH_DURATION:-8}
 WARMUP=${BENCH_WARMUP:-2}
 CONCURRENCY=${BENCH_CONCURRENCY:-"1 16"}
+DESIGNS=${BENCH_DESIGNS:-"service adapter onetrip"}
 SCALE=1
 PROFILE=1
 SYNC_COMMIT=""
@@ -53,6 +56,7 @@ while (($#)); do
     --no-scale) SCALE=0 ;;
     --no-profile) PROFILE=0 ;;
     --quick) RUNS=2 DURATION=5 SCALE=0 PROFILE=0 ;;
+    --scale-only) DESIGNS=service CONCURRENCY=16 SCALE=1 PROFILE=0 ;;
     --sync-commit) SYNC_COMMIT=$2; shift ;;
     -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench/run.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
@@ -171,6 +175,7 @@ psql_q -f "$BENCH/sql/schema.sql"
 seed() { # sessions
   local started=$SECONDS
   psql_q -v sessions="$1" -f "$BENCH/sql/seed.sql"
+  sync # the seed's writes must not still be draining to disk while we measure
   echo "seed $1 sessions: $((SECONDS - started)) s" >>"$RESULTS/seed-times.txt"
 }
 log "seeding $SESSIONS sessions x 8 members"
@@ -226,6 +231,8 @@ counts() {
   echo "$now"
 }
 check() { psql -X -Atq -d "$DB" -f "$BENCH/sql/check.sql"; }
+# WAL written (bytes, full-page images): cluster-wide, so other databases' writes add noise.
+wal() { psql -X -Atq -F' ' -d "$DB" -c 'SELECT wal_bytes, wal_fpi FROM pg_stat_wal'; }
 
 # Appends one JSON line to runs.jsonl: what was run, what it reported, what the DB shows.
 record() { # design c run sessions output_file before after extra_json
@@ -245,11 +252,14 @@ service_run() { # c run sessions first count wfirst wcount
   out=$RESULTS/service-n$n-c$c-r$r.txt
   wrk_run "$c" "$wfirst" "$wcount" "$WARMUP" "$RESULTS/warmup-service-n$n-c$c-r$r.txt"
   before=$(counts)
+  wal_before=$(wal)
   cpu_start "${out%.txt}.cpu.json"
   wrk_run "$c" "$first" "$count" "$DURATION" "$out"
   cpu_stop
+  wal_after=$(wal)
   after=$(counts)
-  record service "$c" "$r" "$n" "$out" "$before" "$after" "$(check)" "$(cut -d' ' -f1 /proc/loadavg)"
+  record service "$c" "$r" "$n" "$out" "$before" "$after" "$(check)" "$(cut -d' ' -f1 /proc/loadavg)" \
+    "$wal_before" "$wal_after"
 }
 
 # pgbench variables: the session partition, the fixed parameters of a removal, the member
@@ -300,25 +310,30 @@ sql_run() { # design c run
   pgbench_run "$design" "$c" "$measured" $((n - measured)) "$WARMUP" "$RESULTS/warmup-$design-c$c-r$r.txt"
   before=$(counts)
   mkdir -p "$RESULTS/pgbench-logs"
+  wal_before=$(wal)
   cpu_start "${out%.txt}.cpu.json"
   pgbench_run "$design" "$c" 0 "$measured" "$DURATION" "$out" "$RESULTS/pgbench-logs/$design-c$c-r$r"
   cpu_stop
+  wal_after=$(wal)
   after=$(counts)
-  record "$design" "$c" "$r" "$n" "$out" "$before" "$after" "$(check)" "$(cut -d' ' -f1 /proc/loadavg)"
+  record "$design" "$c" "$r" "$n" "$out" "$before" "$after" "$(check)" "$(cut -d' ' -f1 /proc/loadavg)" \
+    "$wal_before" "$wal_after"
 }
 
 # Interleaved (run, concurrency, design) so that drift on a shared machine hits all alike.
 for r in $(seq "$RUNS"); do
   for c in $CONCURRENCY; do
-    log "run $r/$RUNS, c=$c: service"
-    seed "$SESSIONS"
-    m=$(measured_of "$SESSIONS")
-    service_run "$c" "$r" "$SESSIONS" 0 "$m" "$m" $((SESSIONS - m))
-    log "run $r/$RUNS, c=$c: adapter SQL (pgbench)"
-    sql_run adapter "$c" "$r"
-    log "run $r/$RUNS, c=$c: one round trip (pgbench)"
-    sql_run onetrip "$c" "$r"
-    tail -3 "$RUNS_JSONL" | "$PY" "$BENCH/report.py" brief >&2
+    for design in $DESIGNS; do
+      log "run $r/$RUNS, c=$c: $design"
+      if [[ $design = service ]]; then
+        seed "$SESSIONS"
+        m=$(measured_of "$SESSIONS")
+        service_run "$c" "$r" "$SESSIONS" 0 "$m" "$m" $((SESSIONS - m))
+      else
+        sql_run "$design" "$c" "$r"
+      fi
+    done
+    tail -"$(wc -w <<<"$DESIGNS")" "$RUNS_JSONL" | "$PY" "$BENCH/report.py" brief >&2
   done
 done
 grep -E '^Vm(HWM|RSS)' "/proc/$SERVE_PID/status" | tr -s ' \t' ' ' >"$RESULTS/service-memory.txt"
@@ -327,7 +342,7 @@ log "service memory: $(tr '\n' ' ' <"$RESULTS/service-memory.txt")"
 # ---------------------------------------------------------------------------------------
 # Where the service's time goes: one more c=16 run (not in the table: perf slows it down),
 # sampled with call graphs, then one counted for syscalls and context switches per removal.
-if ((PROFILE)) && command -v perf >/dev/null; then
+if ((PROFILE)) && [[ " $CONCURRENCY " = *" 16 "* ]] && command -v perf >/dev/null; then
   log "profile: perf record of the service during a c=16 run"
   seed "$SESSIONS"
   m=$(measured_of "$SESSIONS")
@@ -362,7 +377,7 @@ if ((SCALE)); then
   n=$SCALE_SESSIONS
   for r in 1 2; do
     log "scale run $r/2, c=16: service on $n sessions"
-    service_run 16 "$r" "$n" $(((r - 1) * n * 2 / 5)) $((n * 2 / 5)) $((n * 4 / 5 + (r - 1) * n / 10)) $((n / 10))
+    WARMUP=$((WARMUP > 5 ? WARMUP : 5)) service_run 16 "$r" "$n" $(((r - 1) * n * 2 / 5)) $((n * 2 / 5)) $((n * 4 / 5 + (r - 1) * n / 10)) $((n / 10))
   done
   # The adapter's queries on a session that still has all its members.
   psql -X -d "$DB" -v sid="$(sid $((SCALE_SESSIONS - 1)))" -v key=agent2@example.com \

@@ -58,15 +58,18 @@ end
 
 -- One machine-readable line for bench/report.py, after wrk's own summary.
 function done(summary, latency, requests)
-  local t_issued, t_ok, t_non2xx, t_exhausted, codes = 0, 0, 0, 0, {}
+  local t_issued, t_ok, t_non2xx, t_exhausted, by_code, codes = 0, 0, 0, 0, {}, {}
   for _, thread in ipairs(threads) do
     t_issued = t_issued + thread:get("issued")
     t_ok = t_ok + thread:get("ok")
     t_non2xx = t_non2xx + thread:get("non2xx")
     t_exhausted = t_exhausted + thread:get("exhausted")
     for code, count in pairs(thread:get("statuses")) do
-      table.insert(codes, string.format('"%d":%d', code, count))
+      by_code[code] = (by_code[code] or 0) + count
     end
+  end
+  for code, count in pairs(by_code) do
+    table.insert(codes, string.format('"%d":%d', code, count))
   end
   local e = summary.errors
   io.write(string.format(
