@@ -159,7 +159,7 @@ CARGO_TARGET_DIR=$TARGET_DIR cargo build --release -p evo-app --locked 2>"$RESUL
 } >"$RESULTS/machine.txt"
 
 log "recreating database $DB"
-dropdb -X --if-exists --force "$DB" 2>/dev/null || dropdb --if-exists --force "$DB"
+dropdb --if-exists --force "$DB"
 createdb "$DB"
 if [[ -n $SYNC_COMMIT ]]; then
   psql -X -q -d postgres -c "ALTER DATABASE $DB SET synchronous_commit = '$SYNC_COMMIT'"
