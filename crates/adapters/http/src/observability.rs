@@ -2,6 +2,7 @@
 //! every route.
 
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use actix_web::body::{EitherBody, MessageBody};
@@ -28,7 +29,23 @@ fn is_sane_request_id(id: &str) -> bool {
         && id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
 }
 
-/// Middleware: assigns the request ID and writes it on every response, errors included.
+/// The route pattern a request matched (`/sessions/{sessionId}`), or [`UNMATCHED_ROUTE`].
+/// Matching runs the router's patterns, so it is done once per request, here, and shared by
+/// the log span and the metrics.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MatchedRoute(pub String);
+
+/// A fresh request ID: a random per-process prefix and a counter, so that IDs stay unique
+/// across restarts and instances without asking the kernel for randomness on every request.
+fn new_request_id() -> String {
+    static PREFIX: OnceLock<String> = OnceLock::new();
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let prefix = PREFIX.get_or_init(|| uuid::Uuid::new_v4().simple().to_string()[..16].to_owned());
+    format!("{prefix}-{:012x}", COUNTER.fetch_add(1, Ordering::Relaxed))
+}
+
+/// Middleware: assigns the request ID and the matched route, and writes the ID on every
+/// response, errors included.
 pub async fn assign_request_id(
     request: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
@@ -39,8 +56,10 @@ pub async fn assign_request_id(
         .and_then(|value| value.to_str().ok())
         .filter(|id| is_sane_request_id(id))
         .map(str::to_owned)
-        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+        .unwrap_or_else(new_request_id);
+    let route = request.match_pattern().unwrap_or_else(|| UNMATCHED_ROUTE.to_owned());
     request.extensions_mut().insert(RequestId(id.clone()));
+    request.extensions_mut().insert(MatchedRoute(route));
     // Handlers' errors arrive here as responses already (actix renders them in the route), so
     // every answer gets the header; cloning the request to render an `Err` ourselves would
     // break routing, which needs the request unshared.
@@ -59,7 +78,7 @@ pub struct RequestSpan;
 impl RootSpanBuilder for RequestSpan {
     fn on_request_start(request: &ServiceRequest) -> Span {
         let request_id = request.extensions().get::<RequestId>().map(|id| id.0.clone()).unwrap_or_default();
-        let route = request.match_pattern().unwrap_or_else(|| UNMATCHED_ROUTE.to_owned());
+        let route = matched_route(request);
         tracing::info_span!(
             "request",
             request_id = %request_id,
@@ -82,6 +101,14 @@ impl RootSpanBuilder for RequestSpan {
         } else {
             tracing::info!(status = status.as_u16(), "request completed");
         }
+    }
+}
+
+/// The route [`assign_request_id`] matched (or, when it did not run, matched now).
+fn matched_route(request: &ServiceRequest) -> String {
+    match request.extensions().get::<MatchedRoute>() {
+        Some(route) => route.0.clone(),
+        None => request.match_pattern().unwrap_or_else(|| UNMATCHED_ROUTE.to_owned()),
     }
 }
 
@@ -138,7 +165,7 @@ pub async fn record_metrics(
 ) -> Result<ServiceResponse<impl MessageBody + 'static>, Error> {
     let started = Instant::now();
     let method = request.method().as_str().to_owned();
-    let route = request.match_pattern().unwrap_or_else(|| UNMATCHED_ROUTE.to_owned());
+    let route = matched_route(&request);
     let outcome = next.call(request).await;
     let status = match &outcome {
         Ok(response) => response.status(),

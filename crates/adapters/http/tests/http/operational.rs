@@ -54,6 +54,7 @@ async fn the_request_id_is_echoed_when_sane() {
 
 #[actix_web::test]
 async fn the_request_id_is_generated_when_absent_or_insane() {
+    let mut seen = std::collections::HashSet::new();
     for request in [
         TestRequest::get().uri("/health/live"),
         TestRequest::get().uri("/health/live").insert_header(("X-Request-Id", "bad id with spaces")),
@@ -61,8 +62,12 @@ async fn the_request_id_is_generated_when_absent_or_insane() {
         TestRequest::get().uri("/no/such/route"),
     ] {
         let reply = send(MockSessionUseCases::new(), request).await;
-        let id = reply.header("x-request-id").expect("a request ID");
-        assert!(uuid::Uuid::parse_str(id).is_ok(), "{id}");
+        let id = reply.header("x-request-id").expect("a request ID").to_owned();
+        // A per-process random prefix and a counter: 16 hex digits, '-', 12 hex digits.
+        let (prefix, counter) = id.split_once('-').unwrap_or_else(|| panic!("{id}"));
+        assert_eq!((prefix.len(), counter.len()), (16, 12), "{id}");
+        assert!(id.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-'), "{id}");
+        assert!(seen.insert(id.clone()), "request IDs repeat: {id}");
     }
 }
 
