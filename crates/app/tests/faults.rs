@@ -367,11 +367,13 @@ fn outage(fault: Fault) {
         })
         .collect();
     std::thread::sleep(cut_at.saturating_sub(start.elapsed()));
+    // Taken before cutting: a call that failed during the cut itself must not count as
+    // "finished before the cut".
+    let cut = Instant::now();
     match fault {
         Fault::Cut => proxy.cut(),
         Fault::Stall => proxy.stall(),
     }
-    let cut = Instant::now();
     std::thread::sleep(restore_at.saturating_sub(start.elapsed()));
     proxy.restore();
     let restored = Instant::now();
