@@ -1,8 +1,8 @@
 //! What the SQLite store does beyond the shared contract: creating and reopening its file,
 //! its pragmas, and answering `Unavailable` while another writer holds the lock.
 
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
+mod support;
+
 use std::time::{Duration, Instant};
 
 use diesel::connection::SimpleConnection;
@@ -12,21 +12,7 @@ use evo_domain::SessionCommand;
 use evo_ports::{RepositoryError, SessionRepository, UpdateError};
 use evo_sqlite::{SqliteConfig, SqliteSessionRepository};
 use evo_store_testkit::fixtures::{agent, at, chat, identity};
-
-#[derive(Debug)]
-struct TempFolder(PathBuf);
-
-impl Drop for TempFolder {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn temp_folder() -> TempFolder {
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    let name = format!("evo-sqlite-store-{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));
-    TempFolder(std::env::temp_dir().join(name))
-}
+use support::temp_folder;
 
 #[derive(QueryableByName)]
 struct JournalMode {
@@ -36,7 +22,7 @@ struct JournalMode {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn open_creates_the_file_in_wal_mode_and_reopening_keeps_the_sessions() {
-    let folder = temp_folder();
+    let folder = temp_folder("store");
     let path = folder.0.join("a").join("b").join("sessions.db");
     let repository = SqliteSessionRepository::open(SqliteConfig::new(&path)).await.expect("open");
     assert!(path.exists(), "the database file was not created");
@@ -56,7 +42,7 @@ async fn open_creates_the_file_in_wal_mode_and_reopening_keeps_the_sessions() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_change_waits_for_another_writer_then_answers_unavailable() {
-    let folder = temp_folder();
+    let folder = temp_folder("store");
     let path = folder.0.join("sessions.db");
     let mut config = SqliteConfig::new(&path);
     config.busy_timeout = Duration::from_millis(300);
