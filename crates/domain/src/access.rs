@@ -59,6 +59,35 @@ impl Actor {
     pub fn can_access(&self, account: &AccountId) -> bool {
         self.sees_every_account() || self.account_ids.contains(account)
     }
+
+    /// The accounts whose sessions the caller may see: what a store puts in its lookups, so
+    /// that another account's session is never even read (nor locked).
+    pub fn visible_accounts(&self) -> VisibleAccounts<'_> {
+        if self.sees_every_account() {
+            VisibleAccounts::All
+        } else {
+            VisibleAccounts::Only(&self.account_ids)
+        }
+    }
+}
+
+/// Which accounts a caller sees: [`Actor::visible_accounts`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VisibleAccounts<'a> {
+    /// Every account (`Admin`, `SystemAdministrator`).
+    All,
+    /// Only these (possibly none).
+    Only(&'a [AccountId]),
+}
+
+impl VisibleAccounts<'_> {
+    /// Whether `account` is among them.
+    pub fn contains(&self, account: &AccountId) -> bool {
+        match self {
+            Self::All => true,
+            Self::Only(accounts) => accounts.contains(account),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -94,5 +123,11 @@ mod tests {
         assert!(!actor(&["User"], &["globex"]).can_access(&acme));
         assert!(actor(&["Admin"], &[]).can_access(&acme));
         assert!(actor(&["SystemAdministrator"], &[]).can_access(&acme));
+        assert_eq!(actor(&["SystemAdministrator"], &["globex"]).visible_accounts(), VisibleAccounts::All);
+        let user = actor(&["User"], &["globex"]);
+        assert!(
+            matches!(user.visible_accounts(), VisibleAccounts::Only([only]) if only.as_str() == "globex")
+        );
+        assert!(!user.visible_accounts().contains(&acme));
     }
 }

@@ -17,12 +17,12 @@ pub mod ids;
 pub mod session;
 pub mod states;
 
-pub use access::{ADMIN_ROLE, AccessError, Actor, SYSTEM_ADMINISTRATOR_ROLE, USER_ROLE};
+pub use access::{ADMIN_ROLE, AccessError, Actor, SYSTEM_ADMINISTRATOR_ROLE, USER_ROLE, VisibleAccounts};
 pub use identity::{IdentityError, MemberIdentity, PhoneNumber, UserId};
 pub use ids::{AccountId, IdError, SessionId};
 pub use session::{
-    ChangeKind, CustomerBreadcrumb, LogEntry, Member, NewMember, NewSession, Session, SessionChange,
-    SessionCommand, SessionData, SessionDetails, SessionError, Timestamp,
+    ChangeKind, CustomerBreadcrumb, LogEntry, MAX_LOG_ENTRIES, MAX_MEMBERS, Member, NewMember, NewSession,
+    Session, SessionChange, SessionCommand, SessionData, SessionDetails, SessionError, Timestamp,
 };
 pub use states::{
     CallState, Channel, DialState, Direction, HoldReason, MemberCallState, MemberRole, QueueState,

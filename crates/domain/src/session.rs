@@ -16,6 +16,11 @@ use crate::states::{
     CallState, Channel, DialState, Direction, HoldReason, MemberCallState, MemberRole, QueueState,
 };
 
+/// Most members a session holds at once: a bound on what every change loads under its lock.
+pub const MAX_MEMBERS: usize = 100;
+/// Most log entries a session gathers; past it only ending the session is allowed.
+pub const MAX_LOG_ENTRIES: usize = 1000;
+
 /// A point in time, UTC, kept to the millisecond (the precision of the wire format).
 pub type Timestamp = DateTime<Utc>;
 
@@ -51,6 +56,18 @@ pub enum SessionError {
     MemberAlreadyExists {
         /// The identity that was invited.
         identity: String,
+    },
+    /// The session already has [`MAX_MEMBERS`] members.
+    #[error("the session already has the most members it may have ({limit})")]
+    SessionFull {
+        /// [`MAX_MEMBERS`].
+        limit: usize,
+    },
+    /// The session's log already has [`MAX_LOG_ENTRIES`] entries: it can only be ended.
+    #[error("the session has reached its limit of {limit} log entries; end it and start another")]
+    SessionLimitReached {
+        /// [`MAX_LOG_ENTRIES`].
+        limit: usize,
     },
     /// The caller may not do this at all.
     #[error(transparent)]
@@ -315,6 +332,9 @@ impl Session {
         if !actor.can_access(&new.account_id) {
             return Err(AccessError::AccountNotAllowed { account: new.account_id }.into());
         }
+        if new.members.len() > MAX_MEMBERS {
+            return Err(SessionError::SessionFull { limit: MAX_MEMBERS });
+        }
         let now = now.trunc_subsecs(3);
         let mut members: Vec<Member> = Vec::with_capacity(new.members.len());
         for (index, wanted) in new.members.into_iter().enumerate() {
@@ -372,7 +392,8 @@ impl Session {
         }
     }
 
-    /// Adds a member to a chat. Checks, in order: visible, chat, not ended, not a member.
+    /// Adds a member to a chat. Checks, in order: visible, chat, not ended, not a member,
+    /// then the bounds: fewer than [`MAX_MEMBERS`] members, room in the log.
     pub fn invite_member(
         &mut self,
         actor: &Actor,
@@ -383,6 +404,10 @@ impl Session {
         if self.members.iter().any(|m| m.identity == wanted.identity) {
             return Err(SessionError::MemberAlreadyExists { identity: wanted.identity.to_string() });
         }
+        if self.members.len() >= MAX_MEMBERS {
+            return Err(SessionError::SessionFull { limit: MAX_MEMBERS });
+        }
+        self.check_log_room()?;
         let role = default_role(&wanted.identity);
         let member = new_member(wanted, false, role, self.channel);
         let message = format!("{} added {} to the chat", actor.name, member.label());
@@ -391,7 +416,7 @@ impl Session {
     }
 
     /// Removes a member from a chat. Checks, in order: visible, chat, not ended, a member,
-    /// not the original member.
+    /// not the original member, room in the log.
     pub fn remove_member(
         &mut self,
         actor: &Actor,
@@ -406,12 +431,14 @@ impl Session {
         if member.is_original_member {
             return Err(SessionError::CannotRemoveOriginalMember { identity: member.identity.to_string() });
         }
+        self.check_log_room()?;
         let removed = self.0.members.remove(position);
         let message = format!("{} removed {} from the chat", actor.name, removed.label());
         Ok(self.record(actor, ChangeKind::MemberRemoved(removed.identity), message, now))
     }
 
-    /// Ends the session, whatever its channel. Checks: visible, not ended.
+    /// Ends the session, whatever its channel. Checks: visible, not ended. Always allowed
+    /// past the log's bound, so that a full session can still be closed.
     pub fn end(&mut self, actor: &Actor, now: Timestamp) -> Result<SessionChange, SessionError> {
         self.check_visible(actor)?;
         if self.ended {
@@ -426,6 +453,13 @@ impl Session {
 
     fn check_visible(&self, actor: &Actor) -> Result<(), SessionError> {
         if self.is_visible_to(actor) { Ok(()) } else { Err(SessionError::NotFound) }
+    }
+
+    fn check_log_room(&self) -> Result<(), SessionError> {
+        if self.log.len() >= MAX_LOG_ENTRIES {
+            return Err(SessionError::SessionLimitReached { limit: MAX_LOG_ENTRIES });
+        }
+        Ok(())
     }
 
     fn check_changeable_chat(&self, actor: &Actor) -> Result<(), SessionError> {

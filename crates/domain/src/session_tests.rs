@@ -229,3 +229,58 @@ fn a_change_is_never_dated_before_the_previous_one() {
     assert_eq!(change.log_entry.date, t0().trunc_subsecs(3));
     assert!(session.log.windows(2).all(|pair| pair[0].date <= pair[1].date));
 }
+
+#[test]
+fn a_session_holds_at_most_max_members() {
+    let mut session = open(Channel::Chat);
+    for n in session.members.len()..MAX_MEMBERS {
+        session.invite_member(&agent(), NewMember::new(id(&format!("agent{n}@example.com"))), t0()).unwrap();
+    }
+    assert_eq!(session.members.len(), MAX_MEMBERS);
+    let before = session.clone();
+    let full = session.invite_member(&agent(), NewMember::new(id("one.more@example.com")), t0());
+    assert_eq!(full, Err(SessionError::SessionFull { limit: MAX_MEMBERS }));
+    assert_eq!(session, before, "a refused invite changes nothing");
+    // The rule checks come before the bound: a current member is still MemberAlreadyExists.
+    let again = session.invite_member(&agent(), NewMember::new(id("bob@example.com")), t0());
+    assert!(matches!(again, Err(SessionError::MemberAlreadyExists { .. })), "{again:?}");
+
+    let too_many = (0..=MAX_MEMBERS).map(|n| NewMember::new(id(&format!("m{n}@example.com")))).collect();
+    let opened = Session::open(
+        SessionId::parse("s-2").unwrap(),
+        NewSession {
+            account_id: AccountId::parse("acme").unwrap(),
+            channel: Channel::Chat,
+            direction: Direction::Incoming,
+            details: SessionDetails::default(),
+            members: too_many,
+        },
+        &agent(),
+        t0(),
+    );
+    assert_eq!(opened, Err(SessionError::SessionFull { limit: MAX_MEMBERS }));
+}
+
+#[test]
+fn a_full_log_refuses_every_change_but_ending() {
+    let mut session = open(Channel::Chat);
+    // Invite and remove one member until the log is full.
+    let dave = id("dave@example.com");
+    while session.log.len() < MAX_LOG_ENTRIES {
+        if session.members.iter().any(|m| m.identity == dave) {
+            session.remove_member(&agent(), &dave, t0()).unwrap();
+        } else {
+            session.invite_member(&agent(), NewMember::new(dave.clone()), t0()).unwrap();
+        }
+    }
+    let before = session.clone();
+    let limit = Err(SessionError::SessionLimitReached { limit: MAX_LOG_ENTRIES });
+    assert_eq!(session.remove_member(&agent(), &id("bob@example.com"), t0()), limit);
+    assert_eq!(session.invite_member(&agent(), NewMember::new(id("eve@example.com")), t0()), limit);
+    assert_eq!(session, before, "refusals change nothing");
+    // Rule checks first: an unknown member is still MemberNotFound.
+    let missing = session.remove_member(&agent(), &id("nobody@example.com"), t0());
+    assert!(matches!(missing, Err(SessionError::MemberNotFound { .. })), "{missing:?}");
+    session.end(&agent(), t0()).expect("ending is always allowed");
+    assert_eq!(session.log.len(), MAX_LOG_ENTRIES + 1);
+}
