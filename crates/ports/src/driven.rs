@@ -12,6 +12,11 @@ pub enum RepositoryError {
     /// connection, statement timeout). Worth retrying; the edge answers 503.
     #[error("the session store is unavailable: {0}")]
     Unavailable(String),
+    /// The connection was lost (or a deadline passed) after the change's COMMIT was sent, and
+    /// the store could not find out whether it committed. Unlike `Unavailable`, the change may
+    /// have been applied.
+    #[error("the outcome of the change is unknown: {0}")]
+    OutcomeUnknown(String),
     /// A session with this ID already exists.
     #[error("a session with this ID already exists")]
     AlreadyExists,
@@ -48,7 +53,13 @@ pub trait SessionRepository: Send + Sync + 'static {
 
     /// Atomically, and serialized with every other change to the same session: loads it,
     /// applies `command` for `actor` at `now`, persists the change and commits. Returns the
-    /// session as stored after the change. A missing session is `Rejected(NotFound)`.
+    /// session as stored after the change. A missing session is `Rejected(NotFound)`, and so
+    /// is a session of an account the actor does not see: the store looks it up with the
+    /// actor's [`visible_accounts`](Actor::visible_accounts), so it never locks it.
+    ///
+    /// `Repository(Unavailable)` means nothing was applied; when the answer to the COMMIT is
+    /// lost the store finds out before answering, and says `OutcomeUnknown` only when it
+    /// cannot tell.
     async fn update(
         &self,
         id: &SessionId,

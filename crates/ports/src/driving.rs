@@ -41,9 +41,12 @@ pub enum ServiceError {
     /// A domain rule or the access policy refused.
     #[error(transparent)]
     Session(#[from] SessionError),
-    /// The store is unreachable or saturated; retry later.
+    /// The store is unreachable or saturated; nothing was applied; retry later.
     #[error("service unavailable: {0}")]
     Unavailable(String),
+    /// The change may or may not have been applied: its COMMIT's answer was lost.
+    #[error("outcome unknown: {0}")]
+    OutcomeUnknown(String),
     /// Anything else. The detail is for the log only.
     #[error("internal error: {0}")]
     Internal(String),
@@ -53,6 +56,7 @@ impl From<RepositoryError> for ServiceError {
     fn from(error: RepositoryError) -> Self {
         match error {
             RepositoryError::Unavailable(detail) => Self::Unavailable(detail),
+            RepositoryError::OutcomeUnknown(detail) => Self::OutcomeUnknown(detail),
             other => Self::Internal(other.to_string()),
         }
     }

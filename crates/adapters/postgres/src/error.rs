@@ -29,8 +29,10 @@ pub(crate) enum Failure {
     /// A transient conflict (serialization failure, deadlock, a changed version): run the
     /// whole change again.
     Retry(String),
-    /// The database is unreachable or saturated.
+    /// The database is unreachable or saturated; nothing was applied.
     Unavailable(String),
+    /// A COMMIT was sent and whether it went through is not known.
+    OutcomeUnknown(String),
     /// A session with this ID already exists.
     AlreadyExists,
     /// Anything else.
@@ -44,6 +46,7 @@ impl Failure {
                 RepositoryError::Unavailable(format!("gave up after retries: {reason}"))
             }
             Failure::Unavailable(reason) => RepositoryError::Unavailable(reason),
+            Failure::OutcomeUnknown(reason) => RepositoryError::OutcomeUnknown(reason),
             Failure::AlreadyExists => RepositoryError::AlreadyExists,
             Failure::Internal(reason) => RepositoryError::Internal(reason),
         }

@@ -38,9 +38,19 @@
 //! the lock, so even a reordering of the pipeline could never lose an update (it would show
 //! as a conflict, and the change is retried).
 //!
+//! # A lost answer to COMMIT
+//!
+//! The locking read also returns the transaction's ID (`txid_current()`). When the answer to
+//! the write and COMMIT is lost (the connection drops, or the deadline passes after they were
+//! sent), the store asks `txid_status` on another connection until it says `committed` or
+//! `aborted` (within one query deadline): committed answers the session as changed, aborted
+//! answers `Unavailable` (nothing applied), and only when no answer comes is it
+//! `OutcomeUnknown`. A new session is looked up the same way (and by its ID).
+//!
 //! A connection whose transaction may still be open (an error while rolling back, a timeout,
 //! a dropped future) is never returned to the pool: it is closed, and the server rolls back.
 
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -51,6 +61,7 @@ use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfi
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
 use evo_domain::{
     Actor, ChangeKind, Session, SessionChange, SessionCommand, SessionError, SessionId, Timestamp,
+    VisibleAccounts,
 };
 use evo_ports::{RepositoryError, SessionRepository, UpdateError};
 use evo_store_sql::{HeaderChange, LogRecord, MemberRecord, SessionRecord, restore_session};
@@ -65,6 +76,8 @@ use crate::statements::{
     RemoveMemberWrite, Rollback,
 };
 
+/// How often the status of a transaction whose COMMIT's answer was lost is asked.
+const STATUS_POLL_INTERVAL: Duration = Duration::from_millis(50);
 /// How often a change is tried when it meets a transient conflict.
 const MAX_ATTEMPTS: usize = 3;
 /// The primary key constraint of `sessions`.
@@ -73,6 +86,16 @@ const SESSIONS_PKEY: &str = "sessions_pkey";
 const MEMBER_UNIQUE: &str = "session_members_identity_key_unique";
 
 type Loaded = (SessionRecord, Vec<MemberRecord>, Vec<LogRecord>);
+
+#[diesel::declare_sql_function]
+extern "SQL" {
+    /// The current transaction's ID (assigning one): what [`txid_status`] is asked about
+    /// when the answer to the COMMIT is lost.
+    fn txid_current() -> diesel::sql_types::BigInt;
+    /// `committed`, `aborted` or `in progress` for a recent transaction ID (PostgreSQL 10+),
+    /// made for exactly this: finding out whether a COMMIT whose answer was lost went through.
+    fn txid_status(xid: diesel::sql_types::BigInt) -> diesel::sql_types::Nullable<Text>;
+}
 
 /// Sessions in PostgreSQL. Cheap to clone: clones share one connection pool.
 #[derive(Clone)]
@@ -110,6 +133,65 @@ impl PgSessionRepository {
 
     async fn lease(&self) -> Result<Lease, Failure> {
         self.pool.get().await.map(Lease::new).map_err(pool_failure)
+    }
+
+    /// Finds out whether the transaction `xid`, whose COMMIT's answer was lost, committed:
+    /// `Ok` if it did, `Unavailable` if it rolled back, `OutcomeUnknown` if no connection
+    /// could tell within one query deadline. `lost` says what happened to the answer.
+    async fn settle_lost_commit(&self, xid: i64, lost: String) -> Result<(), Failure> {
+        let asking = async {
+            loop {
+                match self.transaction_status(xid).await {
+                    Ok(Some(status)) if status == "committed" => return Ok(()),
+                    Ok(Some(status)) if status == "aborted" => {
+                        return Err(Failure::Unavailable(format!("{lost}; the change was rolled back")));
+                    }
+                    // "in progress": the server has not finished the COMMIT (or not yet seen
+                    // the connection drop, after which it rolls back).
+                    Ok(Some(_)) => {}
+                    Ok(None) => {
+                        return Err(Failure::OutcomeUnknown(format!("{lost}; transaction {xid} is unknown")));
+                    }
+                    Err(failure) => {
+                        tracing::debug!(?failure, xid, "cannot ask for a transaction's status yet")
+                    }
+                }
+                tokio::time::sleep(STATUS_POLL_INTERVAL).await;
+            }
+        };
+        tokio::time::timeout(self.query_deadline, asking).await.unwrap_or_else(|_| {
+            Err(Failure::OutcomeUnknown(format!(
+                "{lost}; no answer about transaction {xid} within {:?}",
+                self.query_deadline
+            )))
+        })
+    }
+
+    /// Settles a new session's lost COMMIT: by its transaction ID when that arrived, else by
+    /// whether the session is there (its ID is new, so only this insert could have made it).
+    async fn settle_lost_insert(
+        &self,
+        session: &Session,
+        xid: Option<i64>,
+        lost: String,
+    ) -> Result<(), Failure> {
+        if let Some(xid) = xid {
+            return self.settle_lost_commit(xid, lost).await;
+        }
+        match self.find(&session.id).await {
+            Ok(Some(_)) => Ok(()),
+            _ => Err(Failure::OutcomeUnknown(format!("{lost}; whether the session was stored is not known"))),
+        }
+    }
+
+    async fn transaction_status(&self, xid: i64) -> Result<Option<String>, Failure> {
+        let lease = self.lease().await?;
+        let mut connection = lease.connection();
+        let status = diesel::select(txid_status(xid))
+            .get_result::<Option<String>>(&mut connection)
+            .await
+            .map_err(|e| classify(&e));
+        lease.settle(status)
     }
 
     /// Awaits `work` within the query deadline (a silent network must not hang a request).
@@ -225,21 +307,59 @@ impl Drop for Lease {
 }
 
 /// The three pending loads of one session: header, members, log.
-struct Loads<'c> {
-    header: BoxFuture<'c, QueryResult<Option<SessionRecord>>>,
+struct Loads<'c, H> {
+    header: BoxFuture<'c, QueryResult<Option<H>>>,
     members: BoxFuture<'c, QueryResult<Vec<MemberRecord>>>,
     log: BoxFuture<'c, QueryResult<Vec<LogRecord>>>,
 }
 
-fn load_futures<'c>(mut connection: &'c AsyncPgConnection, id: &str, lock: bool) -> Loads<'c> {
+/// The header of a locked session and the ID of the transaction that locked it.
+type LockedHeader = (SessionRecord, i64);
+
+/// The loads of a read: the header as it is, in the read's snapshot.
+fn read_futures<'c>(mut connection: &'c AsyncPgConnection, id: &str) -> Loads<'c, SessionRecord> {
     let header = sessions::table
         .filter(sessions::id.eq(id.to_owned()))
-        .select(evo_store_sql::session_columns!(sessions));
-    let header = if lock {
-        header.for_update().get_result::<SessionRecord>(&mut connection).map(|r| r.optional()).boxed()
-    } else {
-        header.get_result::<SessionRecord>(&mut connection).map(|r| r.optional()).boxed()
+        .select(evo_store_sql::session_columns!(sessions))
+        .get_result::<SessionRecord>(&mut connection)
+        .map(|r| r.optional())
+        .boxed();
+    let (members, log) = member_and_log_futures(connection, id);
+    Loads { header, members, log }
+}
+
+/// The loads of a change: the header locked `FOR UPDATE`, but only among the accounts the
+/// actor sees, so that another account's session is never locked (it reads as missing).
+fn lock_futures<'c>(
+    mut connection: &'c AsyncPgConnection,
+    id: &str,
+    accounts: VisibleAccounts<'_>,
+) -> Loads<'c, LockedHeader> {
+    let by_id = sessions::table.filter(sessions::id.eq(id.to_owned()));
+    let columns = (evo_store_sql::session_columns!(sessions), txid_current());
+    let header = match accounts {
+        VisibleAccounts::All => {
+            by_id.select(columns).for_update().get_result::<LockedHeader>(&mut connection).boxed()
+        }
+        VisibleAccounts::Only(accounts) => {
+            let accounts: Vec<String> = accounts.iter().map(|a| a.as_str().to_owned()).collect();
+            by_id
+                .filter(sessions::account_id.eq_any(accounts))
+                .select(columns)
+                .for_update()
+                .get_result::<LockedHeader>(&mut connection)
+                .boxed()
+        }
     };
+    let (members, log) = member_and_log_futures(connection, id);
+    Loads { header: header.map(|r| r.optional()).boxed(), members, log }
+}
+
+#[allow(clippy::type_complexity)]
+fn member_and_log_futures<'c>(
+    mut connection: &'c AsyncPgConnection,
+    id: &str,
+) -> (BoxFuture<'c, QueryResult<Vec<MemberRecord>>>, BoxFuture<'c, QueryResult<Vec<LogRecord>>>) {
     let members = session_members::table
         .filter(session_members::session_id.eq(id.to_owned()))
         .order(session_members::position)
@@ -252,7 +372,7 @@ fn load_futures<'c>(mut connection: &'c AsyncPgConnection, id: &str, lock: bool)
         .select((session_log::date, session_log::message))
         .load::<LogRecord>(&mut connection)
         .boxed();
-    Loads { header, members, log }
+    (members, log)
 }
 
 /// Runs one of the fixed statements (cached, so pipelined without a prepare trip).
@@ -313,7 +433,7 @@ async fn find_session(
     protocol: Protocol,
     id: &str,
 ) -> Result<Option<Loaded>, Failure> {
-    let Loads { header, members, log } = load_futures(connection, id, false);
+    let Loads { header, members, log } = read_futures(connection, id);
     let begin = control(connection, protocol, Control::BeginSnapshot);
     let (header, members, log) = match protocol {
         Protocol::Pipelined => {
@@ -347,6 +467,15 @@ enum Attempt {
     Rejected(SessionError),
 }
 
+/// What a change had sent when it stopped: once its write and COMMIT may have gone out, the
+/// transaction's ID and the session as the change left it, so that a lost answer can be
+/// settled by asking the server (see the module docs).
+#[derive(Default)]
+struct InFlight {
+    xid: Option<i64>,
+    changed: Option<Box<Session>>,
+}
+
 /// One attempt at a change: the two pipelined round trips described in the module docs.
 async fn change_session(
     connection: &AsyncPgConnection,
@@ -355,8 +484,9 @@ async fn change_session(
     actor: &Actor,
     command: &SessionCommand,
     now: Timestamp,
+    in_flight: &mut InFlight,
 ) -> Result<Attempt, Failure> {
-    let Loads { header, members, log } = load_futures(connection, id.as_str(), true);
+    let Loads { header, members, log } = lock_futures(connection, id.as_str(), actor.visible_accounts());
     let read = futures_util::try_join!(control(connection, protocol, Control::Begin), header, members, log);
     let (_, header, members, log) = match read {
         Ok(read) => read,
@@ -366,7 +496,7 @@ async fn change_session(
             return Err(classify(&error));
         }
     };
-    let Some(header) = header else {
+    let Some((header, xid)) = header else {
         rollback(connection, protocol).await?;
         return Ok(Attempt::Rejected(SessionError::NotFound));
     };
@@ -385,7 +515,11 @@ async fn change_session(
             return Ok(Attempt::Rejected(refusal));
         }
     };
-    let write = write_change(connection, id.as_str(), version, &session, &change);
+    let write = ChangeWrite::of(id.as_str(), version, &session, &change);
+    // From here on the COMMIT may reach the server whatever happens to its answer.
+    in_flight.xid = Some(xid);
+    in_flight.changed = Some(Box::new(session));
+    let write = write.execute(connection);
     let (written, commit) = match protocol {
         Protocol::Pipelined => futures_util::join!(write, control(connection, protocol, Control::Commit)),
         Protocol::Unprepared => {
@@ -396,8 +530,12 @@ async fn change_session(
     // A failed write aborts the transaction, and the pipelined COMMIT then only rolls back.
     match written {
         Ok(1) => {}
-        Ok(_) => return Err(Failure::Retry(format!("session {id} changed under its lock"))),
+        Ok(_) => {
+            in_flight.xid = None;
+            return Err(Failure::Retry(format!("session {id} changed under its lock")));
+        }
         Err(error) if is_unique_violation(&error, MEMBER_UNIQUE) => {
+            in_flight.xid = None;
             commit.map_err(|e| classify(&e))?;
             let identity = match &change.kind {
                 ChangeKind::MemberInvited(member) => member.identity.to_string(),
@@ -408,41 +546,48 @@ async fn change_session(
         Err(error) => return Err(classify(&error)),
     }
     commit.map_err(|e| classify(&e))?;
-    Ok(Attempt::Done(Box::new(session)))
+    let session = in_flight.changed.take().expect("set before the write");
+    Ok(Attempt::Done(session))
 }
 
 async fn rollback(connection: &AsyncPgConnection, protocol: Protocol) -> Result<(), Failure> {
     control(connection, protocol, Control::Rollback).await.map_err(|e| classify(&e))
 }
 
-/// Persists `change` (already applied to `session`) in one statement; returns 1 when the
-/// session was still at `version`, 0 otherwise (nothing written).
-async fn write_change(
-    mut connection: &AsyncPgConnection,
-    id: &str,
-    version: i64,
-    session: &Session,
-    change: &SessionChange,
-) -> QueryResult<i64> {
-    let header = ChangeHeader {
-        session_id: id.to_owned(),
-        header: HeaderChange::of(session),
-        version_read: version,
-        log_date: change.log_entry.date,
-        log_message: change.log_entry.message.clone(),
-    };
-    match &change.kind {
-        ChangeKind::MemberRemoved(identity) => {
-            RemoveMemberWrite { change: header, identity_key: identity.key().to_owned() }
-                .get_result(&mut connection)
-                .await
+/// The one writing statement of a change (already applied to the session in memory): it
+/// writes only when the session is still at the version read, and counts 1 if it did.
+enum ChangeWrite {
+    Remove(RemoveMemberWrite),
+    Invite(InviteMemberWrite),
+    End(EndSessionWrite),
+}
+
+impl ChangeWrite {
+    fn of(id: &str, version: i64, session: &Session, change: &SessionChange) -> Self {
+        let header = ChangeHeader {
+            session_id: id.to_owned(),
+            header: HeaderChange::of(session),
+            version_read: version,
+            log_date: change.log_entry.date,
+            log_message: change.log_entry.message.clone(),
+        };
+        match &change.kind {
+            ChangeKind::MemberRemoved(identity) => {
+                Self::Remove(RemoveMemberWrite { change: header, identity_key: identity.key().to_owned() })
+            }
+            ChangeKind::MemberInvited(member) => {
+                Self::Invite(InviteMemberWrite { change: header, member: MemberRecord::of(member) })
+            }
+            ChangeKind::Ended => Self::End(EndSessionWrite { change: header }),
         }
-        ChangeKind::MemberInvited(member) => {
-            InviteMemberWrite { change: header, member: MemberRecord::of(member) }
-                .get_result(&mut connection)
-                .await
+    }
+
+    async fn execute(self, mut connection: &AsyncPgConnection) -> QueryResult<i64> {
+        match self {
+            Self::Remove(statement) => statement.get_result(&mut connection).await,
+            Self::Invite(statement) => statement.get_result(&mut connection).await,
+            Self::End(statement) => statement.get_result(&mut connection).await,
         }
-        ChangeKind::Ended => EndSessionWrite { change: header }.get_result(&mut connection).await,
     }
 }
 
@@ -452,6 +597,7 @@ async fn insert_session(
     connection: &AsyncPgConnection,
     protocol: Protocol,
     session: &Session,
+    xid: &OnceLock<i64>,
 ) -> Result<(), Failure> {
     let id = session.id.as_str().to_owned();
     let members = InsertMembers::new(id.clone(), session.members.iter().map(MemberRecord::of));
@@ -461,6 +607,13 @@ async fn insert_session(
         messages: session.log.iter().map(|entry| entry.message.clone()).collect(),
     };
     let begin = control(connection, protocol, Control::Begin);
+    // The transaction's ID, kept as soon as it arrives: it settles a lost answer to COMMIT.
+    let mut xid_connection = connection;
+    let current_xid = async move {
+        let current = diesel::select(txid_current()).get_result::<i64>(&mut xid_connection).await?;
+        let _ = xid.set(current);
+        QueryResult::Ok(())
+    };
     let header = run(
         connection,
         diesel::insert_into(sessions::table)
@@ -468,17 +621,24 @@ async fn insert_session(
     );
     let members = run(connection, members);
     let log = run(connection, log);
-    let (begin, header, members, log, commit) = match protocol {
-        Protocol::Pipelined => {
-            futures_util::join!(begin, header, members, log, control(connection, protocol, Control::Commit))
-        }
+    let (begin, current_xid, header, members, log, commit) = match protocol {
+        Protocol::Pipelined => futures_util::join!(
+            begin,
+            current_xid,
+            header,
+            members,
+            log,
+            control(connection, protocol, Control::Commit)
+        ),
         Protocol::Unprepared => {
-            let (begin, header, members, log) = futures_util::join!(begin, header, members, log);
+            let (begin, current_xid, header, members, log) =
+                futures_util::join!(begin, current_xid, header, members, log);
             // After a failure the transaction is aborted and COMMIT only rolls back.
-            (begin, header, members, log, control(connection, protocol, Control::Commit).await)
+            (begin, current_xid, header, members, log, control(connection, protocol, Control::Commit).await)
         }
     };
     begin.map_err(|e| classify(&e))?;
+    current_xid.map_err(|e| classify(&e))?;
     header.map_err(|error| {
         if is_unique_violation(&error, SESSIONS_PKEY) { Failure::AlreadyExists } else { classify(&error) }
     })?;
@@ -491,12 +651,20 @@ async fn insert_session(
 impl SessionRepository for PgSessionRepository {
     async fn insert(&self, session: &Session) -> Result<(), RepositoryError> {
         let mut lease = self.lease().await.map_err(Failure::into_repository_error)?;
-        let inserted = self.within_deadline(insert_session(lease.connection(), self.protocol, session)).await;
+        let xid = OnceLock::new();
+        let inserted =
+            self.within_deadline(insert_session(lease.connection(), self.protocol, session, &xid)).await;
         if matches!(inserted, Err(Failure::AlreadyExists)) {
             // The duplicate aborted the transaction and the COMMIT after it rolled back.
             lease.release_to_pool();
         }
-        lease.settle(inserted).map_err(Failure::into_repository_error)
+        let inserted = match lease.settle(inserted) {
+            Err(Failure::Unavailable(reason)) => {
+                self.settle_lost_insert(session, xid.get().copied(), reason).await
+            }
+            other => other,
+        };
+        inserted.map_err(Failure::into_repository_error)
     }
 
     async fn find(&self, id: &SessionId) -> Result<Option<Session>, RepositoryError> {
@@ -521,10 +689,25 @@ impl SessionRepository for PgSessionRepository {
         let mut last_conflict = String::new();
         for _ in 0..MAX_ATTEMPTS {
             let lease = self.lease().await.map_err(Failure::into_repository_error)?;
+            let mut in_flight = InFlight::default();
             let attempt = self
-                .within_deadline(change_session(lease.connection(), self.protocol, id, actor, command, now))
+                .within_deadline(change_session(
+                    lease.connection(),
+                    self.protocol,
+                    id,
+                    actor,
+                    command,
+                    now,
+                    &mut in_flight,
+                ))
                 .await;
-            match lease.settle(attempt) {
+            let attempt = match (lease.settle(attempt), in_flight) {
+                (Err(Failure::Unavailable(reason)), InFlight { xid: Some(xid), changed: Some(session) }) => {
+                    self.settle_lost_commit(xid, reason).await.map(|()| Attempt::Done(session))
+                }
+                (attempt, _) => attempt,
+            };
+            match attempt {
                 Ok(Attempt::Done(session)) => return Ok(*session),
                 Ok(Attempt::Rejected(refusal)) => return Err(UpdateError::Rejected(refusal)),
                 Err(Failure::Retry(reason)) => {

@@ -5,7 +5,8 @@
 //! bundled SQLite, migrations from `migrations/sqlite` compiled in.
 //!
 //! Every connection uses WAL (readers never wait for the writer), `busy_timeout`,
-//! `foreign_keys=ON` and `synchronous=NORMAL`. Each change runs in one `BEGIN IMMEDIATE`
+//! `foreign_keys=ON` and `synchronous=FULL` (in WAL mode `NORMAL` may lose the last commits on
+//! power loss, and a 200 must survive it: contract section 14). Each change runs in one `BEGIN IMMEDIATE`
 //! transaction: it takes the write lock before reading, so changes are serialized (a
 //! deferred transaction that upgrades to a write could fail with `SQLITE_BUSY` at once,
 //! whatever the busy timeout). The rule itself is decided in the domain,
@@ -26,7 +27,9 @@ use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfi
 use diesel_async::sync_connection_wrapper::SyncConnectionWrapper;
 use diesel_async::{AsyncConnection, SimpleAsyncConnection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
-use evo_domain::{Actor, ChangeKind, Session, SessionCommand, SessionError, SessionId, Timestamp};
+use evo_domain::{
+    Actor, ChangeKind, Session, SessionCommand, SessionError, SessionId, Timestamp, VisibleAccounts,
+};
 use evo_ports::{RepositoryError, SessionRepository, UpdateError};
 use evo_store_sql::{HeaderChange, LogRecord, MemberRecord, SessionRecord, restore_session};
 
@@ -101,7 +104,7 @@ impl std::fmt::Debug for SqliteSessionRepository {
 fn connection_pragmas(busy_timeout: Duration) -> String {
     format!(
         "PRAGMA busy_timeout = {}; PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; \
-         PRAGMA synchronous = NORMAL;",
+         PRAGMA synchronous = FULL;",
         busy_timeout.as_millis()
     )
 }
@@ -215,13 +218,21 @@ impl From<DieselError> for ChangeFailure {
 
 type Loaded = (SessionRecord, Vec<MemberRecord>, Vec<LogRecord>);
 
-fn load(connection: &mut SqliteConnection, id: &str) -> QueryResult<Option<Loaded>> {
-    let Some(header) = sessions::table
-        .filter(sessions::id.eq(id))
-        .select(evo_store_sql::session_columns!(sessions))
-        .get_result::<SessionRecord>(connection)
-        .optional()?
-    else {
+/// Loads a session among the accounts in `accounts`: another account's reads as missing.
+fn load(
+    connection: &mut SqliteConnection,
+    id: &str,
+    accounts: VisibleAccounts<'_>,
+) -> QueryResult<Option<Loaded>> {
+    let by_id = sessions::table.filter(sessions::id.eq(id)).select(evo_store_sql::session_columns!(sessions));
+    let header = match accounts {
+        VisibleAccounts::All => by_id.get_result::<SessionRecord>(connection).optional()?,
+        VisibleAccounts::Only(accounts) => by_id
+            .filter(sessions::account_id.eq_any(accounts.iter().map(|a| a.as_str())))
+            .get_result::<SessionRecord>(connection)
+            .optional()?,
+    };
+    let Some(header) = header else {
         return Ok(None);
     };
     let members = session_members::table
@@ -270,7 +281,7 @@ fn change_session(
     now: Timestamp,
 ) -> Result<Session, ChangeFailure> {
     connection.immediate_transaction(|connection| {
-        let Some((header, members, log)) = load(connection, id.as_str())? else {
+        let Some((header, members, log)) = load(connection, id.as_str(), actor.visible_accounts())? else {
             return Err(ChangeFailure::Rejected(SessionError::NotFound));
         };
         let mut session = restore_session(header, members, log)
@@ -343,8 +354,11 @@ impl SessionRepository for SqliteSessionRepository {
     async fn find(&self, id: &SessionId) -> Result<Option<Session>, RepositoryError> {
         let id = id.as_str().to_owned();
         // One deferred (read) transaction: header, members and log from one snapshot.
-        let loaded =
-            self.run(move |connection| connection.transaction(|connection| load(connection, &id))).await?;
+        let loaded = self
+            .run(move |connection| {
+                connection.transaction(|connection| load(connection, &id, VisibleAccounts::All))
+            })
+            .await?;
         match loaded {
             None => Ok(None),
             Some((header, members, log)) => restore_session(header, members, log)
