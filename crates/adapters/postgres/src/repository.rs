@@ -101,6 +101,9 @@ extern "SQL" {
 #[derive(Clone)]
 pub struct PgSessionRepository {
     pool: Pool<AsyncPgConnection>,
+    /// One connection of its own for readiness, so that a saturated request pool does not make
+    /// every instance look unready at once (a balancer would then have nowhere to send work).
+    health_pool: Pool<AsyncPgConnection>,
     query_deadline: Duration,
     protocol: Protocol,
 }
@@ -117,6 +120,7 @@ impl PgSessionRepository {
     pub async fn connect(config: PgConfig) -> Result<Self, PgStoreError> {
         let repository = Self {
             pool: build_pool(&config)?,
+            health_pool: build_pool(&PgConfig { pool_size: 1, ..config.clone() })?,
             query_deadline: config.query_deadline(),
             protocol: if config.prepared_statement_cache {
                 Protocol::Pipelined
@@ -721,7 +725,8 @@ impl SessionRepository for PgSessionRepository {
     }
 
     async fn ping(&self) -> Result<(), RepositoryError> {
-        let lease = self.lease().await.map_err(Failure::into_repository_error)?;
+        let lease = self.health_pool.get().await.map(Lease::new).map_err(pool_failure);
+        let lease = lease.map_err(Failure::into_repository_error)?;
         // A simple query: one round trip, nothing prepared (fine behind PgBouncer too).
         let mut simple = lease.connection();
         let pinged =

@@ -1,0 +1,76 @@
+//! Locks and pools under contention: another account's session is never locked (contract
+//! section 13), and readiness does not wait behind requests for a connection.
+
+use std::time::Duration;
+
+use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
+use evo_domain::{AccountId, Actor, SessionCommand, SessionError};
+use evo_ports::{SessionRepository, UpdateError};
+use evo_postgres::PgSessionRepository;
+use evo_postgres::test_support::TestDatabase;
+use evo_store_testkit::fixtures::{agent, at, chat, identity};
+
+/// Another connection holds the session's row lock (as a long change would) until dropped.
+async fn hold_row_lock(database: &TestDatabase, session_id: &str) -> AsyncPgConnection {
+    let mut holder = AsyncPgConnection::establish(&database.url).await.expect("lock holder");
+    holder
+        .batch_execute(&format!("BEGIN; SELECT 1 FROM sessions WHERE id = '{session_id}' FOR UPDATE;"))
+        .await
+        .expect("take the row lock");
+    holder
+}
+
+fn remove_bob() -> SessionCommand {
+    SessionCommand::RemoveMember(identity("bob@example.com"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_session_of_another_account_is_not_found_without_waiting_for_its_lock() {
+    let database = TestDatabase::create().await;
+    let repository = PgSessionRepository::connect(database.config()).await.expect("connect");
+    let session = chat(&["+15551234567", "ann@example.com", "bob@example.com"]);
+    repository.insert(&session).await.expect("insert");
+    let _holder = hold_row_lock(&database, session.id.as_str()).await;
+
+    let stranger = Actor { account_ids: vec![AccountId::parse("globex").unwrap()], ..agent() };
+    let foreign = tokio::time::timeout(
+        Duration::from_secs(1),
+        repository.update(&session.id, &stranger, &remove_bob(), at(5)),
+    )
+    .await
+    .expect("a foreign session must not wait for the lock");
+    assert_eq!(foreign.unwrap_err(), UpdateError::Rejected(SessionError::NotFound));
+
+    // The owner's change does wait: the lock is really held.
+    let owner = tokio::time::timeout(
+        Duration::from_millis(500),
+        repository.update(&session.id, &agent(), &remove_bob(), at(5)),
+    )
+    .await;
+    assert!(owner.is_err(), "the owner's change waits for the lock: {owner:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn readiness_answers_while_every_request_connection_is_busy() {
+    let database = TestDatabase::create().await;
+    let mut config = database.config();
+    config.pool_size = 1;
+    config.wait_timeout = Duration::from_millis(300);
+    let repository = PgSessionRepository::connect(config).await.expect("connect");
+    let session = chat(&["+15551234567", "ann@example.com", "bob@example.com"]);
+    repository.insert(&session).await.expect("insert");
+    let _holder = hold_row_lock(&database, session.id.as_str()).await;
+
+    // The only request connection waits for the lock...
+    let busy = {
+        let (repository, id) = (repository.clone(), session.id.clone());
+        tokio::spawn(async move { repository.update(&id, &agent(), &remove_bob(), at(5)).await })
+    };
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(!busy.is_finished(), "the change holds the pool's only connection");
+    // ...and a request would wait for it in vain...
+    assert!(repository.find(&session.id).await.is_err(), "the request pool is saturated");
+    // ...while readiness has a connection of its own.
+    repository.ping().await.expect("ready although the request pool is saturated");
+    busy.abort();
+}
