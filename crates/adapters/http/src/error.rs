@@ -49,6 +49,21 @@ pub struct ResponseFieldError {
 /// tests/hostile_input.rs of evo-app).
 pub const MAX_FIELD_ERRORS: usize = 100;
 
+/// Largest error body, in bytes (contract section 12: under 16 KiB whatever the input).
+/// Field names come from the client (an `applicationData` key can be 60 KiB), so entries are
+/// added only while they fit, and names and messages are cut to [`MAX_ERROR_TEXT_CHARS`].
+pub const MAX_ERROR_BODY_BYTES: usize = 12 * 1024;
+/// Longest field name or message kept in an error body, in characters.
+pub const MAX_ERROR_TEXT_CHARS: usize = 200;
+
+/// `text` cut to [`MAX_ERROR_TEXT_CHARS`] characters, marked with `…` when cut.
+fn bounded(text: &str) -> String {
+    match text.char_indices().nth(MAX_ERROR_TEXT_CHARS) {
+        None => text.to_owned(),
+        Some((end, _)) => format!("{}…", &text[..end]),
+    }
+}
+
 /// Every way a request can fail, as the HTTP edge answers it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ApiError {
@@ -67,11 +82,30 @@ pub enum ApiError {
         /// The largest body accepted, in bytes.
         limit: usize,
     },
-    /// 503 `ServiceUnavailable`, with `Retry-After` in seconds.
+    /// 503 `ServiceUnavailable`, with `Retry-After` in seconds: nothing was applied.
     Unavailable {
         /// How long clients should wait.
         retry_after: Duration,
     },
+    /// 503 `OutcomeUnknown`, with `Retry-After`: the change may have been applied.
+    OutcomeUnknown {
+        /// How long clients should wait.
+        retry_after: Duration,
+    },
+    /// 429 `TooManyRequests`, with `Retry-After`: the caller's change rate is used up.
+    TooManyRequests {
+        /// When the next change will be accepted.
+        retry_after: Duration,
+    },
+    /// 408 `RequestTimeout`: the body did not arrive in time.
+    RequestTimeout {
+        /// How long the body had.
+        limit: Duration,
+    },
+    /// 415 `UnsupportedMediaType`: a body that is neither JSON nor a form by its Content-Type.
+    UnsupportedMediaType,
+    /// 403 `Forbidden`: a cookie-authenticated change from an origin that is not allowed.
+    ForbiddenOrigin,
     /// 500 `InternalServerError`: the cause is in the log, never in the response.
     Internal,
 }
@@ -86,6 +120,10 @@ impl ApiError {
             ServiceError::Unavailable(cause) => {
                 tracing::warn!(request_id, %cause, "service unavailable");
                 Self::Unavailable { retry_after }
+            }
+            ServiceError::OutcomeUnknown(cause) => {
+                tracing::error!(request_id, %cause, "outcome of a change unknown");
+                Self::OutcomeUnknown { retry_after }
             }
             ServiceError::Internal(cause) => {
                 tracing::error!(request_id, %cause, "internal error");
@@ -110,6 +148,8 @@ impl ApiError {
                 SessionError::MemberNotFound { .. } => "MemberNotFound",
                 SessionError::CannotRemoveOriginalMember { .. } => "CannotRemoveOriginalMember",
                 SessionError::MemberAlreadyExists { .. } => "MemberAlreadyExists",
+                SessionError::SessionFull { .. } => "SessionFull",
+                SessionError::SessionLimitReached { .. } => "SessionLimitReached",
                 SessionError::Access(_) => "Forbidden",
             },
             Self::Auth(AuthError::MissingToken) => "Unauthorized",
@@ -118,6 +158,11 @@ impl ApiError {
             Self::MethodNotAllowed(_) => "MethodNotAllowed",
             Self::RequestTooLarge { .. } => "RequestTooLarge",
             Self::Unavailable { .. } => "ServiceUnavailable",
+            Self::OutcomeUnknown { .. } => "OutcomeUnknown",
+            Self::TooManyRequests { .. } => "TooManyRequests",
+            Self::RequestTimeout { .. } => "RequestTimeout",
+            Self::UnsupportedMediaType => "UnsupportedMediaType",
+            Self::ForbiddenOrigin => "Forbidden",
             Self::Internal => "InternalServerError",
         }
     }
@@ -125,12 +170,14 @@ impl ApiError {
     fn message(&self) -> String {
         match self {
             Self::Validation(errors) => match errors.first() {
-                Some(first) if errors.len() == 1 => format!("{}: {}", first.field, first.message),
+                Some(first) if errors.len() == 1 => {
+                    format!("{}: {}", bounded(&first.field), bounded(&first.message))
+                }
                 Some(first) => {
                     format!(
                         "{}: {} (and {} more invalid fields)",
-                        first.field,
-                        first.message,
+                        bounded(&first.field),
+                        bounded(&first.message),
                         errors.len() - 1
                     )
                 }
@@ -146,30 +193,49 @@ impl ApiError {
             Self::MethodNotAllowed(allowed) => format!("This route allows only {allowed}"),
             Self::RequestTooLarge { limit } => format!("The request body is larger than {limit} bytes"),
             Self::Unavailable { .. } => "The service is temporarily unavailable; retry later".to_owned(),
+            Self::OutcomeUnknown { .. } => {
+                "The change may or may not have been applied: the database's answer \
+                was lost. Read the session to see whether it was"
+                    .to_owned()
+            }
+            Self::TooManyRequests { retry_after } => {
+                format!("Too many changes from this caller; retry in {} s", retry_after.as_secs().max(1))
+            }
+            Self::RequestTimeout { limit } => {
+                format!("The request body did not arrive within {} s", limit.as_secs().max(1))
+            }
+            Self::UnsupportedMediaType => "A request body needs Content-Type: application/json \
+                (or application/x-www-form-urlencoded for a form)"
+                .to_owned(),
+            Self::ForbiddenOrigin => "A change authenticated by the ss-tok cookie must come from an allowed \
+                Origin"
+                .to_owned(),
             Self::Internal => "An internal error occurred".to_owned(),
         }
     }
 
-    /// The JSON body of this error.
+    /// The JSON body of this error, under [`MAX_ERROR_BODY_BYTES`] whatever the input.
     pub fn body(&self) -> ErrorResponse {
-        let errors = match self {
-            Self::Validation(errors) => errors
-                .iter()
-                .take(MAX_FIELD_ERRORS)
-                .map(|e| ResponseFieldError {
+        let message = self.message();
+        let mut errors = Vec::new();
+        if let Self::Validation(field_errors) = self {
+            // JSON escaping can grow a character to six bytes: count what is really written.
+            let mut size = message.len() * 6 + 128;
+            for e in field_errors.iter().take(MAX_FIELD_ERRORS) {
+                let entry = ResponseFieldError {
                     error_code: e.code.to_owned(),
-                    field_name: e.field.clone(),
-                    message: e.message.clone(),
-                })
-                .collect(),
-            _ => Vec::new(),
-        };
+                    field_name: bounded(&e.field),
+                    message: bounded(&e.message),
+                };
+                size += serde_json::to_vec(&entry).map_or(usize::MAX / 2, |bytes| bytes.len() + 1);
+                if size > MAX_ERROR_BODY_BYTES {
+                    break;
+                }
+                errors.push(entry);
+            }
+        }
         ErrorResponse {
-            response_status: ResponseStatus {
-                error_code: self.error_code().to_owned(),
-                message: self.message(),
-                errors,
-            },
+            response_status: ResponseStatus { error_code: self.error_code().to_owned(), message, errors },
         }
     }
 }
@@ -195,14 +261,20 @@ impl ResponseError for ApiError {
                 SessionError::NotAChatSession { .. } => StatusCode::BAD_REQUEST,
                 SessionError::SessionEnded
                 | SessionError::CannotRemoveOriginalMember { .. }
-                | SessionError::MemberAlreadyExists { .. } => StatusCode::CONFLICT,
+                | SessionError::MemberAlreadyExists { .. }
+                | SessionError::SessionFull { .. }
+                | SessionError::SessionLimitReached { .. } => StatusCode::CONFLICT,
                 SessionError::Access(_) => StatusCode::FORBIDDEN,
             },
             Self::Auth(_) => StatusCode::UNAUTHORIZED,
             Self::RouteNotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Self::RequestTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unavailable { .. } | Self::OutcomeUnknown { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::RequestTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
+            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::ForbiddenOrigin => StatusCode::FORBIDDEN,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -216,7 +288,9 @@ impl ResponseError for ApiError {
             Self::MethodNotAllowed(allowed) => {
                 response.insert_header((header::ALLOW, HeaderValue::from_static(allowed)));
             }
-            Self::Unavailable { retry_after } => {
+            Self::Unavailable { retry_after }
+            | Self::OutcomeUnknown { retry_after }
+            | Self::TooManyRequests { retry_after } => {
                 // Whole seconds, at least one: `Retry-After: 0` would invite a tight retry loop.
                 response.insert_header((header::RETRY_AFTER, retry_after.as_secs().max(1)));
             }
@@ -244,6 +318,8 @@ mod tests {
                 "CannotRemoveOriginalMember",
             ),
             (SessionError::MemberAlreadyExists { identity: "a@b".into() }, 409, "MemberAlreadyExists"),
+            (SessionError::SessionFull { limit: 100 }, 409, "SessionFull"),
+            (SessionError::SessionLimitReached { limit: 1000 }, 409, "SessionLimitReached"),
             (AccessError::MissingRole { role: "User" }.into(), 403, "Forbidden"),
         ];
         for (error, status, code) in cases {
@@ -267,6 +343,24 @@ mod tests {
         assert_eq!(body.errors.len(), MAX_FIELD_ERRORS);
         assert_eq!(body.errors[0].field_name, "members[0]");
         assert_eq!(body.message, "members[0]: must be an object (and 29999 more invalid fields)");
+    }
+
+    #[test]
+    fn error_bodies_stay_small_whatever_the_field_names() {
+        // Client-chosen names (an applicationData key) of 60 KiB, full of characters JSON
+        // escapes to six bytes each.
+        let huge_name = "\u{1}".repeat(60 * 1024);
+        let errors = (0..100)
+            .map(|i| FieldError {
+                field: format!("members[{i}].applicationData.{huge_name}"),
+                code: "InvalidValue",
+                message: format!("{huge_name} must be a string"),
+            })
+            .collect();
+        let body = serde_json::to_vec(&ApiError::Validation(errors).body()).unwrap();
+        assert!(body.len() < 16 * 1024, "{} bytes", body.len());
+        let parsed: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert!(!parsed["responseStatus"]["errors"].as_array().unwrap().is_empty(), "some fields are named");
     }
 
     #[test]

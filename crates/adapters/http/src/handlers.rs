@@ -21,8 +21,11 @@ use utoipa::ToSchema;
 use crate::dto::{InviteChatMember, NewSession, SessionInfo};
 use crate::error::{ApiError, ErrorResponse};
 use crate::format::render_session;
-use crate::observability::RequestId;
-use crate::request::{RequestFields, bearer_token, property, read_body, string_map, text_value, type_error};
+use crate::observability::{CorsOrigins, RequestId};
+use crate::rate_limit::ChangeRateLimit;
+use crate::request::{
+    RequestFields, TokenSource, bearer_token, property, read_body, string_map, text_value, type_error,
+};
 
 /// What every handler shares.
 #[derive(Clone)]
@@ -31,6 +34,12 @@ pub struct AppState {
     pub use_cases: Arc<dyn SessionUseCases>,
     /// `Retry-After` of 503 answers.
     pub retry_after: Duration,
+    /// How long a body may take to arrive.
+    pub body_read_timeout: Duration,
+    /// Changes per caller and second, shared by every worker.
+    pub rate_limit: Arc<ChangeRateLimit>,
+    /// The origins trusted for changes authenticated by the `ss-tok` cookie.
+    pub origins: CorsOrigins,
 }
 
 impl std::fmt::Debug for AppState {
@@ -40,9 +49,28 @@ impl std::fmt::Debug for AppState {
 }
 
 impl AppState {
+    /// Authenticates a read.
     async fn authenticate(&self, request: &HttpRequest) -> Result<Actor, ApiError> {
-        let token = bearer_token(request).ok_or(AuthError::MissingToken)?;
+        let (token, _) = bearer_token(request).ok_or(AuthError::MissingToken)?;
         Ok(self.use_cases.authenticate(&token).await?)
+    }
+
+    /// Authenticates a change (POST, DELETE): then, for a token from the `ss-tok` cookie, an
+    /// `Origin` must be absent or trusted (403), and the caller's change rate must allow it
+    /// (429); contract sections 9, 12 and 13.
+    async fn authenticate_change(&self, request: &HttpRequest) -> Result<Actor, ApiError> {
+        let (token, source) = bearer_token(request).ok_or(AuthError::MissingToken)?;
+        let actor = self.use_cases.authenticate(&token).await?;
+        if source == TokenSource::Cookie
+            && let Some(origin) = request.headers().get(actix_web::http::header::ORIGIN)
+            && !origin.to_str().is_ok_and(|origin| self.origins.trusts_for_cookie_changes(origin))
+        {
+            return Err(ApiError::ForbiddenOrigin);
+        }
+        self.rate_limit
+            .check(&actor.user_id)
+            .map_err(|wait| ApiError::TooManyRequests { retry_after: wait.max(Duration::from_secs(1)) })?;
+        Ok(actor)
     }
 
     fn fail(&self, request: &HttpRequest, error: ServiceError) -> ApiError {
@@ -80,16 +108,28 @@ fn add_path_and_query(
     for (segment, field) in path {
         fields.set_from_path(request, segment, field)?;
     }
-    fields.merge_query(request.query_string())
+    fields.merge_query_over_path(request)?;
+    record_session_id(&fields);
+    Ok(())
+}
+
+/// Puts the session ID in the request's log span, cut to the longest valid ID. Called only
+/// once the caller is authenticated, so anonymous input never reaches the logs.
+fn record_session_id(fields: &RequestFields) {
+    if let Some(id) = fields.text("sessionId", &mut Vec::new()) {
+        let bounded: String = id.chars().take(64).collect();
+        tracing::Span::current().record("session_id", tracing::field::display(&bounded));
+    }
 }
 
 /// Fields of a POST: the body, then the path, then the query string.
 async fn body_fields(
     request: &HttpRequest,
     payload: web::Payload,
+    timeout: Duration,
     path: &[(&str, &str)],
 ) -> Result<RequestFields, ApiError> {
-    let body = read_body(payload).await?;
+    let body = read_body(payload, timeout).await?;
     let mut fields = RequestFields::from_body(request, &body)?;
     add_path_and_query(&mut fields, request, path)?;
     Ok(fields)
@@ -113,7 +153,7 @@ pub async fn delete_chat_member(
     request: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let actor = state.authenticate(&request).await?;
+    let actor = state.authenticate_change(&request).await?;
     let fields =
         path_and_query_fields(&request, &[("sessionId", "sessionId"), ("memberId", "memberToRemove")])?;
     let mut errors = Vec::new();
@@ -142,8 +182,9 @@ pub async fn invite_chat_member(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let actor = state.authenticate(&request).await?;
-    let fields = body_fields(&request, payload, &[("sessionId", "sessionId")]).await?;
+    let actor = state.authenticate_change(&request).await?;
+    let fields =
+        body_fields(&request, payload, state.body_read_timeout, &[("sessionId", "sessionId")]).await?;
     let mut errors = Vec::new();
     let input = InviteChatMemberInput {
         session_id: fields.text("sessionId", &mut errors),
@@ -171,8 +212,8 @@ pub async fn new_session(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let actor = state.authenticate(&request).await?;
-    let fields = body_fields(&request, payload, &[]).await?;
+    let actor = state.authenticate_change(&request).await?;
+    let fields = body_fields(&request, payload, state.body_read_timeout, &[]).await?;
     let mut errors = Vec::new();
     let input = NewSessionInput {
         account_id: fields.text("accountId", &mut errors),
@@ -259,7 +300,7 @@ pub async fn get_session(request: HttpRequest, state: web::Data<AppState>) -> Re
     security(("bearer" = []), ("ss-tok" = []))
 )]
 pub async fn end_session(request: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let actor = state.authenticate(&request).await?;
+    let actor = state.authenticate_change(&request).await?;
     let fields = path_and_query_fields(&request, &[("sessionId", "sessionId")])?;
     let mut errors = Vec::new();
     let session_id = fields.text("sessionId", &mut errors);

@@ -26,6 +26,7 @@ pub mod format;
 mod handlers;
 pub mod observability;
 pub mod openapi;
+pub mod rate_limit;
 mod request;
 pub mod text_formats;
 
@@ -36,6 +37,7 @@ pub use request::MAX_BODY_BYTES;
 
 use handlers::{AppState, method_not_allowed};
 use observability::{CorsOrigins, RequestSpan};
+use rate_limit::ChangeRateLimit;
 
 /// How the HTTP server runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,16 +50,23 @@ pub struct HttpOptions {
     pub shutdown_timeout: Duration,
     /// The `Retry-After` of 503 answers (rounded down to whole seconds, at least 1).
     pub retry_after: Duration,
+    /// Changes (POST, DELETE) a second per caller and instance, bursts of twice that; 0: off.
+    pub rate_limit_per_sec: u32,
+    /// How long a request body may take to arrive before 408.
+    pub body_read_timeout: Duration,
 }
 
 impl Default for HttpOptions {
-    /// No CORS, one worker per core, 30 s of graceful shutdown, `Retry-After: 5`.
+    /// No CORS, one worker per core, 30 s of graceful shutdown, `Retry-After: 5`, 100
+    /// changes a second per caller, 10 s for a body (contract section 12).
     fn default() -> Self {
         Self {
             cors_allowed_origins: Vec::new(),
             workers: std::thread::available_parallelism().map_or(1, usize::from),
             shutdown_timeout: Duration::from_secs(30),
             retry_after: Duration::from_secs(5),
+            rate_limit_per_sec: 100,
+            body_read_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -71,7 +80,9 @@ pub fn server(
 ) -> std::io::Result<actix_web::dev::Server> {
     let workers = options.workers.max(1);
     let shutdown_timeout = options.shutdown_timeout.as_secs();
-    let server = HttpServer::new(move || app(use_cases.clone(), options.clone()))
+    // One rate table for every worker: the limit is per instance, not per thread.
+    let rate_limit = Arc::new(ChangeRateLimit::new(options.rate_limit_per_sec));
+    let server = HttpServer::new(move || app_with(use_cases.clone(), options.clone(), rate_limit.clone()))
         .workers(workers)
         .shutdown_timeout(shutdown_timeout)
         .listen(listener)?
@@ -96,9 +107,32 @@ pub fn app(
         InitError = (),
     >,
 > {
+    let rate_limit = Arc::new(ChangeRateLimit::new(options.rate_limit_per_sec));
+    app_with(use_cases, options, rate_limit)
+}
+
+fn app_with(
+    use_cases: Arc<dyn SessionUseCases>,
+    options: HttpOptions,
+    rate_limit: Arc<ChangeRateLimit>,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
     // Installed before the first request so that the first request is counted too.
     observability::prometheus();
-    let state = AppState { use_cases, retry_after: options.retry_after };
+    let state = AppState {
+        use_cases,
+        retry_after: options.retry_after,
+        body_read_timeout: options.body_read_timeout,
+        rate_limit,
+        origins: CorsOrigins(options.cors_allowed_origins.clone()),
+    };
     App::new()
         .app_data(web::Data::new(state))
         .app_data(web::Data::new(CorsOrigins(options.cors_allowed_origins)))

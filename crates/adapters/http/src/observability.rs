@@ -79,12 +79,14 @@ impl RootSpanBuilder for RequestSpan {
     fn on_request_start(request: &ServiceRequest) -> Span {
         let request_id = request.extensions().get::<RequestId>().map(|id| id.0.clone()).unwrap_or_default();
         let route = matched_route(request);
+        // The route pattern, not the path: a path holds phone numbers and emails (and can be
+        // 128 KiB) before anyone is authenticated. The session ID is recorded once the caller is.
         tracing::info_span!(
             "request",
             request_id = %request_id,
-            method = %request.method(),
+            method = %method_label(request.method()),
             route = %route,
-            path = %request.path(),
+            session_id = tracing::field::Empty,
             status = tracing::field::Empty,
         )
     }
@@ -158,20 +160,37 @@ fn spawn_upkeep(handle: PrometheusHandle) {
 
 const UPKEEP_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
 
+/// The `method` label: a standard method by name, any other (extension methods of any
+/// spelling are accepted by the HTTP parser) as `other`, so that no client can add series.
+fn method_label(method: &Method) -> &'static str {
+    const KNOWN: [Method; 9] = [
+        Method::GET,
+        Method::POST,
+        Method::PUT,
+        Method::DELETE,
+        Method::PATCH,
+        Method::HEAD,
+        Method::OPTIONS,
+        Method::CONNECT,
+        Method::TRACE,
+    ];
+    KNOWN.iter().find(|known| *known == method).map_or("other", Method::as_str)
+}
+
 /// Middleware: counts requests and times them per method, route pattern and status.
 pub async fn record_metrics(
     request: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody + 'static>, Error> {
     let started = Instant::now();
-    let method = request.method().as_str().to_owned();
+    let method = method_label(request.method());
     let route = matched_route(&request);
     let outcome = next.call(request).await;
     let status = match &outcome {
         Ok(response) => response.status(),
         Err(error) => error.as_response_error().status_code(),
     };
-    let labels = [("method", method), ("route", route), ("status", status.as_u16().to_string())];
+    let labels = [("method", method.to_owned()), ("route", route), ("status", status.as_u16().to_string())];
     metrics::counter!(REQUESTS_TOTAL, &labels).increment(1);
     metrics::histogram!(REQUEST_DURATION, &labels).record(started.elapsed().as_secs_f64());
     outcome
@@ -198,6 +217,12 @@ pub struct CorsOrigins(pub Vec<String>);
 impl CorsOrigins {
     fn allows(&self, origin: &str) -> bool {
         self.0.iter().any(|allowed| allowed == "*" || allowed.eq_ignore_ascii_case(origin))
+    }
+
+    /// Whether a change authenticated by the `ss-tok` cookie may come from `origin`: only an
+    /// origin named in the list (a `*` there opens CORS reads, never cookie-borne changes).
+    pub(crate) fn trusts_for_cookie_changes(&self, origin: &str) -> bool {
+        self.0.iter().any(|allowed| allowed != "*" && allowed.eq_ignore_ascii_case(origin))
     }
 }
 
@@ -249,6 +274,14 @@ pub async fn cors(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn method_labels_come_from_a_fixed_set() {
+        assert_eq!(method_label(&Method::DELETE), "DELETE");
+        for raw in ["FOO", "get", "X-ANYTHING-1"] {
+            assert_eq!(method_label(&Method::from_bytes(raw.as_bytes()).unwrap()), "other", "{raw}");
+        }
+    }
 
     #[test]
     fn request_ids_from_clients_are_checked() {

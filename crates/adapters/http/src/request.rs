@@ -4,6 +4,7 @@
 //! field name, so a client learns exactly what to fix.
 
 use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
 
 use actix_web::HttpRequest;
 use actix_web::http::header;
@@ -27,18 +28,27 @@ pub struct RequestFields {
 }
 
 impl RequestFields {
-    /// Reads a POST body: empty means no fields; a form body is read like a query string;
-    /// anything else must be a JSON object.
+    /// Reads a POST body: empty means no fields; a form body
+    /// (`application/x-www-form-urlencoded`) is read like a query string; a JSON body must say
+    /// `application/json` (or a `+json` type) and be an object. Any other Content-Type is 415:
+    /// a browser can send `text/plain` across origins without asking, JSON it cannot.
     pub fn from_body(request: &HttpRequest, body: &[u8]) -> Result<Self, ApiError> {
         let mut fields = Self::default();
         if body.iter().all(u8::is_ascii_whitespace) {
             return Ok(fields);
         }
-        let is_form = request
+        let essence = request
             .headers()
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+            .map(|v| v.split(';').next().unwrap_or_default().trim().to_ascii_lowercase())
+            .unwrap_or_default();
+        let is_form = essence == "application/x-www-form-urlencoded";
+        let is_json = essence == "application/json"
+            || (essence.starts_with("application/") && essence.ends_with("+json"));
+        if !is_form && !is_json {
+            return Err(ApiError::UnsupportedMediaType);
+        }
         if is_form {
             let text = std::str::from_utf8(body)
                 .map_err(|_| ApiError::field("body", INVALID_VALUE, "the form body is not UTF-8"))?;
@@ -70,6 +80,23 @@ impl RequestFields {
                 ApiError::field(field, INVALID_VALUE, "is not valid UTF-8 once percent-decoded")
             })?;
             self.values.insert(field.to_lowercase(), Value::String(decoded));
+        }
+        Ok(())
+    }
+
+    /// Applies the query string over the fields so far; a `sessionId` that names another
+    /// session than the path's `{sessionId}` is refused rather than silently taking over.
+    pub fn merge_query_over_path(&mut self, request: &HttpRequest) -> Result<(), ApiError> {
+        let path_session = request.match_info().get("sessionId").and(self.get("sessionId").cloned());
+        self.merge_query(request.query_string())?;
+        if let Some(from_path) = path_session
+            && self.get("sessionId") != Some(&from_path)
+        {
+            return Err(ApiError::field(
+                "sessionId",
+                INVALID_VALUE,
+                "the query's sessionId names another session than the path",
+            ));
         }
         Ok(())
     }
@@ -175,17 +202,33 @@ pub fn type_error(field: &str, expected: &str) -> FieldError {
     FieldError { field: field.to_owned(), code: INVALID_VALUE, message: format!("must be {expected}") }
 }
 
-/// Reads the body, refusing more than [`MAX_BODY_BYTES`] (413) before buffering it all.
-pub async fn read_body(payload: web::Payload) -> Result<Bytes, ApiError> {
-    match payload.to_bytes_limited(MAX_BODY_BYTES).await {
+/// Reads the body, refusing more than [`MAX_BODY_BYTES`] (413) before buffering it all, and
+/// a body that has not arrived within `timeout` (408): actix times the head and keep-alive,
+/// not the body, so a client trickling bytes would otherwise hold a worker's slot forever.
+pub async fn read_body(payload: web::Payload, timeout: Duration) -> Result<Bytes, ApiError> {
+    let Ok(read) = tokio::time::timeout(timeout, payload.to_bytes_limited(MAX_BODY_BYTES)).await else {
+        return Err(ApiError::RequestTimeout { limit: timeout });
+    };
+    match read {
         Ok(Ok(bytes)) => Ok(bytes),
         Ok(Err(_)) => Err(ApiError::field("body", INVALID_VALUE, "the body could not be read")),
         Err(_) => Err(ApiError::RequestTooLarge { limit: MAX_BODY_BYTES }),
     }
 }
 
-/// The bearer token: `Authorization: Bearer <token>`, or else the `ss-tok` cookie.
-pub fn bearer_token(request: &HttpRequest) -> Option<String> {
+/// Where a request's token came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenSource {
+    /// `Authorization: Bearer`: a browser never adds it by itself.
+    Header,
+    /// The `ss-tok` cookie: a browser sends it with any request to us, so changes need an
+    /// allowed `Origin` (contract section 13).
+    Cookie,
+}
+
+/// The bearer token and where it came from: `Authorization: Bearer <token>`, or else the
+/// `ss-tok` cookie.
+pub fn bearer_token(request: &HttpRequest) -> Option<(String, TokenSource)> {
     let from_header = request
         .headers()
         .get(header::AUTHORIZATION)
@@ -195,35 +238,21 @@ pub fn bearer_token(request: &HttpRequest) -> Option<String> {
             scheme.eq_ignore_ascii_case("Bearer").then(|| token.trim().to_owned())
         })
         .filter(|token| !token.is_empty());
-    from_header.or_else(|| {
-        request
-            .cookie("ss-tok")
-            .map(|cookie| cookie.value().trim().to_owned())
-            .filter(|token| !token.is_empty())
-    })
+    if let Some(token) = from_header {
+        return Some((token, TokenSource::Header));
+    }
+    request
+        .cookie("ss-tok")
+        .map(|cookie| cookie.value().trim().to_owned())
+        .filter(|token| !token.is_empty())
+        .map(|token| (token, TokenSource::Cookie))
 }
 
 /// Fully percent-decodes a path segment. actix leaves `%2F`, `%2B` and `%25` encoded in
 /// path segments; everything else is already decoded, so one more full pass is exact.
 /// Unlike a query string, `+` stays `+`. `None` when the result is not UTF-8.
 pub fn percent_decode(raw: &str) -> Option<String> {
-    let bytes = raw.as_bytes();
-    let mut decoded = Vec::with_capacity(bytes.len());
-    let mut index = 0;
-    while index < bytes.len() {
-        let byte = bytes[index];
-        if byte == b'%' && index + 2 < bytes.len() {
-            let hex = |b: u8| (b as char).to_digit(16);
-            if let (Some(high), Some(low)) = (hex(bytes[index + 1]), hex(bytes[index + 2])) {
-                decoded.push((high * 16 + low) as u8);
-                index += 3;
-                continue;
-            }
-        }
-        decoded.push(byte);
-        index += 1;
-    }
-    String::from_utf8(decoded).ok()
+    percent_encoding::percent_decode_str(raw).decode_utf8().ok().map(|decoded| decoded.into_owned())
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use actix_web::http::header;
 use actix_web::test::TestRequest;
-use evo_ports::ServiceError;
+use evo_ports::{MockSessionUseCases, ServiceError};
 
 #[path = "http/support.rs"]
 mod support;
@@ -72,4 +72,19 @@ async fn every_log_line_of_a_request_carries_its_id() {
         lines.iter().any(|line| line.contains("request failed") && line.contains("status=500")),
         "{text}"
     );
+    assert!(lines.iter().all(|line| line.contains("session_id=s-1")), "the ID, once authenticated: {text}");
+
+    // Before authentication nothing of the path is logged: it holds phone numbers and emails.
+    logs.0.lock().unwrap().clear();
+    let reply = send(
+        MockSessionUseCases::new(),
+        TestRequest::delete().uri("/sessions/s-secret-42/members/%2B15550001111?reason=x"),
+    )
+    .await;
+    assert_eq!(reply.status, 401);
+    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    assert!(text.contains("route=/sessions/{sessionId}/members/{memberId}"), "the route pattern: {text}");
+    for secret in ["15550001111", "s-secret-42", "reason"] {
+        assert!(!text.contains(secret), "{secret} logged before authentication: {text}");
+    }
 }

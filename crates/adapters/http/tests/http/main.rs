@@ -2,6 +2,7 @@
 
 mod errors;
 mod formats;
+mod hardening;
 mod operational;
 mod routes;
 mod support;
