@@ -191,3 +191,37 @@ fn seed_prints_ids_and_a_curl_line() {
     assert!(text.starts_with("Seeded 5 sessions:"), "{text}");
     assert!(text.contains("curl -s -X DELETE"), "{text}");
 }
+
+#[test]
+fn help_never_shows_the_database_url_it_was_given() {
+    let dir = Workdir::new("help-secrets");
+    let output = evo(&dir.0)
+        .env("DATABASE_URL", "postgres://evo:hunter2-db-password@db.internal:5432/evo")
+        .arg("--help")
+        .output()
+        .unwrap();
+    let text = String::from_utf8(output.stdout).unwrap();
+    assert!(text.contains("DATABASE_URL"), "{text}");
+    assert!(!text.contains("hunter2"), "--help shows the database password:\n{text}");
+}
+
+#[test]
+fn refuses_a_development_secret_that_others_can_read() {
+    use std::os::unix::fs::PermissionsExt;
+
+    let dir = Workdir::new("secret-mode");
+    std::fs::create_dir_all(dir.0.join("data")).unwrap();
+    let secret = dir.0.join("data/jwt-secret");
+    std::fs::write(&secret, "a-development-secret-of-enough-bytes-0123456789").unwrap();
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let output = evo(&dir.0).args(["token", "--sub", "ann@example.com"]).output().unwrap();
+    assert!(!output.status.success(), "a world-readable secret was used");
+    assert!(output.stdout.is_empty(), "no token is minted with it");
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(stderr.contains("chmod 600"), "{stderr}");
+    assert!(!stderr.contains("a-development-secret"), "the secret itself is never shown: {stderr}");
+
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let output = evo(&dir.0).args(["token", "--sub", "ann@example.com"]).output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+}

@@ -724,12 +724,38 @@ fn hostile_headers_and_malformed_requests_are_refused() {
         cases.push(f.case(name, request, Refusal::Protocol));
     }
 
+    // Extension methods of any spelling, each once: a label per method would grow /metrics.
+    for n in 0..200 {
+        cases.push(f.case(
+            format!("extension method {n}"),
+            build_request(&format!("XMETHOD{n}"), &target, &[], b""),
+            Refusal::Api,
+        ));
+    }
+
+    let metrics_before = metrics_text(&f);
     let seen = f.run(&cases);
+    let metrics_after = metrics_text(&f);
+    assert!(!metrics_after.contains("XMETHOD"), "a client's method became a label");
+    // Hostile traffic may add a few series (its statuses), never one per request.
+    assert!(
+        metrics_after.len() < metrics_before.len() + 32 * 1024,
+        "/metrics grew from {} to {} bytes",
+        metrics_before.len(),
+        metrics_after.len()
+    );
+    eprintln!("/metrics: {} bytes before, {} after", metrics_before.len(), metrics_after.len());
     let statuses = histogram(&seen);
     assert!(statuses.iter().any(|(status, _)| *status == 431), "a header flood is 431: {statuses:?}");
     let tokens: Vec<_> = seen.iter().filter(|(name, _)| name.starts_with("100 KB")).collect();
     assert!(tokens.iter().all(|(_, status)| [401, 431].contains(status)), "100 KB tokens: {tokens:?}");
     eprintln!("hostile headers: {} cases, statuses {statuses:?}", seen.len());
+}
+
+fn metrics_text(f: &Fixture) -> String {
+    let response = agent().get(&format!("{}/metrics", f.server.base)).call().unwrap();
+    assert_eq!(response.status(), 200);
+    response.into_body().read_to_string().unwrap()
 }
 
 /// A keep-alive connection that has just been refused several times still serves the next

@@ -389,3 +389,27 @@ impl SessionRepository for SqliteSessionRepository {
         self.run(|connection| connection.batch_execute("SELECT 1")).await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_connection_syncs_each_commit_to_disk() {
+        #[derive(QueryableByName)]
+        struct Synchronous {
+            #[diesel(sql_type = diesel::sql_types::Integer)]
+            synchronous: i32,
+        }
+        let folder = std::env::temp_dir().join(format!("evo-sqlite-pragmas-{}", std::process::id()));
+        std::fs::create_dir_all(&folder).unwrap();
+        let path = folder.join("pragmas.db");
+        let mut connection = SqliteConnection::establish(path.to_str().unwrap()).unwrap();
+        connection.batch_execute(&connection_pragmas(Duration::from_secs(1))).unwrap();
+        let mode: Synchronous = diesel::sql_query("PRAGMA synchronous").get_result(&mut connection).unwrap();
+        // 2 is FULL: in WAL mode NORMAL (1) may lose the last commits on power loss.
+        assert_eq!(mode.synchronous, 2);
+        drop(connection);
+        let _ = std::fs::remove_dir_all(folder);
+    }
+}
