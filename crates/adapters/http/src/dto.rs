@@ -352,7 +352,9 @@ pub struct NewSession {
 #[schema(rename_all = "camelCase")]
 #[allow(dead_code)]
 pub struct NewSessionMember {
-    /// A cell phone number or a user ID (email) (required).
+    /// A cell phone number (E.164) or a user ID (email) (required). The pattern is the
+    /// canonical form; spaces, `-`, `.`, `(` and `)` in a phone number are accepted and dropped.
+    #[schema(pattern = r"^(?:[^@\s]{1,64}@[^@\s]{1,189}|(?:\+|00)[1-9][0-9]{6,14})$")]
     identity: String,
     display_name: Option<String>,
     /// `Agent` for a user ID and `None` for a phone number by default.
@@ -371,7 +373,9 @@ pub struct InviteChatMember {
     /// of `A-Z a-z 0-9 - _ .`.
     #[schema(min_length = 1, max_length = 64, pattern = r"^[A-Za-z0-9._-]{1,64}$")]
     session_id: Option<String>,
-    /// The member to add. This can be a cell phone number, user ID (email).
+    /// The member to add. This can be a cell phone number, user ID (email). The pattern is the
+    /// canonical form; spaces, `-`, `.`, `(` and `)` in a phone number are accepted and dropped.
+    #[schema(pattern = r"^(?:[^@\s]{1,64}@[^@\s]{1,189}|(?:\+|00)[1-9][0-9]{6,14})$")]
     member_to_add: String,
     display_name: Option<String>,
     #[schema(schema_with = member_role_schema)]

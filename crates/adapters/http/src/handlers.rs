@@ -143,8 +143,8 @@ async fn body_fields(
     tag = "sessions",
     params(
         ("sessionId" = String, Path, description = "The ID of the session: 1 to 64 of `A-Z a-z 0-9 - _ .`", min_length = 1, max_length = 64, pattern = r"^[A-Za-z0-9._-]{1,64}$"),
-        ("memberId" = String, Path, description = "The member to remove: a cell phone number or a user ID (email), percent-encoded (`%2B` for `+`, `%40` for `@`)"),
-        ("memberToRemove" = Option<String>, Query, description = "Overrides the `{memberId}` segment. A raw `+` decodes to a space, read back as `+`"),
+        ("memberId" = String, Path, description = "The member to remove: a cell phone number or a user ID (email), percent-encoded (`%2B` for `+`, `%40` for `@`). The pattern is the canonical form; spaces, `-`, `.`, `(` and `)` in a phone number are accepted and dropped", pattern = r"^(?:[^@\s]{1,64}@[^@\s]{1,189}|(?:\+|00)[1-9][0-9]{6,14})$"),
+        ("memberToRemove" = Option<String>, Query, description = "Overrides the `{memberId}` segment. A raw `+` decodes to a space, read back as `+`", pattern = r"^(?:[^@\s]{1,64}@[^@\s]{1,189}|(?:\+|00)[1-9][0-9]{6,14})$"),
     ),
     responses((status = 200, description = "The session after the removal", content((SessionInfo = "application/json"), (String = "text/csv"), (String = "text/jsv")))),
     security(("bearer" = []), ("ss-tok" = []))

@@ -100,13 +100,36 @@ const ERROR_RESPONSES: &[(&str, &str, &str)] = &[
         "`ValidationException` (errors[] names each invalid field, including malformed JSON and wrong types) or `NotAChatSession`",
     ),
     ("401", "Unauthorized", "`Unauthorized` (no token) or `TokenException` (an unusable token)"),
-    ("403", "Forbidden", "`Forbidden`: the User role is missing"),
+    (
+        "403",
+        "Forbidden",
+        "`Forbidden`: the User role is missing, or a change authenticated by the `ss-tok` cookie comes from an Origin not in EVO_CORS_ORIGINS",
+    ),
     ("404", "NotFound", "`NotFound` (no such session visible to the caller) or `MemberNotFound`"),
     ("405", "MethodNotAllowed", "`MethodNotAllowed`: the route exists with other methods (see `Allow`)"),
-    ("409", "Conflict", "`SessionEnded`, `CannotRemoveOriginalMember` or `MemberAlreadyExists`"),
+    ("408", "RequestTimeout", "`RequestTimeout`: the body did not arrive within 10 s"),
+    (
+        "409",
+        "Conflict",
+        "`SessionEnded`, `CannotRemoveOriginalMember`, `MemberAlreadyExists`, `SessionFull` (100 members) or `SessionLimitReached` (1,000 log entries; EndSession is always allowed)",
+    ),
     ("413", "RequestTooLarge", "`RequestTooLarge`: a body over 64 KiB"),
+    (
+        "415",
+        "UnsupportedMediaType",
+        "`UnsupportedMediaType`: a body without `Content-Type: application/json` (or `application/x-www-form-urlencoded`)",
+    ),
+    (
+        "429",
+        "TooManyRequests",
+        "`TooManyRequests`: the caller's changes (POST, DELETE) exceed EVO_RATE_LIMIT_PER_SEC on this instance",
+    ),
     ("500", "InternalServerError", "`InternalServerError`: a generic message; details only in the log"),
-    ("503", "ServiceUnavailable", "`ServiceUnavailable`: the database is unreachable or saturated"),
+    (
+        "503",
+        "ServiceUnavailable",
+        "`ServiceUnavailable`: the database is unreachable or saturated, nothing was applied; or `OutcomeUnknown`: the answer to the COMMIT was lost and the service could not find out whether it went through",
+    ),
 ];
 
 struct SecurityAndErrors;
@@ -139,7 +162,7 @@ impl Modify for SecurityAndErrors {
                     "Allow",
                     HeaderBuilder::new().schema(text()).description(Some("The allowed methods")).build(),
                 ),
-                "ServiceUnavailable" => response.header(
+                "ServiceUnavailable" | "TooManyRequests" => response.header(
                     "Retry-After",
                     HeaderBuilder::new()
                         .schema(integer())

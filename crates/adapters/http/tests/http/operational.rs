@@ -157,9 +157,16 @@ async fn openapi_lists_every_route() {
 
     let delete = &paths["/sessions/{sessionId}/members/{memberId}"]["delete"];
     assert_eq!(delete["operationId"], "DeleteChatMember");
-    for status in ["200", "400", "401", "403", "404", "405", "409", "413", "500", "503"] {
+    for status in ["200", "400", "401", "403", "404", "405", "408", "409", "413", "415", "429", "500", "503"]
+    {
         assert!(delete["responses"].get(status).is_some(), "DeleteChatMember lacks {status}");
     }
+    let identity_pattern =
+        delete["parameters"][1]["schema"]["pattern"].as_str().expect("memberId has a pattern");
+    assert!(
+        identity_pattern.contains('@') && identity_pattern.contains("[1-9][0-9]{6,14}"),
+        "{identity_pattern}"
+    );
     let parameters: Vec<&str> =
         delete["parameters"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
     assert_eq!(parameters, ["sessionId", "memberId", "memberToRemove"]);
