@@ -354,7 +354,9 @@ pub struct NewSession {
 pub struct NewSessionMember {
     /// A cell phone number (E.164) or a user ID (email) (required). The pattern is the
     /// canonical form; spaces, `-`, `.`, `(` and `)` in a phone number are accepted and dropped.
-    #[schema(pattern = r"^(?:[^@\s]{1,64}@[^@\s]{1,189}|(?:\+|00)[1-9][0-9]{6,14})$")]
+    #[schema(
+        pattern = r"^(?:[A-Za-z0-9._+-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63}){0,3}|\+[1-9][0-9]{6,14})$"
+    )]
     identity: String,
     display_name: Option<String>,
     /// `Agent` for a user ID and `None` for a phone number by default.
@@ -375,7 +377,9 @@ pub struct InviteChatMember {
     session_id: Option<String>,
     /// The member to add. This can be a cell phone number, user ID (email). The pattern is the
     /// canonical form; spaces, `-`, `.`, `(` and `)` in a phone number are accepted and dropped.
-    #[schema(pattern = r"^(?:[^@\s]{1,64}@[^@\s]{1,189}|(?:\+|00)[1-9][0-9]{6,14})$")]
+    #[schema(
+        pattern = r"^(?:[A-Za-z0-9._+-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63}){0,3}|\+[1-9][0-9]{6,14})$"
+    )]
     member_to_add: String,
     display_name: Option<String>,
     #[schema(schema_with = member_role_schema)]

@@ -109,7 +109,7 @@ fn add_path_and_query(
         fields.set_from_path(request, segment, field)?;
     }
     fields.merge_query_over_path(request)?;
-    record_session_id(&fields);
+    record_session_id(fields);
     Ok(())
 }
 
@@ -118,7 +118,7 @@ fn add_path_and_query(
 fn record_session_id(fields: &RequestFields) {
     if let Some(id) = fields.text("sessionId", &mut Vec::new()) {
         let bounded: String = id.chars().take(64).collect();
-        tracing::Span::current().record("session_id", tracing::field::display(&bounded));
+        tracing::Span::current().record("session_id", tracing::field::display(bounded));
     }
 }
 
@@ -143,8 +143,8 @@ async fn body_fields(
     tag = "sessions",
     params(
         ("sessionId" = String, Path, description = "The ID of the session: 1 to 64 of `A-Z a-z 0-9 - _ .`", min_length = 1, max_length = 64, pattern = r"^[A-Za-z0-9._-]{1,64}$"),
-        ("memberId" = String, Path, description = "The member to remove: a cell phone number or a user ID (email), percent-encoded (`%2B` for `+`, `%40` for `@`). The pattern is the canonical form; spaces, `-`, `.`, `(` and `)` in a phone number are accepted and dropped", pattern = r"^(?:[^@\s]{1,64}@[^@\s]{1,189}|(?:\+|00)[1-9][0-9]{6,14})$"),
-        ("memberToRemove" = Option<String>, Query, description = "Overrides the `{memberId}` segment. A raw `+` decodes to a space, read back as `+`", pattern = r"^(?:[^@\s]{1,64}@[^@\s]{1,189}|(?:\+|00)[1-9][0-9]{6,14})$"),
+        ("memberId" = String, Path, description = "The member to remove: a cell phone number or a user ID (email), percent-encoded (`%2B` for `+`, `%40` for `@`). The pattern is the canonical form; spaces, `-`, `.`, `(` and `)` in a phone number are accepted and dropped", pattern = r"^(?:[A-Za-z0-9._+-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63}){0,3}|\+[1-9][0-9]{6,14})$"),
+        ("memberToRemove" = Option<String>, Query, description = "Overrides the `{memberId}` segment. A raw `+` decodes to a space, read back as `+`", pattern = r"^(?:[A-Za-z0-9._+-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63}){0,3}|\+[1-9][0-9]{6,14})$"),
     ),
     responses((status = 200, description = "The session after the removal", content((SessionInfo = "application/json"), (String = "text/csv"), (String = "text/jsv")))),
     security(("bearer" = []), ("ss-tok" = []))

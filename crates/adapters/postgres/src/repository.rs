@@ -562,7 +562,7 @@ async fn rollback(connection: &AsyncPgConnection, protocol: Protocol) -> Result<
 /// writes only when the session is still at the version read, and counts 1 if it did.
 enum ChangeWrite {
     Remove(RemoveMemberWrite),
-    Invite(InviteMemberWrite),
+    Invite(Box<InviteMemberWrite>),
     End(EndSessionWrite),
 }
 
@@ -580,7 +580,7 @@ impl ChangeWrite {
                 Self::Remove(RemoveMemberWrite { change: header, identity_key: identity.key().to_owned() })
             }
             ChangeKind::MemberInvited(member) => {
-                Self::Invite(InviteMemberWrite { change: header, member: MemberRecord::of(member) })
+                Self::Invite(Box::new(InviteMemberWrite { change: header, member: MemberRecord::of(member) }))
             }
             ChangeKind::Ended => Self::End(EndSessionWrite { change: header }),
         }
@@ -589,7 +589,7 @@ impl ChangeWrite {
     async fn execute(self, mut connection: &AsyncPgConnection) -> QueryResult<i64> {
         match self {
             Self::Remove(statement) => statement.get_result(&mut connection).await,
-            Self::Invite(statement) => statement.get_result(&mut connection).await,
+            Self::Invite(statement) => (*statement).get_result(&mut connection).await,
             Self::End(statement) => statement.get_result(&mut connection).await,
         }
     }
