@@ -58,7 +58,13 @@ pub struct Settings {
     #[arg(long, env = "EVO_BIND", default_value = "127.0.0.1:8080", global = true)]
     pub bind: String,
     /// `postgres://...` for PostgreSQL; `sqlite://PATH` or a file path for SQLite.
-    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://data/evo-sessions.db", global = true)]
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        hide_env_values = true,
+        default_value = "sqlite://data/evo-sessions.db",
+        global = true
+    )]
     pub database_url: String,
     /// Connections in the database pool [default: 2 x cores].
     #[arg(long, env = "EVO_DB_POOL_SIZE", global = true)]
@@ -81,10 +87,14 @@ pub struct Settings {
     /// Path of a PEM public key, for RS256 and ES256.
     #[arg(long, env = "EVO_JWT_PUBLIC_KEY", global = true)]
     pub jwt_public_key: Option<PathBuf>,
-    /// Required `iss` claim.
+    /// URL of a JWKS document with the RS256 or ES256 keys, chosen by `kid` (instead of
+    /// EVO_JWT_PUBLIC_KEY); fetched at start-up, every 10 minutes and on an unknown `kid`.
+    #[arg(long, env = "EVO_JWT_JWKS_URL", global = true)]
+    pub jwt_jwks_url: Option<String>,
+    /// Required `iss` claim (required setting with RS256 and ES256).
     #[arg(long, env = "EVO_JWT_ISSUER", global = true)]
     pub jwt_issuer: Option<String>,
-    /// Required `aud` claim.
+    /// Required `aud` claim (required setting with RS256 and ES256).
     #[arg(long, env = "EVO_JWT_AUDIENCE", global = true)]
     pub jwt_audience: Option<String>,
     /// Log filter, in tracing's EnvFilter syntax.
@@ -102,6 +112,10 @@ pub struct Settings {
     /// Browser origins allowed by CORS, comma-separated (none by default).
     #[arg(long, env = "EVO_CORS_ORIGINS", value_delimiter = ',', global = true)]
     pub cors_origins: Vec<String>,
+    /// Changes (POST, DELETE) a second per caller and instance, bursts of twice that; 0 turns
+    /// the limit off.
+    #[arg(long, env = "EVO_RATE_LIMIT_PER_SEC", default_value_t = 100, global = true)]
+    pub rate_limit_per_sec: u32,
 }
 
 /// `90`, `90s`, `15m`, `1h`, `2d` as seconds.

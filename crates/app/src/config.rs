@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use evo_jwt::{JwtAlgorithm, JwtConfig, MIN_SECRET_BYTES, Secret, VerificationKey};
+use evo_jwt::{JwksConfig, JwtAlgorithm, JwtConfig, MIN_SECRET_BYTES, Secret, VerificationKey};
 use evo_postgres::PgConfig;
 use evo_sqlite::SqliteConfig;
 
@@ -25,8 +25,16 @@ pub enum StoreConfig {
 pub enum KeySource {
     /// Given in configuration and already checked.
     Configured(JwtConfig),
-    /// The SQLite default only: a random secret kept in this file, made on first use.
-    DevSecretFile(PathBuf),
+    /// The SQLite default only: a random secret kept in this file, made on first use, with
+    /// the configured `iss` and `aud` requirements.
+    DevSecretFile {
+        /// The secret's file.
+        path: PathBuf,
+        /// Required `iss`, when configured.
+        issuer: Option<String>,
+        /// Required `aud`, when configured.
+        audience: Option<String>,
+    },
 }
 
 /// Log output style.
@@ -49,6 +57,7 @@ pub struct Config {
     pub workers: usize,
     pub shutdown_grace: Duration,
     pub cors_origins: Vec<String>,
+    pub rate_limit_per_sec: u32,
 }
 
 /// Longest allowed wait for a pooled connection: past this a request should rather fail fast.
@@ -127,6 +136,7 @@ impl Config {
                 workers,
                 shutdown_grace: Duration::from_secs(settings.shutdown_grace_secs),
                 cors_origins: settings.cors_origins.clone(),
+                rate_limit_per_sec: settings.rate_limit_per_sec,
             }),
             _ => Err(problems),
         }
@@ -173,6 +183,27 @@ fn key_source(
     store: &StoreConfig,
     problems: &mut Vec<String>,
 ) -> Option<KeySource> {
+    // Tokens from an identity provider (RS256, ES256) must be meant for this service: a
+    // provider signs tokens for many audiences with the same keys (contract section 13).
+    let needs_issuer_and_audience = !algorithm.uses_shared_secret();
+    for (setting, value, claim) in [
+        ("EVO_JWT_ISSUER", &settings.jwt_issuer, "the `iss` your identity provider writes"),
+        ("EVO_JWT_AUDIENCE", &settings.jwt_audience, "the `aud` it writes for this service"),
+    ] {
+        match value.as_deref().map(str::trim) {
+            Some("") => problems.push(format!("{setting} must not be empty")),
+            None if needs_issuer_and_audience => {
+                problems.push(format!("EVO_JWT_ALGORITHM {algorithm} needs {setting} ({claim})"));
+            }
+            _ => {}
+        }
+    }
+    if algorithm.uses_shared_secret() && settings.jwt_jwks_url.is_some() {
+        problems.push(
+            "EVO_JWT_JWKS_URL is for RS256 and ES256: set EVO_JWT_ALGORITHM, or unset EVO_JWT_JWKS_URL for HS256"
+                .to_owned(),
+        );
+    }
     let key = if algorithm.uses_shared_secret() {
         match &settings.jwt_secret {
             Some(secret) if secret.len() < MIN_SECRET_BYTES => {
@@ -185,22 +216,38 @@ fn key_source(
             Some(secret) => VerificationKey::SharedSecret(Secret::new(secret.as_bytes().to_vec())),
             None => match store {
                 StoreConfig::Sqlite(sqlite) => {
-                    return Some(KeySource::DevSecretFile(dev_secret_path(&sqlite.path)));
+                    return Some(KeySource::DevSecretFile {
+                        path: dev_secret_path(&sqlite.path),
+                        issuer: settings.jwt_issuer.clone(),
+                        audience: settings.jwt_audience.clone(),
+                    });
                 }
                 StoreConfig::Postgres(_) => {
                     problems.push(
-                        "with PostgreSQL, set EVO_JWT_SECRET (HS256) or EVO_JWT_ALGORITHM and \
-                         EVO_JWT_PUBLIC_KEY: the service never runs with authentication off"
+                        "with PostgreSQL, set EVO_JWT_SECRET (HS256) or EVO_JWT_ALGORITHM with \
+                         EVO_JWT_PUBLIC_KEY or EVO_JWT_JWKS_URL: the service never runs with \
+                         authentication off"
                             .to_owned(),
                     );
                     return None;
                 }
             },
         }
+    } else if let Some(url) = &settings.jwt_jwks_url {
+        if settings.jwt_public_key.is_some() {
+            problems.push("set EVO_JWT_PUBLIC_KEY or EVO_JWT_JWKS_URL, not both".to_owned());
+            return None;
+        }
+        let jwks = JwksConfig::new(url.trim());
+        if let Err(error) = jwks.check() {
+            problems.push(format!("EVO_JWT_JWKS_URL: {error}"));
+            return None;
+        }
+        VerificationKey::Jwks(jwks)
     } else {
         let Some(path) = &settings.jwt_public_key else {
             problems.push(format!(
-                "EVO_JWT_ALGORITHM {} needs EVO_JWT_PUBLIC_KEY (a PEM file)",
+                "EVO_JWT_ALGORITHM {} needs EVO_JWT_PUBLIC_KEY (a PEM file) or EVO_JWT_JWKS_URL",
                 algorithm.as_str()
             ));
             return None;
@@ -244,7 +291,8 @@ mod tests {
         let config = parse(&["--database-url", "sqlite://data/evo-sessions.db"]).unwrap();
         let StoreConfig::Sqlite(sqlite) = &config.store else { panic!("{config:?}") };
         assert_eq!(sqlite.path, PathBuf::from("data/evo-sessions.db"));
-        let KeySource::DevSecretFile(path) = &config.keys else { panic!("{config:?}") };
+        let KeySource::DevSecretFile { path, audience, .. } = &config.keys else { panic!("{config:?}") };
+        assert_eq!(audience, &None);
         assert_eq!(path, &PathBuf::from("data/jwt-secret"));
     }
 
@@ -284,19 +332,118 @@ mod tests {
 
     #[test]
     fn public_key_algorithms_need_a_readable_key() {
-        let problems = parse(&["--database-url", "sqlite://x.db", "--jwt-algorithm", "RS256"]).unwrap_err();
-        assert_eq!(problems, ["EVO_JWT_ALGORITHM RS256 needs EVO_JWT_PUBLIC_KEY (a PEM file)"]);
-        let problems = parse(&[
-            "--database-url",
-            "sqlite://x.db",
-            "--jwt-algorithm",
-            "ES256",
-            "--jwt-public-key",
-            "/nonexistent/key.pem",
-        ])
+        let requirements = ["--jwt-issuer", "https://idp.example.com/", "--jwt-audience", "evo-sessions"];
+        let problems = parse(
+            &[&["--database-url", "sqlite://x.db", "--jwt-algorithm", "RS256"][..], &requirements].concat(),
+        )
+        .unwrap_err();
+        assert_eq!(
+            problems,
+            ["EVO_JWT_ALGORITHM RS256 needs EVO_JWT_PUBLIC_KEY (a PEM file) or EVO_JWT_JWKS_URL"]
+        );
+        let problems = parse(
+            &[
+                &[
+                    "--database-url",
+                    "sqlite://x.db",
+                    "--jwt-algorithm",
+                    "ES256",
+                    "--jwt-public-key",
+                    "/nonexistent/key.pem",
+                ][..],
+                &requirements,
+            ]
+            .concat(),
+        )
         .unwrap_err();
         assert!(problems[0].contains("/nonexistent/key.pem"), "{problems:?}");
         let problems = parse(&["--database-url", "sqlite://x.db", "--jwt-algorithm", "none"]).unwrap_err();
         assert_eq!(problems, ["EVO_JWT_ALGORITHM \"none\" is not one of HS256, RS256, ES256"]);
+    }
+
+    /// A test-only public key of evo-jwt's tests.
+    fn test_key(file: &str) -> String {
+        format!("{}/../adapters/jwt/tests/keys/{file}", env!("CARGO_MANIFEST_DIR"))
+    }
+
+    #[test]
+    fn rs256_and_es256_refuse_to_start_without_issuer_and_audience() {
+        let rs256_key = test_key("test-only-rs256-public.pem");
+        let rs256 =
+            ["--database-url", "sqlite://x.db", "--jwt-algorithm", "RS256", "--jwt-public-key", &rs256_key];
+        assert_eq!(
+            parse(&rs256).unwrap_err(),
+            [
+                "EVO_JWT_ALGORITHM RS256 needs EVO_JWT_ISSUER (the `iss` your identity provider writes)",
+                "EVO_JWT_ALGORITHM RS256 needs EVO_JWT_AUDIENCE (the `aud` it writes for this service)",
+            ]
+        );
+        let only_issuer = [&rs256[..], &["--jwt-issuer", "https://idp.example.com/"]].concat();
+        assert_eq!(
+            parse(&only_issuer).unwrap_err(),
+            ["EVO_JWT_ALGORITHM RS256 needs EVO_JWT_AUDIENCE (the `aud` it writes for this service)"]
+        );
+        let blank_audience = [&only_issuer[..], &["--jwt-audience", " "]].concat();
+        assert_eq!(parse(&blank_audience).unwrap_err(), ["EVO_JWT_AUDIENCE must not be empty"]);
+
+        let es256_key = test_key("test-only-es256-public.pem");
+        let es256 =
+            ["--database-url", "sqlite://x.db", "--jwt-algorithm", "ES256", "--jwt-public-key", &es256_key];
+        assert_eq!(parse(&es256).unwrap_err().len(), 2);
+
+        let complete = [&only_issuer[..], &["--jwt-audience", "evo-sessions"]].concat();
+        let config = parse(&complete).unwrap();
+        let KeySource::Configured(jwt) = &config.keys else { panic!("{config:?}") };
+        assert_eq!(jwt.issuer.as_deref(), Some("https://idp.example.com/"));
+        assert_eq!(jwt.audience.as_deref(), Some("evo-sessions"));
+
+        // HS256 without an audience starts (with a warning in the log, see main.rs).
+        let hs256 =
+            parse(&["--database-url", "sqlite://x.db", "--jwt-secret", "a test-only secret of 32+ bytes.."]);
+        assert!(hs256.is_ok(), "{hs256:?}");
+    }
+
+    #[test]
+    fn a_jwks_url_replaces_the_public_key_for_rs256_and_es256_only() {
+        let requirements = ["--jwt-issuer", "https://idp.example.com/", "--jwt-audience", "evo-sessions"];
+        let jwks_url = "https://idp.example.com/.well-known/jwks.json";
+        let rs256_jwks = [
+            &["--database-url", "sqlite://x.db", "--jwt-algorithm", "RS256", "--jwt-jwks-url", jwks_url][..],
+            &requirements,
+        ]
+        .concat();
+        // Nothing is fetched while the configuration is checked.
+        let config = parse(&rs256_jwks).unwrap();
+        let KeySource::Configured(jwt) = &config.keys else { panic!("{config:?}") };
+        let VerificationKey::Jwks(jwks) = &jwt.key else { panic!("{jwt:?}") };
+        assert_eq!(jwks, &JwksConfig::new(jwks_url));
+
+        let rs256_key = test_key("test-only-rs256-public.pem");
+        let both = [&rs256_jwks[..], &["--jwt-public-key", &rs256_key]].concat();
+        assert_eq!(parse(&both).unwrap_err(), ["set EVO_JWT_PUBLIC_KEY or EVO_JWT_JWKS_URL, not both"]);
+
+        let not_http = [
+            &[
+                "--database-url",
+                "sqlite://x.db",
+                "--jwt-algorithm",
+                "ES256",
+                "--jwt-jwks-url",
+                "file:///etc/jwks",
+            ][..],
+            &requirements,
+        ]
+        .concat();
+        let problems = parse(&not_http).unwrap_err();
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(problems[0].starts_with("EVO_JWT_JWKS_URL: "), "{problems:?}");
+
+        let hs256 = ["--database-url", "sqlite://x.db", "--jwt-jwks-url", jwks_url];
+        assert_eq!(
+            parse(&hs256).unwrap_err(),
+            [
+                "EVO_JWT_JWKS_URL is for RS256 and ES256: set EVO_JWT_ALGORITHM, or unset EVO_JWT_JWKS_URL for HS256"
+            ]
+        );
     }
 }

@@ -15,7 +15,7 @@ use clap::Parser;
 use evo_app::{SessionService, SystemClock, UuidSessionIds};
 use evo_jwt::{JwtConfig, JwtVerifier, MintRequest, Secret, VerificationKey, mint_hs256};
 use evo_ports::{SessionRepository, SessionUseCases};
-use tracing::{error, info};
+use tracing::{error, info, warn};
 
 use crate::cli::{Cli, Command, TokenArgs};
 use crate::config::{Config, KeySource, LogFormat, StoreConfig};
@@ -81,19 +81,29 @@ async fn migrate(config: &Config) -> Result<(), String> {
 }
 
 async fn serve(config: Config) -> Result<(), String> {
+    let audience_checked = matches!(&config.keys, KeySource::Configured(jwt) if jwt.audience.is_some());
+    if !audience_checked {
+        // RS256 and ES256 refuse to start without an audience; HS256 only warns (contract
+        // section 13): its tokens are usually minted for this service alone.
+        warn!(
+            "EVO_JWT_AUDIENCE is not set: tokens are accepted whatever their `aud`; set it to the \
+             audience your tokens carry"
+        );
+    }
     let use_cases = open_use_cases(&config).await?;
     let listener =
         TcpListener::bind(config.bind).map_err(|e| format!("cannot listen on {}: {e}", config.bind))?;
     let address = listener.local_addr().map_err(|e| e.to_string())?;
     let options = evo_http::HttpOptions {
         cors_allowed_origins: config.cors_origins.clone(),
+        rate_limit_per_sec: config.rate_limit_per_sec,
         workers: config.workers,
         shutdown_timeout: config.shutdown_grace,
         ..Default::default()
     };
     let server = evo_http::server(listener, use_cases, options).map_err(|e| e.to_string())?;
     info!(%address, "evo-sessions listening on http://{address}");
-    if let KeySource::DevSecretFile(path) = &config.keys {
+    if let KeySource::DevSecretFile { path, .. } = &config.keys {
         info!(
             "development JWT secret in {}; mint a token with: evo-sessions token --sub you@example.com --account demo",
             path.display()
@@ -108,7 +118,8 @@ async fn serve(config: Config) -> Result<(), String> {
 /// Opens the configured store (applying migrations) and the token verifier, and wires the
 /// use cases to them.
 async fn open_use_cases(config: &Config) -> Result<Arc<dyn SessionUseCases>, String> {
-    let verifier = JwtVerifier::new(jwt_config(&config.keys)?).map_err(|e| e.to_string())?;
+    // With a JWKS URL this fetches the keys: a failure stops the start-up here.
+    let verifier = JwtVerifier::connect(jwt_config(&config.keys)?).await.map_err(|e| e.to_string())?;
     match &config.store {
         StoreConfig::Postgres(pg) => {
             evo_postgres::run_migrations(pg).await.map_err(|e| e.to_string())?;
@@ -133,7 +144,12 @@ fn wire<R: SessionRepository>(repository: R, verifier: JwtVerifier) -> Arc<dyn S
 fn jwt_config(keys: &KeySource) -> Result<JwtConfig, String> {
     match keys {
         KeySource::Configured(config) => Ok(config.clone()),
-        KeySource::DevSecretFile(path) => Ok(JwtConfig::hs256(dev_secret(path)?)),
+        KeySource::DevSecretFile { path, issuer, audience } => {
+            let mut config = JwtConfig::hs256(dev_secret(path)?);
+            config.issuer = issuer.clone();
+            config.audience = audience.clone();
+            Ok(config)
+        }
     }
 }
 
@@ -143,6 +159,7 @@ fn dev_secret(path: &Path) -> Result<Secret, String> {
     use std::os::unix::fs::OpenOptionsExt;
 
     if let Ok(existing) = std::fs::read(path) {
+        check_private_file(path)?;
         return Ok(Secret::new(existing.trim_ascii().to_vec()));
     }
     if let Some(folder) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
@@ -160,6 +177,35 @@ fn dev_secret(path: &Path) -> Result<Secret, String> {
     file.write_all(encoded.as_bytes()).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     info!(path = %path.display(), "created a development JWT secret");
     Ok(Secret::new(encoded.into_bytes()))
+}
+
+/// Refuses a secret file that others could read or replace: it must belong to the user the
+/// service runs as and have no group or other permissions (as `ssh` does for its keys).
+fn check_private_file(path: &Path) -> Result<(), String> {
+    use std::os::unix::fs::MetadataExt;
+
+    let metadata = std::fs::metadata(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let mode = metadata.mode() & 0o777;
+    if mode & 0o077 != 0 {
+        return Err(format!(
+            "{} is readable or writable by others (mode {mode:o}): run `chmod 600 {}`, or remove it to \
+             make a new one",
+            path.display(),
+            path.display()
+        ));
+    }
+    // `/proc/self` belongs to the process's effective user: no unsafe call needed to learn it.
+    if let Ok(process) = std::fs::metadata("/proc/self")
+        && process.uid() != metadata.uid()
+    {
+        return Err(format!(
+            "{} belongs to user {}, not to the user the service runs as ({}): remove it to make a new one",
+            path.display(),
+            metadata.uid(),
+            process.uid()
+        ));
+    }
+    Ok(())
 }
 
 fn token(config: &Config, args: TokenArgs) -> Result<(), String> {

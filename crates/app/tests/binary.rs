@@ -225,3 +225,50 @@ fn refuses_a_development_secret_that_others_can_read() {
     let output = evo(&dir.0).args(["token", "--sub", "ann@example.com"]).output().unwrap();
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
 }
+
+#[test]
+fn a_configured_audience_is_checked_on_the_sqlite_default_too() {
+    let dir = Workdir::new("dev-audience");
+    // Minted before the audience is configured: signed with the same development secret,
+    // but without `aud`.
+    let without_audience = mint(&dir.0);
+    let with_audience = String::from_utf8(
+        evo(&dir.0)
+            .env("EVO_JWT_AUDIENCE", "evo-sessions")
+            .args(["token", "--sub", "ann@example.com", "--account", "demo"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    let port = free_port();
+    let mut child = evo(&dir.0)
+        .arg("serve")
+        .env("EVO_BIND", format!("127.0.0.1:{port}"))
+        .env("EVO_JWT_AUDIENCE", "evo-sessions")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while agent().get(&format!("{base}/health/ready")).call().is_err() {
+        assert!(Instant::now() < deadline, "the server did not become ready");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let get = |token: &str| {
+        json_of(
+            agent()
+                .get(&format!("{base}/sessions/no-such-session"))
+                .header("Authorization", &format!("Bearer {}", token.trim()))
+                .call()
+                .unwrap(),
+        )
+    };
+    let (status, body) = get(&without_audience);
+    assert_eq!(status, 401, "a token without the configured audience: {body}");
+    assert_eq!(body["responseStatus"]["message"], json!("Invalid token: missing aud"));
+    assert_eq!(get(&with_audience).0, 404, "a token for this audience is authenticated");
+    let _ = child.kill();
+    let _ = child.wait();
+}

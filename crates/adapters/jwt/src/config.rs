@@ -1,5 +1,5 @@
-//! What the verifier is configured with: the algorithm, the key, the required issuer and
-//! audience, the clock leeway; and why a configuration is refused.
+//! What the verifier is configured with: the algorithm, the key (or where to fetch the keys),
+//! the required issuer and audience, the clock leeway; and why a configuration is refused.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -144,6 +144,94 @@ impl From<Vec<u8>> for Secret {
     }
 }
 
+/// How often the JWKS document is fetched again in the background (contract section 13).
+pub const DEFAULT_JWKS_REFRESH_INTERVAL: Duration = Duration::from_secs(10 * 60);
+/// Least time between two fetches of the JWKS document caused by unknown `kid`s (contract
+/// section 13), so that tokens naming random keys cannot make us hammer the identity provider.
+pub const DEFAULT_JWKS_MIN_REFETCH_INTERVAL: Duration = Duration::from_secs(30);
+/// Longest a JWKS fetch may take, connection included.
+pub const DEFAULT_JWKS_FETCH_TIMEOUT: Duration = Duration::from_secs(5);
+/// Largest JWKS document read: a real one is a few kilobytes.
+pub const DEFAULT_MAX_JWKS_BYTES: u64 = 1024 * 1024;
+
+/// Where RS256/ES256 keys are fetched from, and how often.
+#[derive(Clone, PartialEq, Eq)]
+pub struct JwksConfig {
+    /// The `http://` or `https://` URL of the JWKS document.
+    pub url: String,
+    /// How often the document is fetched again in the background.
+    pub refresh_interval: Duration,
+    /// Least time between two fetches caused by tokens naming an unknown `kid`; every fetch
+    /// counts, the one at start-up and the background ones included.
+    pub min_refetch_interval: Duration,
+    /// Longest one fetch may take.
+    pub fetch_timeout: Duration,
+    /// Largest document accepted, in bytes.
+    pub max_document_bytes: u64,
+}
+
+impl JwksConfig {
+    /// The document at `url`, with the intervals and bounds of contract section 13.
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            refresh_interval: DEFAULT_JWKS_REFRESH_INTERVAL,
+            min_refetch_interval: DEFAULT_JWKS_MIN_REFETCH_INTERVAL,
+            fetch_timeout: DEFAULT_JWKS_FETCH_TIMEOUT,
+            max_document_bytes: DEFAULT_MAX_JWKS_BYTES,
+        }
+    }
+
+    /// Checks what can be checked without fetching: an `http://` or `https://` URL with a
+    /// host, and intervals and bounds that are not zero.
+    pub fn check(&self) -> Result<(), JwtConfigError> {
+        let url = self.url.trim();
+        let rest = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://"));
+        let has_host = rest.is_some_and(|rest| !rest.starts_with(['/', '?', '#']) && !rest.is_empty());
+        if !has_host || url.contains(char::is_whitespace) {
+            return Err(JwtConfigError::InvalidJwksUrl { url: redacted_url(url) });
+        }
+        let settings = [
+            ("refresh interval", self.refresh_interval.is_zero()),
+            ("fetch timeout", self.fetch_timeout.is_zero()),
+            ("document size limit", self.max_document_bytes == 0),
+        ];
+        if let Some((setting, _)) = settings.into_iter().find(|(_, is_zero)| *is_zero) {
+            return Err(JwtConfigError::ZeroJwksSetting { setting });
+        }
+        Ok(())
+    }
+
+    /// The URL without any `user:password@`, fit for logs and messages.
+    pub fn redacted_url(&self) -> String {
+        redacted_url(&self.url)
+    }
+}
+
+impl fmt::Debug for JwksConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JwksConfig")
+            .field("url", &self.redacted_url())
+            .field("refresh_interval", &self.refresh_interval)
+            .field("min_refetch_interval", &self.min_refetch_interval)
+            .field("fetch_timeout", &self.fetch_timeout)
+            .field("max_document_bytes", &self.max_document_bytes)
+            .finish()
+    }
+}
+
+/// `url` with the credentials of its authority, if any, replaced by `***`.
+fn redacted_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => format!("{scheme}://***@{}", &rest[at + 1..]),
+        None => url.to_owned(),
+    }
+}
+
 /// The key tokens are verified with.
 #[derive(Clone)]
 pub enum VerificationKey {
@@ -152,6 +240,9 @@ pub enum VerificationKey {
     /// A PEM public key (`-----BEGIN PUBLIC KEY-----`, or `RSA PUBLIC KEY` for RS256), for
     /// RS256 or ES256.
     PublicKeyPem(Vec<u8>),
+    /// RS256 or ES256 keys from a JWKS document, chosen by the token's `kid`. Build the
+    /// verifier with [`JwtVerifier::connect`](crate::JwtVerifier::connect), which fetches it.
+    Jwks(JwksConfig),
 }
 
 impl VerificationKey {
@@ -178,6 +269,7 @@ impl fmt::Debug for VerificationKey {
             Self::SharedSecret(secret) => f.debug_tuple("SharedSecret").field(secret).finish(),
             // A public key is no secret, but its PEM text is noise in a log line.
             Self::PublicKeyPem(pem) => write!(f, "PublicKeyPem({} bytes)", pem.len()),
+            Self::Jwks(jwks) => f.debug_tuple("Jwks").field(jwks).finish(),
         }
     }
 }
@@ -187,7 +279,7 @@ impl fmt::Debug for VerificationKey {
 pub struct JwtConfig {
     /// The only algorithm accepted in a token's `alg` header.
     pub algorithm: JwtAlgorithm,
-    /// The HS256 secret or the RS256/ES256 public key.
+    /// The HS256 secret, or the RS256/ES256 public key or JWKS document.
     pub key: VerificationKey,
     /// When set, a token must carry exactly this `iss`.
     pub issuer: Option<String>,
@@ -274,6 +366,33 @@ pub enum JwtConfigError {
         /// What is wrong with it.
         problem: PublicKeyProblem,
     },
+    /// A JWKS URL configured for HS256.
+    #[error("HS256 verifies with a shared secret, not keys from a JWKS URL")]
+    JwksForSharedSecret,
+    /// A JWKS configuration given to the synchronous constructor, which cannot fetch.
+    #[error("a verifier with a JWKS URL is built with JwtVerifier::connect, which fetches the keys")]
+    JwksNeedsConnect,
+    /// A JWKS URL that is not `http://` or `https://` with a host.
+    #[error("the JWKS URL {url:?} is not an http:// or https:// URL")]
+    InvalidJwksUrl {
+        /// The URL, without credentials.
+        url: String,
+    },
+    /// A JWKS interval or bound of zero.
+    #[error("the JWKS {setting} must not be zero")]
+    ZeroJwksSetting {
+        /// Which one.
+        setting: &'static str,
+    },
+    /// The JWKS document cannot be fetched or holds no usable key (at start-up only: later
+    /// failures keep the keys already known).
+    #[error("cannot fetch the JWT keys from the JWKS URL {url}: {problem}")]
+    JwksUnavailable {
+        /// The URL, without credentials.
+        url: String,
+        /// What went wrong.
+        problem: JwksProblem,
+    },
     /// A required issuer or audience that is empty.
     #[error("the required JWT {claim} must not be empty")]
     EmptyRequirement {
@@ -286,6 +405,35 @@ pub enum JwtConfigError {
         /// The leeway given.
         actual: Duration,
     },
+}
+
+/// Why a JWKS document could not be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum JwksProblem {
+    /// No answer: connection refused, time-out, TLS failure...
+    #[error("{0}")]
+    Unreachable(String),
+    /// An answer other than 2xx.
+    #[error("the server answered HTTP {0}")]
+    Status(u16),
+    /// A document larger than the configured bound.
+    #[error("the document is larger than {limit} bytes")]
+    TooLarge {
+        /// The bound, in bytes.
+        limit: u64,
+    },
+    /// Not a JSON object with a `keys` array.
+    #[error("the document is not a JWKS ({0})")]
+    NotJwks(String),
+    /// No key with a `kid` that fits the algorithm.
+    #[error("the document holds no {algorithm} signing key with a kid")]
+    NoUsableKey {
+        /// The configured algorithm.
+        algorithm: JwtAlgorithm,
+    },
+    /// The fetching thread failed (a panic): not expected.
+    #[error("the fetch did not complete")]
+    FetchAborted,
 }
 
 /// Builds the jsonwebtoken key from a PEM public key, refusing private keys, other PEM
@@ -311,12 +459,16 @@ pub(crate) fn decoding_key_from_pem(
     .map_err(|_| wrong_type.clone())?;
     // jsonwebtoken reads EC keys of any curve; a probe verification builds the P-256
     // verifying key now, so that a P-384 key fails at startup rather than on every request.
-    if algorithm == JwtAlgorithm::ES256
-        && jsonwebtoken::crypto::verify("", b"probe", &key, algorithm.to_jsonwebtoken()).is_err()
-    {
+    if algorithm == JwtAlgorithm::ES256 && !verifies_with(&key, algorithm) {
         return Err(wrong_type);
     }
     Ok(key)
+}
+
+/// Whether jsonwebtoken can build a verifier for `algorithm` from `key` (a probe with an
+/// empty signature: only the key's type and curve matter).
+pub(crate) fn verifies_with(key: &DecodingKey, algorithm: JwtAlgorithm) -> bool {
+    jsonwebtoken::crypto::verify("", b"probe", key, algorithm.to_jsonwebtoken()).is_ok()
 }
 
 /// The label of the first `-----BEGIN <label>-----` line, if any.
@@ -354,6 +506,23 @@ mod tests {
         assert_eq!(secret.to_string(), "***");
         let key = VerificationKey::SharedSecret(secret);
         assert_eq!(format!("{key:?}"), "SharedSecret(Secret(***))");
+    }
+
+    #[test]
+    fn jwks_urls_are_checked_and_never_show_credentials() {
+        assert!(JwksConfig::new("https://idp.example.com/.well-known/jwks.json").check().is_ok());
+        assert!(JwksConfig::new("http://127.0.0.1:8081/jwks").check().is_ok());
+        for refused in ["", "idp.example.com/jwks", "ftp://idp.example.com/jwks", "https://", "https:///jwks"]
+        {
+            let error = JwksConfig::new(refused).check().unwrap_err();
+            assert!(matches!(error, JwtConfigError::InvalidJwksUrl { .. }), "{refused:?}: {error}");
+        }
+        let with_credentials = JwksConfig::new("https://user:hunter2@idp.example.com/jwks?x=a@b");
+        assert_eq!(with_credentials.redacted_url(), "https://***@idp.example.com/jwks?x=a@b");
+        assert!(!format!("{with_credentials:?}").contains("hunter2"));
+        let mut zero = JwksConfig::new("https://idp.example.com/jwks");
+        zero.refresh_interval = Duration::ZERO;
+        assert_eq!(zero.check().unwrap_err().to_string(), "the JWKS refresh interval must not be zero");
     }
 
     #[test]

@@ -7,6 +7,11 @@
 //! - One algorithm is configured ([`JwtAlgorithm`]: HS256, RS256 or ES256); a token whose
 //!   `alg` differs, `none` included, is refused. An RS256 public key can never be used as an
 //!   HS256 secret (algorithm confusion), since the key's type is fixed by the configuration.
+//! - RS256 and ES256 keys come from a PEM file or from a JWKS document ([`JwksConfig`],
+//!   contract section 13): built with [`JwtVerifier::connect`], which fetches it; keys are
+//!   chosen by the token's `kid`, only those whose type fits the algorithm are used, and the
+//!   document is fetched again every 10 minutes and when a token names an unknown `kid` (at
+//!   most once every 30 s), so that the identity provider can rotate keys without a restart.
 //! - `sub` and `exp` are required; `nbf` and `iat` are checked when present; `iss` and `aud`
 //!   when configured. `name` defaults to `sub`, `roles` and `accountIds` to empty.
 //! - Refusals are [`AuthError::InvalidToken`](evo_ports::AuthError::InvalidToken) with a short
@@ -29,12 +34,14 @@
 //! ```
 
 mod config;
+mod jwks;
 mod mint;
 mod verifier;
 
 pub use config::{
-    DEFAULT_LEEWAY, JwtAlgorithm, JwtConfig, JwtConfigError, MAX_LEEWAY, MIN_SECRET_BYTES, PublicKeyProblem,
-    Secret, UnsupportedAlgorithm, VerificationKey,
+    DEFAULT_JWKS_FETCH_TIMEOUT, DEFAULT_JWKS_MIN_REFETCH_INTERVAL, DEFAULT_JWKS_REFRESH_INTERVAL,
+    DEFAULT_LEEWAY, DEFAULT_MAX_JWKS_BYTES, JwksConfig, JwksProblem, JwtAlgorithm, JwtConfig, JwtConfigError,
+    MAX_LEEWAY, MIN_SECRET_BYTES, PublicKeyProblem, Secret, UnsupportedAlgorithm, VerificationKey,
 };
 pub use mint::{MintError, MintRequest, mint_hs256};
 pub use verifier::{JwtVerifier, MAX_TOKEN_BYTES};

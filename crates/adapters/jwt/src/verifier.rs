@@ -2,6 +2,7 @@
 
 use std::collections::HashSet;
 use std::fmt;
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
@@ -15,27 +16,40 @@ use serde::Deserialize;
 use crate::config::{
     JwtAlgorithm, JwtConfig, JwtConfigError, MAX_LEEWAY, VerificationKey, decoding_key_from_pem,
 };
+use crate::jwks::JwksKeys;
 
 /// Longest token looked at, in bytes. A real token is a few hundred bytes; this bounds the
 /// work an attacker can cause per request.
 pub const MAX_TOKEN_BYTES: usize = 16 * 1024;
 
-/// Verifies bearer tokens against one configured algorithm and key.
+/// Verifies bearer tokens against one configured algorithm and key, or the keys of a JWKS
+/// document.
 ///
-/// The decoding key and the validation rules are built once, in [`JwtVerifier::new`];
-/// verifying a token only decodes and checks it.
+/// The decoding key and the validation rules are built once, in [`JwtVerifier::new`] or
+/// [`JwtVerifier::connect`]; verifying a token only decodes and checks it (and, with a JWKS,
+/// may fetch the document again when the token names an unknown `kid`).
 pub struct JwtVerifier {
     algorithm: JwtAlgorithm,
-    decoding_key: DecodingKey,
+    keys: Keys,
     validation: Validation,
     leeway_secs: u64,
+}
+
+enum Keys {
+    Fixed(DecodingKey),
+    Jwks(Arc<JwksKeys>),
 }
 
 impl fmt::Debug for JwtVerifier {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // The decoding key may be a shared secret: never shown.
+        let jwks_url = match &self.keys {
+            Keys::Fixed(_) => None,
+            Keys::Jwks(keys) => Some(keys.redacted_url()),
+        };
         f.debug_struct("JwtVerifier")
             .field("algorithm", &self.algorithm)
+            .field("jwks_url", &jwks_url)
             .field("issuer", &self.validation.iss)
             .field("audience", &self.validation.aud)
             .field("leeway_secs", &self.leeway_secs)
@@ -48,10 +62,11 @@ impl JwtVerifier {
     ///
     /// Refuses an HS256 secret shorter than 32 bytes, a key that does not fit the algorithm
     /// (a secret for RS256/ES256, a PEM for HS256, an RSA key for ES256, a P-384 key...),
-    /// an empty required issuer or audience, and a leeway above [`MAX_LEEWAY`].
+    /// an empty required issuer or audience, and a leeway above [`MAX_LEEWAY`]. A JWKS
+    /// configuration needs [`JwtVerifier::connect`] instead.
     pub fn new(config: JwtConfig) -> Result<Self, JwtConfigError> {
-        let JwtConfig { algorithm, key, issuer, audience, leeway } = config;
-        let decoding_key = match (&key, algorithm.uses_shared_secret()) {
+        let algorithm = config.algorithm;
+        let decoding_key = match (&config.key, algorithm.uses_shared_secret()) {
             (VerificationKey::SharedSecret(secret), true) => {
                 secret.check_length()?;
                 DecodingKey::from_secret(secret.expose())
@@ -62,10 +77,31 @@ impl JwtVerifier {
             (VerificationKey::PublicKeyPem(_), true) => return Err(JwtConfigError::PublicKeyForSharedSecret),
             (VerificationKey::PublicKeyPem(pem), false) => decoding_key_from_pem(pem, algorithm)
                 .map_err(|problem| JwtConfigError::InvalidKey { problem })?,
+            (VerificationKey::Jwks(_), true) => return Err(JwtConfigError::JwksForSharedSecret),
+            (VerificationKey::Jwks(_), false) => return Err(JwtConfigError::JwksNeedsConnect),
         };
-        if leeway > MAX_LEEWAY {
-            return Err(JwtConfigError::LeewayTooLarge { actual: leeway });
-        }
+        Self::with_keys(config, Keys::Fixed(decoding_key))
+    }
+
+    /// Like [`JwtVerifier::new`], and with a JWKS URL: fetches the document (failing if it
+    /// cannot be fetched or holds no key for the algorithm) and starts refreshing it every
+    /// `refresh_interval` on the current tokio runtime, until the verifier is dropped.
+    pub async fn connect(config: JwtConfig) -> Result<Self, JwtConfigError> {
+        let jwks = match (&config.key, config.algorithm.uses_shared_secret()) {
+            (VerificationKey::Jwks(_), true) => return Err(JwtConfigError::JwksForSharedSecret),
+            (VerificationKey::Jwks(jwks), false) => jwks.clone(),
+            _ => return Self::new(config),
+        };
+        // Everything that needs no network is refused before the fetch.
+        jwks.check()?;
+        check_rules(&config)?;
+        let keys = JwksKeys::start(jwks, config.algorithm).await?;
+        Self::with_keys(config, Keys::Jwks(keys))
+    }
+
+    fn with_keys(config: JwtConfig, keys: Keys) -> Result<Self, JwtConfigError> {
+        check_rules(&config)?;
+        let JwtConfig { algorithm, key: _, issuer, audience, leeway } = config;
 
         // jsonwebtoken checks the algorithm, the signature, the presence of `sub` and `exp`
         // and the issuer and audience. The times (`exp`, `nbf`, `iat`) are checked here
@@ -76,24 +112,18 @@ impl JwtVerifier {
         validation.leeway = 0;
         let mut required: HashSet<String> = ["sub", "exp"].map(String::from).into();
         if let Some(issuer) = issuer {
-            if issuer.trim().is_empty() {
-                return Err(JwtConfigError::EmptyRequirement { claim: "iss" });
-            }
             validation.set_issuer(&[issuer]);
             required.insert("iss".to_owned());
         }
         // Without a configured audience, `aud` is not checked (contract section 3).
         validation.validate_aud = audience.is_some();
         if let Some(audience) = audience {
-            if audience.trim().is_empty() {
-                return Err(JwtConfigError::EmptyRequirement { claim: "aud" });
-            }
             validation.set_audience(&[audience]);
             required.insert("aud".to_owned());
         }
         validation.required_spec_claims = required;
 
-        Ok(Self { algorithm, decoding_key, validation, leeway_secs: leeway.as_secs() })
+        Ok(Self { algorithm, keys, validation, leeway_secs: leeway.as_secs() })
     }
 
     /// The algorithm tokens must be signed with.
@@ -102,20 +132,39 @@ impl JwtVerifier {
     }
 
     /// Verifies `token` as of `now_unix_secs` (seconds since the Unix epoch) and returns the
-    /// caller it proves. [`TokenVerifier::verify`] calls this with the system clock.
+    /// caller it proves. With a JWKS, only the keys already fetched are tried: an unknown
+    /// `kid` is refused here, whereas [`TokenVerifier::verify`] (the system clock) may fetch
+    /// the document again first.
     pub fn verify_at(&self, token: &str, now_unix_secs: u64) -> Result<Actor, AuthError> {
-        let token = token.trim();
-        if token.is_empty() {
-            return Err(AuthError::MissingToken);
+        let token = bounded(token)?;
+        match &self.keys {
+            Keys::Fixed(key) => self.decode(token, key, now_unix_secs),
+            Keys::Jwks(keys) => {
+                let kid = self.signing_kid(token)?;
+                let key = keys.cached(&kid).ok_or_else(|| invalid("unknown key"))?;
+                self.decode(token, &key, now_unix_secs)
+            }
         }
-        if token.len() > MAX_TOKEN_BYTES {
-            return Err(invalid("too long"));
-        }
-        let claims = jsonwebtoken::decode::<TokenClaims>(token, &self.decoding_key, &self.validation)
+    }
+
+    fn decode(&self, token: &str, key: &DecodingKey, now: u64) -> Result<Actor, AuthError> {
+        let claims = jsonwebtoken::decode::<TokenClaims>(token, key, &self.validation)
             .map_err(|error| invalid(self.reason_for(error.kind(), token)))?
             .claims;
-        self.check_times(&claims, now_unix_secs)?;
+        self.check_times(&claims, now)?;
         claims.into_actor()
+    }
+
+    /// The `kid` of a token whose header names the configured algorithm. The algorithm is
+    /// checked before any key is looked up, so that tokens of another algorithm cannot make
+    /// us fetch the JWKS.
+    fn signing_kid(&self, token: &str) -> Result<String, AuthError> {
+        let header = jsonwebtoken::decode_header(token)
+            .map_err(|error| invalid(self.reason_for(error.kind(), token)))?;
+        if header.alg != self.algorithm.to_jsonwebtoken() {
+            return Err(invalid("wrong algorithm"));
+        }
+        header.kid.filter(|kid| !kid.is_empty()).ok_or_else(|| invalid("missing kid"))
     }
 
     fn check_times(&self, claims: &TokenClaims, now: u64) -> Result<(), AuthError> {
@@ -164,8 +213,40 @@ impl JwtVerifier {
 #[async_trait]
 impl TokenVerifier for JwtVerifier {
     async fn verify(&self, token: &str) -> Result<Actor, AuthError> {
-        self.verify_at(token, unix_now())
+        let Keys::Jwks(keys) = &self.keys else {
+            return self.verify_at(token, unix_now());
+        };
+        let token = bounded(token)?;
+        let kid = self.signing_kid(token)?;
+        let key = keys.key_for(&kid).await?;
+        self.decode(token, &key, unix_now())
     }
+}
+
+/// Refuses an empty token and one longer than [`MAX_TOKEN_BYTES`].
+fn bounded(token: &str) -> Result<&str, AuthError> {
+    let token = token.trim();
+    if token.is_empty() {
+        return Err(AuthError::MissingToken);
+    }
+    if token.len() > MAX_TOKEN_BYTES {
+        return Err(invalid("too long"));
+    }
+    Ok(token)
+}
+
+/// Refuses a leeway above [`MAX_LEEWAY`] and an empty required issuer or audience.
+fn check_rules(config: &JwtConfig) -> Result<(), JwtConfigError> {
+    if config.leeway > MAX_LEEWAY {
+        return Err(JwtConfigError::LeewayTooLarge { actual: config.leeway });
+    }
+    if config.issuer.as_ref().is_some_and(|issuer| issuer.trim().is_empty()) {
+        return Err(JwtConfigError::EmptyRequirement { claim: "iss" });
+    }
+    if config.audience.as_ref().is_some_and(|audience| audience.trim().is_empty()) {
+        return Err(JwtConfigError::EmptyRequirement { claim: "aud" });
+    }
+    Ok(())
 }
 
 fn invalid(reason: &'static str) -> AuthError {
