@@ -169,6 +169,9 @@ echo "synchronous_commit on $DB: $(psql -X -Atq -d "$DB" -c 'SHOW synchronous_co
 export EVO_JWT_SECRET
 EVO_JWT_SECRET=$(python3 -c 'import secrets; print(secrets.token_hex(32))')
 export EVO_LOG=${EVO_LOG:-warn}
+# One token drives the whole load: the per-caller change rate (100/s by default) would
+# measure the limiter, not the service.
+export EVO_RATE_LIMIT_PER_SEC=${EVO_RATE_LIMIT_PER_SEC:-0}
 "$BIN" migrate 2>>"$RESULTS/serve.log" || die "evo-sessions migrate failed"
 psql_q -f "$BENCH/sql/schema.sql"
 

@@ -54,6 +54,8 @@ export EVO_BIND="127.0.0.1:$PORT"
 export DATABASE_URL=${DATABASE_URL:-sqlite://$WORK/soak.db}
 export EVO_JWT_SECRET=${EVO_JWT_SECRET:-soak-secret-0123456789abcdef0123456789}
 export EVO_LOG=${EVO_LOG:-warn}
+# Every client uses one token: the per-caller change rate would turn the soak into 429s.
+export EVO_RATE_LIMIT_PER_SEC=${EVO_RATE_LIMIT_PER_SEC:-0}
 
 "$BIN" serve 2>"$WORK/server.log" &
 PID=$!
