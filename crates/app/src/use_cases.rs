@@ -109,8 +109,9 @@ where
         input: DeleteChatMemberInput,
     ) -> Result<Session, ServiceError> {
         self.change(actor, input.session_id, |fields| {
-            let identity = fields.identity("memberToRemove", input.member_to_remove.as_deref())?;
-            Some(SessionCommand::RemoveMember(identity))
+            let identity = fields.identity("memberToRemove", input.member_to_remove.as_deref());
+            let reason = fields.reason(input.reason.as_deref());
+            Some(SessionCommand::RemoveMember { identity: identity?, reason: reason? })
         })
         .await
     }

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use evo_domain::{
     AccountId, Channel, CustomerBreadcrumb, Direction, MemberIdentity, MemberRole, NewMember, NewSession,
-    SessionDetails, SessionId,
+    ReasonError, RemovalReason, SessionDetails, SessionId,
 };
 use evo_ports::{FieldError, NewMemberInput, NewSessionInput};
 
@@ -57,6 +57,17 @@ impl Fields {
                 )
             })
             .ok()
+    }
+
+    pub(crate) fn reason(&mut self, raw: Option<&str>) -> Option<Option<RemovalReason>> {
+        match raw.map(RemovalReason::parse).transpose() {
+            Ok(reason) => Some(reason.flatten()),
+            Err(e) => {
+                let code = if matches!(e, ReasonError::TooLong(_)) { "Length" } else { "InvalidValue" };
+                self.fail("reason", code, format!("reason {e}"));
+                None
+            }
+        }
     }
 
     pub(crate) fn wire_enum<T>(&mut self, field: &str, raw: Option<&str>) -> Option<Option<T>>

@@ -87,7 +87,11 @@ fn service(
 }
 
 fn delete(session_id: &str, member: &str) -> DeleteChatMemberInput {
-    DeleteChatMemberInput { session_id: Some(session_id.into()), member_to_remove: Some(member.into()) }
+    DeleteChatMemberInput {
+        session_id: Some(session_id.into()),
+        member_to_remove: Some(member.into()),
+        reason: None,
+    }
 }
 
 fn snapshot(store: &Store) -> HashMap<SessionId, Session> {
@@ -103,6 +107,28 @@ async fn delete_chat_member_removes_and_returns_the_stored_session() {
     assert_eq!(removed.log.last().unwrap().message, "Ann removed bob@example.com from the chat");
     let id = SessionId::parse("s-1").unwrap();
     assert_eq!(store.lock().unwrap()[&id], removed, "the answer is what was stored");
+}
+
+#[tokio::test]
+async fn a_removal_reason_reaches_the_log_and_a_member_removing_itself_leaves() {
+    let (repository, _) = store_with(vec![session("s-1", Channel::Chat)]);
+    let service = service(repository);
+    let input =
+        DeleteChatMemberInput { reason: Some("left for the day".into()), ..delete("s-1", "bob@example.com") };
+    let removed = service.delete_chat_member(&agent(), input).await.unwrap();
+    assert_eq!(
+        removed.log.last().unwrap().message,
+        "Ann removed bob@example.com from the chat: left for the day"
+    );
+
+    let dave = Actor { user_id: "Dave@Example.com".into(), name: "Dave".into(), ..agent() };
+    let mut invite = InviteChatMemberInput::default();
+    invite.session_id = Some("s-1".into());
+    invite.member_to_add = Some("dave@example.com".into());
+    invite.display_name = Some("Dave D.".into());
+    service.invite_chat_member(&agent(), invite).await.unwrap();
+    let left = service.delete_chat_member(&dave, delete("s-1", "dave@example.com")).await.unwrap();
+    assert_eq!(left.log.last().unwrap().message, "Dave D. left the chat");
 }
 
 #[tokio::test]
@@ -170,6 +196,19 @@ async fn role_and_field_refusals_never_reach_the_store() {
             agent(),
             delete(&"x".repeat(10_000), "bob@example.com"),
             |e| matches!(e, ServiceError::Validation(errors) if errors[0].field == "sessionId"),
+        ),
+        (agent(), DeleteChatMemberInput { reason: Some("x".repeat(501)), ..delete("s-1", "bob") }, |e| {
+            matches!(e, ServiceError::Validation(errors)
+                if errors.iter().map(|e| (e.field.as_str(), e.code)).collect::<Vec<_>>()
+                    == [("memberToRemove", "InvalidIdentity"), ("reason", "Length")])
+        }),
+        (
+            agent(),
+            DeleteChatMemberInput { reason: Some("a\u{0}b".into()), ..delete("s-1", "bob@example.com") },
+            |e| {
+                matches!(e, ServiceError::Validation(errors) if errors.len() == 1
+                && errors[0].field == "reason" && errors[0].code == "InvalidValue")
+            },
         ),
         // Role (403) is checked before fields (400).
         (actor(&[], &["acme"]), delete("", "bob"), |e| {

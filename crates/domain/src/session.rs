@@ -256,16 +256,67 @@ pub enum ChangeKind {
     Ended,
 }
 
+/// Longest [`RemovalReason`], in characters.
+pub const MAX_REASON_CHARS: usize = 500;
+
+/// Why a member is removed, in the remover's words: at most [`MAX_REASON_CHARS`] characters,
+/// no control characters (it goes into the log, one line).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemovalReason(String);
+
+/// Why a text is not a [`RemovalReason`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReasonError {
+    /// Longer than [`MAX_REASON_CHARS`].
+    #[error("must be at most {MAX_REASON_CHARS} characters, not {0}")]
+    TooLong(usize),
+    /// Holds a control character (a line break, a NUL...).
+    #[error("cannot contain control characters")]
+    ControlCharacter,
+}
+
+impl RemovalReason {
+    /// Checks a reason; surrounding white space is dropped, and an empty one is no reason.
+    pub fn parse(raw: &str) -> Result<Option<Self>, ReasonError> {
+        let trimmed = raw.trim();
+        let chars = trimmed.chars().count();
+        if chars > MAX_REASON_CHARS {
+            return Err(ReasonError::TooLong(chars));
+        }
+        if trimmed.chars().any(char::is_control) {
+            return Err(ReasonError::ControlCharacter);
+        }
+        Ok((!trimmed.is_empty()).then(|| Self(trimmed.to_owned())))
+    }
+
+    /// The reason's text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 /// A change a caller asks for on an existing session: data, so that a store can apply it
 /// inside its own transaction with [`Session::apply`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SessionCommand {
     /// Add a member to a chat.
     InviteMember(NewMember),
-    /// Remove a member from a chat.
-    RemoveMember(MemberIdentity),
+    /// Remove a member from a chat, perhaps saying why.
+    RemoveMember {
+        /// The member to remove.
+        identity: MemberIdentity,
+        /// Why, when the remover said.
+        reason: Option<RemovalReason>,
+    },
     /// End the session.
     End,
+}
+
+impl SessionCommand {
+    /// Remove `identity`, giving no reason.
+    pub fn remove(identity: MemberIdentity) -> Self {
+        Self::RemoveMember { identity, reason: None }
+    }
 }
 
 /// A session and its rules. Read it through [`Deref`] to [`SessionData`]; change it only
@@ -387,7 +438,9 @@ impl Session {
     ) -> Result<SessionChange, SessionError> {
         match command {
             SessionCommand::InviteMember(member) => self.invite_member(actor, member.clone(), now),
-            SessionCommand::RemoveMember(identity) => self.remove_member(actor, identity, now),
+            SessionCommand::RemoveMember { identity, reason } => {
+                self.remove_member_because(actor, identity, reason.as_ref(), now)
+            }
             SessionCommand::End => self.end(actor, now),
         }
     }
@@ -415,12 +468,26 @@ impl Session {
         Ok(self.record(actor, ChangeKind::MemberInvited(member), message, now))
     }
 
-    /// Removes a member from a chat. Checks, in order: visible, chat, not ended, a member,
-    /// not the original member, room in the log.
+    /// Removes a member from a chat, giving no reason: [`remove_member_because`](Self::remove_member_because).
     pub fn remove_member(
         &mut self,
         actor: &Actor,
         identity: &MemberIdentity,
+        now: Timestamp,
+    ) -> Result<SessionChange, SessionError> {
+        self.remove_member_because(actor, identity, None, now)
+    }
+
+    /// Removes a member from a chat. Checks, in order: visible, chat, not ended, a member,
+    /// not the original member, room in the log. A member removing itself (the actor's user
+    /// ID is the member's identity, compared as identities are) leaves: the log says
+    /// `Bob left the chat`; otherwise `Ann removed Bob from the chat`; a reason follows
+    /// after a colon.
+    pub fn remove_member_because(
+        &mut self,
+        actor: &Actor,
+        identity: &MemberIdentity,
+        reason: Option<&RemovalReason>,
         now: Timestamp,
     ) -> Result<SessionChange, SessionError> {
         self.check_changeable_chat(actor)?;
@@ -433,7 +500,16 @@ impl Session {
         }
         self.check_log_room()?;
         let removed = self.0.members.remove(position);
-        let message = format!("{} removed {} from the chat", actor.name, removed.label());
+        let leave = MemberIdentity::parse(&actor.user_id).is_ok_and(|actor| actor == removed.identity);
+        let mut message = if leave {
+            format!("{} left the chat", removed.label())
+        } else {
+            format!("{} removed {} from the chat", actor.name, removed.label())
+        };
+        if let Some(reason) = reason {
+            message.push_str(": ");
+            message.push_str(reason.as_str());
+        }
         Ok(self.record(actor, ChangeKind::MemberRemoved(removed.identity), message, now))
     }
 

@@ -213,7 +213,7 @@ fn ending_completes_the_session_once() {
 #[test]
 fn apply_runs_the_named_rule() {
     let mut session = open(Channel::Chat);
-    let change = session.apply(&agent(), &SessionCommand::RemoveMember(id("bob@example.com")), t0()).unwrap();
+    let change = session.apply(&agent(), &SessionCommand::remove(id("bob@example.com")), t0()).unwrap();
     assert!(matches!(change.kind, ChangeKind::MemberRemoved(_)));
     let change = session.apply(&agent(), &SessionCommand::End, t0()).unwrap();
     assert_eq!(change.kind, ChangeKind::Ended);
@@ -283,4 +283,35 @@ fn a_full_log_refuses_every_change_but_ending() {
     assert!(matches!(missing, Err(SessionError::MemberNotFound { .. })), "{missing:?}");
     session.end(&agent(), t0()).expect("ending is always allowed");
     assert_eq!(session.log.len(), MAX_LOG_ENTRIES + 1);
+}
+
+#[test]
+fn a_reason_is_written_in_the_log() {
+    let mut session = open(Channel::Chat);
+    let reason = RemovalReason::parse("  left for the day ").unwrap();
+    let change =
+        session.remove_member_because(&agent(), &id("bob@example.com"), reason.as_ref(), t0()).unwrap();
+    assert_eq!(change.log_entry.message, "Ann removed Bob from the chat: left for the day");
+    assert_eq!(RemovalReason::parse("   "), Ok(None), "blank is no reason");
+    assert_eq!(RemovalReason::parse(&"x".repeat(501)), Err(ReasonError::TooLong(501)));
+    assert!(RemovalReason::parse(&"x".repeat(500)).unwrap().is_some());
+    assert_eq!(RemovalReason::parse("two\nlines"), Err(ReasonError::ControlCharacter));
+}
+
+#[test]
+fn a_member_removing_itself_leaves() {
+    let mut session = open(Channel::Chat);
+    // Bob's token says BOB@example.com: identities compare as in contract section 5.
+    let bob = Actor { user_id: "BOB@example.com".into(), name: "Bob B.".into(), ..agent() };
+    let command = SessionCommand::RemoveMember {
+        identity: id("bob@example.com"),
+        reason: RemovalReason::parse("shift over").unwrap(),
+    };
+    let change = session.apply(&bob, &command, t0()).unwrap();
+    assert_eq!(change.log_entry.message, "Bob left the chat: shift over");
+    assert_eq!(session.last_modified_by, "BOB@example.com");
+    // The original member cannot leave either: the session has to be ended.
+    let caller = Actor { user_id: "+15551234567".into(), name: "Caller".into(), ..agent() };
+    let refused = session.remove_member(&caller, &id("+15551234567"), t0());
+    assert!(matches!(refused, Err(SessionError::CannotRemoveOriginalMember { .. })), "{refused:?}");
 }

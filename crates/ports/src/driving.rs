@@ -127,6 +127,8 @@ pub struct DeleteChatMemberInput {
     pub session_id: Option<String>,
     /// Phone number or user ID to remove.
     pub member_to_remove: Option<String>,
+    /// Why (at most 500 characters, no control characters).
+    pub reason: Option<String>,
 }
 
 /// The use cases of evo-sessions. Every method but [`authenticate`](Self::authenticate) and

@@ -21,7 +21,7 @@ async fn hold_row_lock(database: &TestDatabase, session_id: &str) -> AsyncPgConn
 }
 
 fn remove_bob() -> SessionCommand {
-    SessionCommand::RemoveMember(identity("bob@example.com"))
+    SessionCommand::remove(identity("bob@example.com"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -92,7 +92,7 @@ async fn setup(ends: CommitEnds) -> Setup {
 }
 
 fn remove_bob() -> SessionCommand {
-    SessionCommand::RemoveMember(identity("bob@example.com"))
+    SessionCommand::remove(identity("bob@example.com"))
 }
 
 /// Runs the removal, cuts the proxy once its COMMIT runs on the server, and restores the proxy

@@ -86,7 +86,7 @@ async fn unavailable_while_postgres_is_unreachable_then_back_without_rebuilding(
         assert_eq!(stored.members.len(), 3, "a failed change was committed after {mode:?}");
     }
     let removed = repository
-        .update(&session.id, &actor(), &SessionCommand::RemoveMember(identity("bob@example.com")), at(9))
+        .update(&session.id, &actor(), &SessionCommand::remove(identity("bob@example.com")), at(9))
         .await
         .expect("a change after recovery");
     assert_eq!(removed.members.len(), 2);

@@ -77,7 +77,7 @@ async fn warm_round_trips_removal_2_refusal_2_find_1_insert_1() {
     let repository = PgSessionRepository::connect(config).await.expect("connect");
     let session = chat_with_users(8);
     repository.insert(&session).await.expect("insert");
-    let remove = |i: usize| SessionCommand::RemoveMember(identity(&user(i)));
+    let remove = |i: usize| SessionCommand::remove(identity(&user(i)));
 
     // Warm-up: prepares each statement once on the connection.
     repository.update(&session.id, &agent(), &remove(0), at(1)).await.expect("warm-up removal");

@@ -53,7 +53,7 @@ async fn a_change_waits_for_another_writer_then_answers_unavailable() {
     // Another process holds the write lock.
     let mut other = SqliteConnection::establish(&path.display().to_string()).expect("raw connection");
     other.batch_execute("BEGIN IMMEDIATE").expect("take the write lock");
-    let remove = SessionCommand::RemoveMember(identity("ann@example.com"));
+    let remove = SessionCommand::remove(identity("ann@example.com"));
     let started = Instant::now();
     let outcome = repository.update(&session.id, &agent(), &remove, at(1)).await;
     let took = started.elapsed();

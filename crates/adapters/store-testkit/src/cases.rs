@@ -28,7 +28,7 @@ async fn reload(repo: &Repo, id: &SessionId) -> Session {
 }
 
 fn remove(raw: &str) -> SessionCommand {
-    SessionCommand::RemoveMember(identity(raw))
+    SessionCommand::remove(identity(raw))
 }
 
 fn invite(raw: &str) -> SessionCommand {

@@ -169,7 +169,7 @@ async fn openapi_lists_every_route() {
     );
     let parameters: Vec<&str> =
         delete["parameters"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
-    assert_eq!(parameters, ["sessionId", "memberId", "memberToRemove"]);
+    assert_eq!(parameters, ["sessionId", "memberId", "memberToRemove", "reason"]);
     let api_delete = &paths["/api/DeleteChatMember"]["delete"];
     let api_parameters: Vec<(&str, &str)> = api_delete["parameters"]
         .as_array()
@@ -177,7 +177,7 @@ async fn openapi_lists_every_route() {
         .iter()
         .map(|p| (p["name"].as_str().unwrap(), p["in"].as_str().unwrap()))
         .collect();
-    assert_eq!(api_parameters, [("sessionId", "query"), ("memberToRemove", "query")]);
+    assert_eq!(api_parameters, [("sessionId", "query"), ("memberToRemove", "query"), ("reason", "query")]);
 
     let components = &document["components"];
     assert_eq!(components["securitySchemes"]["bearer"]["scheme"], "bearer");

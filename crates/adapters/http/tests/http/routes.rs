@@ -13,6 +13,7 @@ fn expect_delete(mock: &mut evo_ports::MockSessionUseCases, session_id: &str, me
     let expected = DeleteChatMemberInput {
         session_id: Some(session_id.to_owned()),
         member_to_remove: Some(member.to_owned()),
+        reason: None,
     };
     mock.expect_delete_chat_member()
         .withf(move |actor, input| actor.user_id == "ann@example.com" && *input == expected)
@@ -397,4 +398,22 @@ async fn a_query_array_that_is_not_json_is_400() {
     .await;
     assert_eq!(reply.status, 400);
     assert_eq!(reply.json()["responseStatus"]["errors"][0]["fieldName"], "members");
+}
+
+#[actix_web::test]
+async fn a_removal_reason_comes_from_the_query_on_every_route_form() {
+    for uri in [
+        "/sessions/s-1/members/bob@example.com?reason=left%20for%20the%20day",
+        "/api/DeleteChatMember?sessionId=s-1&memberToRemove=bob@example.com&reason=left+for+the+day",
+        "/json/reply/DeleteChatMember?sessionId=s-1&memberToRemove=bob@example.com&reason=left%20for%20the%20day",
+    ] {
+        let mut mock = mock();
+        mock.expect_delete_chat_member()
+            .withf(|_, input| input.reason.as_deref() == Some("left for the day"))
+            .times(1)
+            .returning(|_, _| Ok(sample_session()));
+        let reply =
+            send(mock, TestRequest::delete().uri(uri).insert_header((header::AUTHORIZATION, BEARER))).await;
+        assert_eq!(reply.status, 200, "{uri}: {}", reply.body);
+    }
 }
