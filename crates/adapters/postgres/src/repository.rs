@@ -59,12 +59,11 @@ use diesel::sql_types::Text;
 use diesel_async::pooled_connection::deadpool::{Object, Pool};
 use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
-use evo_domain::{
-    Actor, ChangeKind, Session, SessionChange, SessionCommand, SessionError, SessionId, Timestamp,
-    VisibleAccounts,
-};
+use evo_domain::{Actor, Session, SessionCommand, SessionError, SessionId, Timestamp, VisibleAccounts};
 use evo_ports::{RepositoryError, SessionRepository, UpdateError};
-use evo_store_sql::{HeaderChange, LogRecord, MemberRecord, SessionRecord, restore_session};
+use evo_store_sql::{
+    ChangeWrites, LogRecord, MemberRecord, MemberWrite, Refusal, SessionRecord, decide, restore_session,
+};
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 
@@ -500,28 +499,21 @@ async fn change_session(
             return Err(classify(&error));
         }
     };
-    let Some((header, xid)) = header else {
-        rollback(connection, protocol).await?;
-        return Ok(Attempt::Rejected(SessionError::NotFound));
-    };
-    let version = header.version;
-    let mut session = match restore_session(header, members, log) {
-        Ok(session) => session,
-        Err(corrupt) => {
-            rollback(connection, protocol).await?;
-            return Err(Failure::Internal(corrupt.to_string()));
-        }
-    };
-    let change = match session.apply(actor, command, now) {
-        Ok(change) => change,
+    let xid = header.as_ref().map(|(_, xid)| *xid);
+    let loaded = header.map(|(header, _)| (header, members, log));
+    let (session, writes) = match decide(loaded, actor, command, now) {
+        Ok(decided) => decided,
         Err(refusal) => {
             rollback(connection, protocol).await?;
-            return Ok(Attempt::Rejected(refusal));
+            return match refusal {
+                Refusal::Rejected(rejected) => Ok(Attempt::Rejected(rejected)),
+                Refusal::Corrupt(corrupt) => Err(Failure::Internal(corrupt.to_string())),
+            };
         }
     };
-    let write = ChangeWrite::of(id.as_str(), version, &session, &change);
+    let write = ChangeWrite::of(&writes);
     // From here on the COMMIT may reach the server whatever happens to its answer.
-    in_flight.xid = Some(xid);
+    in_flight.xid = xid;
     in_flight.changed = Some(Box::new(session));
     let write = write.execute(connection);
     let (written, commit) = match protocol {
@@ -541,11 +533,7 @@ async fn change_session(
         Err(error) if is_unique_violation(&error, MEMBER_UNIQUE) => {
             in_flight.xid = None;
             commit.map_err(|e| classify(&e))?;
-            let identity = match &change.kind {
-                ChangeKind::MemberInvited(member) => member.identity.to_string(),
-                _ => String::new(),
-            };
-            return Ok(Attempt::Rejected(SessionError::MemberAlreadyExists { identity }));
+            return Ok(Attempt::Rejected(writes.duplicate_member()));
         }
         Err(error) => return Err(classify(&error)),
     }
@@ -567,22 +555,22 @@ enum ChangeWrite {
 }
 
 impl ChangeWrite {
-    fn of(id: &str, version: i64, session: &Session, change: &SessionChange) -> Self {
+    fn of(writes: &ChangeWrites) -> Self {
         let header = ChangeHeader {
-            session_id: id.to_owned(),
-            header: HeaderChange::of(session),
-            version_read: version,
-            log_date: change.log_entry.date,
-            log_message: change.log_entry.message.clone(),
+            session_id: writes.session_id.clone(),
+            header: writes.header.clone(),
+            version_read: writes.version_read,
+            log_date: writes.log_entry.date,
+            log_message: writes.log_entry.message.clone(),
         };
-        match &change.kind {
-            ChangeKind::MemberRemoved(identity) => {
-                Self::Remove(RemoveMemberWrite { change: header, identity_key: identity.key().to_owned() })
+        match &writes.member {
+            MemberWrite::Delete { identity_key } => {
+                Self::Remove(RemoveMemberWrite { change: header, identity_key: identity_key.clone() })
             }
-            ChangeKind::MemberInvited(member) => {
-                Self::Invite(Box::new(InviteMemberWrite { change: header, member: MemberRecord::of(member) }))
+            MemberWrite::Insert(member) => {
+                Self::Invite(Box::new(InviteMemberWrite { change: header, member: (**member).clone() }))
             }
-            ChangeKind::Ended => Self::End(EndSessionWrite { change: header }),
+            MemberWrite::Unchanged => Self::End(EndSessionWrite { change: header }),
         }
     }
 

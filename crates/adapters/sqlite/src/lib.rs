@@ -27,11 +27,11 @@ use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfi
 use diesel_async::sync_connection_wrapper::SyncConnectionWrapper;
 use diesel_async::{AsyncConnection, SimpleAsyncConnection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
-use evo_domain::{
-    Actor, ChangeKind, Session, SessionCommand, SessionError, SessionId, Timestamp, VisibleAccounts,
-};
+use evo_domain::{Actor, Session, SessionCommand, SessionError, SessionId, Timestamp, VisibleAccounts};
 use evo_ports::{RepositoryError, SessionRepository, UpdateError};
-use evo_store_sql::{HeaderChange, LogRecord, MemberRecord, SessionRecord, restore_session};
+use evo_store_sql::{
+    ChangeWrites, LogRecord, MemberRecord, MemberWrite, Refusal, SessionRecord, decide, restore_session,
+};
 
 use crate::schema::{session_log, session_members, sessions};
 
@@ -272,7 +272,8 @@ fn insert_session(connection: &mut SqliteConnection, session: &Session) -> Query
     })
 }
 
-/// One change in one `BEGIN IMMEDIATE` transaction: load, apply the rule, persist.
+/// One change in one `BEGIN IMMEDIATE` transaction: load, decide (evo-store-sql's
+/// [`decide`], the same step as PostgreSQL's), execute the writes.
 fn change_session(
     connection: &mut SqliteConnection,
     id: &SessionId,
@@ -281,62 +282,63 @@ fn change_session(
     now: Timestamp,
 ) -> Result<Session, ChangeFailure> {
     connection.immediate_transaction(|connection| {
-        let Some((header, members, log)) = load(connection, id.as_str(), actor.visible_accounts())? else {
-            return Err(ChangeFailure::Rejected(SessionError::NotFound));
-        };
-        let mut session = restore_session(header, members, log)
-            .map_err(|corrupt| ChangeFailure::Corrupt(corrupt.to_string()))?;
-        let change = session.apply(actor, command, now).map_err(ChangeFailure::Rejected)?;
-        let header = HeaderChange::of(&session);
-        diesel::update(sessions::table.filter(sessions::id.eq(id.as_str())))
-            .set((
-                sessions::date_last_modified.eq(header.date_last_modified),
-                sessions::last_modified_by.eq(header.last_modified_by),
-                sessions::ended.eq(header.ended),
-                sessions::date_completed.eq(header.date_completed),
-                sessions::call_state.eq(header.call_state),
-                sessions::version.eq(sessions::version + 1),
-            ))
-            .execute(connection)?;
-        match &change.kind {
-            ChangeKind::MemberRemoved(identity) => {
-                diesel::delete(
-                    session_members::table
-                        .filter(session_members::session_id.eq(id.as_str()))
-                        .filter(session_members::identity_key.eq(identity.key())),
-                )
-                .execute(connection)?;
-            }
-            ChangeKind::MemberInvited(member) => {
-                let inserted = diesel::insert_into(session_members::table)
-                    .values(evo_store_sql::member_values!(
-                        session_members,
-                        id.as_str().to_owned(),
-                        MemberRecord::of(member)
-                    ))
-                    .execute(connection);
-                match inserted {
-                    Err(error) if is_unique_violation(&error, "session_members.") => {
-                        return Err(ChangeFailure::Rejected(SessionError::MemberAlreadyExists {
-                            identity: member.identity.to_string(),
-                        }));
-                    }
-                    other => {
-                        other?;
-                    }
-                }
-            }
-            ChangeKind::Ended => {}
-        }
-        diesel::insert_into(session_log::table)
-            .values((
-                session_log::session_id.eq(id.as_str()),
-                session_log::date.eq(change.log_entry.date),
-                session_log::message.eq(change.log_entry.message.as_str()),
-            ))
-            .execute(connection)?;
+        let loaded = load(connection, id.as_str(), actor.visible_accounts())?;
+        let (session, writes) = decide(loaded, actor, command, now).map_err(|refusal| match refusal {
+            Refusal::Rejected(rejected) => ChangeFailure::Rejected(rejected),
+            Refusal::Corrupt(corrupt) => ChangeFailure::Corrupt(corrupt.to_string()),
+        })?;
+        write_change(connection, &writes)?;
         Ok(session)
     })
+}
+
+fn write_change(connection: &mut SqliteConnection, writes: &ChangeWrites) -> Result<(), ChangeFailure> {
+    let id = writes.session_id.as_str();
+    let header = &writes.header;
+    diesel::update(
+        sessions::table.filter(sessions::id.eq(id)).filter(sessions::version.eq(writes.version_read)),
+    )
+    .set((
+        sessions::date_last_modified.eq(header.date_last_modified),
+        sessions::last_modified_by.eq(&header.last_modified_by),
+        sessions::ended.eq(header.ended),
+        sessions::date_completed.eq(header.date_completed),
+        sessions::call_state.eq(header.call_state),
+        sessions::version.eq(sessions::version + 1),
+    ))
+    .execute(connection)?;
+    match &writes.member {
+        MemberWrite::Delete { identity_key } => {
+            diesel::delete(
+                session_members::table
+                    .filter(session_members::session_id.eq(id))
+                    .filter(session_members::identity_key.eq(identity_key)),
+            )
+            .execute(connection)?;
+        }
+        MemberWrite::Insert(member) => {
+            let inserted = diesel::insert_into(session_members::table)
+                .values(evo_store_sql::member_values!(session_members, id.to_owned(), (**member).clone()))
+                .execute(connection);
+            match inserted {
+                Err(error) if is_unique_violation(&error, "session_members.") => {
+                    return Err(ChangeFailure::Rejected(writes.duplicate_member()));
+                }
+                other => {
+                    other?;
+                }
+            }
+        }
+        MemberWrite::Unchanged => {}
+    }
+    diesel::insert_into(session_log::table)
+        .values((
+            session_log::session_id.eq(id),
+            session_log::date.eq(writes.log_entry.date),
+            session_log::message.eq(&writes.log_entry.message),
+        ))
+        .execute(connection)?;
+    Ok(())
 }
 
 #[async_trait]

@@ -9,6 +9,8 @@
 //! Enums are stored by their wire names; member identities as written plus a comparison key
 //! ([`MemberIdentity::key`]) that the stores index uniquely per session.
 
+mod change;
+
 use std::collections::BTreeMap;
 
 use diesel::Queryable;
@@ -17,6 +19,8 @@ use evo_domain::{
     SessionId, Timestamp,
 };
 use serde_json::{Map, Value};
+
+pub use change::{ChangeWrites, LoadedSession, MemberWrite, Refusal, decide};
 
 /// A stored row that does not make a valid session: corrupt data or a schema mismatch.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

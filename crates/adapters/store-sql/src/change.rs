@@ -1,0 +1,95 @@
+//! The one change algorithm of both SQL stores, as a pure step: what the store read under
+//! its lock, the actor, the command and the time in; the rows to write, or the refusal, out.
+//! Each store only locks, loads and executes what this decides.
+
+use evo_domain::{Actor, ChangeKind, Session, SessionCommand, SessionError, Timestamp};
+
+use crate::{CorruptRow, HeaderChange, LogRecord, MemberRecord, SessionRecord, restore_session};
+
+/// The rows of one session as a store read them under its lock.
+pub type LoadedSession = (SessionRecord, Vec<MemberRecord>, Vec<LogRecord>);
+
+/// What happens to `session_members` in a change.
+#[derive(Debug, Clone, PartialEq)]
+pub enum MemberWrite {
+    /// Delete the member with this identity key.
+    Delete {
+        /// [`evo_domain::MemberIdentity::key`].
+        identity_key: String,
+    },
+    /// Insert this member after every other.
+    Insert(Box<MemberRecord>),
+    /// Members stay as they are.
+    Unchanged,
+}
+
+/// Everything one change writes: the header (only at the version read under the lock, so that
+/// a lost lock shows as a conflict instead of a lost update), the member row, one log entry.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChangeWrites {
+    /// The session's ID.
+    pub session_id: String,
+    /// The `version` read under the lock; the write sets `version + 1`.
+    pub version_read: i64,
+    /// The header columns after the change.
+    pub header: HeaderChange,
+    /// The member row to delete or insert.
+    pub member: MemberWrite,
+    /// The log entry to append.
+    pub log_entry: LogRecord,
+}
+
+impl ChangeWrites {
+    /// The refusal to answer when inserting the member met the `(session, identity_key)`
+    /// unique constraint: another change added the same member first.
+    pub fn duplicate_member(&self) -> SessionError {
+        let identity = match &self.member {
+            MemberWrite::Insert(member) => member.identity.clone(),
+            _ => String::new(),
+        };
+        SessionError::MemberAlreadyExists { identity }
+    }
+}
+
+/// Why a change writes nothing.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    /// The domain refused (a missing or invisible session is `NotFound`).
+    #[error(transparent)]
+    Rejected(#[from] SessionError),
+    /// The stored rows do not make a session.
+    #[error(transparent)]
+    Corrupt(#[from] CorruptRow),
+}
+
+/// Decides a change: restores the session from `loaded` (`None`: no session visible to the
+/// actor), applies `command` in the domain and returns the session after the change with the
+/// rows that persist it.
+pub fn decide(
+    loaded: Option<LoadedSession>,
+    actor: &Actor,
+    command: &SessionCommand,
+    now: Timestamp,
+) -> Result<(Session, ChangeWrites), Refusal> {
+    let Some((header, members, log)) = loaded else {
+        return Err(SessionError::NotFound.into());
+    };
+    let version_read = header.version;
+    let mut session = restore_session(header, members, log)?;
+    let change = session.apply(actor, command, now)?;
+    let member = match &change.kind {
+        ChangeKind::MemberRemoved(identity) => {
+            MemberWrite::Delete { identity_key: identity.key().to_owned() }
+        }
+        ChangeKind::MemberInvited(member) => MemberWrite::Insert(Box::new(MemberRecord::of(member))),
+        ChangeKind::Ended => MemberWrite::Unchanged,
+    };
+    let writes = ChangeWrites {
+        session_id: session.id.as_str().to_owned(),
+        version_read,
+        header: HeaderChange::of(&session),
+        member,
+        log_entry: LogRecord::of(&change.log_entry),
+    };
+    Ok((session, writes))
+}
