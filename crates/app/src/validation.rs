@@ -87,7 +87,7 @@ impl Fields {
     }
 
     /// Optional free text: at most `max` characters, no control characters but tab and
-    /// line breaks (PostgreSQL cannot even store a NUL).
+    /// line breaks (free text is shown to people and kept in logs).
     pub(crate) fn text(&mut self, field: &str, raw: Option<String>, max: usize) -> Option<String> {
         let value = raw?;
         let chars = value.chars().count();

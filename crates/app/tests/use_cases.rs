@@ -132,15 +132,6 @@ async fn a_removal_reason_reaches_the_log_and_a_member_removing_itself_leaves() 
 }
 
 #[tokio::test]
-async fn a_space_for_plus_from_a_query_string_still_finds_the_phone() {
-    let (repository, store) = store_with(vec![session("s-1", Channel::Chat)]);
-    service(repository).delete_chat_member(&agent(), delete("s-1", " 15557654321")).await.unwrap();
-    let id = SessionId::parse("s-1").unwrap();
-    assert!(store.lock().unwrap()[&id].members.iter().all(|m| m.identity.as_str() != "+15557654321"));
-}
-
-/// Refusals decided by the domain through the store: the store's copy stays as it was.
-#[tokio::test]
 async fn domain_refusals_persist_nothing() {
     let mut ended = session("ended", Channel::Chat);
     ended.end(&agent(), now()).unwrap();

@@ -46,15 +46,10 @@ pub enum IdentityError {
 pub struct PhoneNumber(String);
 
 impl PhoneNumber {
-    /// Normalizes `raw` to E.164: drops spaces, `-`, `.`, `(`, `)`; a leading `00` becomes `+`;
-    /// a leading space followed by digits (a `+` that a query string decoded to a space) is
-    /// read as `+`.
+    /// Normalizes `raw` to E.164: drops spaces, `-`, `.`, `(`, `)`; a leading `00` becomes `+`.
     pub fn parse(raw: &str) -> Result<Self, IdentityError> {
-        // A raw `+` in a query string decodes to a space: " 15551234567" meant "+15551234567".
-        let plus_decoded_as_space =
-            raw.starts_with(' ') && raw.trim_start().starts_with(|c: char| c.is_ascii_digit());
         let mut digits = String::with_capacity(raw.len());
-        let mut has_plus = plus_decoded_as_space;
+        let mut has_plus = false;
         for (index, c) in raw.trim().char_indices() {
             match c {
                 '0'..='9' => digits.push(c),
@@ -204,8 +199,7 @@ mod tests {
             ("+1 (555) 123-4567", "+15551234567"),
             ("+44.20.7946.0958", "+442079460958"),
             ("0044 20 7946 0958", "+442079460958"),
-            (" 15551234567", "+15551234567"), // `+` decoded to a space by a query string
-            ("  15551234567", "+15551234567"),
+            ("  +15551234567 ", "+15551234567"),
             ("+1234567", "+1234567"),                 // 7 digits: shortest
             ("+123456789012345", "+123456789012345"), // 15 digits: longest
         ];
@@ -222,6 +216,8 @@ mod tests {
             ("", IdentityError::Empty),
             ("   ", IdentityError::Empty),
             ("15551234567", IdentityError::MissingCountryCode),
+            // A query string's `+` decoded to a space is the HTTP adapter's to read back.
+            (" 15551234567", IdentityError::MissingCountryCode),
             ("+1555abc4567", IdentityError::InvalidPhoneCharacter('a')),
             ("+1555123456;", IdentityError::InvalidPhoneCharacter(';')),
             ("+1555\u{0}1234567", IdentityError::InvalidPhoneCharacter('\u{0}')),

@@ -14,6 +14,20 @@ use serde_json::Value;
 
 use crate::error::ApiError;
 
+/// The member identity fields a query string (or form) may carry, lower-cased.
+const IDENTITY_FIELDS: [&str; 2] = ["membertoremove", "membertoadd"];
+
+/// A raw `+` in a query string decodes to a space (contract section 5): an identity that
+/// starts with spaces and then a digit meant `+` and that number.
+fn plus_decoded_as_space(value: String) -> String {
+    let rest = value.trim_start_matches(' ');
+    if rest.len() < value.len() && rest.starts_with(|c: char| c.is_ascii_digit()) {
+        format!("+{rest}")
+    } else {
+        value
+    }
+}
+
 /// The largest request body accepted (contract section 4).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
@@ -110,7 +124,10 @@ impl RequestFields {
         let pairs = web::Query::<Vec<(String, String)>>::from_query(query)
             .map_err(|_| ApiError::field("query", INVALID_VALUE, "the query string cannot be read"))?;
         for (name, value) in pairs.into_inner() {
-            self.values.insert(name.to_lowercase(), Value::String(value));
+            let name = name.to_lowercase();
+            let value =
+                if IDENTITY_FIELDS.contains(&name.as_str()) { plus_decoded_as_space(value) } else { value };
+            self.values.insert(name, Value::String(value));
         }
         Ok(())
     }
@@ -258,6 +275,22 @@ pub fn percent_decode(raw: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_plus_decoded_as_a_space_is_read_back_in_identities_only() {
+        assert_eq!(plus_decoded_as_space(" 15551234567".into()), "+15551234567");
+        assert_eq!(plus_decoded_as_space("  44 20 7946 0958".into()), "+44 20 7946 0958");
+        assert_eq!(plus_decoded_as_space(" ann@example.com".into()), " ann@example.com");
+        assert_eq!(plus_decoded_as_space("15551234567".into()), "15551234567");
+        let mut fields = RequestFields::default();
+        fields.merge_query("memberToAdd=+15551234567&displayName=+1%20Fan").unwrap();
+        assert_eq!(fields.text("memberToAdd", &mut Vec::new()).as_deref(), Some("+15551234567"));
+        assert_eq!(
+            fields.text("displayName", &mut Vec::new()).as_deref(),
+            Some(" 1 Fan"),
+            "other fields as sent"
+        );
+    }
 
     #[test]
     fn percent_decoding_of_path_segments() {
