@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use evo_domain::{Actor, NewMember, Session, SessionCommand, SessionError, USER_ROLE};
 use evo_ports::{
     AuthError, Clock, DeleteChatMemberInput, IdGenerator, InviteChatMemberInput, NewSessionInput,
-    RepositoryError, ServiceError, SessionRepository, SessionUseCases, TokenVerifier, UpdateError,
+    RepositoryError, ServiceError, SessionRepository, SessionUseCases, TokenVerifier,
 };
 
 use crate::validation::{self, Fields, MAX_TEXT_CHARS};
@@ -49,10 +49,7 @@ where
         let (Some(id), Some(command)) = (id, command) else {
             return Err(ServiceError::Internal("a field failed without a validation error".into()));
         };
-        self.repository.update(&id, actor, &command, self.clock.now()).await.map_err(|error| match error {
-            UpdateError::Rejected(rejected) => ServiceError::Session(rejected),
-            UpdateError::Repository(failure) => failure.into(),
-        })
+        Ok(self.repository.update(&id, actor, &command, self.clock.now()).await?)
     }
 }
 

@@ -122,10 +122,12 @@ async fn a_removal_reason_reaches_the_log_and_a_member_removing_itself_leaves() 
     );
 
     let dave = Actor { user_id: "Dave@Example.com".into(), name: "Dave".into(), ..agent() };
-    let mut invite = InviteChatMemberInput::default();
-    invite.session_id = Some("s-1".into());
-    invite.member_to_add = Some("dave@example.com".into());
-    invite.display_name = Some("Dave D.".into());
+    let invite = InviteChatMemberInput {
+        session_id: Some("s-1".into()),
+        member_to_add: Some("dave@example.com".into()),
+        display_name: Some("Dave D.".into()),
+        ..InviteChatMemberInput::default()
+    };
     service.invite_chat_member(&agent(), invite).await.unwrap();
     let left = service.delete_chat_member(&dave, delete("s-1", "dave@example.com")).await.unwrap();
     assert_eq!(left.log.last().unwrap().message, "Dave D. left the chat");

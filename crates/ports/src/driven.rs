@@ -1,40 +1,9 @@
 //! Driven ports: what the use cases need from the world.
 
 use async_trait::async_trait;
-use evo_domain::{Actor, Session, SessionCommand, SessionError, SessionId, Timestamp};
+use evo_domain::{Actor, Session, SessionCommand, SessionId, Timestamp};
 
-use crate::driving::AuthError;
-
-/// A store failure, as the use cases see it.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum RepositoryError {
-    /// The store cannot be reached or is saturated right now (pool timeout, refused or lost
-    /// connection, statement timeout). Worth retrying; the edge answers 503.
-    #[error("the session store is unavailable: {0}")]
-    Unavailable(String),
-    /// The connection was lost (or a deadline passed) after the change's COMMIT was sent, and
-    /// the store could not find out whether it committed. Unlike `Unavailable`, the change may
-    /// have been applied.
-    #[error("the outcome of the change is unknown: {0}")]
-    OutcomeUnknown(String),
-    /// A session with this ID already exists.
-    #[error("a session with this ID already exists")]
-    AlreadyExists,
-    /// Anything else: a bug or corrupt data. The edge answers 500 and logs the detail.
-    #[error("session store failure: {0}")]
-    Internal(String),
-}
-
-/// Why [`SessionRepository::update`] changed nothing.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum UpdateError {
-    /// The domain rule refused the change (including an unknown session: `NotFound`).
-    #[error(transparent)]
-    Rejected(#[from] SessionError),
-    /// The store failed; nothing was committed.
-    #[error(transparent)]
-    Repository(#[from] RepositoryError),
-}
+use crate::errors::{AuthError, RepositoryError, UpdateError};
 
 /// Where sessions live.
 ///

@@ -4,63 +4,10 @@
 //! name each invalid one in [`ServiceError::Validation`].
 
 use async_trait::async_trait;
-use evo_domain::{Actor, Session, SessionError};
+use evo_domain::{Actor, Session};
 use std::collections::BTreeMap;
 
-use crate::driven::RepositoryError;
-
-/// Why a credential did not authenticate.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum AuthError {
-    /// No token at all.
-    #[error("authentication required")]
-    MissingToken,
-    /// A token that is malformed, wrongly signed, expired, not yet valid, or lacks a
-    /// required claim. The reason is safe to show: it never holds the token.
-    #[error("invalid token: {0}")]
-    InvalidToken(String),
-}
-
-/// One invalid field of a request.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FieldError {
-    /// The field, as named on the wire (`memberToRemove`, `members[1].identity`).
-    pub field: String,
-    /// A stable code: `NotEmpty`, `InvalidIdentity`, `InvalidId`, `InvalidValue`, `Length`, `Duplicate`.
-    pub code: &'static str,
-    /// What is wrong, for people.
-    pub message: String,
-}
-
-/// Why a use case did not succeed.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ServiceError {
-    /// One or more fields are missing or malformed.
-    #[error("validation failed")]
-    Validation(Vec<FieldError>),
-    /// A domain rule or the access policy refused.
-    #[error(transparent)]
-    Session(#[from] SessionError),
-    /// The store is unreachable or saturated; nothing was applied; retry later.
-    #[error("service unavailable: {0}")]
-    Unavailable(String),
-    /// The change may or may not have been applied: its COMMIT's answer was lost.
-    #[error("outcome unknown: {0}")]
-    OutcomeUnknown(String),
-    /// Anything else. The detail is for the log only.
-    #[error("internal error: {0}")]
-    Internal(String),
-}
-
-impl From<RepositoryError> for ServiceError {
-    fn from(error: RepositoryError) -> Self {
-        match error {
-            RepositoryError::Unavailable(detail) => Self::Unavailable(detail),
-            RepositoryError::OutcomeUnknown(detail) => Self::OutcomeUnknown(detail),
-            other => Self::Internal(other.to_string()),
-        }
-    }
-}
+use crate::errors::{AuthError, ServiceError};
 
 /// A customer breadcrumb as sent.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

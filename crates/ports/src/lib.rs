@@ -4,6 +4,7 @@
 //!
 //! - [`driving`]: what the service offers ([`SessionUseCases`]); the HTTP adapter calls
 //!   only this.
+//! - [`errors`]: every error the ports return, and the conversions between them.
 //! - [`driven`]: what the use cases need ([`SessionRepository`], [`TokenVerifier`],
 //!   [`Clock`], [`IdGenerator`]); the store and JWT adapters implement these.
 //!
@@ -11,12 +12,14 @@
 
 pub mod driven;
 pub mod driving;
+pub mod errors;
 
-pub use driven::{Clock, IdGenerator, RepositoryError, SessionRepository, TokenVerifier, UpdateError};
+pub use driven::{Clock, IdGenerator, SessionRepository, TokenVerifier};
 pub use driving::{
-    AuthError, BreadcrumbInput, DeleteChatMemberInput, FieldError, InviteChatMemberInput, NewMemberInput,
-    NewSessionInput, ServiceError, SessionUseCases,
+    BreadcrumbInput, DeleteChatMemberInput, InviteChatMemberInput, NewMemberInput, NewSessionInput,
+    SessionUseCases,
 };
+pub use errors::{AuthError, FieldError, RepositoryError, ServiceError, UpdateError};
 
 #[cfg(feature = "mock")]
 pub use driven::{MockClock, MockIdGenerator, MockSessionRepository, MockTokenVerifier};
