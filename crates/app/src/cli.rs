@@ -109,6 +109,10 @@ pub struct Settings {
     /// Seconds in-flight requests get to finish after SIGTERM or SIGINT.
     #[arg(long, env = "EVO_SHUTDOWN_GRACE_SECS", default_value_t = 30, global = true)]
     pub shutdown_grace_secs: u64,
+    /// Seconds after SIGTERM or SIGINT during which readiness answers 503 while requests are
+    /// still served (so that a load balancer stops routing here first).
+    #[arg(long, env = "EVO_SHUTDOWN_DRAIN_SECS", default_value_t = 5, global = true)]
+    pub shutdown_drain_secs: u64,
     /// Browser origins allowed by CORS, comma-separated (none by default).
     #[arg(long, env = "EVO_CORS_ORIGINS", value_delimiter = ',', global = true)]
     pub cors_origins: Vec<String>,

@@ -56,6 +56,7 @@ pub struct Config {
     pub log_format: LogFormat,
     pub workers: usize,
     pub shutdown_grace: Duration,
+    pub shutdown_drain: Duration,
     pub cors_origins: Vec<String>,
     pub rate_limit_per_sec: u32,
 }
@@ -135,6 +136,7 @@ impl Config {
                 log_format,
                 workers,
                 shutdown_grace: Duration::from_secs(settings.shutdown_grace_secs),
+                shutdown_drain: Duration::from_secs(settings.shutdown_drain_secs),
                 cors_origins: settings.cors_origins.clone(),
                 rate_limit_per_sec: settings.rate_limit_per_sec,
             }),

@@ -99,6 +99,7 @@ async fn serve(config: Config) -> Result<(), String> {
         rate_limit_per_sec: config.rate_limit_per_sec,
         workers: config.workers,
         shutdown_timeout: config.shutdown_grace,
+        shutdown_drain: config.shutdown_drain,
         ..Default::default()
     };
     let server = evo_http::server(listener, use_cases, options).map_err(|e| e.to_string())?;
@@ -109,7 +110,8 @@ async fn serve(config: Config) -> Result<(), String> {
             path.display()
         );
     }
-    // actix stops accepting on SIGTERM or SIGINT and gives in-flight requests the grace period.
+    // On SIGTERM or SIGINT: unready for the drain, then the listener closes and in-flight
+    // requests get the grace period (evo_http::server).
     server.await.map_err(|e| e.to_string())?;
     info!("stopped");
     Ok(())

@@ -272,3 +272,49 @@ fn a_configured_audience_is_checked_on_the_sqlite_default_too() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+#[test]
+fn sigterm_makes_it_unready_at_once_and_it_serves_until_the_drain_ends() {
+    let dir = Workdir::new("drain");
+    let token = mint(&dir.0);
+    let port = free_port();
+    let mut child = evo(&dir.0)
+        .arg("serve")
+        .env("EVO_BIND", format!("127.0.0.1:{port}"))
+        .env("EVO_SHUTDOWN_DRAIN_SECS", "2")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !agent().get(&format!("{base}/health/ready")).call().is_ok_and(|r| r.status() == 200) {
+        assert!(Instant::now() < deadline, "the server did not become ready");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let signalled = Instant::now();
+    assert!(Command::new("kill").arg("-TERM").arg(child.id().to_string()).status().unwrap().success());
+    std::thread::sleep(Duration::from_millis(300));
+    let (ready, body) = json_of(agent().get(&format!("{base}/health/ready")).call().unwrap());
+    assert_eq!(ready, 503, "unready at once: {body}");
+    assert_eq!(body["responseStatus"]["errorCode"], json!("ServiceUnavailable"));
+    // Still serving every other request while the balancer notices.
+    let (status, _) = json_of(
+        agent()
+            .get(&format!("{base}/sessions/no-such-session"))
+            .header("Authorization", &format!("Bearer {token}"))
+            .call()
+            .unwrap(),
+    );
+    assert_eq!(status, 404, "requests are still served during the drain");
+    let exit = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(signalled.elapsed() < Duration::from_secs(20), "it did not stop after the drain");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(exit.success(), "{exit:?}");
+    assert!(signalled.elapsed() >= Duration::from_secs(2), "it stopped before the drain ended");
+    assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err(), "the listener is closed");
+}

@@ -6,6 +6,7 @@
 //! role (403), validates the fields (400) and applies the rules.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
@@ -40,6 +41,8 @@ pub struct AppState {
     pub rate_limit: Arc<ChangeRateLimit>,
     /// The origins trusted for changes authenticated by the `ss-tok` cookie.
     pub origins: CorsOrigins,
+    /// Set once a stop was asked for: readiness then answers 503 while requests are served.
+    pub draining: Arc<AtomicBool>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -338,7 +341,7 @@ pub async fn health_live() -> HttpResponse {
     tag = "operations",
     responses(
         (status = 200, description = "Ready to serve", body = HealthStatus),
-        (status = 503, description = "Not ready: the store does not answer", body = ErrorResponse,
+        (status = 503, description = "Not ready: the store does not answer, or the instance is draining before a stop (SIGTERM)", body = ErrorResponse,
             headers(("Retry-After" = u64, description = "Seconds to wait before retrying"))),
     )
 )]
@@ -346,6 +349,10 @@ pub async fn health_ready(
     request: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
+    if state.draining.load(Ordering::SeqCst) {
+        // Stopping: a balancer should route elsewhere; requests already here are still served.
+        return Err(state.fail(&request, ServiceError::Unavailable("draining before a stop".into())));
+    }
     match state.use_cases.readiness().await {
         Ok(()) => Ok(HttpResponse::Ok().json(HealthStatus { status: "ready" })),
         // Not ready, whatever the cause: 503 tells the balancer to route elsewhere for now.

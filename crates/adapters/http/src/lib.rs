@@ -11,6 +11,7 @@
 
 use std::net::TcpListener;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use actix_web::body::MessageBody;
@@ -54,11 +55,15 @@ pub struct HttpOptions {
     pub rate_limit_per_sec: u32,
     /// How long a request body may take to arrive before 408.
     pub body_read_timeout: Duration,
+    /// After SIGTERM or SIGINT, how long readiness answers 503 while requests are still
+    /// served, so that a load balancer stops routing here before the listener closes.
+    pub shutdown_drain: Duration,
 }
 
 impl Default for HttpOptions {
-    /// No CORS, one worker per core, 30 s of graceful shutdown, `Retry-After: 5`, 100
-    /// changes a second per caller, 10 s for a body (contract section 12).
+    /// No CORS, one worker per core, 30 s of graceful shutdown after a 5 s drain,
+    /// `Retry-After: 5`, 100 changes a second per caller, 10 s for a body (contract sections
+    /// 12 and 14).
     fn default() -> Self {
         Self {
             cors_allowed_origins: Vec::new(),
@@ -67,12 +72,17 @@ impl Default for HttpOptions {
             retry_after: Duration::from_secs(5),
             rate_limit_per_sec: 100,
             body_read_timeout: Duration::from_secs(10),
+            shutdown_drain: Duration::from_secs(5),
         }
     }
 }
 
 /// Builds the actix server on an already bound listener (port 0 works for tests); not yet
 /// awaited. Await the returned [`actix_web::dev::Server`] to serve; its handle stops it.
+///
+/// On SIGTERM or SIGINT it drains (contract section 14): readiness answers 503 at once while
+/// every route keeps serving for [`HttpOptions::shutdown_drain`]; then the listener closes and
+/// requests in flight get [`HttpOptions::shutdown_timeout`] to finish. Needs a Tokio runtime.
 pub fn server(
     listener: TcpListener,
     use_cases: Arc<dyn SessionUseCases>,
@@ -80,14 +90,57 @@ pub fn server(
 ) -> std::io::Result<actix_web::dev::Server> {
     let workers = options.workers.max(1);
     let shutdown_timeout = options.shutdown_timeout.as_secs();
-    // One rate table for every worker: the limit is per instance, not per thread.
-    let rate_limit = Arc::new(ChangeRateLimit::new(options.rate_limit_per_sec));
-    let server = HttpServer::new(move || app_with(use_cases.clone(), options.clone(), rate_limit.clone()))
+    let drain = options.shutdown_drain;
+    // One rate table and one drain flag for every worker: both are per instance.
+    let shared = Shared::new(&options);
+    let draining = shared.draining.clone();
+    let server = HttpServer::new(move || app_with(use_cases.clone(), options.clone(), shared.clone()))
         .workers(workers)
         .shutdown_timeout(shutdown_timeout)
+        // Signals are ours: actix would stop accepting at once, before a balancer noticed.
+        .disable_signals()
         .listen(listener)?
         .run();
+    tokio::spawn(drain_on_signal(server.handle(), draining, drain));
     Ok(server)
+}
+
+/// What every worker of one instance shares.
+#[derive(Clone)]
+struct Shared {
+    rate_limit: Arc<ChangeRateLimit>,
+    draining: Arc<AtomicBool>,
+}
+
+impl Shared {
+    fn new(options: &HttpOptions) -> Self {
+        Self {
+            rate_limit: Arc::new(ChangeRateLimit::new(options.rate_limit_per_sec)),
+            draining: Arc::new(AtomicBool::new(false)),
+        }
+    }
+}
+
+/// Waits for SIGTERM or SIGINT, then drains: unready for `drain`, then a graceful stop.
+async fn drain_on_signal(handle: actix_web::dev::ServerHandle, draining: Arc<AtomicBool>, drain: Duration) {
+    let Ok(mut terminate) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) else {
+        tracing::warn!("cannot listen for SIGTERM; stop the service with SIGINT");
+        let _ = tokio::signal::ctrl_c().await;
+        return stop_after_drain(handle, draining, drain).await;
+    };
+    tokio::select! {
+        _ = terminate.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+    stop_after_drain(handle, draining, drain).await;
+}
+
+async fn stop_after_drain(handle: actix_web::dev::ServerHandle, draining: Arc<AtomicBool>, drain: Duration) {
+    draining.store(true, Ordering::SeqCst);
+    tracing::info!(drain_secs = drain.as_secs_f64(), "stopping: unready now, serving until the drain ends");
+    tokio::time::sleep(drain).await;
+    tracing::info!("drain over: closing the listener, finishing requests in flight");
+    handle.stop(true).await;
 }
 
 /// The routes and middleware of the service, as an actix [`App`]: what [`server`] runs, and
@@ -107,14 +160,14 @@ pub fn app(
         InitError = (),
     >,
 > {
-    let rate_limit = Arc::new(ChangeRateLimit::new(options.rate_limit_per_sec));
-    app_with(use_cases, options, rate_limit)
+    let shared = Shared::new(&options);
+    app_with(use_cases, options, shared)
 }
 
 fn app_with(
     use_cases: Arc<dyn SessionUseCases>,
     options: HttpOptions,
-    rate_limit: Arc<ChangeRateLimit>,
+    shared: Shared,
 ) -> App<
     impl ServiceFactory<
         ServiceRequest,
@@ -130,7 +183,8 @@ fn app_with(
         use_cases,
         retry_after: options.retry_after,
         body_read_timeout: options.body_read_timeout,
-        rate_limit,
+        rate_limit: shared.rate_limit,
+        draining: shared.draining,
         origins: CorsOrigins(options.cors_allowed_origins.clone()),
     };
     App::new()

@@ -47,6 +47,12 @@
 //! answers `Unavailable` (nothing applied), and only when no answer comes is it
 //! `OutcomeUnknown`. A new session is looked up the same way (and by its ID).
 //!
+//! A transaction ID is unique only while the server that gave it out runs: after a crash,
+//! an ID whose commit never reached the disk is handed out again (found by the PostgreSQL
+//! crash test). So the read also returns `pg_postmaster_start_time()`; when the server has
+//! restarted since, recovery has settled the old transaction and the store looks for what
+//! it wrote instead (the change's log entry, or the new session's row).
+//!
 //! A connection whose transaction may still be open (an error while rolling back, a timeout,
 //! a dropped future) is never returned to the pool: it is closed, and the server rolls back.
 
@@ -94,6 +100,26 @@ extern "SQL" {
     /// `committed`, `aborted` or `in progress` for a recent transaction ID (PostgreSQL 10+),
     /// made for exactly this: finding out whether a COMMIT whose answer was lost went through.
     fn txid_status(xid: diesel::sql_types::BigInt) -> diesel::sql_types::Nullable<Text>;
+    /// When the server started: a transaction ID is only unique between two restarts (after a
+    /// crash, an ID whose commit never reached the disk is handed out again).
+    fn pg_postmaster_start_time() -> diesel::sql_types::Timestamptz;
+}
+
+/// A transaction's ID, with the start of the server that gave it out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct ServerTxid {
+    xid: i64,
+    server_started: Timestamp,
+}
+
+/// What a committed change left in the data, to look for when the server restarted after
+/// the COMMIT was sent (its transaction ID then proves nothing).
+#[derive(Debug, Clone)]
+enum Evidence {
+    /// The change's log entry.
+    LogEntry { session_id: String, date: Timestamp, message: String },
+    /// A new session's row.
+    Session(String),
 }
 
 /// Sessions in PostgreSQL. Cheap to clone: clones share one connection pool.
@@ -138,21 +164,31 @@ impl PgSessionRepository {
         self.pool.get().await.map(Lease::new).map_err(pool_failure)
     }
 
-    /// Finds out whether the transaction `xid`, whose COMMIT's answer was lost, committed:
+    /// Finds out whether the transaction `txid`, whose COMMIT's answer was lost, committed:
     /// `Ok` if it did, `Unavailable` if it rolled back, `OutcomeUnknown` if no connection
     /// could tell within one query deadline. `lost` says what happened to the answer.
-    async fn settle_lost_commit(&self, xid: i64, lost: String) -> Result<(), Failure> {
+    ///
+    /// While the server that gave out the ID runs, `txid_status` is the truth. Once it has
+    /// restarted, the ID may belong to another transaction, but recovery has settled every
+    /// transaction of the old server: what the change wrote (`evidence`) is there or not.
+    async fn settle_lost_commit(
+        &self,
+        txid: ServerTxid,
+        evidence: Evidence,
+        lost: String,
+    ) -> Result<(), Failure> {
+        let xid = txid.xid;
         let asking = async {
             loop {
-                match self.transaction_status(xid).await {
-                    Ok(Some(status)) if status == "committed" => return Ok(()),
-                    Ok(Some(status)) if status == "aborted" => {
+                match self.commit_status(txid, &evidence).await {
+                    Ok(CommitStatus::Committed) => return Ok(()),
+                    Ok(CommitStatus::RolledBack) => {
                         return Err(Failure::Unavailable(format!("{lost}; the change was rolled back")));
                     }
                     // "in progress": the server has not finished the COMMIT (or not yet seen
                     // the connection drop, after which it rolls back).
-                    Ok(Some(_)) => {}
-                    Ok(None) => {
+                    Ok(CommitStatus::InProgress) => {}
+                    Ok(CommitStatus::Unknown) => {
                         return Err(Failure::OutcomeUnknown(format!("{lost}; transaction {xid} is unknown")));
                     }
                     Err(failure) => {
@@ -175,11 +211,12 @@ impl PgSessionRepository {
     async fn settle_lost_insert(
         &self,
         session: &Session,
-        xid: Option<i64>,
+        txid: Option<ServerTxid>,
         lost: String,
     ) -> Result<(), Failure> {
-        if let Some(xid) = xid {
-            return self.settle_lost_commit(xid, lost).await;
+        let evidence = Evidence::Session(session.id.as_str().to_owned());
+        if let Some(txid) = txid {
+            return self.settle_lost_commit(txid, evidence, lost).await;
         }
         match self.find(&session.id).await {
             Ok(Some(_)) => Ok(()),
@@ -187,13 +224,33 @@ impl PgSessionRepository {
         }
     }
 
-    async fn transaction_status(&self, xid: i64) -> Result<Option<String>, Failure> {
+    async fn commit_status(&self, txid: ServerTxid, evidence: &Evidence) -> Result<CommitStatus, Failure> {
         let lease = self.lease().await?;
-        let mut connection = lease.connection();
-        let status = diesel::select(txid_status(xid))
-            .get_result::<Option<String>>(&mut connection)
-            .await
-            .map_err(|e| classify(&e));
+        let status = async {
+            let mut connection = lease.connection();
+            let started = diesel::select(pg_postmaster_start_time())
+                .get_result::<Timestamp>(&mut connection)
+                .await
+                .map_err(|e| classify(&e))?;
+            if started != txid.server_started {
+                return Ok(if evidence_is_stored(connection, evidence).await? {
+                    CommitStatus::Committed
+                } else {
+                    CommitStatus::RolledBack
+                });
+            }
+            let status = diesel::select(txid_status(txid.xid))
+                .get_result::<Option<String>>(&mut connection)
+                .await
+                .map_err(|e| classify(&e))?;
+            Ok(match status.as_deref() {
+                Some("committed") => CommitStatus::Committed,
+                Some("aborted") => CommitStatus::RolledBack,
+                Some(_) => CommitStatus::InProgress,
+                None => CommitStatus::Unknown,
+            })
+        }
+        .await;
         lease.settle(status)
     }
 
@@ -316,8 +373,39 @@ struct Loads<'c, H> {
     log: BoxFuture<'c, QueryResult<Vec<LogRecord>>>,
 }
 
-/// The header of a locked session and the ID of the transaction that locked it.
-type LockedHeader = (SessionRecord, i64);
+/// The header of a locked session and the ID of the transaction that locked it (with its
+/// server's start).
+type LockedHeader = (SessionRecord, i64, Timestamp);
+
+/// What the server says of a transaction whose COMMIT's answer was lost.
+enum CommitStatus {
+    Committed,
+    RolledBack,
+    InProgress,
+    Unknown,
+}
+
+/// Whether what a change wrote is in the database (asked after a server restart).
+async fn evidence_is_stored(
+    mut connection: &AsyncPgConnection,
+    evidence: &Evidence,
+) -> Result<bool, Failure> {
+    let count = match evidence {
+        Evidence::LogEntry { session_id, date, message } => {
+            session_log::table
+                .filter(session_log::session_id.eq(session_id))
+                .filter(session_log::date.eq(date))
+                .filter(session_log::message.eq(message))
+                .count()
+                .get_result::<i64>(&mut connection)
+                .await
+        }
+        Evidence::Session(id) => {
+            sessions::table.filter(sessions::id.eq(id)).count().get_result::<i64>(&mut connection).await
+        }
+    };
+    count.map(|n| n > 0).map_err(|e| classify(&e))
+}
 
 /// The loads of a read: the header as it is, in the read's snapshot.
 fn read_futures<'c>(mut connection: &'c AsyncPgConnection, id: &str) -> Loads<'c, SessionRecord> {
@@ -339,7 +427,7 @@ fn lock_futures<'c>(
     accounts: VisibleAccounts<'_>,
 ) -> Loads<'c, LockedHeader> {
     let by_id = sessions::table.filter(sessions::id.eq(id.to_owned()));
-    let columns = (evo_store_sql::session_columns!(sessions), txid_current());
+    let columns = (evo_store_sql::session_columns!(sessions), txid_current(), pg_postmaster_start_time());
     let header = match accounts {
         VisibleAccounts::All => {
             by_id.select(columns).for_update().get_result::<LockedHeader>(&mut connection).boxed()
@@ -475,7 +563,8 @@ enum Attempt {
 /// settled by asking the server (see the module docs).
 #[derive(Default)]
 struct InFlight {
-    xid: Option<i64>,
+    xid: Option<ServerTxid>,
+    evidence: Option<Evidence>,
     changed: Option<Box<Session>>,
 }
 
@@ -499,8 +588,10 @@ async fn change_session(
             return Err(classify(&error));
         }
     };
-    let xid = header.as_ref().map(|(_, xid)| *xid);
-    let loaded = header.map(|(header, _)| (header, members, log));
+    let xid = header
+        .as_ref()
+        .map(|(_, xid, server_started)| ServerTxid { xid: *xid, server_started: *server_started });
+    let loaded = header.map(|(header, _, _)| (header, members, log));
     let (session, writes) = match decide(loaded, actor, command, now) {
         Ok(decided) => decided,
         Err(refusal) => {
@@ -514,6 +605,11 @@ async fn change_session(
     let write = ChangeWrite::of(&writes);
     // From here on the COMMIT may reach the server whatever happens to its answer.
     in_flight.xid = xid;
+    in_flight.evidence = Some(Evidence::LogEntry {
+        session_id: writes.session_id.clone(),
+        date: writes.log_entry.date,
+        message: writes.log_entry.message.clone(),
+    });
     in_flight.changed = Some(Box::new(session));
     let write = write.execute(connection);
     let (written, commit) = match protocol {
@@ -589,7 +685,7 @@ async fn insert_session(
     connection: &AsyncPgConnection,
     protocol: Protocol,
     session: &Session,
-    xid: &OnceLock<i64>,
+    xid: &OnceLock<ServerTxid>,
 ) -> Result<(), Failure> {
     let id = session.id.as_str().to_owned();
     let members = InsertMembers::new(id.clone(), session.members.iter().map(MemberRecord::of));
@@ -602,8 +698,10 @@ async fn insert_session(
     // The transaction's ID, kept as soon as it arrives: it settles a lost answer to COMMIT.
     let mut xid_connection = connection;
     let current_xid = async move {
-        let current = diesel::select(txid_current()).get_result::<i64>(&mut xid_connection).await?;
-        let _ = xid.set(current);
+        let (current, server_started) = diesel::select((txid_current(), pg_postmaster_start_time()))
+            .get_result::<(i64, Timestamp)>(&mut xid_connection)
+            .await?;
+        let _ = xid.set(ServerTxid { xid: current, server_started });
         QueryResult::Ok(())
     };
     let header = run(
@@ -694,9 +792,10 @@ impl SessionRepository for PgSessionRepository {
                 ))
                 .await;
             let attempt = match (lease.settle(attempt), in_flight) {
-                (Err(Failure::Unavailable(reason)), InFlight { xid: Some(xid), changed: Some(session) }) => {
-                    self.settle_lost_commit(xid, reason).await.map(|()| Attempt::Done(session))
-                }
+                (
+                    Err(Failure::Unavailable(reason)),
+                    InFlight { xid: Some(xid), evidence: Some(evidence), changed: Some(session) },
+                ) => self.settle_lost_commit(xid, evidence, reason).await.map(|()| Attempt::Done(session)),
                 (attempt, _) => attempt,
             };
             match attempt {
