@@ -32,6 +32,10 @@ seed:
 bench:
     bench/run.sh
 
+# Benchmark DeleteChatMember on the embedded SQLite store, and synchronous=FULL against NORMAL (see docs/performance.md)
+bench-sqlite *ARGS:
+    bench/sqlite.sh {{ARGS}}
+
 # Everything CI runs
 ci:
     .ci/run

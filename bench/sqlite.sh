@@ -1,0 +1,253 @@
+#!/usr/bin/env bash
+# `just bench-sqlite`: DeleteChatMember on the embedded SQLite store (the default), and what
+# `PRAGMA synchronous = FULL` costs against NORMAL.
+#
+#   bench/sqlite.sh              3 runs of 8 s per concurrency (1, 16), 3 loops per mode (~2.5 min)
+#   bench/sqlite.sh --quick      1 run of 5 s per concurrency, 1 loop per mode (a smoke test)
+#
+# What it does (docs/performance.md, "SQLite (embedded default)", has the latest figures):
+#   1. builds the release binary once (cargo build --release --locked -p evo-app --bin
+#      evo-sessions, in CARGO_TARGET_DIR, /var/tmp/evo-sessions-target unless set);
+#   2. in a temp folder, `evo-sessions migrate` on sqlite://$TMP/bench.db, then seeds
+#      BENCH_SESSIONS Chat sessions x 8 members (bench/sqlite.py seed: the rows of
+#      bench/sql/seed.sql, the session IDs of bench/wrk/delete.lua, times as evo-sqlite
+#      writes them) in one transaction, then PRAGMA wal_checkpoint(TRUNCATE);
+#   3. starts the release `evo-sessions serve` on a free 127.0.0.1 port on that file
+#      (EVO_RATE_LIMIT_PER_SEC=0: one token drives the load; EVO_LOG=warn), mints a User
+#      token for the 10 accounts, checks that GET of a seeded session answers 200 with its
+#      8 members, and that a session the service opens itself (and removes a member from)
+#      is stored like the seeded ones (bench/sqlite.py compare);
+#   4. for each run and concurrency (1, 16): reseeds, warms up on the last 20 % of the
+#      sessions, then wrk + bench/wrk/delete.lua on the first 80 % (every request removes a
+#      real member); counts rows before and after and checks every session;
+#   5. stops the service and runs the store's removal transaction in a bare loop on the same
+#      file (bench/sqlite.py loop: Python's sqlite3 module, one connection, WAL), with
+#      synchronous=FULL and with synchronous=NORMAL, interleaved, reseeded before each;
+#   6. prints one table and keeps the raw outputs in bench/results/sqlite-<UTC timestamp>/.
+#
+# Loopback only. Everything started here is stopped by PID on exit (trap), and the temp
+# folder is removed. Settings (environment): BENCH_SESSIONS=20000 BENCH_RUNS=3
+# BENCH_DURATION=8 BENCH_WARMUP=2 BENCH_CONCURRENCY="1 16" BENCH_LOOP_REMOVALS=3000
+# BENCH_LOOP_RUNS=3 BENCH_LOOP_MAX_SECS=60 (a loop stops there, and says so);
+# BENCH_TMPDIR (the temp folder's parent: the disk measured; default $TMPDIR or /tmp);
+# EVO_DB_POOL_SIZE, EVO_WORKERS are passed to the service when set (else its defaults).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BENCH=$ROOT/bench
+cd "$ROOT"
+
+SESSIONS=${BENCH_SESSIONS:-20000}
+RUNS=${BENCH_RUNS:-3}
+DURATION=${BENCH_DURATION:-8}
+WARMUP=${BENCH_WARMUP:-2}
+CONCURRENCY=${BENCH_CONCURRENCY:-"1 16"}
+LOOP_REMOVALS=${BENCH_LOOP_REMOVALS:-3000}
+LOOP_RUNS=${BENCH_LOOP_RUNS:-3}
+LOOP_MAX_SECS=${BENCH_LOOP_MAX_SECS:-60}
+while (($#)); do
+  case $1 in
+    --quick) RUNS=1 DURATION=5 LOOP_RUNS=1 ;;
+    -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+    *) echo "bench/sqlite.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
+  esac
+  shift
+done
+MEASURED=$((SESSIONS * 4 / 5)) # [0, MEASURED) measured; [MEASURED, SESSIONS) for the warm-ups
+FIRST_K=2 LAST_K=8             # members 2..8 are removable; member 1 is the original member
+((MEASURED >= 16 && LOOP_REMOVALS <= SESSIONS)) || { echo "BENCH_SESSIONS is too small" >&2; exit 2; }
+
+# A shared target folder: other engineers build there too (cargo waits for its lock).
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/var/tmp/evo-sessions-target}
+BIN=$CARGO_TARGET_DIR/release/evo-sessions
+
+RESULTS=$BENCH/results/sqlite-$(date -u +%Y%m%dT%H%M%SZ)
+mkdir -p "$RESULTS"
+RUNS_JSONL=$RESULTS/runs.jsonl
+: >"$RUNS_JSONL"
+log() { printf '[%s] %s\n' "$(date -u +%H:%M:%S)" "$*" | tee -a "$RESULTS/run.log" >&2; }
+die() { log "FAILED: $*"; exit 1; }
+
+TMP=$(mktemp -d "${BENCH_TMPDIR:-${TMPDIR:-/tmp}}/evo-sqlite-bench.XXXXXX")
+DB=$TMP/bench.db
+
+# Everything started in the background is recorded here and stopped on exit, by PID;
+# a process stopped earlier is forgotten at once (its PID could be reused by another).
+PIDS=()
+forget_pid() { local keep=() pid; for pid in "${PIDS[@]}"; do [[ $pid = "$1" ]] || keep+=("$pid"); done; PIDS=("${keep[@]}"); }
+stop_pid() {
+  if kill -0 "$1" 2>/dev/null; then
+    kill -TERM "$1" 2>/dev/null || true
+    for _ in $(seq 50); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$1" 2>/dev/null || true
+  fi
+  wait "$1" 2>/dev/null || true
+  forget_pid "$1"
+}
+cleanup() {
+  local pid
+  for pid in "${PIDS[@]}"; do stop_pid "$pid"; done
+  PIDS=()
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# The interpreter itself, not a version manager's shim.
+PY=$(python3 -c 'import sys; print(sys.executable)')
+sq() { "$PY" "$BENCH/sqlite.py" "$@"; }
+
+# ---------------------------------------------------------------------------------------
+# 0. Tools
+if ! command -v wrk >/dev/null; then
+  log "installing wrk"
+  if [[ $(id -u) = 0 ]]; then apt-get install -y wrk >/dev/null; else sudo apt-get install -y wrk >/dev/null; fi
+fi
+for tool in curl python3 cargo wrk; do command -v $tool >/dev/null || die "$tool is missing"; done
+
+# ---------------------------------------------------------------------------------------
+# 1. Build (once)
+log "building (cargo build --release --locked -p evo-app --bin evo-sessions, target $CARGO_TARGET_DIR)"
+cargo build --release --locked -p evo-app --bin evo-sessions 2>"$RESULTS/build.log" ||
+  { tail -20 "$RESULTS/build.log" >&2; die "release build failed (${RESULTS#"$ROOT"/}/build.log)"; }
+
+bundled_sqlite() { # the SQLite that libsqlite3-sys bundles, from Cargo.lock and its sources
+  local version header
+  version=$(awk '/^name = "libsqlite3-sys"/ { getline; gsub(/[^0-9.]/, ""); print; exit }' Cargo.lock)
+  header=$(ls "${CARGO_HOME:-$HOME/.cargo}"/registry/src/*/"libsqlite3-sys-$version"/sqlite3/sqlite3.h 2>/dev/null | head -1)
+  if [[ -n $header ]]; then
+    echo "$(grep -m1 '#define SQLITE_VERSION ' "$header" | cut -d'"' -f2) (libsqlite3-sys $version, bundled)"
+  else
+    echo "libsqlite3-sys $version, bundled"
+  fi
+}
+{
+  echo "date_utc: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+  echo "git: $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- crates migrations Cargo.lock || echo ' + uncommitted changes in crates/ or migrations/')"
+  echo "cpus: $(nproc) ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | xargs))"
+  echo "memory: $(free -g | awk '/Mem:/ {print $2 " GiB"}')"
+  echo "kernel: $(uname -r)"
+  echo "temp folder: $TMP"
+  echo "disk: $(df -T "$TMP" | awk 'NR == 2 {print $1 " " $2 " mounted on " $7}')"
+  echo "service SQLite: $(bundled_sqlite)"
+  echo "loop SQLite: Python $("$PY" -c 'import platform; print(platform.python_version())') sqlite3 module, SQLite $(sq versions)"
+  echo "wrk: $(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2)"
+  echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+  echo "sessions: $SESSIONS; runs: $RUNS x ${DURATION}s after ${WARMUP}s warm-up; concurrency: $CONCURRENCY"
+  echo "loops: $LOOP_RUNS x $LOOP_REMOVALS removals per mode (at most ${LOOP_MAX_SECS}s each)"
+} >"$RESULTS/machine.txt"
+df -T "$TMP" >>"$RESULTS/machine.txt"
+
+# ---------------------------------------------------------------------------------------
+# 2. Database, seed
+export DATABASE_URL=sqlite://$DB
+export EVO_JWT_SECRET
+EVO_JWT_SECRET=$("$PY" -c 'import secrets; print(secrets.token_hex(32))')
+export EVO_LOG=${EVO_LOG:-warn}
+# One token drives the whole load: the per-caller change rate (100/s by default) would
+# measure the limiter, not the service.
+export EVO_RATE_LIMIT_PER_SEC=0
+"$BIN" migrate 2>>"$RESULTS/serve.log" || die "evo-sessions migrate failed (see serve.log)"
+
+seed() {
+  sq seed "$DB" "$SESSIONS" >>"$RESULTS/seed-times.txt" || die "seeding failed"
+  sync # the seed's writes must not still be draining to disk while we measure
+}
+log "seeding $SESSIONS sessions x 8 members in $DB"
+seed
+log "seeded: $(tail -1 "$RESULTS/seed-times.txt")"
+
+# ---------------------------------------------------------------------------------------
+# 3. The service
+PORT=$("$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+BASE=http://127.0.0.1:$PORT
+log "starting evo-sessions serve on 127.0.0.1:$PORT (pool ${EVO_DB_POOL_SIZE:-default}, workers ${EVO_WORKERS:-default})"
+EVO_BIND=127.0.0.1:$PORT "$BIN" serve >>"$RESULTS/serve.log" 2>&1 &
+SERVE_PID=$!
+PIDS+=("$SERVE_PID")
+for _ in $(seq 100); do
+  curl -fsS -m 1 "$BASE/health/ready" >/dev/null 2>&1 && break
+  kill -0 "$SERVE_PID" 2>/dev/null || die "the service exited (see serve.log)"
+  sleep 0.2
+done
+curl -fsS -m 2 "$BASE/health/ready" >/dev/null || die "the service is not ready after 20 s"
+
+ACCOUNTS=()
+for a in $(seq 0 9); do ACCOUNTS+=(--account "acct-$a"); done
+TOKEN=$("$BIN" token --sub bench@example.com --name "Bench User" --role User "${ACCOUNTS[@]}" --ttl 2h)
+sid() { sq sid "$1"; }
+
+# The seed is valid if the service reads a seeded session back as we meant it.
+CHECK_SID=$(sid 7)
+code=$(curl -sS -m 5 -o "$RESULTS/get-check.json" -w '%{http_code}' \
+  -H "Authorization: Bearer $TOKEN" "$BASE/sessions/$CHECK_SID")
+[[ $code = 200 ]] || die "GET /sessions/$CHECK_SID answered $code: $(head -c 300 "$RESULTS/get-check.json")"
+"$PY" - "$RESULTS/get-check.json" <<'EOF' || die "GET of a seeded session does not read back as seeded"
+import json, sys
+s = json.load(open(sys.argv[1]))
+m = s["members"]
+assert s["channel"] == "Chat" and s["accountId"] == "acct-7" and not s["ended"], s
+assert len(m) == 8 and m[0]["isOriginalMember"] and m[0]["role"] == "Caller", m[0]
+assert all(not x["isOriginalMember"] and x["role"] == "Agent" for x in m[1:]), m[1]
+assert [x["identity"] for x in m[1:]] == [f"Agent{k}@Example.com" for k in range(2, 9)], m
+assert len(s["log"]) == 1, s["log"]
+EOF
+log "GET /sessions/$CHECK_SID: 200, 8 members, 1 log entry"
+
+# And stored as the service stores: a session it opens itself, and a member it removes.
+code=$(curl -sS -m 5 -o "$RESULTS/probe-new.json" -w '%{http_code}' -X POST \
+  -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
+  -d '{"accountId": "acct-0", "displayName": "Probe", "members": [{"identity": "+15559999999", "displayName": "Probe caller"}, {"identity": "Agent2@Example.com", "displayName": "Agent 2"}, {"identity": "Agent3@Example.com", "displayName": "Agent 3"}]}' \
+  "$BASE/sessions")
+[[ $code = 200 ]] || die "POST /sessions answered $code: $(head -c 300 "$RESULTS/probe-new.json")"
+PROBE_SID=$("$PY" -c 'import json, sys; print(json.load(open(sys.argv[1]))["id"])' "$RESULTS/probe-new.json")
+code=$(curl -sS -m 5 -o "$RESULTS/probe-delete.json" -w '%{http_code}' -X DELETE \
+  -H "Authorization: Bearer $TOKEN" "$BASE/sessions/$PROBE_SID/members/agent2@example.com")
+[[ $code = 200 ]] || die "DELETE on the probe session answered $code: $(head -c 300 "$RESULTS/probe-delete.json")"
+sq compare "$DB" "$(sid 0)" "$PROBE_SID" >"$RESULTS/seed-vs-service.txt" 2>&1 ||
+  die "$(cat "$RESULTS/seed-vs-service.txt")"
+log "seeded rows vs the service's own: $(cat "$RESULTS/seed-vs-service.txt")"
+
+wrk_run() { # c first count duration out
+  local c=$1 first=$2 count=$3 duration=$4 out=$5 threads=$(($1 < 2 ? 1 : 2))
+  timeout $((duration + 30)) wrk -t"$threads" -c"$c" -d"${duration}s" --timeout 5s \
+    -s "$BENCH/wrk/delete.lua" "$BASE" -- "$first" "$count" "$threads" "$FIRST_K" "$LAST_K" \
+    "$TOKEN" >"$out" 2>&1
+}
+
+# ---------------------------------------------------------------------------------------
+# 4. Service runs, interleaved by concurrency, each on a fresh reseed.
+for r in $(seq "$RUNS"); do
+  for c in $CONCURRENCY; do
+    log "run $r/$RUNS, c=$c: service (reseed, ${WARMUP}s warm-up, ${DURATION}s measured)"
+    seed
+    out=$RESULTS/service-c$c-r$r.txt
+    wrk_run "$c" "$MEASURED" $((SESSIONS - MEASURED)) "$WARMUP" "$RESULTS/warmup-c$c-r$r.txt"
+    before=$(sq counts "$DB")
+    wrk_run "$c" 0 "$MEASURED" "$DURATION" "$out"
+    after=$(sq counts "$DB")
+    sq record "$RUNS_JSONL" service "$c" "$r" "$out" "$before" "$after" "$(sq check "$DB" "$SESSIONS")" \
+      "$(cut -d' ' -f1 /proc/loadavg)"
+    tail -1 "$RUNS_JSONL" | sq brief >&2
+  done
+done
+grep -E '^Vm(HWM|RSS)' "/proc/$SERVE_PID/status" | tr -s ' \t' ' ' >"$RESULTS/service-memory.txt"
+log "service memory: $(tr '\n' ' ' <"$RESULTS/service-memory.txt")"
+stop_pid "$SERVE_PID"
+
+# ---------------------------------------------------------------------------------------
+# 5. The bare loop: the store's transaction, one connection, FULL against NORMAL.
+for r in $(seq "$LOOP_RUNS"); do
+  for mode in FULL NORMAL; do
+    seed
+    timeout $((LOOP_MAX_SECS + 60)) "$PY" "$BENCH/sqlite.py" loop "$DB" "$mode" 0 "$LOOP_REMOVALS" \
+      "$LOOP_MAX_SECS" "$RESULTS/loop-$mode-r$r.json" 2>&1 | tee -a "$RESULTS/loops.txt" |
+      sed "s/^/[loop $r\/$LOOP_RUNS] /" >&2 || true
+    [[ -s $RESULTS/loop-$mode-r$r.json ]] || die "loop $mode run $r failed (see loops.txt)"
+    [[ $(sq check "$DB" "$SESSIONS") = 0 ]] || die "the loop left inconsistent sessions"
+  done
+done
+
+cleanup
+sq table "$RESULTS" | tee "$RESULTS/table.md"
+log "raw outputs: ${RESULTS#"$ROOT"/}"
