@@ -141,8 +141,8 @@ fi
 
 # ---------------------------------------------------------------------------------------
 # 1. Build, database, seed
-log "building (cargo build --release -p evo-app --locked, target $TARGET_DIR)"
-CARGO_TARGET_DIR=$TARGET_DIR cargo build --release -p evo-app --locked 2>"$RESULTS/build.log" ||
+log "building (cargo build --release -p evo-server --locked, target $TARGET_DIR)"
+CARGO_TARGET_DIR=$TARGET_DIR cargo build --release -p evo-server --locked 2>"$RESULTS/build.log" ||
   { tail -20 "$RESULTS/build.log" >&2; die "release build failed (bench/results/.../build.log)"; }
 
 {

@@ -6,7 +6,7 @@
 #   bench/sqlite.sh --quick      1 run of 5 s per concurrency, 1 loop per mode (a smoke test)
 #
 # What it does (docs/performance.md, "SQLite (embedded default)", has the latest figures):
-#   1. builds the release binary once (cargo build --release --locked -p evo-app --bin
+#   1. builds the release binary once (cargo build --release --locked -p evo-server --bin
 #      evo-sessions, in CARGO_TARGET_DIR, /var/tmp/evo-sessions-target unless set);
 #   2. in a temp folder, `evo-sessions migrate` on sqlite://$TMP/bench.db, then seeds
 #      BENCH_SESSIONS Chat sessions x 8 members (bench/sqlite.py seed: the rows of
@@ -107,8 +107,8 @@ for tool in curl python3 cargo wrk; do command -v $tool >/dev/null || die "$tool
 
 # ---------------------------------------------------------------------------------------
 # 1. Build (once)
-log "building (cargo build --release --locked -p evo-app --bin evo-sessions, target $CARGO_TARGET_DIR)"
-cargo build --release --locked -p evo-app --bin evo-sessions 2>"$RESULTS/build.log" ||
+log "building (cargo build --release --locked -p evo-server --bin evo-sessions, target $CARGO_TARGET_DIR)"
+cargo build --release --locked -p evo-server --bin evo-sessions 2>"$RESULTS/build.log" ||
   { tail -20 "$RESULTS/build.log" >&2; die "release build failed (${RESULTS#"$ROOT"/}/build.log)"; }
 
 bundled_sqlite() { # the SQLite that libsqlite3-sys bundles, from Cargo.lock and its sources

@@ -24,7 +24,7 @@ if ! command -v st >/dev/null 2>&1; then
     python3 -m pip install --quiet schemathesis
 fi
 
-cargo build --quiet --locked -p evo-app --bin evo-sessions
+cargo build --quiet --locked -p evo-server --bin evo-sessions
 BIN="$TARGET_DIR/debug/evo-sessions"
 
 WORK=$(mktemp -d)

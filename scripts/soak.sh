@@ -20,10 +20,10 @@ PROFILE=${SOAK_PROFILE:-dev}
 TARGET_DIR=${CARGO_TARGET_DIR:-target}
 
 if [[ "$PROFILE" == release ]]; then
-    cargo build --quiet --locked --release -p evo-app --bin evo-sessions
+    cargo build --quiet --locked --release -p evo-server --bin evo-sessions
     BIN="$TARGET_DIR/release/evo-sessions"
 else
-    cargo build --quiet --locked -p evo-app --bin evo-sessions
+    cargo build --quiet --locked -p evo-server --bin evo-sessions
     BIN="$TARGET_DIR/debug/evo-sessions"
 fi
 

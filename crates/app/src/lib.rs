@@ -2,7 +2,8 @@
 //!
 //! The use cases of evo-sessions ([`SessionService`]), generic over the driven ports of
 //! `evo-ports`, and the plain system adapters ([`SystemClock`], [`UuidSessionIds`]).
-//! The `evo-sessions` binary (in `main.rs`) wires the real adapters to them.
+//! The `evo-sessions` binary (crate `evo-server`, `crates/server`) wires the real adapters to
+//! them; this crate depends on no adapter.
 
 mod system;
 mod use_cases;
