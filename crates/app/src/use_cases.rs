@@ -2,7 +2,7 @@
 //! domain decide, through the repository port when the session must change atomically.
 
 use async_trait::async_trait;
-use evo_domain::{Actor, NewMember, Session, SessionCommand, SessionError, USER_ROLE};
+use evo_domain::{Actor, IfVersion, NewMember, Session, SessionCommand, SessionError, USER_ROLE};
 use evo_ports::{
     AuthError, Clock, DeleteChatMemberInput, IdGenerator, InviteChatMemberInput, NewSessionInput,
     RepositoryError, ServiceError, SessionRepository, SessionUseCases, TokenVerifier,
@@ -39,6 +39,7 @@ where
         &self,
         actor: &Actor,
         session_id: Option<String>,
+        if_version: Option<IfVersion>,
         build: impl FnOnce(&mut Fields) -> Option<SessionCommand>,
     ) -> Result<Session, ServiceError> {
         actor.require_role(USER_ROLE).map_err(SessionError::from)?;
@@ -49,7 +50,7 @@ where
         let (Some(id), Some(command)) = (id, command) else {
             return Err(ServiceError::Internal("a field failed without a validation error".into()));
         };
-        Ok(self.repository.update(&id, actor, &command, self.clock.now()).await?)
+        Ok(self.repository.update(&id, actor, &command, if_version, self.clock.now()).await?)
     }
 }
 
@@ -88,7 +89,7 @@ where
         actor: &Actor,
         input: InviteChatMemberInput,
     ) -> Result<Session, ServiceError> {
-        self.change(actor, input.session_id, |fields| {
+        self.change(actor, input.session_id, input.if_version, |fields| {
             let identity = fields.identity("memberToAdd", input.member_to_add.as_deref());
             let role = fields.wire_enum("role", input.role.as_deref());
             let display_name = fields.text("displayName", input.display_name, MAX_TEXT_CHARS);
@@ -105,7 +106,7 @@ where
         actor: &Actor,
         input: DeleteChatMemberInput,
     ) -> Result<Session, ServiceError> {
-        self.change(actor, input.session_id, |fields| {
+        self.change(actor, input.session_id, input.if_version, |fields| {
             let identity = fields.identity("memberToRemove", input.member_to_remove.as_deref());
             let reason = fields.reason(input.reason.as_deref());
             Some(SessionCommand::RemoveMember { identity: identity?, reason: reason? })
@@ -127,8 +128,13 @@ where
         }
     }
 
-    async fn end_session(&self, actor: &Actor, session_id: Option<String>) -> Result<Session, ServiceError> {
-        self.change(actor, session_id, |_| Some(SessionCommand::End)).await
+    async fn end_session(
+        &self,
+        actor: &Actor,
+        session_id: Option<String>,
+        if_version: Option<IfVersion>,
+    ) -> Result<Session, ServiceError> {
+        self.change(actor, session_id, if_version, |_| Some(SessionCommand::End)).await
     }
 
     async fn readiness(&self) -> Result<(), ServiceError> {

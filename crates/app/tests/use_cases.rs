@@ -49,12 +49,12 @@ fn store_with(sessions: Vec<Session>) -> (MockSessionRepository, Store) {
     let store: Store = Arc::new(Mutex::new(sessions.into_iter().map(|s| (s.id.clone(), s)).collect()));
     let mut repository = MockSessionRepository::new();
     let shared = store.clone();
-    repository.expect_update().returning(move |id, actor, command, now| {
+    repository.expect_update().returning(move |id, actor, command, if_version, now| {
         let mut sessions = shared.lock().unwrap();
         let Some(mut session) = sessions.get(id).cloned() else {
             return Err(UpdateError::Rejected(SessionError::NotFound));
         };
-        session.apply(actor, command, now)?;
+        session.apply_if(actor, command, if_version.as_ref(), now)?;
         sessions.insert(id.clone(), session.clone());
         Ok(session)
     });
@@ -91,6 +91,7 @@ fn delete(session_id: &str, member: &str) -> DeleteChatMemberInput {
         session_id: Some(session_id.into()),
         member_to_remove: Some(member.into()),
         reason: None,
+        if_version: None,
     }
 }
 
@@ -107,6 +108,25 @@ async fn delete_chat_member_removes_and_returns_the_stored_session() {
     assert_eq!(removed.log.last().unwrap().message, "Ann removed bob@example.com from the chat");
     let id = SessionId::parse("s-1").unwrap();
     assert_eq!(store.lock().unwrap()[&id], removed, "the answer is what was stored");
+}
+
+#[tokio::test]
+async fn a_change_on_a_version_that_is_not_current_is_refused() {
+    let (repository, store) = store_with(vec![session("s-1", Channel::Chat)]);
+    let service = service(repository);
+    let stale =
+        DeleteChatMemberInput { if_version: Some(IfVersion(vec![7])), ..delete("s-1", "bob@example.com") };
+    let before = snapshot(&store);
+    assert_eq!(
+        service.delete_chat_member(&agent(), stale).await,
+        Err(ServiceError::Session(SessionError::VersionMismatch { current: 0 }))
+    );
+    assert_eq!(snapshot(&store), before, "nothing changed");
+    let current =
+        DeleteChatMemberInput { if_version: Some(IfVersion(vec![0])), ..delete("s-1", "bob@example.com") };
+    assert_eq!(service.delete_chat_member(&agent(), current).await.unwrap().version, 1);
+    let ended = service.end_session(&agent(), Some("s-1".into()), Some(IfVersion(vec![0]))).await;
+    assert_eq!(ended, Err(ServiceError::Session(SessionError::VersionMismatch { current: 1 })));
 }
 
 #[tokio::test]
@@ -231,7 +251,7 @@ async fn administrators_remove_members_in_any_account() {
 #[tokio::test]
 async fn store_outages_become_unavailable() {
     let mut repository = MockSessionRepository::new();
-    repository.expect_update().returning(|_, _, _, _| {
+    repository.expect_update().returning(|_, _, _, _, _| {
         Err(UpdateError::Repository(RepositoryError::Unavailable("pool timeout".into())))
     });
     let result = service(repository).delete_chat_member(&agent(), delete("s-1", "bob@example.com")).await;
@@ -247,6 +267,7 @@ async fn inviting_adds_once_then_refuses_an_existing_member() {
         member_to_add: Some("Dave@example.com".into()),
         display_name: Some("Dave".into()),
         role: Some("Transfer".into()),
+        if_version: None,
     };
     let invited = service.invite_chat_member(&agent(), input.clone()).await.unwrap();
     let dave = invited.members.last().unwrap();
@@ -270,6 +291,7 @@ async fn inviting_with_a_bad_role_names_the_field() {
         member_to_add: Some("dave@example.com".into()),
         display_name: None,
         role: Some("agent".into()),
+        if_version: None,
     };
     let Err(ServiceError::Validation(errors)) = service(repository).invite_chat_member(&agent(), input).await
     else {
@@ -299,12 +321,12 @@ async fn get_session_hides_other_accounts() {
 async fn end_session_ends_once() {
     let (repository, store) = store_with(vec![session("s-1", Channel::Voice)]);
     let service = service(repository);
-    let ended = service.end_session(&agent(), Some("s-1".into())).await.unwrap();
+    let ended = service.end_session(&agent(), Some("s-1".into()), None).await.unwrap();
     assert!(ended.ended);
     assert_eq!(ended.date_completed, Some(now()));
     let before = snapshot(&store);
     assert_eq!(
-        service.end_session(&agent(), Some("s-1".into())).await,
+        service.end_session(&agent(), Some("s-1".into()), None).await,
         Err(ServiceError::Session(SessionError::SessionEnded))
     );
     assert_eq!(snapshot(&store), before);

@@ -21,9 +21,9 @@ pub use access::{ADMIN_ROLE, AccessError, Actor, SYSTEM_ADMINISTRATOR_ROLE, USER
 pub use identity::{IdentityError, MemberIdentity, PhoneNumber, UserId};
 pub use ids::{AccountId, IdError, SessionId};
 pub use session::{
-    ChangeKind, CustomerBreadcrumb, LogEntry, MAX_LOG_ENTRIES, MAX_MEMBERS, MAX_REASON_CHARS, Member,
-    NewMember, NewSession, ReasonError, RemovalReason, Session, SessionChange, SessionCommand, SessionData,
-    SessionDetails, SessionError, Timestamp,
+    ChangeKind, CustomerBreadcrumb, IfVersion, LogEntry, MAX_LOG_ENTRIES, MAX_MEMBERS, MAX_REASON_CHARS,
+    Member, NewMember, NewSession, ReasonError, RemovalReason, Session, SessionChange, SessionCommand,
+    SessionData, SessionDetails, SessionError, Timestamp,
 };
 pub use states::{
     CallState, Channel, DialState, Direction, HoldReason, MemberCallState, MemberRole, QueueState,

@@ -69,10 +69,21 @@ pub enum SessionError {
         /// [`MAX_LOG_ENTRIES`].
         limit: usize,
     },
+    /// The change was asked for on a version of the session that is no longer current.
+    #[error("the session has changed since you read it (version {current} now)")]
+    VersionMismatch {
+        /// The session's version now.
+        current: u64,
+    },
     /// The caller may not do this at all.
     #[error(transparent)]
     Access(#[from] AccessError),
 }
+
+/// The versions a change was decided on (HTTP `If-Match`): it applies only when the session
+/// is at one of them. Checked after visibility, before the rules.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IfVersion(pub Vec<u64>);
 
 /// One entry of a customer breadcrumb trail.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -232,6 +243,9 @@ pub struct SessionData {
     pub date_last_modified: Timestamp,
     /// Who changed it last (a user ID).
     pub last_modified_by: String,
+    /// How many changes it has had since it was opened (0 when new): it changes exactly when
+    /// the session does, so it identifies what a caller saw (an HTTP `ETag`).
+    pub version: u64,
 }
 
 /// What a successful rule changed, for a store to persist: the kind of change and the one
@@ -421,6 +435,7 @@ impl Session {
             created_by: actor.user_id.clone(),
             date_last_modified: now,
             last_modified_by: actor.user_id.clone(),
+            version: 0,
         }))
     }
 
@@ -436,6 +451,25 @@ impl Session {
         command: &SessionCommand,
         now: Timestamp,
     ) -> Result<SessionChange, SessionError> {
+        self.apply_if(actor, command, None, now)
+    }
+
+    /// [`apply`](Self::apply), but only when the session is at a version of `if_version`:
+    /// a visible session at another version is [`SessionError::VersionMismatch`], and nothing
+    /// changes.
+    pub fn apply_if(
+        &mut self,
+        actor: &Actor,
+        command: &SessionCommand,
+        if_version: Option<&IfVersion>,
+        now: Timestamp,
+    ) -> Result<SessionChange, SessionError> {
+        if let Some(IfVersion(versions)) = if_version {
+            self.check_visible(actor)?;
+            if !versions.contains(&self.version) {
+                return Err(SessionError::VersionMismatch { current: self.version });
+            }
+        }
         match command {
             SessionCommand::InviteMember(member) => self.invite_member(actor, member.clone(), now),
             SessionCommand::RemoveMember { identity, reason } => {
@@ -562,6 +596,7 @@ impl Session {
         self.0.log.push(log_entry.clone());
         self.0.date_last_modified = now;
         self.0.last_modified_by = actor.user_id.clone();
+        self.0.version += 1;
         SessionChange { kind, log_entry }
     }
 }

@@ -315,3 +315,28 @@ fn a_member_removing_itself_leaves() {
     let refused = session.remove_member(&caller, &id("+15551234567"), t0());
     assert!(matches!(refused, Err(SessionError::CannotRemoveOriginalMember { .. })), "{refused:?}");
 }
+
+#[test]
+fn versions_count_changes_and_guard_them() {
+    let mut session = open(Channel::Chat);
+    assert_eq!(session.version, 0);
+    session.remove_member(&agent(), &id("bob@example.com"), t0()).unwrap();
+    assert_eq!(session.version, 1, "each change counts");
+    let before = session.clone();
+    let stale = IfVersion(vec![0]);
+    let refused = session.apply_if(&agent(), &SessionCommand::End, Some(&stale), t0());
+    assert_eq!(refused, Err(SessionError::VersionMismatch { current: 1 }));
+    assert_eq!(session, before, "a mismatch changes nothing");
+    // Visibility comes first: a foreign session is NotFound whatever the version.
+    let stranger = actor(&["User"], &["globex"]);
+    assert_eq!(
+        session.apply_if(&stranger, &SessionCommand::End, Some(&stale), t0()),
+        Err(SessionError::NotFound)
+    );
+    // The rules come after: at the current version an ended session is still SessionEnded.
+    session.apply_if(&agent(), &SessionCommand::End, Some(&IfVersion(vec![1])), t0()).unwrap();
+    let again = session.apply_if(&agent(), &SessionCommand::End, Some(&IfVersion(vec![2])), t0());
+    assert_eq!(again, Err(SessionError::SessionEnded));
+    // Refusals never count.
+    assert_eq!(session.version, 2);
+}

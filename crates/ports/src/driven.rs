@@ -1,7 +1,7 @@
 //! Driven ports: what the use cases need from the world.
 
 use async_trait::async_trait;
-use evo_domain::{Actor, Session, SessionCommand, SessionId, Timestamp};
+use evo_domain::{Actor, IfVersion, Session, SessionCommand, SessionId, Timestamp};
 
 use crate::errors::{AuthError, RepositoryError, UpdateError};
 
@@ -29,11 +29,16 @@ pub trait SessionRepository: Send + Sync + 'static {
     /// `Repository(Unavailable)` means nothing was applied; when the answer to the COMMIT is
     /// lost the store finds out before answering, and says `OutcomeUnknown` only when it
     /// cannot tell.
+    ///
+    /// With `if_version`, the change applies only when the session is at one of those
+    /// versions (checked under the lock, after visibility): otherwise
+    /// `Rejected(VersionMismatch)` and nothing changes.
     async fn update(
         &self,
         id: &SessionId,
         actor: &Actor,
         command: &SessionCommand,
+        if_version: Option<IfVersion>,
         now: Timestamp,
     ) -> Result<Session, UpdateError>;
 

@@ -4,7 +4,7 @@
 //! name each invalid one in [`ServiceError::Validation`].
 
 use async_trait::async_trait;
-use evo_domain::{Actor, Session};
+use evo_domain::{Actor, IfVersion, Session};
 use std::collections::BTreeMap;
 
 use crate::errors::{AuthError, ServiceError};
@@ -65,6 +65,8 @@ pub struct InviteChatMemberInput {
     pub display_name: Option<String>,
     /// A `SessionMemberRoles` name.
     pub role: Option<String>,
+    /// Only at these versions (HTTP `If-Match`); `None`: whatever the version.
+    pub if_version: Option<IfVersion>,
 }
 
 /// DeleteChatMember, as sent.
@@ -76,6 +78,8 @@ pub struct DeleteChatMemberInput {
     pub member_to_remove: Option<String>,
     /// Why (at most 500 characters, no control characters).
     pub reason: Option<String>,
+    /// Only at these versions (HTTP `If-Match`); `None`: whatever the version.
+    pub if_version: Option<IfVersion>,
 }
 
 /// The use cases of evo-sessions. Every method but [`authenticate`](Self::authenticate) and
@@ -102,8 +106,13 @@ pub trait SessionUseCases: Send + Sync + 'static {
     ) -> Result<Session, ServiceError>;
     /// Reads a session with its log (GetSession).
     async fn get_session(&self, actor: &Actor, session_id: Option<String>) -> Result<Session, ServiceError>;
-    /// Ends a session (EndSession).
-    async fn end_session(&self, actor: &Actor, session_id: Option<String>) -> Result<Session, ServiceError>;
+    /// Ends a session (EndSession), only at a version of `if_version` when given.
+    async fn end_session(
+        &self,
+        actor: &Actor,
+        session_id: Option<String>,
+        if_version: Option<IfVersion>,
+    ) -> Result<Session, ServiceError>;
     /// Whether the service can serve: the store answers.
     async fn readiness(&self) -> Result<(), ServiceError>;
 }

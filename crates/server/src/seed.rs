@@ -99,6 +99,7 @@ pub async fn run(config: &Config, use_cases: Arc<dyn SessionUseCases>) -> Result
                 member_to_add: Some("+1 555 010 9999".into()),
                 display_name: Some("Supervisor line".into()),
                 role: None,
+                if_version: None,
             },
         )
         .await

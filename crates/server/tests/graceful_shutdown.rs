@@ -56,7 +56,12 @@ impl SessionUseCases for SlowReads {
         };
         Ok(Session::open(SessionId::parse("slow-1").unwrap(), new, actor, Utc::now())?)
     }
-    async fn end_session(&self, _: &Actor, _: Option<String>) -> Result<Session, ServiceError> {
+    async fn end_session(
+        &self,
+        _: &Actor,
+        _: Option<String>,
+        _: Option<evo_domain::IfVersion>,
+    ) -> Result<Session, ServiceError> {
         Err(ServiceError::Internal(NOT_IN_THIS_TEST.into()))
     }
     async fn readiness(&self) -> Result<(), ServiceError> {

@@ -150,6 +150,7 @@ impl ApiError {
                 SessionError::MemberAlreadyExists { .. } => "MemberAlreadyExists",
                 SessionError::SessionFull { .. } => "SessionFull",
                 SessionError::SessionLimitReached { .. } => "SessionLimitReached",
+                SessionError::VersionMismatch { .. } => "PreconditionFailed",
                 SessionError::Access(_) => "Forbidden",
             },
             Self::Auth(AuthError::MissingToken) => "Unauthorized",
@@ -264,6 +265,7 @@ impl ResponseError for ApiError {
                 | SessionError::MemberAlreadyExists { .. }
                 | SessionError::SessionFull { .. }
                 | SessionError::SessionLimitReached { .. } => StatusCode::CONFLICT,
+                SessionError::VersionMismatch { .. } => StatusCode::PRECONDITION_FAILED,
                 SessionError::Access(_) => StatusCode::FORBIDDEN,
             },
             Self::Auth(_) => StatusCode::UNAUTHORIZED,
@@ -320,6 +322,7 @@ mod tests {
             (SessionError::MemberAlreadyExists { identity: "a@b".into() }, 409, "MemberAlreadyExists"),
             (SessionError::SessionFull { limit: 100 }, 409, "SessionFull"),
             (SessionError::SessionLimitReached { limit: 1000 }, 409, "SessionLimitReached"),
+            (SessionError::VersionMismatch { current: 4 }, 412, "PreconditionFailed"),
             (AccessError::MissingRole { role: "User" }.into(), 403, "Forbidden"),
         ];
         for (error, status, code) in cases {

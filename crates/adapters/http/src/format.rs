@@ -158,7 +158,9 @@ pub fn render_session(
 ) -> Result<HttpResponse, ApiError> {
     let format = request.extensions().get::<Format>().copied().unwrap_or_default();
     let info = SessionInfo::from(session);
-    render(format, operation, &info)
+    let mut response = render(format, operation, &info)?;
+    response.headers_mut().insert(header::ETAG, crate::etag::etag(session));
+    Ok(response)
 }
 
 /// Renders a `SessionInfo` in `format`.

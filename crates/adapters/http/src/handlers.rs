@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use actix_web::http::header;
 use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
 use evo_domain::{Actor, Session};
 use evo_ports::{
@@ -21,6 +22,7 @@ use utoipa::ToSchema;
 
 use crate::dto::{InviteChatMember, NewSession, SessionInfo};
 use crate::error::{ApiError, ErrorResponse};
+use crate::etag;
 use crate::format::render_session;
 use crate::observability::{CorsOrigins, RequestId};
 use crate::rate_limit::ChangeRateLimit;
@@ -65,7 +67,7 @@ impl AppState {
         let (token, source) = bearer_token(request).ok_or(AuthError::MissingToken)?;
         let actor = self.use_cases.authenticate(&token).await?;
         if source == TokenSource::Cookie
-            && let Some(origin) = request.headers().get(actix_web::http::header::ORIGIN)
+            && let Some(origin) = request.headers().get(header::ORIGIN)
             && !origin.to_str().is_ok_and(|origin| self.origins.trusts_for_cookie_changes(origin))
         {
             return Err(ApiError::ForbiddenOrigin);
@@ -149,6 +151,7 @@ async fn body_fields(
         ("memberId" = String, Path, description = "The member to remove: a cell phone number or a user ID (email), percent-encoded (`%2B` for `+`, `%40` for `@`). The pattern is the canonical form; spaces, `-`, `.`, `(` and `)` in a phone number are accepted and dropped", pattern = r"^(?:[A-Za-z0-9._+-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63}){0,3}|\+[1-9][0-9]{6,14})$"),
         ("memberToRemove" = Option<String>, Query, description = "Overrides the `{memberId}` segment. A raw `+` decodes to a space, read back as `+`", pattern = r"^(?:[A-Za-z0-9._+-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63}){0,3}|\+[1-9][0-9]{6,14})$"),
         ("reason" = Option<String>, Query, description = "Why the member is removed: written in the log entry (`Ann removed Bob from the chat: left for the day`). At most 500 characters, no control characters", max_length = 500, pattern = r"^[^\x00-\x1f\x7f]{0,500}$"),
+        ("If-Match" = Option<String>, Header, description = "Apply only if the session is still at this ETag (`\"v3\"`; several comma-separated; `*` for any): 412 `PreconditionFailed` otherwise, and nothing changes"),
     ),
     responses((status = 200, description = "The session after the removal", content((SessionInfo = "application/json"), (String = "text/csv"), (String = "text/jsv")))),
     security(("bearer" = []), ("ss-tok" = []))
@@ -165,6 +168,7 @@ pub async fn delete_chat_member(
         session_id: fields.text("sessionId", &mut errors),
         member_to_remove: fields.text("memberToRemove", &mut errors),
         reason: fields.text("reason", &mut errors),
+        if_version: etag::if_match(&request),
     };
     no_field_errors(errors)?;
     let outcome = state.use_cases.delete_chat_member(&actor, input).await;
@@ -177,7 +181,10 @@ pub async fn delete_chat_member(
     path = "/sessions/{sessionId}/members",
     operation_id = "InviteChatMember",
     tag = "sessions",
-    params(("sessionId" = String, Path, description = "The ID of the session: 1 to 64 of `A-Z a-z 0-9 - _ .`", min_length = 1, max_length = 64, pattern = r"^[A-Za-z0-9._-]{1,64}$")),
+    params(
+        ("sessionId" = String, Path, description = "The ID of the session: 1 to 64 of `A-Z a-z 0-9 - _ .`", min_length = 1, max_length = 64, pattern = r"^[A-Za-z0-9._-]{1,64}$"),
+        ("If-Match" = Option<String>, Header, description = "Apply only if the session is still at this ETag (`\"v3\"`; several comma-separated; `*` for any): 412 `PreconditionFailed` otherwise, and nothing changes"),
+    ),
     request_body = InviteChatMember,
     responses((status = 200, description = "The session after adding the member", content((SessionInfo = "application/json"), (String = "text/csv"), (String = "text/jsv")))),
     security(("bearer" = []), ("ss-tok" = []))
@@ -196,6 +203,7 @@ pub async fn invite_chat_member(
         member_to_add: fields.text("memberToAdd", &mut errors),
         display_name: fields.text("displayName", &mut errors),
         role: fields.text("role", &mut errors),
+        if_version: etag::if_match(&request),
     };
     no_field_errors(errors)?;
     let outcome = state.use_cases.invite_chat_member(&actor, input).await;
@@ -280,8 +288,15 @@ fn member_input(value: &Value, path: &str, errors: &mut Vec<FieldError>) -> Opti
     path = "/sessions/{sessionId}",
     operation_id = "GetSession",
     tag = "sessions",
-    params(("sessionId" = String, Path, description = "The ID of the session: 1 to 64 of `A-Z a-z 0-9 - _ .`", min_length = 1, max_length = 64, pattern = r"^[A-Za-z0-9._-]{1,64}$")),
-    responses((status = 200, description = "The session with its log", content((SessionInfo = "application/json"), (String = "text/csv"), (String = "text/jsv")))),
+    params(
+        ("sessionId" = String, Path, description = "The ID of the session: 1 to 64 of `A-Z a-z 0-9 - _ .`", min_length = 1, max_length = 64, pattern = r"^[A-Za-z0-9._-]{1,64}$"),
+        ("If-None-Match" = Option<String>, Header, description = "The ETag the caller has (`\"v3\"`, several comma-separated, or `*`): 304 with no body when it is current"),
+    ),
+    responses(
+        (status = 200, description = "The session with its log", content((SessionInfo = "application/json"), (String = "text/csv"), (String = "text/jsv")),
+            headers(("ETag" = String, description = "The session's version, `\"v<n>\"`: changes exactly when the session does"))),
+        (status = 304, description = "Not modified: the `If-None-Match` ETag is current", headers(("ETag" = String, description = "The session's version"))),
+    ),
     security(("bearer" = []), ("ss-tok" = []))
 )]
 pub async fn get_session(request: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
@@ -291,6 +306,12 @@ pub async fn get_session(request: HttpRequest, state: web::Data<AppState>) -> Re
     let session_id = fields.text("sessionId", &mut errors);
     no_field_errors(errors)?;
     let outcome = state.use_cases.get_session(&actor, session_id).await;
+    if let Ok(session) = &outcome
+        && etag::none_match(&request, session)
+    {
+        // What the caller has is current: no body (contract section 9).
+        return Ok(HttpResponse::NotModified().insert_header((header::ETAG, etag::etag(session))).finish());
+    }
     state.answer(&request, "GetSession", outcome)
 }
 
@@ -300,7 +321,10 @@ pub async fn get_session(request: HttpRequest, state: web::Data<AppState>) -> Re
     path = "/sessions/{sessionId}",
     operation_id = "EndSession",
     tag = "sessions",
-    params(("sessionId" = String, Path, description = "The ID of the session: 1 to 64 of `A-Z a-z 0-9 - _ .`", min_length = 1, max_length = 64, pattern = r"^[A-Za-z0-9._-]{1,64}$")),
+    params(
+        ("sessionId" = String, Path, description = "The ID of the session: 1 to 64 of `A-Z a-z 0-9 - _ .`", min_length = 1, max_length = 64, pattern = r"^[A-Za-z0-9._-]{1,64}$"),
+        ("If-Match" = Option<String>, Header, description = "Apply only if the session is still at this ETag (`\"v3\"`; several comma-separated; `*` for any): 412 `PreconditionFailed` otherwise, and nothing changes"),
+    ),
     responses((status = 200, description = "The ended session: `ended: true`, `dateCompleted` set", content((SessionInfo = "application/json"), (String = "text/csv"), (String = "text/jsv")))),
     security(("bearer" = []), ("ss-tok" = []))
 )]
@@ -310,7 +334,7 @@ pub async fn end_session(request: HttpRequest, state: web::Data<AppState>) -> Re
     let mut errors = Vec::new();
     let session_id = fields.text("sessionId", &mut errors);
     no_field_errors(errors)?;
-    let outcome = state.use_cases.end_session(&actor, session_id).await;
+    let outcome = state.use_cases.end_session(&actor, session_id, etag::if_match(&request)).await;
     state.answer(&request, "EndSession", outcome)
 }
 

@@ -23,6 +23,7 @@ use tracing_actix_web::TracingLogger;
 
 pub mod dto;
 pub mod error;
+pub mod etag;
 pub mod format;
 mod handlers;
 pub mod observability;

@@ -109,6 +109,11 @@ const ERROR_RESPONSES: &[(&str, &str, &str)] = &[
     ("405", "MethodNotAllowed", "`MethodNotAllowed`: the route exists with other methods (see `Allow`)"),
     ("408", "RequestTimeout", "`RequestTimeout`: the body did not arrive within 10 s"),
     (
+        "412",
+        "PreconditionFailed",
+        "`PreconditionFailed`: `If-Match` names another version than the session's current ETag; nothing changed",
+    ),
+    (
         "409",
         "Conflict",
         "`SessionEnded`, `CannotRemoveOriginalMember`, `MemberAlreadyExists`, `SessionFull` (100 members) or `SessionLimitReached` (1,000 log entries; EndSession is always allowed)",

@@ -65,7 +65,9 @@ use diesel::sql_types::Text;
 use diesel_async::pooled_connection::deadpool::{Object, Pool};
 use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
-use evo_domain::{Actor, Session, SessionCommand, SessionError, SessionId, Timestamp, VisibleAccounts};
+use evo_domain::{
+    Actor, IfVersion, Session, SessionCommand, SessionError, SessionId, Timestamp, VisibleAccounts,
+};
 use evo_ports::{RepositoryError, SessionRepository, UpdateError};
 use evo_store_sql::{
     ChangeWrites, LogRecord, MemberRecord, MemberWrite, Refusal, SessionRecord, decide, restore_session,
@@ -568,16 +570,24 @@ struct InFlight {
     changed: Option<Box<Session>>,
 }
 
+/// What one change asks for: the arguments of [`SessionRepository::update`].
+#[derive(Clone, Copy)]
+struct ChangeRequest<'a> {
+    id: &'a SessionId,
+    actor: &'a Actor,
+    command: &'a SessionCommand,
+    if_version: Option<&'a IfVersion>,
+    now: Timestamp,
+}
+
 /// One attempt at a change: the two pipelined round trips described in the module docs.
 async fn change_session(
     connection: &AsyncPgConnection,
     protocol: Protocol,
-    id: &SessionId,
-    actor: &Actor,
-    command: &SessionCommand,
-    now: Timestamp,
+    request: ChangeRequest<'_>,
     in_flight: &mut InFlight,
 ) -> Result<Attempt, Failure> {
+    let ChangeRequest { id, actor, command, if_version, now } = request;
     let Loads { header, members, log } = lock_futures(connection, id.as_str(), actor.visible_accounts());
     let read = futures_util::try_join!(control(connection, protocol, Control::Begin), header, members, log);
     let (_, header, members, log) = match read {
@@ -592,7 +602,7 @@ async fn change_session(
         .as_ref()
         .map(|(_, xid, server_started)| ServerTxid { xid: *xid, server_started: *server_started });
     let loaded = header.map(|(header, _, _)| (header, members, log));
-    let (session, writes) = match decide(loaded, actor, command, now) {
+    let (session, writes) = match decide(loaded, actor, command, if_version, now) {
         Ok(decided) => decided,
         Err(refusal) => {
             rollback(connection, protocol).await?;
@@ -774,22 +784,16 @@ impl SessionRepository for PgSessionRepository {
         id: &SessionId,
         actor: &Actor,
         command: &SessionCommand,
+        if_version: Option<IfVersion>,
         now: Timestamp,
     ) -> Result<Session, UpdateError> {
+        let request = ChangeRequest { id, actor, command, if_version: if_version.as_ref(), now };
         let mut last_conflict = String::new();
         for _ in 0..MAX_ATTEMPTS {
             let lease = self.lease().await.map_err(Failure::into_repository_error)?;
             let mut in_flight = InFlight::default();
             let attempt = self
-                .within_deadline(change_session(
-                    lease.connection(),
-                    self.protocol,
-                    id,
-                    actor,
-                    command,
-                    now,
-                    &mut in_flight,
-                ))
+                .within_deadline(change_session(lease.connection(), self.protocol, request, &mut in_flight))
                 .await;
             let attempt = match (lease.settle(attempt), in_flight) {
                 (

@@ -104,7 +104,9 @@ async fn removal_with_lost_commit_answer(
     let session_id = setup.session_id.clone();
     let repository = setup.repository.clone();
     let removal =
-        tokio::spawn(async move { repository.update(&session_id, &agent(), &remove_bob(), at(5)).await });
+        tokio::spawn(
+            async move { repository.update(&session_id, &agent(), &remove_bob(), None, at(5)).await },
+        );
     until_a_commit_sleeps(&mut setup.admin).await;
     setup.proxy.set(Mode::Cut);
     tokio::time::sleep(restore_after).await;

@@ -80,8 +80,8 @@ async fn warm_round_trips_removal_2_refusal_2_find_1_insert_1() {
     let remove = |i: usize| SessionCommand::remove(identity(&user(i)));
 
     // Warm-up: prepares each statement once on the connection.
-    repository.update(&session.id, &agent(), &remove(0), at(1)).await.expect("warm-up removal");
-    repository.update(&session.id, &agent(), &remove(0), at(1)).await.expect_err("warm-up refusal");
+    repository.update(&session.id, &agent(), &remove(0), None, at(1)).await.expect("warm-up removal");
+    repository.update(&session.id, &agent(), &remove(0), None, at(1)).await.expect_err("warm-up refusal");
     repository.find(&session.id).await.expect("warm-up find");
     repository.insert(&chat_with_users(8)).await.expect("warm-up insert");
 
@@ -89,12 +89,12 @@ async fn warm_round_trips_removal_2_refusal_2_find_1_insert_1() {
         let repository = &repository;
         let session = &session;
         async move {
-            repository.update(&session.id, &agent(), &remove(1 + run), at(2)).await.expect("removal");
+            repository.update(&session.id, &agent(), &remove(1 + run), None, at(2)).await.expect("removal");
         }
     })
     .await;
     let refusal = round_trips(|_| async {
-        repository.update(&session.id, &agent(), &remove(1), at(3)).await.expect_err("refusal");
+        repository.update(&session.id, &agent(), &remove(1), None, at(3)).await.expect_err("refusal");
     })
     .await;
     let find = round_trips(|_| async {

@@ -27,7 +27,9 @@ use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfi
 use diesel_async::sync_connection_wrapper::SyncConnectionWrapper;
 use diesel_async::{AsyncConnection, SimpleAsyncConnection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
-use evo_domain::{Actor, Session, SessionCommand, SessionError, SessionId, Timestamp, VisibleAccounts};
+use evo_domain::{
+    Actor, IfVersion, Session, SessionCommand, SessionError, SessionId, Timestamp, VisibleAccounts,
+};
 use evo_ports::{RepositoryError, SessionRepository, UpdateError};
 use evo_store_sql::{
     ChangeWrites, LogRecord, MemberRecord, MemberWrite, Refusal, SessionRecord, decide, restore_session,
@@ -279,14 +281,16 @@ fn change_session(
     id: &SessionId,
     actor: &Actor,
     command: &SessionCommand,
+    if_version: Option<&IfVersion>,
     now: Timestamp,
 ) -> Result<Session, ChangeFailure> {
     connection.immediate_transaction(|connection| {
         let loaded = load(connection, id.as_str(), actor.visible_accounts())?;
-        let (session, writes) = decide(loaded, actor, command, now).map_err(|refusal| match refusal {
-            Refusal::Rejected(rejected) => ChangeFailure::Rejected(rejected),
-            Refusal::Corrupt(corrupt) => ChangeFailure::Corrupt(corrupt.to_string()),
-        })?;
+        let (session, writes) =
+            decide(loaded, actor, command, if_version, now).map_err(|refusal| match refusal {
+                Refusal::Rejected(rejected) => ChangeFailure::Rejected(rejected),
+                Refusal::Corrupt(corrupt) => ChangeFailure::Corrupt(corrupt.to_string()),
+            })?;
         write_change(connection, &writes)?;
         Ok(session)
     })
@@ -374,11 +378,15 @@ impl SessionRepository for SqliteSessionRepository {
         id: &SessionId,
         actor: &Actor,
         command: &SessionCommand,
+        if_version: Option<IfVersion>,
         now: Timestamp,
     ) -> Result<Session, UpdateError> {
         let (id, actor, command) = (id.clone(), actor.clone(), command.clone());
-        let changed =
-            self.run(move |connection| Ok(change_session(connection, &id, &actor, &command, now))).await?;
+        let changed = self
+            .run(move |connection| {
+                Ok(change_session(connection, &id, &actor, &command, if_version.as_ref(), now))
+            })
+            .await?;
         match changed {
             Ok(session) => Ok(session),
             Err(ChangeFailure::Rejected(refusal)) => Err(UpdateError::Rejected(refusal)),

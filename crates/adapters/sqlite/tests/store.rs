@@ -55,7 +55,7 @@ async fn a_change_waits_for_another_writer_then_answers_unavailable() {
     other.batch_execute("BEGIN IMMEDIATE").expect("take the write lock");
     let remove = SessionCommand::remove(identity("ann@example.com"));
     let started = Instant::now();
-    let outcome = repository.update(&session.id, &agent(), &remove, at(1)).await;
+    let outcome = repository.update(&session.id, &agent(), &remove, None, at(1)).await;
     let took = started.elapsed();
     assert!(
         matches!(outcome, Err(UpdateError::Repository(RepositoryError::Unavailable(_)))),
@@ -67,6 +67,6 @@ async fn a_change_waits_for_another_writer_then_answers_unavailable() {
 
     other.batch_execute("ROLLBACK").expect("release the lock");
     let changed =
-        repository.update(&session.id, &agent(), &remove, at(2)).await.expect("remove after release");
+        repository.update(&session.id, &agent(), &remove, None, at(2)).await.expect("remove after release");
     assert_eq!(changed.members.len(), 1);
 }

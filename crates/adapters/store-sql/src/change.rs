@@ -2,7 +2,7 @@
 //! its lock, the actor, the command and the time in; the rows to write, or the refusal, out.
 //! Each store only locks, loads and executes what this decides.
 
-use evo_domain::{Actor, ChangeKind, Session, SessionCommand, SessionError, Timestamp};
+use evo_domain::{Actor, ChangeKind, IfVersion, Session, SessionCommand, SessionError, Timestamp};
 
 use crate::{CorruptRow, HeaderChange, LogRecord, MemberRecord, SessionRecord, restore_session};
 
@@ -63,12 +63,13 @@ pub enum Refusal {
 }
 
 /// Decides a change: restores the session from `loaded` (`None`: no session visible to the
-/// actor), applies `command` in the domain and returns the session after the change with the
-/// rows that persist it.
+/// actor), applies `command` in the domain (only at a version of `if_version`, when given)
+/// and returns the session after the change with the rows that persist it.
 pub fn decide(
     loaded: Option<LoadedSession>,
     actor: &Actor,
     command: &SessionCommand,
+    if_version: Option<&IfVersion>,
     now: Timestamp,
 ) -> Result<(Session, ChangeWrites), Refusal> {
     let Some((header, members, log)) = loaded else {
@@ -76,7 +77,7 @@ pub fn decide(
     };
     let version_read = header.version;
     let mut session = restore_session(header, members, log)?;
-    let change = session.apply(actor, command, now)?;
+    let change = session.apply_if(actor, command, if_version, now)?;
     let member = match &change.kind {
         ChangeKind::MemberRemoved(identity) => {
             MemberWrite::Delete { identity_key: identity.key().to_owned() }

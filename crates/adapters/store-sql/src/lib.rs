@@ -138,7 +138,7 @@ impl HeaderChange {
 }
 
 impl SessionRecord {
-    /// The `sessions` row of `session`, at version 0.
+    /// The `sessions` row of `session`.
     pub fn of(session: &SessionData) -> Self {
         let d = &session.details;
         Self {
@@ -181,7 +181,7 @@ impl SessionRecord {
             created_by: session.created_by.clone(),
             date_last_modified: session.date_last_modified,
             last_modified_by: session.last_modified_by.clone(),
-            version: 0,
+            version: i64::try_from(session.version).unwrap_or(i64::MAX),
         }
     }
 }
@@ -289,6 +289,7 @@ pub fn restore_session(
         created_by: session.created_by,
         date_last_modified: session.date_last_modified,
         last_modified_by: session.last_modified_by,
+        version: u64::try_from(session.version).map_err(|e| corrupt("version", e.to_string()))?,
     };
     Ok(Session::restore(data))
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use chrono::SubsecRound;
 use evo_domain::{
-    CallState, Channel, MemberRole, NewMember, Session, SessionCommand, SessionError, SessionId,
+    CallState, Channel, IfVersion, MemberRole, NewMember, Session, SessionCommand, SessionError, SessionId,
 };
 use evo_ports::{RepositoryError, SessionRepository, UpdateError};
 use tokio::sync::Barrier;
@@ -52,7 +52,7 @@ async fn assert_refused_without_change(
     expected: SessionError,
 ) {
     let before = repo.find(id).await.expect("find");
-    let outcome = repo.update(id, &agent(), &command, at(60)).await;
+    let outcome = repo.update(id, &agent(), &command, None, at(60)).await;
     match outcome {
         Err(UpdateError::Rejected(error)) => assert_eq!(error, expected, "{command:?}"),
         other => panic!("{command:?}: expected Rejected({expected:?}), got {other:?}"),
@@ -100,7 +100,7 @@ pub async fn remove_member_persists_and_returns_the_stored_state(repo: Repo) {
     let session = chat(&["+15551234567", "ann@example.com", "bob@example.com"]);
     insert(&repo, &session).await;
     let returned =
-        repo.update(&session.id, &agent(), &remove("ann@example.com"), at(5)).await.expect("remove");
+        repo.update(&session.id, &agent(), &remove("ann@example.com"), None, at(5)).await.expect("remove");
     assert_eq!(member_ids(&returned), ["+15551234567", "bob@example.com"]);
     assert_eq!(returned.log.len(), 2);
     assert_eq!(returned.log[1].message, "Agent Smith removed ann@example.com from the chat");
@@ -120,7 +120,7 @@ pub async fn invite_member_persists_and_returns_the_stored_state(repo: Repo) {
     wanted.avatar_url = Some("https://example.com/c.png".into());
     wanted.application_data = [("k".to_owned(), "v \"q\"".to_owned())].into();
     let returned = repo
-        .update(&session.id, &agent(), &SessionCommand::InviteMember(wanted), at(7))
+        .update(&session.id, &agent(), &SessionCommand::InviteMember(wanted), None, at(7))
         .await
         .expect("invite");
     assert_eq!(member_ids(&returned), ["+15551234567", "ann@example.com", "Carol@Example.com"]);
@@ -136,7 +136,7 @@ pub async fn invite_member_persists_and_returns_the_stored_state(repo: Repo) {
 pub async fn end_session_persists_and_returns_the_stored_state(repo: Repo) {
     let session = chat(&["+15551234567", "ann@example.com"]);
     insert(&repo, &session).await;
-    let returned = repo.update(&session.id, &agent(), &SessionCommand::End, at(9)).await.expect("end");
+    let returned = repo.update(&session.id, &agent(), &SessionCommand::End, None, at(9)).await.expect("end");
     assert!(returned.ended);
     assert_eq!(returned.date_completed, Some(at(9).trunc_subsecs(3)));
     assert_eq!(returned.call_state, CallState::Disconnected);
@@ -148,7 +148,7 @@ pub async fn end_session_persists_and_returns_the_stored_state(repo: Repo) {
 pub async fn update_of_an_unknown_session_is_not_found(repo: Repo) {
     let unknown = new_session_id("unknown");
     for command in [remove("ann@example.com"), invite("ann@example.com"), SessionCommand::End] {
-        let outcome = repo.update(&unknown, &agent(), &command, at(1)).await;
+        let outcome = repo.update(&unknown, &agent(), &command, None, at(1)).await;
         assert_eq!(outcome.err(), Some(UpdateError::Rejected(SessionError::NotFound)));
     }
     assert_eq!(repo.find(&unknown).await.expect("find"), None);
@@ -167,7 +167,7 @@ pub async fn chat_changes_to_a_voice_session_are_refused_and_change_nothing(repo
 pub async fn changes_to_an_ended_session_are_refused_and_change_nothing(repo: Repo) {
     let session = chat(&["+15551234567", "ann@example.com"]);
     insert(&repo, &session).await;
-    repo.update(&session.id, &agent(), &SessionCommand::End, at(1)).await.expect("end");
+    repo.update(&session.id, &agent(), &SessionCommand::End, None, at(1)).await.expect("end");
     for command in [remove("ann@example.com"), invite("bob@example.com"), SessionCommand::End] {
         assert_refused_without_change(&repo, &session.id, command, SessionError::SessionEnded).await;
     }
@@ -203,10 +203,10 @@ pub async fn members_keep_join_order(repo: Repo) {
     let session = chat(&["+15551234567", "zed@example.com", "amy@example.com", "+4420794609"]);
     insert(&repo, &session).await;
     let id = &session.id;
-    repo.update(id, &agent(), &invite("bob@example.com"), at(1)).await.expect("invite");
-    repo.update(id, &agent(), &remove("zed@example.com"), at(2)).await.expect("remove");
-    repo.update(id, &agent(), &invite("aaron@example.com"), at(3)).await.expect("invite");
-    let returned = repo.update(id, &agent(), &invite("zed@example.com"), at(4)).await.expect("invite");
+    repo.update(id, &agent(), &invite("bob@example.com"), None, at(1)).await.expect("invite");
+    repo.update(id, &agent(), &remove("zed@example.com"), None, at(2)).await.expect("remove");
+    repo.update(id, &agent(), &invite("aaron@example.com"), None, at(3)).await.expect("invite");
+    let returned = repo.update(id, &agent(), &invite("zed@example.com"), None, at(4)).await.expect("invite");
     let expected = [
         "+15551234567",
         "amy@example.com",
@@ -226,7 +226,8 @@ pub async fn log_keeps_order(repo: Repo) {
     let mut expected = messages(&session);
     for i in 0..12 {
         // Same time for every change: order must come from the store, not from the dates.
-        let stored = repo.update(&session.id, &agent(), &invite(&user(i)), at(1)).await.expect("invite");
+        let stored =
+            repo.update(&session.id, &agent(), &invite(&user(i)), None, at(1)).await.expect("invite");
         expected.push(format!("Agent Smith added {} to the chat", user(i)));
         assert_eq!(messages(&stored), expected);
     }
@@ -245,7 +246,7 @@ pub async fn timestamps_round_trip_to_the_millisecond(repo: Repo) {
     let session = Session::restore(data);
     insert(&repo, &session).await;
     assert_eq!(reload(&repo, &session.id).await, session);
-    let changed = repo.update(&session.id, &agent(), &SessionCommand::End, at(3)).await.expect("end");
+    let changed = repo.update(&session.id, &agent(), &SessionCommand::End, None, at(3)).await.expect("end");
     let reloaded = reload(&repo, &session.id).await;
     assert_eq!(reloaded.date_completed, Some(at(3).trunc_subsecs(3)));
     assert_eq!(reloaded.date_last_modified, at(3).trunc_subsecs(3));
@@ -258,16 +259,20 @@ pub async fn user_ids_compare_case_insensitively_and_keep_their_case(repo: Repo)
     insert(&repo, &session).await;
     let id = &session.id;
     assert_eq!(member_ids(&reload(&repo, id).await)[1], "Ann.Lee@Example.com");
-    let refused = repo.update(id, &agent(), &invite("ann.lee@EXAMPLE.com"), at(1)).await;
+    let refused = repo.update(id, &agent(), &invite("ann.lee@EXAMPLE.com"), None, at(1)).await;
     assert!(
         matches!(refused, Err(UpdateError::Rejected(SessionError::MemberAlreadyExists { .. }))),
         "{refused:?}"
     );
-    let returned =
-        repo.update(id, &agent(), &remove("BOB@EXAMPLE.COM"), at(2)).await.expect("remove by other case");
+    let returned = repo
+        .update(id, &agent(), &remove("BOB@EXAMPLE.COM"), None, at(2))
+        .await
+        .expect("remove by other case");
     assert_eq!(member_ids(&returned), ["+15551234567", "Ann.Lee@Example.com"]);
-    let returned =
-        repo.update(id, &agent(), &remove("ann.lee@example.com"), at(3)).await.expect("remove by other case");
+    let returned = repo
+        .update(id, &agent(), &remove("ann.lee@example.com"), None, at(3))
+        .await
+        .expect("remove by other case");
     assert_eq!(member_ids(&returned), ["+15551234567"]);
     assert_eq!(reload(&repo, id).await, returned);
 }
@@ -287,7 +292,7 @@ async fn run_concurrently(
             let (repo, id, barrier) = (Arc::clone(repo), id.clone(), Arc::clone(&barrier));
             tokio::spawn(async move {
                 barrier.wait().await;
-                repo.update(&id, &agent(), &command, at(10 + i as i64)).await
+                repo.update(&id, &agent(), &command, None, at(10 + i as i64)).await
             })
         })
         .collect();
@@ -439,4 +444,67 @@ pub async fn interleaved_invites_and_removals_stay_consistent(repo: Repo) {
         }
     }
     assert_eq!(replayed, member_ids(&stored));
+}
+
+/// Every change bumps the stored version by one, and `find` returns it.
+pub async fn every_change_bumps_the_stored_version(repo: Repo) {
+    let session = chat(&["+15551234567", "ann@example.com", "bob@example.com"]);
+    insert(&repo, &session).await;
+    assert_eq!(reload(&repo, &session.id).await.version, 0);
+    let changed =
+        repo.update(&session.id, &agent(), &remove("bob@example.com"), None, at(1)).await.expect("remove");
+    assert_eq!(changed.version, 1);
+    assert_eq!(reload(&repo, &session.id).await.version, 1, "the version is stored");
+    let ended = repo.update(&session.id, &agent(), &SessionCommand::End, None, at(2)).await.expect("end");
+    assert_eq!((ended.version, reload(&repo, &session.id).await.version), (2, 2));
+}
+
+/// A change asked for on an old version is refused under the lock and changes nothing; at
+/// the current version it applies; a foreign session is still `NotFound` first.
+pub async fn a_change_on_an_old_version_is_refused_and_changes_nothing(repo: Repo) {
+    let session = chat(&["+15551234567", "ann@example.com", "bob@example.com"]);
+    insert(&repo, &session).await;
+    repo.update(&session.id, &agent(), &remove("bob@example.com"), None, at(1)).await.expect("remove");
+    let before = reload(&repo, &session.id).await;
+    let stale = Some(IfVersion(vec![0]));
+    let outcome = repo.update(&session.id, &agent(), &remove("ann@example.com"), stale.clone(), at(2)).await;
+    assert_eq!(outcome, Err(UpdateError::Rejected(SessionError::VersionMismatch { current: 1 })));
+    assert_eq!(reload(&repo, &session.id).await, before, "nothing changed");
+    let stranger = evo_domain::Actor {
+        account_ids: vec![evo_domain::AccountId::parse("globex").expect("valid account")],
+        ..agent()
+    };
+    let foreign = repo.update(&session.id, &stranger, &remove("ann@example.com"), stale, at(2)).await;
+    assert_eq!(foreign, Err(UpdateError::Rejected(SessionError::NotFound)), "visibility comes first");
+    let current = Some(IfVersion(vec![0, 1]));
+    let applied = repo.update(&session.id, &agent(), &remove("ann@example.com"), current, at(3)).await;
+    assert_eq!(applied.expect("at the current version it applies").version, 2);
+}
+
+/// Eight concurrent changes all made on version 0: exactly one applies, the others are told
+/// the session moved on (what two supervisors editing one chat need to notice each other).
+pub async fn concurrent_changes_on_one_version_apply_once(repo: Repo) {
+    let session = chat_with_users(8);
+    insert(&repo, &session).await;
+    let barrier = Arc::new(Barrier::new(8));
+    let tasks: Vec<_> = (0..8)
+        .map(|i| {
+            let (repo, id, barrier) = (Arc::clone(&repo), session.id.clone(), Arc::clone(&barrier));
+            tokio::spawn(async move {
+                barrier.wait().await;
+                repo.update(&id, &agent(), &remove(&user(i)), Some(IfVersion(vec![0])), at(5)).await
+            })
+        })
+        .collect();
+    let mut applied = 0;
+    for task in tasks {
+        match task.await.expect("the task ran") {
+            Ok(_) => applied += 1,
+            Err(UpdateError::Rejected(SessionError::VersionMismatch { current: 1 })) => {}
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(applied, 1);
+    let stored = reload(&repo, &session.id).await;
+    assert_eq!((stored.members.len(), stored.log.len(), stored.version), (8, 2, 1));
 }

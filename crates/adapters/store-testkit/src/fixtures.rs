@@ -159,6 +159,7 @@ pub fn session_with_every_field() -> Session {
         created_by: "Creator@Example.com".into(),
         date_last_modified: at(1).with_nanosecond_ms(999),
         last_modified_by: "agent@example.com".into(),
+        version: 0,
     })
 }
 

@@ -44,6 +44,9 @@ macro_rules! repository_contract_tests {
             removals_racing_an_end_either_precede_it_or_see_it_ended,
             concurrent_invites_of_the_same_identity_succeed_once,
             interleaved_invites_and_removals_stay_consistent,
+            every_change_bumps_the_stored_version,
+            a_change_on_an_old_version_is_refused_and_changes_nothing,
+            concurrent_changes_on_one_version_apply_once,
         );
     };
     (@cases $factory:expr; $($case:ident),+ $(,)?) => {

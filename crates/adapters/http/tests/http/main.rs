@@ -1,6 +1,7 @@
 //! In-process tests of the HTTP adapter against a mock of the use cases.
 
 mod errors;
+mod etags;
 mod formats;
 mod hardening;
 mod operational;

@@ -157,7 +157,8 @@ async fn openapi_lists_every_route() {
 
     let delete = &paths["/sessions/{sessionId}/members/{memberId}"]["delete"];
     assert_eq!(delete["operationId"], "DeleteChatMember");
-    for status in ["200", "400", "401", "403", "404", "405", "408", "409", "413", "415", "429", "500", "503"]
+    for status in
+        ["200", "400", "401", "403", "404", "405", "408", "409", "412", "413", "415", "429", "500", "503"]
     {
         assert!(delete["responses"].get(status).is_some(), "DeleteChatMember lacks {status}");
     }
@@ -169,7 +170,7 @@ async fn openapi_lists_every_route() {
     );
     let parameters: Vec<&str> =
         delete["parameters"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
-    assert_eq!(parameters, ["sessionId", "memberId", "memberToRemove", "reason"]);
+    assert_eq!(parameters, ["sessionId", "memberId", "memberToRemove", "reason", "If-Match"]);
     let api_delete = &paths["/api/DeleteChatMember"]["delete"];
     let api_parameters: Vec<(&str, &str)> = api_delete["parameters"]
         .as_array()
@@ -177,7 +178,10 @@ async fn openapi_lists_every_route() {
         .iter()
         .map(|p| (p["name"].as_str().unwrap(), p["in"].as_str().unwrap()))
         .collect();
-    assert_eq!(api_parameters, [("sessionId", "query"), ("memberToRemove", "query"), ("reason", "query")]);
+    assert_eq!(
+        api_parameters,
+        [("sessionId", "query"), ("memberToRemove", "query"), ("reason", "query"), ("If-Match", "header")]
+    );
 
     let components = &document["components"];
     assert_eq!(components["securitySchemes"]["bearer"]["scheme"], "bearer");

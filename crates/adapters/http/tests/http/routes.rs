@@ -14,6 +14,7 @@ fn expect_delete(mock: &mut evo_ports::MockSessionUseCases, session_id: &str, me
         session_id: Some(session_id.to_owned()),
         member_to_remove: Some(member.to_owned()),
         reason: None,
+        if_version: None,
     };
     mock.expect_delete_chat_member()
         .withf(move |actor, input| actor.user_id == "ann@example.com" && *input == expected)
@@ -147,6 +148,7 @@ async fn invite_chat_member_reads_the_json_body_and_the_path() {
             member_to_add: Some("+15557654321".into()),
             display_name: Some("Dan".into()),
             role: Some("Agent".into()),
+            if_version: None,
         },
     );
     let reply = send(
@@ -178,6 +180,7 @@ async fn invite_chat_member_through_the_predefined_routes() {
                 member_to_add: Some("dan@example.com".into()),
                 display_name: None,
                 role: None,
+                if_version: None,
             },
         );
         let reply = send(
@@ -201,6 +204,7 @@ async fn invite_chat_member_with_fields_in_the_query_string() {
             member_to_add: Some("dan@example.com".into()),
             display_name: Some("Dan D".into()),
             role: None,
+            if_version: None,
         },
     );
     let reply = send(
@@ -302,13 +306,15 @@ async fn get_session_through_every_route_form() {
 async fn end_session_through_every_route_form() {
     for uri in ["/sessions/s-1", "/api/EndSession?sessionId=s-1", "/json/reply/EndSession?sessionId=s-1"] {
         let mut mock = mock();
-        mock.expect_end_session().withf(|_, id| id.as_deref() == Some("s-1")).times(1).returning(|_, _| {
-            let mut data = sample_session().into_data();
-            data.ended = true;
-            data.call_state = evo_domain::CallState::Disconnected;
-            data.date_completed = Some(at(21, 5, 0, 7));
-            Ok(evo_domain::Session::restore(data))
-        });
+        mock.expect_end_session().withf(|_, id, _| id.as_deref() == Some("s-1")).times(1).returning(
+            |_, _, _| {
+                let mut data = sample_session().into_data();
+                data.ended = true;
+                data.call_state = evo_domain::CallState::Disconnected;
+                data.date_completed = Some(at(21, 5, 0, 7));
+                Ok(evo_domain::Session::restore(data))
+            },
+        );
         let reply =
             send(mock, TestRequest::delete().uri(uri).insert_header((header::AUTHORIZATION, BEARER))).await;
         assert_eq!(reply.status, 200, "{uri}: {}", reply.body);
@@ -354,6 +360,7 @@ async fn a_form_body_is_read_like_a_query_string() {
             member_to_add: Some("+15557654321".into()),
             display_name: Some("Dan D".into()),
             role: None,
+            if_version: None,
         },
     );
     let reply = send(

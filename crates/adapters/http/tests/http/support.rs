@@ -105,6 +105,7 @@ pub fn sample_session() -> Session {
         created_by: "ann@example.com".into(),
         date_last_modified: at(21, 2, 0, 0),
         last_modified_by: "ann@example.com".into(),
+        version: 2,
     })
 }
 
