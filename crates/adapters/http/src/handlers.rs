@@ -151,7 +151,7 @@ async fn body_fields(
         ("memberId" = String, Path, description = "The member to remove: a cell phone number or a user ID (email), percent-encoded (`%2B` for `+`, `%40` for `@`). The pattern is the canonical form; spaces, `-`, `.`, `(` and `)` in a phone number are accepted and dropped", pattern = r"^(?:[A-Za-z0-9._+-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63}){0,3}|\+[1-9][0-9]{6,14})$"),
         ("memberToRemove" = Option<String>, Query, description = "Overrides the `{memberId}` segment. A raw `+` decodes to a space, read back as `+`", pattern = r"^(?:[A-Za-z0-9._+-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63}){0,3}|\+[1-9][0-9]{6,14})$"),
         ("reason" = Option<String>, Query, description = "Why the member is removed: written in the log entry (`Ann removed Bob from the chat: left for the day`). At most 500 characters, no control characters", max_length = 500, pattern = r"^[^\x00-\x1f\x7f]{0,500}$"),
-        ("If-Match" = Option<String>, Header, description = "Apply only if the session is still at this ETag (`\"v3\"`; several comma-separated; `*` for any): 412 `PreconditionFailed` otherwise, and nothing changes"),
+        ("If-Match" = Option<String>, Header, description = "Apply only if the session is still at this ETag (`\"v3\"`; several comma-separated; `*` for any): 412 `PreconditionFailed` otherwise, and nothing changes", pattern = r#"^(\*|"v[0-9]{1,19}"(, ?"v[0-9]{1,19}")*)$"#),
     ),
     responses((status = 200, description = "The session after the removal", content((SessionInfo = "application/json"), (String = "text/csv"), (String = "text/jsv")))),
     security(("bearer" = []), ("ss-tok" = []))
@@ -183,7 +183,7 @@ pub async fn delete_chat_member(
     tag = "sessions",
     params(
         ("sessionId" = String, Path, description = "The ID of the session: 1 to 64 of `A-Z a-z 0-9 - _ .`", min_length = 1, max_length = 64, pattern = r"^[A-Za-z0-9._-]{1,64}$"),
-        ("If-Match" = Option<String>, Header, description = "Apply only if the session is still at this ETag (`\"v3\"`; several comma-separated; `*` for any): 412 `PreconditionFailed` otherwise, and nothing changes"),
+        ("If-Match" = Option<String>, Header, description = "Apply only if the session is still at this ETag (`\"v3\"`; several comma-separated; `*` for any): 412 `PreconditionFailed` otherwise, and nothing changes", pattern = r#"^(\*|"v[0-9]{1,19}"(, ?"v[0-9]{1,19}")*)$"#),
     ),
     request_body = InviteChatMember,
     responses((status = 200, description = "The session after adding the member", content((SessionInfo = "application/json"), (String = "text/csv"), (String = "text/jsv")))),
@@ -323,7 +323,7 @@ pub async fn get_session(request: HttpRequest, state: web::Data<AppState>) -> Re
     tag = "sessions",
     params(
         ("sessionId" = String, Path, description = "The ID of the session: 1 to 64 of `A-Z a-z 0-9 - _ .`", min_length = 1, max_length = 64, pattern = r"^[A-Za-z0-9._-]{1,64}$"),
-        ("If-Match" = Option<String>, Header, description = "Apply only if the session is still at this ETag (`\"v3\"`; several comma-separated; `*` for any): 412 `PreconditionFailed` otherwise, and nothing changes"),
+        ("If-Match" = Option<String>, Header, description = "Apply only if the session is still at this ETag (`\"v3\"`; several comma-separated; `*` for any): 412 `PreconditionFailed` otherwise, and nothing changes", pattern = r#"^(\*|"v[0-9]{1,19}"(, ?"v[0-9]{1,19}")*)$"#),
     ),
     responses((status = 200, description = "The ended session: `ended: true`, `dateCompleted` set", content((SessionInfo = "application/json"), (String = "text/csv"), (String = "text/jsv")))),
     security(("bearer" = []), ("ss-tok" = []))
