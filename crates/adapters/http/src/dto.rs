@@ -323,7 +323,6 @@ impl From<&Member> for SessionMemberInfo {
 #[allow(dead_code)]
 pub struct NewSession {
     /// The account the session belongs to (required): 1 to 64 of `A-Z a-z 0-9 - _ .`.
-    #[schema(min_length = 1, max_length = 64, pattern = r"^[A-Za-z0-9._-]{1,64}$")]
     account_id: String,
     /// `Chat` by default.
     #[schema(schema_with = channel_schema)]
@@ -373,7 +372,6 @@ pub struct NewSessionMember {
 pub struct InviteChatMember {
     /// The ID of the session (the path segment on `/sessions/{sessionId}/members`): 1 to 64
     /// of `A-Z a-z 0-9 - _ .`.
-    #[schema(min_length = 1, max_length = 64, pattern = r"^[A-Za-z0-9._-]{1,64}$")]
     session_id: Option<String>,
     /// The member to add. This can be a cell phone number, user ID (email). The pattern is the
     /// canonical form; spaces, `-`, `.`, `(` and `)` in a phone number are accepted and dropped.

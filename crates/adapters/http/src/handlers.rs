@@ -147,7 +147,7 @@ async fn body_fields(
     operation_id = "DeleteChatMember",
     tag = "sessions",
     params(
-        ("sessionId" = String, Path, description = "The ID of the session: 1 to 64 of `A-Z a-z 0-9 - _ .`", min_length = 1, max_length = 64, pattern = r"^[A-Za-z0-9._-]{1,64}$"),
+        ("sessionId" = String, Path, description = "The ID of the session: 1 to 64 of `A-Z a-z 0-9 - _ .`"),
         ("memberId" = String, Path, description = "The member to remove: a cell phone number or a user ID (email), percent-encoded (`%2B` for `+`, `%40` for `@`). The pattern is the canonical form; spaces, `-`, `.`, `(` and `)` in a phone number are accepted and dropped", pattern = r"^(?:[A-Za-z0-9._+-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63}){0,3}|\+[1-9][0-9]{6,14})$"),
         ("memberToRemove" = Option<String>, Query, description = "Overrides the `{memberId}` segment. A raw `+` decodes to a space, read back as `+`", pattern = r"^(?:[A-Za-z0-9._+-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63}){0,3}|\+[1-9][0-9]{6,14})$"),
         ("reason" = Option<String>, Query, description = "Why the member is removed: written in the log entry (`Ann removed Bob from the chat: left for the day`). At most 500 characters, no control characters", max_length = 500, pattern = r"^[^\x00-\x1f\x7f]{0,500}$"),
@@ -182,7 +182,7 @@ pub async fn delete_chat_member(
     operation_id = "InviteChatMember",
     tag = "sessions",
     params(
-        ("sessionId" = String, Path, description = "The ID of the session: 1 to 64 of `A-Z a-z 0-9 - _ .`", min_length = 1, max_length = 64, pattern = r"^[A-Za-z0-9._-]{1,64}$"),
+        ("sessionId" = String, Path, description = "The ID of the session: 1 to 64 of `A-Z a-z 0-9 - _ .`"),
         ("If-Match" = Option<String>, Header, description = "Apply only if the session is still at this ETag (`\"v3\"`; several comma-separated; `*` for any): 412 `PreconditionFailed` otherwise, and nothing changes", pattern = r#"^(\*|"v[0-9]{1,19}"(, ?"v[0-9]{1,19}")*)$"#),
     ),
     request_body = InviteChatMember,
@@ -289,7 +289,7 @@ fn member_input(value: &Value, path: &str, errors: &mut Vec<FieldError>) -> Opti
     operation_id = "GetSession",
     tag = "sessions",
     params(
-        ("sessionId" = String, Path, description = "The ID of the session: 1 to 64 of `A-Z a-z 0-9 - _ .`", min_length = 1, max_length = 64, pattern = r"^[A-Za-z0-9._-]{1,64}$"),
+        ("sessionId" = String, Path, description = "The ID of the session: 1 to 64 of `A-Z a-z 0-9 - _ .`"),
         ("If-None-Match" = Option<String>, Header, description = "The ETag the caller has (`\"v3\"`, several comma-separated, or `*`): 304 with no body when it is current"),
     ),
     responses(
@@ -322,7 +322,7 @@ pub async fn get_session(request: HttpRequest, state: web::Data<AppState>) -> Re
     operation_id = "EndSession",
     tag = "sessions",
     params(
-        ("sessionId" = String, Path, description = "The ID of the session: 1 to 64 of `A-Z a-z 0-9 - _ .`", min_length = 1, max_length = 64, pattern = r"^[A-Za-z0-9._-]{1,64}$"),
+        ("sessionId" = String, Path, description = "The ID of the session: 1 to 64 of `A-Z a-z 0-9 - _ .`"),
         ("If-Match" = Option<String>, Header, description = "Apply only if the session is still at this ETag (`\"v3\"`; several comma-separated; `*` for any): 412 `PreconditionFailed` otherwise, and nothing changes", pattern = r#"^(\*|"v[0-9]{1,19}"(, ?"v[0-9]{1,19}")*)$"#),
     ),
     responses((status = 200, description = "The ended session: `ended: true`, `dateCompleted` set", content((SessionInfo = "application/json"), (String = "text/csv"), (String = "text/jsv")))),

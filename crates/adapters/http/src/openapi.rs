@@ -55,7 +55,7 @@ use crate::observability;
         ResponseFieldError,
         HealthStatus
     )),
-    modifiers(&SecurityAndErrors, &ServiceStackRoutes),
+    modifiers(&IdRule, &SecurityAndErrors, &ServiceStackRoutes),
     tags(
         (name = "sessions", description = "Chat session operations; a bearer JWT (or the ss-tok cookie) with the User role"),
         (name = "operations", description = "Probes, metrics and this document; no authentication"),
@@ -198,6 +198,47 @@ impl Modify for SecurityAndErrors {
 
 fn operations_mut(item: &mut PathItem) -> impl Iterator<Item = &mut Operation> {
     [&mut item.get, &mut item.post, &mut item.delete].into_iter().filter_map(Option::as_mut)
+}
+
+/// The ID rule of session and account IDs (`evo_domain::SessionId::parse`), stated once, as
+/// a JSON Schema on every `sessionId` parameter and on the ID fields of the request bodies.
+struct IdRule;
+
+/// The pattern of a session or account ID: 1 to [`evo_domain::ids::MAX_ID_CHARS`] of
+/// `A-Z a-z 0-9 - _ .`.
+fn id_pattern() -> String {
+    format!("^[A-Za-z0-9._-]{{1,{}}}$", evo_domain::ids::MAX_ID_CHARS)
+}
+
+fn constrain_id(schema: &mut utoipa::openapi::schema::Object) {
+    schema.min_length = Some(1);
+    schema.max_length = Some(evo_domain::ids::MAX_ID_CHARS);
+    schema.pattern = Some(id_pattern());
+}
+
+impl Modify for IdRule {
+    fn modify(&self, openapi: &mut OpenApiDocument) {
+        use utoipa::openapi::schema::Schema;
+        for item in openapi.paths.paths.values_mut() {
+            for operation in operations_mut(item) {
+                for parameter in operation.parameters.iter_mut().flatten() {
+                    if parameter.name == "sessionId"
+                        && let Some(RefOr::T(Schema::Object(schema))) = parameter.schema.as_mut()
+                    {
+                        constrain_id(schema);
+                    }
+                }
+            }
+        }
+        let Some(components) = openapi.components.as_mut() else { return };
+        for (body, field) in [("NewSession", "accountId"), ("InviteChatMember", "sessionId")] {
+            if let Some(RefOr::T(Schema::Object(object))) = components.schemas.get_mut(body)
+                && let Some(RefOr::T(Schema::Object(schema))) = object.properties.get_mut(field)
+            {
+                constrain_id(schema);
+            }
+        }
+    }
 }
 
 struct ServiceStackRoutes;
