@@ -216,7 +216,7 @@ mod tests {
             ("", IdentityError::Empty),
             ("   ", IdentityError::Empty),
             ("15551234567", IdentityError::MissingCountryCode),
-            // A query string's `+` decoded to a space is the HTTP adapter's to read back.
+            // A leading space is no `+`: how a transport encodes a `+` is the caller's business.
             (" 15551234567", IdentityError::MissingCountryCode),
             ("+1555abc4567", IdentityError::InvalidPhoneCharacter('a')),
             ("+1555123456;", IdentityError::InvalidPhoneCharacter(';')),

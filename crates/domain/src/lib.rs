@@ -5,7 +5,7 @@
 //!
 //! - [`identity`]: member identities (E.164 phone numbers and user IDs) and why one is invalid.
 //! - [`ids`]: typed session and account IDs.
-//! - [`states`]: the wire enums (dial, call, queue state, channel, roles...).
+//! - [`states`]: the named states (dial, call, queue state, channel, roles...).
 //! - [`access`]: the caller ([`Actor`]) and the role and tenancy policy.
 //! - [`session`]: the [`Session`] aggregate and its rules: open, invite, remove, end.
 //!

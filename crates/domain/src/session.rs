@@ -21,7 +21,7 @@ pub const MAX_MEMBERS: usize = 100;
 /// Most log entries a session gathers; past it only ending the session is allowed.
 pub const MAX_LOG_ENTRIES: usize = 1000;
 
-/// A point in time, UTC, kept to the millisecond (the precision of the wire format).
+/// A point in time, UTC, kept to the millisecond (the precision the Evo Voice API gives).
 pub type Timestamp = DateTime<Utc>;
 
 /// Why a rule refused to change a session.
@@ -80,7 +80,7 @@ pub enum SessionError {
     Access(#[from] AccessError),
 }
 
-/// The versions a change was decided on (HTTP `If-Match`): it applies only when the session
+/// The versions a change was decided on: it applies only when the session
 /// is at one of them. Checked after visibility, before the rules.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IfVersion(pub Vec<u64>);
@@ -160,7 +160,7 @@ impl NewMember {
 
 /// The descriptive fields of a session: the rules carry them but never decide on them.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-#[allow(missing_docs)] // each field is the SessionInfo field of the same (camelCase) name
+#[allow(missing_docs)] // each field is the Evo Voice API session field of the same name
 pub struct SessionDetails {
     pub account_name: Option<String>,
     pub customer_id: Option<String>,
@@ -244,7 +244,7 @@ pub struct SessionData {
     /// Who changed it last (a user ID).
     pub last_modified_by: String,
     /// How many changes it has had since it was opened (0 when new): it changes exactly when
-    /// the session does, so it identifies what a caller saw (an HTTP `ETag`).
+    /// the session does, so it identifies which state of the session a caller saw.
     pub version: u64,
 }
 

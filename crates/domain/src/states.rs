@@ -1,4 +1,4 @@
-//! The named states of a session and its members, spelled exactly as on the wire.
+//! The named states of a session and its members, spelled exactly as the Evo Voice API names them.
 
 use std::fmt;
 use std::str::FromStr;
@@ -23,12 +23,12 @@ macro_rules! wire_enum {
         }
 
         impl $name {
-            /// Every value, in wire order.
+            /// Every value, in the API's order.
             pub const ALL: &'static [$name] = &[$($name::$variant),+];
-            /// Every wire name, in wire order.
+            /// Every name, in the API's order.
             pub const NAMES: &'static [&'static str] = &[$(stringify!($variant)),+];
 
-            /// The wire name, for example `"None"`.
+            /// The API's name, for example `"None"`.
             pub const fn as_str(self) -> &'static str {
                 match self {
                     $($name::$variant => stringify!($variant)),+
@@ -51,7 +51,7 @@ macro_rules! wire_enum {
         impl FromStr for $name {
             type Err = UnknownVariant;
 
-            /// Exact, case-sensitive wire names.
+            /// Exact, case-sensitive names.
             fn from_str(value: &str) -> Result<Self, Self::Err> {
                 match value {
                     $(stringify!($variant) => Ok($name::$variant),)+
