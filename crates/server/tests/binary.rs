@@ -82,6 +82,25 @@ fn mint(dir: &Path) -> String {
     token.trim().to_owned()
 }
 
+/// `serve` with `env` on a free port, once ready: the process (the caller stops it), its
+/// base URL and port.
+fn serve_ready(dir: &Path, env: &[(&str, &str)]) -> (Child, String, u16) {
+    let port = free_port();
+    let mut command = evo(dir);
+    command.arg("serve").env("EVO_BIND", format!("127.0.0.1:{port}"));
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let child = command.stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !agent().get(&format!("{base}/health/ready")).call().is_ok_and(|r| r.status() == 200) {
+        assert!(Instant::now() < deadline, "the server did not become ready");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    (child, base, port)
+}
+
 fn json_of(response: ureq::http::Response<ureq::Body>) -> (u16, Value) {
     let status = response.status().as_u16();
     let body = response.into_body().read_to_string().unwrap();
@@ -241,21 +260,7 @@ fn a_configured_audience_is_checked_on_the_sqlite_default_too() {
             .stdout,
     )
     .unwrap();
-    let port = free_port();
-    let mut child = evo(&dir.0)
-        .arg("serve")
-        .env("EVO_BIND", format!("127.0.0.1:{port}"))
-        .env("EVO_JWT_AUDIENCE", "evo-sessions")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let base = format!("http://127.0.0.1:{port}");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while agent().get(&format!("{base}/health/ready")).call().is_err() {
-        assert!(Instant::now() < deadline, "the server did not become ready");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let (mut child, base, _) = serve_ready(&dir.0, &[("EVO_JWT_AUDIENCE", "evo-sessions")]);
     let get = |token: &str| {
         json_of(
             agent()
@@ -277,21 +282,7 @@ fn a_configured_audience_is_checked_on_the_sqlite_default_too() {
 fn sigterm_makes_it_unready_at_once_and_it_serves_until_the_drain_ends() {
     let dir = Workdir::new("drain");
     let token = mint(&dir.0);
-    let port = free_port();
-    let mut child = evo(&dir.0)
-        .arg("serve")
-        .env("EVO_BIND", format!("127.0.0.1:{port}"))
-        .env("EVO_SHUTDOWN_DRAIN_SECS", "2")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let base = format!("http://127.0.0.1:{port}");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !agent().get(&format!("{base}/health/ready")).call().is_ok_and(|r| r.status() == 200) {
-        assert!(Instant::now() < deadline, "the server did not become ready");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let (mut child, base, port) = serve_ready(&dir.0, &[("EVO_SHUTDOWN_DRAIN_SECS", "2")]);
     let signalled = Instant::now();
     assert!(Command::new("kill").arg("-TERM").arg(child.id().to_string()).status().unwrap().success());
     std::thread::sleep(Duration::from_millis(300));

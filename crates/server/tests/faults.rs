@@ -37,10 +37,9 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use evo_postgres::test_support::TestDatabase;
 use pg_cluster::PgCluster;
 use serde_json::{Value, json};
-use support::{Server, Workdir, agent_with_timeout, mint};
+use support::{Server, Workdir, agent_with_timeout, mint, test_database};
 
 // ---------------------------------------------------------------------------------------
 // A TCP proxy that can be cut.
@@ -169,14 +168,6 @@ fn through_proxy(url: &str, port: u16) -> (String, String) {
     let upstream = if host_port.contains(':') { host_port.to_owned() } else { format!("{host_port}:5432") };
     let upstream = upstream.replace("localhost", "127.0.0.1");
     (format!("{}{user}127.0.0.1:{port}{}", &url[..scheme_end], &rest[authority_end..]), upstream)
-}
-
-fn test_database() -> TestDatabase {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(TestDatabase::create())
 }
 
 // ---------------------------------------------------------------------------------------

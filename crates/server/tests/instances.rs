@@ -9,17 +9,8 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use evo_postgres::test_support::TestDatabase;
 use serde_json::{Value, json};
-use support::{Server, Workdir, agent, mint};
-
-fn test_database() -> TestDatabase {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(TestDatabase::create())
-}
+use support::{Server, Workdir, agent, mint, test_database};
 
 /// Many clients, one token: the per-caller rate is not what these tests are about.
 const ENV: [(&str, &str); 2] = [("EVO_RATE_LIMIT_PER_SEC", "0"), ("EVO_DB_POOL_SIZE", "4")];

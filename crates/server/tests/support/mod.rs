@@ -50,6 +50,15 @@ pub fn evo(dir: &Path, database_url: &str) -> Command {
     command
 }
 
+/// A migrated PostgreSQL database of its own for one test (dropped on drop).
+pub fn test_database() -> evo_postgres::test_support::TestDatabase {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(evo_postgres::test_support::TestDatabase::create())
+}
+
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
