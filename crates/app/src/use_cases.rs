@@ -2,16 +2,21 @@
 //! domain decide, through the repository port when the session must change atomically.
 
 use async_trait::async_trait;
-use evo_domain::{Actor, IfVersion, NewMember, Session, SessionCommand, SessionError, USER_ROLE};
+use evo_domain::{Actor, IfVersion, NewMember, Session, SessionCommand, SessionError, Timestamp, USER_ROLE};
 use evo_ports::{
-    AuthError, Clock, DeleteChatMemberInput, IdGenerator, InviteChatMemberInput, NewSessionInput,
-    RepositoryError, ServiceError, SessionRepository, SessionUseCases, TokenVerifier,
+    AuthError, Clock, DeleteChatMemberInput, IdGenerator, Idempotency, IdempotencyInput,
+    InviteChatMemberInput, NewSessionInput, RepositoryError, ServiceError, SessionRepository,
+    SessionUseCases, TokenVerifier, UpdateError,
 };
 
 use crate::validation::{self, Fields, MAX_TEXT_CHARS};
 
 /// How many times a new session is retried with a fresh ID when the ID already exists.
 const NEW_SESSION_ID_ATTEMPTS: usize = 3;
+
+/// How long the answer of a keyed request is kept unless configured otherwise (contract
+/// section 9: `EVO_IDEMPOTENCY_TTL_SECS`).
+pub const DEFAULT_IDEMPOTENCY_TTL: std::time::Duration = std::time::Duration::from_secs(86_400);
 
 /// The use cases of evo-sessions over any store, token verifier, clock and ID source.
 #[derive(Debug, Clone)]
@@ -20,6 +25,7 @@ pub struct SessionService<R, T, C, I> {
     tokens: T,
     clock: C,
     ids: I,
+    idempotency_ttl: chrono::Duration,
 }
 
 impl<R, T, C, I> SessionService<R, T, C, I>
@@ -29,9 +35,39 @@ where
     C: Clock,
     I: IdGenerator,
 {
-    /// Wires the use cases to their driven ports.
+    /// Wires the use cases to their driven ports; keyed answers are kept for
+    /// [`DEFAULT_IDEMPOTENCY_TTL`].
     pub fn new(repository: R, tokens: T, clock: C, ids: I) -> Self {
-        Self { repository, tokens, clock, ids }
+        Self::with_idempotency_ttl(repository, tokens, clock, ids, DEFAULT_IDEMPOTENCY_TTL)
+    }
+
+    /// [`new`](Self::new), keeping keyed answers for `ttl`.
+    pub fn with_idempotency_ttl(
+        repository: R,
+        tokens: T,
+        clock: C,
+        ids: I,
+        ttl: std::time::Duration,
+    ) -> Self {
+        let idempotency_ttl = chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::MAX);
+        Self { repository, tokens, clock, ids, idempotency_ttl }
+    }
+
+    /// The store's form of a checked key: scoped to the caller, kept until the TTL ends.
+    fn idempotency(
+        &self,
+        actor: &Actor,
+        key: String,
+        input: IdempotencyInput,
+        now: Timestamp,
+    ) -> Idempotency {
+        Idempotency {
+            scope: actor.user_id.clone(),
+            key,
+            fingerprint: input.fingerprint,
+            expires_at: now.checked_add_signed(self.idempotency_ttl).unwrap_or(now),
+            renderer: input.renderer,
+        }
     }
 
     /// Applies `command` to the session atomically, through the store.
@@ -40,17 +76,22 @@ where
         actor: &Actor,
         session_id: Option<String>,
         if_version: Option<IfVersion>,
+        idempotency: Option<IdempotencyInput>,
         build: impl FnOnce(&mut Fields) -> Option<SessionCommand>,
     ) -> Result<Session, ServiceError> {
         actor.require_role(USER_ROLE).map_err(SessionError::from)?;
         let mut fields = Fields::default();
         let id = fields.session_id(session_id.as_deref());
         let command = build(&mut fields);
+        let key = idempotency.map(|input| (fields.idempotency_key(&input.key), input));
         let (id, command) = fields.finish((id, command)).map_err(ServiceError::Validation)?;
         let (Some(id), Some(command)) = (id, command) else {
             return Err(ServiceError::Internal("a field failed without a validation error".into()));
         };
-        Ok(self.repository.update(&id, actor, &command, if_version, self.clock.now()).await?)
+        let now = self.clock.now();
+        let idempotency =
+            key.and_then(|(key, input)| key.map(|key| self.idempotency(actor, key, input, now)));
+        Ok(self.repository.update(&id, actor, &command, if_version, idempotency, now).await?)
     }
 }
 
@@ -71,13 +112,16 @@ where
 
     async fn new_session(&self, actor: &Actor, input: NewSessionInput) -> Result<Session, ServiceError> {
         actor.require_role(USER_ROLE).map_err(SessionError::from)?;
-        let new = validation::new_session(input).map_err(ServiceError::Validation)?;
+        let keyed = input.idempotency.clone();
+        let (new, key) = validation::new_session(input, keyed.as_ref().map(|k| k.key.as_str()))
+            .map_err(ServiceError::Validation)?;
         let now = self.clock.now();
+        let idempotency = keyed.zip(key).map(|(input, key)| self.idempotency(actor, key, input, now));
         for _ in 0..NEW_SESSION_ID_ATTEMPTS {
             let session = Session::open(self.ids.new_session_id(), new.clone(), actor, now)?;
-            match self.repository.insert(&session).await {
+            match self.repository.insert(&session, idempotency.clone()).await {
                 Ok(()) => return Ok(session),
-                Err(RepositoryError::AlreadyExists) => continue,
+                Err(UpdateError::Repository(RepositoryError::AlreadyExists)) => continue,
                 Err(other) => return Err(other.into()),
             }
         }
@@ -89,7 +133,7 @@ where
         actor: &Actor,
         input: InviteChatMemberInput,
     ) -> Result<Session, ServiceError> {
-        self.change(actor, input.session_id, input.if_version, |fields| {
+        self.change(actor, input.session_id, input.if_version, input.idempotency, |fields| {
             let identity = fields.identity("memberToAdd", input.member_to_add.as_deref());
             let role = fields.wire_enum("role", input.role.as_deref());
             let display_name = fields.text("displayName", input.display_name, MAX_TEXT_CHARS);
@@ -106,7 +150,7 @@ where
         actor: &Actor,
         input: DeleteChatMemberInput,
     ) -> Result<Session, ServiceError> {
-        self.change(actor, input.session_id, input.if_version, |fields| {
+        self.change(actor, input.session_id, input.if_version, input.idempotency, |fields| {
             let identity = fields.identity("memberToRemove", input.member_to_remove.as_deref());
             let reason = fields.reason(input.reason.as_deref());
             Some(SessionCommand::RemoveMember { identity: identity?, reason: reason? })
@@ -133,8 +177,9 @@ where
         actor: &Actor,
         session_id: Option<String>,
         if_version: Option<IfVersion>,
+        idempotency: Option<IdempotencyInput>,
     ) -> Result<Session, ServiceError> {
-        self.change(actor, session_id, if_version, |_| Some(SessionCommand::End)).await
+        self.change(actor, session_id, if_version, idempotency, |_| Some(SessionCommand::End)).await
     }
 
     async fn readiness(&self) -> Result<(), ServiceError> {

@@ -9,6 +9,8 @@ use evo_domain::{
 };
 use evo_ports::{FieldError, NewMemberInput, NewSessionInput};
 
+/// Longest `Idempotency-Key`.
+pub const MAX_IDEMPOTENCY_KEY_CHARS: usize = 255;
 /// Longest free text field (names, addresses, IDs of other systems).
 pub const MAX_TEXT_CHARS: usize = 1024;
 /// Longest `consoleData`.
@@ -57,6 +59,22 @@ impl Fields {
                 )
             })
             .ok()
+    }
+
+    /// An `Idempotency-Key`: 1 to 255 printable ASCII characters (IETF httpapi draft).
+    pub(crate) fn idempotency_key(&mut self, raw: &str) -> Option<String> {
+        let printable = raw.bytes().all(|b| (0x20..=0x7e).contains(&b));
+        if raw.is_empty() || raw.len() > MAX_IDEMPOTENCY_KEY_CHARS || !printable {
+            self.fail(
+                "Idempotency-Key",
+                "InvalidValue",
+                format!(
+                    "Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY_CHARS} printable ASCII characters"
+                ),
+            );
+            return None;
+        }
+        Some(raw.to_owned())
     }
 
     pub(crate) fn reason(&mut self, raw: Option<&str>) -> Option<Option<RemovalReason>> {
@@ -113,8 +131,11 @@ impl Fields {
     }
 }
 
-/// Parses a NewSession request.
-pub(crate) fn new_session(input: NewSessionInput) -> Result<NewSession, Vec<FieldError>> {
+/// Parses a NewSession request and its `Idempotency-Key`, if any.
+pub(crate) fn new_session(
+    input: NewSessionInput,
+    idempotency_key: Option<&str>,
+) -> Result<(NewSession, Option<String>), Vec<FieldError>> {
     let mut fields = Fields::default();
     let account_id = fields.account_id(input.account_id.as_deref());
     let channel = fields.wire_enum::<Channel>("channel", input.channel.as_deref());
@@ -174,16 +195,18 @@ pub(crate) fn new_session(input: NewSessionInput) -> Result<NewSession, Vec<Fiel
             }
         }
     }
+    let key = idempotency_key.and_then(|raw| fields.idempotency_key(raw));
     let (Some(account_id), Some(channel), Some(direction)) = (account_id, channel, direction) else {
         return Err(fields.errors);
     };
-    fields.finish(NewSession {
+    let new = NewSession {
         account_id,
         channel: channel.unwrap_or(Channel::Chat),
         direction: direction.unwrap_or(Direction::Incoming),
         details,
         members,
-    })
+    };
+    fields.finish((new, key))
 }
 
 fn new_member(fields: &mut Fields, prefix: &str, input: NewMemberInput) -> Option<NewMember> {
@@ -230,7 +253,7 @@ mod tests {
             customer_breadcrumb: vec![BreadcrumbInput { id: Some("\u{1}".to_owned()), name: None }; 3_500],
             ..Default::default()
         };
-        let errors = new_session(input).unwrap_err();
+        let errors = new_session(input, None).unwrap_err();
         let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(fields, ["customerBreadcrumb", "members"]);
     }

@@ -49,7 +49,7 @@ fn store_with(sessions: Vec<Session>) -> (MockSessionRepository, Store) {
     let store: Store = Arc::new(Mutex::new(sessions.into_iter().map(|s| (s.id.clone(), s)).collect()));
     let mut repository = MockSessionRepository::new();
     let shared = store.clone();
-    repository.expect_update().returning(move |id, actor, command, if_version, now| {
+    repository.expect_update().returning(move |id, actor, command, if_version, _idempotency, now| {
         let mut sessions = shared.lock().unwrap();
         let Some(mut session) = sessions.get(id).cloned() else {
             return Err(UpdateError::Rejected(SessionError::NotFound));
@@ -61,7 +61,7 @@ fn store_with(sessions: Vec<Session>) -> (MockSessionRepository, Store) {
     let shared = store.clone();
     repository.expect_find().returning(move |id| Ok(shared.lock().unwrap().get(id).cloned()));
     let shared = store.clone();
-    repository.expect_insert().returning(move |session| {
+    repository.expect_insert().returning(move |session, _idempotency| {
         shared.lock().unwrap().insert(session.id.clone(), session.clone());
         Ok(())
     });
@@ -92,6 +92,7 @@ fn delete(session_id: &str, member: &str) -> DeleteChatMemberInput {
         member_to_remove: Some(member.into()),
         reason: None,
         if_version: None,
+        idempotency: None,
     }
 }
 
@@ -125,7 +126,7 @@ async fn a_change_on_a_version_that_is_not_current_is_refused() {
     let current =
         DeleteChatMemberInput { if_version: Some(IfVersion(vec![0])), ..delete("s-1", "bob@example.com") };
     assert_eq!(service.delete_chat_member(&agent(), current).await.unwrap().version, 1);
-    let ended = service.end_session(&agent(), Some("s-1".into()), Some(IfVersion(vec![0]))).await;
+    let ended = service.end_session(&agent(), Some("s-1".into()), Some(IfVersion(vec![0])), None).await;
     assert_eq!(ended, Err(ServiceError::Session(SessionError::VersionMismatch { current: 1 })));
 }
 
@@ -251,7 +252,7 @@ async fn administrators_remove_members_in_any_account() {
 #[tokio::test]
 async fn store_outages_become_unavailable() {
     let mut repository = MockSessionRepository::new();
-    repository.expect_update().returning(|_, _, _, _, _| {
+    repository.expect_update().returning(|_, _, _, _, _, _| {
         Err(UpdateError::Repository(RepositoryError::Unavailable("pool timeout".into())))
     });
     let result = service(repository).delete_chat_member(&agent(), delete("s-1", "bob@example.com")).await;
@@ -268,6 +269,7 @@ async fn inviting_adds_once_then_refuses_an_existing_member() {
         display_name: Some("Dave".into()),
         role: Some("Transfer".into()),
         if_version: None,
+        idempotency: None,
     };
     let invited = service.invite_chat_member(&agent(), input.clone()).await.unwrap();
     let dave = invited.members.last().unwrap();
@@ -292,6 +294,7 @@ async fn inviting_with_a_bad_role_names_the_field() {
         display_name: None,
         role: Some("agent".into()),
         if_version: None,
+        idempotency: None,
     };
     let Err(ServiceError::Validation(errors)) = service(repository).invite_chat_member(&agent(), input).await
     else {
@@ -321,12 +324,12 @@ async fn get_session_hides_other_accounts() {
 async fn end_session_ends_once() {
     let (repository, store) = store_with(vec![session("s-1", Channel::Voice)]);
     let service = service(repository);
-    let ended = service.end_session(&agent(), Some("s-1".into()), None).await.unwrap();
+    let ended = service.end_session(&agent(), Some("s-1".into()), None, None).await.unwrap();
     assert!(ended.ended);
     assert_eq!(ended.date_completed, Some(now()));
     let before = snapshot(&store);
     assert_eq!(
-        service.end_session(&agent(), Some("s-1".into()), None).await,
+        service.end_session(&agent(), Some("s-1".into()), None, None).await,
         Err(ServiceError::Session(SessionError::SessionEnded))
     );
     assert_eq!(snapshot(&store), before);
@@ -415,9 +418,9 @@ async fn new_session_in_a_foreign_account_is_forbidden() {
 async fn new_session_retries_a_taken_id() {
     let mut repository = MockSessionRepository::new();
     let mut calls = 0;
-    repository.expect_insert().times(2).returning(move |_| {
+    repository.expect_insert().times(2).returning(move |_, _| {
         calls += 1;
-        if calls == 1 { Err(RepositoryError::AlreadyExists) } else { Ok(()) }
+        if calls == 1 { Err(UpdateError::Repository(RepositoryError::AlreadyExists)) } else { Ok(()) }
     });
     assert!(service(repository).new_session(&agent(), new_session_input()).await.is_ok());
 }

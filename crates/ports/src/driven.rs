@@ -4,6 +4,7 @@ use async_trait::async_trait;
 use evo_domain::{Actor, IfVersion, Session, SessionCommand, SessionId, Timestamp};
 
 use crate::errors::{AuthError, RepositoryError, UpdateError};
+use crate::idempotency::Idempotency;
 
 /// Where sessions live.
 ///
@@ -14,8 +15,10 @@ use crate::errors::{AuthError, RepositoryError, UpdateError};
 #[cfg_attr(feature = "mock", mockall::automock)]
 #[async_trait]
 pub trait SessionRepository: Send + Sync + 'static {
-    /// Saves a new session with its members and log.
-    async fn insert(&self, session: &Session) -> Result<(), RepositoryError>;
+    /// Saves a new session with its members and log. With `idempotency`, first looks the key
+    /// up (`Keyed`: the stored answer, or the key busy or taken) and keeps the answer in the
+    /// same transaction. `Repository(AlreadyExists)` when the ID is taken.
+    async fn insert(&self, session: &Session, idempotency: Option<Idempotency>) -> Result<(), UpdateError>;
 
     /// Loads a session with its members and log, or `None`.
     async fn find(&self, id: &SessionId) -> Result<Option<Session>, RepositoryError>;
@@ -33,14 +36,24 @@ pub trait SessionRepository: Send + Sync + 'static {
     /// With `if_version`, the change applies only when the session is at one of those
     /// versions (checked under the lock, after visibility): otherwise
     /// `Rejected(VersionMismatch)` and nothing changes.
+    ///
+    /// With `idempotency`, the key is looked up first: a stored answer of the same request is
+    /// `Keyed(Replay)` (nothing changes), another request's `Keyed(Reused)`, a request still
+    /// running with it `Keyed(InFlight)`. Otherwise the answer (to the change, or to the
+    /// rule's refusal) is stored in the change's transaction, with the change.
     async fn update(
         &self,
         id: &SessionId,
         actor: &Actor,
         command: &SessionCommand,
         if_version: Option<IfVersion>,
+        idempotency: Option<Idempotency>,
         now: Timestamp,
     ) -> Result<Session, UpdateError>;
+
+    /// Deletes at most `limit` idempotency records that expired before `now`; returns how
+    /// many it deleted (bounded work, short locks: call it again while it returns `limit`).
+    async fn purge_expired_keys(&self, now: Timestamp, limit: u32) -> Result<u64, RepositoryError>;
 
     /// Checks that the store answers.
     async fn ping(&self) -> Result<(), RepositoryError>;

@@ -6,8 +6,41 @@
 use async_trait::async_trait;
 use evo_domain::{Actor, IfVersion, Session};
 use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use crate::idempotency::AnswerRenderer;
 
 use crate::errors::{AuthError, ServiceError};
+
+/// An `Idempotency-Key` as sent, with what the edge knows of the request: its digest and how
+/// its answer looks (the use case checks the key, the store keeps the answer).
+#[derive(Clone)]
+pub struct IdempotencyInput {
+    /// The key, raw.
+    pub key: String,
+    /// A digest of the request (method, path, query, body and format).
+    pub fingerprint: String,
+    /// Renders the answer to keep.
+    pub renderer: Arc<dyn AnswerRenderer>,
+}
+
+impl std::fmt::Debug for IdempotencyInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IdempotencyInput")
+            .field("key", &self.key)
+            .field("fingerprint", &self.fingerprint)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PartialEq for IdempotencyInput {
+    /// Two inputs are the same request under the same key; how answers render is not compared.
+    fn eq(&self, other: &Self) -> bool {
+        self.key == other.key && self.fingerprint == other.fingerprint
+    }
+}
+
+impl Eq for IdempotencyInput {}
 
 /// A customer breadcrumb as sent.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -52,6 +85,7 @@ pub struct NewSessionInput {
     pub from_phone_number: Option<String>,
     pub console_data: Option<String>,
     pub members: Vec<NewMemberInput>,
+    pub idempotency: Option<IdempotencyInput>,
 }
 
 /// InviteChatMember, as sent.
@@ -67,6 +101,8 @@ pub struct InviteChatMemberInput {
     pub role: Option<String>,
     /// Only at these versions (HTTP `If-Match`); `None`: whatever the version.
     pub if_version: Option<IfVersion>,
+    /// The request's `Idempotency-Key`, if any.
+    pub idempotency: Option<IdempotencyInput>,
 }
 
 /// DeleteChatMember, as sent.
@@ -80,6 +116,8 @@ pub struct DeleteChatMemberInput {
     pub reason: Option<String>,
     /// Only at these versions (HTTP `If-Match`); `None`: whatever the version.
     pub if_version: Option<IfVersion>,
+    /// The request's `Idempotency-Key`, if any.
+    pub idempotency: Option<IdempotencyInput>,
 }
 
 /// The use cases of evo-sessions. Every method but [`authenticate`](Self::authenticate) and
@@ -112,6 +150,7 @@ pub trait SessionUseCases: Send + Sync + 'static {
         actor: &Actor,
         session_id: Option<String>,
         if_version: Option<IfVersion>,
+        idempotency: Option<IdempotencyInput>,
     ) -> Result<Session, ServiceError>;
     /// Whether the service can serve: the store answers.
     async fn readiness(&self) -> Result<(), ServiceError>;

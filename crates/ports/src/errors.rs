@@ -4,6 +4,8 @@
 
 use evo_domain::SessionError;
 
+use crate::idempotency::KeyedRefusal;
+
 /// Why a credential did not authenticate.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AuthError {
@@ -42,6 +44,9 @@ pub enum ServiceError {
     /// The change may or may not have been applied: its COMMIT's answer was lost.
     #[error("outcome unknown: {0}")]
     OutcomeUnknown(String),
+    /// A keyed request answered before (its stored answer), or whose key is busy or taken.
+    #[error(transparent)]
+    Keyed(KeyedRefusal),
     /// Anything else. The detail is for the log only.
     #[error("internal error: {0}")]
     Internal(String),
@@ -86,6 +91,9 @@ pub enum UpdateError {
     /// The store failed; nothing was committed.
     #[error(transparent)]
     Repository(#[from] RepositoryError),
+    /// A keyed request that was answered before, or whose key is busy or taken.
+    #[error(transparent)]
+    Keyed(#[from] KeyedRefusal),
 }
 
 impl From<UpdateError> for ServiceError {
@@ -93,6 +101,7 @@ impl From<UpdateError> for ServiceError {
         match error {
             UpdateError::Rejected(rejected) => Self::Session(rejected),
             UpdateError::Repository(failure) => failure.into(),
+            UpdateError::Keyed(refusal) => Self::Keyed(refusal),
         }
     }
 }

@@ -13,13 +13,15 @@
 pub mod driven;
 pub mod driving;
 pub mod errors;
+pub mod idempotency;
 
 pub use driven::{Clock, IdGenerator, SessionRepository, TokenVerifier};
 pub use driving::{
-    BreadcrumbInput, DeleteChatMemberInput, InviteChatMemberInput, NewMemberInput, NewSessionInput,
-    SessionUseCases,
+    BreadcrumbInput, DeleteChatMemberInput, IdempotencyInput, InviteChatMemberInput, NewMemberInput,
+    NewSessionInput, SessionUseCases,
 };
 pub use errors::{AuthError, FieldError, RepositoryError, ServiceError, UpdateError};
+pub use idempotency::{AnswerRenderer, Idempotency, KeyedRefusal, StoredAnswer};
 
 #[cfg(feature = "mock")]
 pub use driven::{MockClock, MockIdGenerator, MockSessionRepository, MockTokenVerifier};

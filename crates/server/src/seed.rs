@@ -100,6 +100,7 @@ pub async fn run(config: &Config, use_cases: Arc<dyn SessionUseCases>) -> Result
                 display_name: Some("Supervisor line".into()),
                 role: None,
                 if_version: None,
+                idempotency: None,
             },
         )
         .await

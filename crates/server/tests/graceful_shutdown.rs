@@ -61,6 +61,7 @@ impl SessionUseCases for SlowReads {
         _: &Actor,
         _: Option<String>,
         _: Option<evo_domain::IfVersion>,
+        _: Option<evo_ports::IdempotencyInput>,
     ) -> Result<Session, ServiceError> {
         Err(ServiceError::Internal(NOT_IN_THIS_TEST.into()))
     }

@@ -8,7 +8,7 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
 use evo_domain::SessionError;
-use evo_ports::{AuthError, FieldError, ServiceError};
+use evo_ports::{AuthError, FieldError, KeyedRefusal, ServiceError};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -106,6 +106,10 @@ pub enum ApiError {
     UnsupportedMediaType,
     /// 403 `Forbidden`: a cookie-authenticated change from an origin that is not allowed.
     ForbiddenOrigin,
+    /// 422 `IdempotencyKeyReused`: the key was used for another request.
+    IdempotencyKeyReused,
+    /// 409 `IdempotencyKeyInFlight`: the first request with the key is still running.
+    IdempotencyKeyInFlight,
     /// 500 `InternalServerError`: the cause is in the log, never in the response.
     Internal,
 }
@@ -120,6 +124,13 @@ impl ApiError {
             ServiceError::Unavailable(cause) => {
                 tracing::warn!(request_id, %cause, "service unavailable");
                 Self::Unavailable { retry_after }
+            }
+            ServiceError::Keyed(KeyedRefusal::Reused) => Self::IdempotencyKeyReused,
+            ServiceError::Keyed(KeyedRefusal::InFlight) => Self::IdempotencyKeyInFlight,
+            // Handlers answer a replay themselves; reaching here is a bug.
+            ServiceError::Keyed(KeyedRefusal::Replay(_)) => {
+                tracing::error!(request_id, "a replayed answer reached the error mapping");
+                Self::Internal
             }
             ServiceError::OutcomeUnknown(cause) => {
                 tracing::error!(request_id, %cause, "outcome of a change unknown");
@@ -164,6 +175,8 @@ impl ApiError {
             Self::RequestTimeout { .. } => "RequestTimeout",
             Self::UnsupportedMediaType => "UnsupportedMediaType",
             Self::ForbiddenOrigin => "Forbidden",
+            Self::IdempotencyKeyReused => "IdempotencyKeyReused",
+            Self::IdempotencyKeyInFlight => "IdempotencyKeyInFlight",
             Self::Internal => "InternalServerError",
         }
     }
@@ -211,6 +224,13 @@ impl ApiError {
             Self::ForbiddenOrigin => "A change authenticated by the ss-tok cookie must come from an allowed \
                 Origin"
                 .to_owned(),
+            Self::IdempotencyKeyReused => {
+                "This Idempotency-Key was used for another request; use a new key for a new request"
+                    .to_owned()
+            }
+            Self::IdempotencyKeyInFlight => {
+                "A request with this Idempotency-Key is still running; retry once it has answered".to_owned()
+            }
             Self::Internal => "An internal error occurred".to_owned(),
         }
     }
@@ -277,6 +297,8 @@ impl ResponseError for ApiError {
             Self::RequestTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::ForbiddenOrigin => StatusCode::FORBIDDEN,
+            Self::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::IdempotencyKeyInFlight => StatusCode::CONFLICT,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

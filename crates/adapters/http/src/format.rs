@@ -167,6 +167,18 @@ pub fn render_session(
 pub fn render(format: Format, operation: &str, info: &SessionInfo) -> Result<HttpResponse, ApiError> {
     let mut response = HttpResponse::Ok();
     response.insert_header((header::CONTENT_TYPE, HeaderValue::from_static(format.content_type())));
+    if format == Format::Csv {
+        let disposition = format!("attachment;filename=\"{operation}.csv\"");
+        if let Ok(value) = HeaderValue::from_str(&disposition) {
+            response.insert_header((header::CONTENT_DISPOSITION, value));
+        }
+    }
+    Ok(response.body(render_body(format, info)?))
+}
+
+/// The body of a `SessionInfo` in `format`: what [`render`] answers, and what a keyed request
+/// keeps to answer its retries byte for byte.
+pub fn render_body(format: Format, info: &SessionInfo) -> Result<String, ApiError> {
     let ordered = || {
         OrderedValue::of(info).map_err(|error| {
             tracing::error!(%error, "cannot serialize a SessionInfo");
@@ -174,21 +186,14 @@ pub fn render(format: Format, operation: &str, info: &SessionInfo) -> Result<Htt
         })
     };
     const DICTIONARIES: &[&str] = &["applicationData"];
-    let body = match format {
+    Ok(match format {
         Format::Json => serde_json::to_string(info).map_err(|error| {
             tracing::error!(%error, "cannot serialize a SessionInfo");
             ApiError::Internal
         })?,
-        Format::Csv => {
-            let disposition = format!("attachment;filename=\"{operation}.csv\"");
-            if let Ok(value) = HeaderValue::from_str(&disposition) {
-                response.insert_header((header::CONTENT_DISPOSITION, value));
-            }
-            to_csv(&ordered()?, SESSION_INFO_FIELDS, DICTIONARIES)
-        }
+        Format::Csv => to_csv(&ordered()?, SESSION_INFO_FIELDS, DICTIONARIES),
         Format::Jsv => to_jsv(&ordered()?, DICTIONARIES),
-    };
-    Ok(response.body(body))
+    })
 }
 
 #[cfg(test)]

@@ -13,8 +13,8 @@ use actix_web::http::header;
 use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
 use evo_domain::{Actor, Session};
 use evo_ports::{
-    AuthError, BreadcrumbInput, DeleteChatMemberInput, FieldError, InviteChatMemberInput, NewMemberInput,
-    NewSessionInput, ServiceError, SessionUseCases,
+    AuthError, BreadcrumbInput, DeleteChatMemberInput, FieldError, InviteChatMemberInput, KeyedRefusal,
+    NewMemberInput, NewSessionInput, ServiceError, SessionUseCases,
 };
 use serde::Serialize;
 use serde_json::Value;
@@ -22,13 +22,13 @@ use utoipa::ToSchema;
 
 use crate::dto::{InviteChatMember, NewSession, SessionInfo};
 use crate::error::{ApiError, ErrorResponse};
-use crate::etag;
 use crate::format::render_session;
 use crate::observability::{CorsOrigins, RequestId};
 use crate::rate_limit::ChangeRateLimit;
 use crate::request::{
     RequestFields, TokenSource, bearer_token, property, read_body, string_map, text_value, type_error,
 };
+use crate::{etag, idempotency};
 
 /// What every handler shares.
 #[derive(Clone)]
@@ -89,7 +89,11 @@ impl AppState {
         operation: &str,
         outcome: Result<Session, ServiceError>,
     ) -> Result<HttpResponse, ApiError> {
-        let session = outcome.map_err(|error| self.fail(request, error))?;
+        let session = match outcome {
+            Ok(session) => session,
+            Err(ServiceError::Keyed(KeyedRefusal::Replay(answer))) => return Ok(idempotency::replay(answer)),
+            Err(error) => return Err(self.fail(request, error)),
+        };
         render_session(request, operation, &session)
     }
 }
@@ -133,11 +137,11 @@ async fn body_fields(
     payload: web::Payload,
     timeout: Duration,
     path: &[(&str, &str)],
-) -> Result<RequestFields, ApiError> {
+) -> Result<(RequestFields, web::Bytes), ApiError> {
     let body = read_body(payload, timeout).await?;
     let mut fields = RequestFields::from_body(request, &body)?;
     add_path_and_query(&mut fields, request, path)?;
-    Ok(fields)
+    Ok((fields, body))
 }
 
 /// DeleteChatMember: removes the specified member from the chat.
@@ -169,6 +173,7 @@ pub async fn delete_chat_member(
         member_to_remove: fields.text("memberToRemove", &mut errors),
         reason: fields.text("reason", &mut errors),
         if_version: etag::if_match(&request),
+        idempotency: idempotency::input(&request, b""),
     };
     no_field_errors(errors)?;
     let outcome = state.use_cases.delete_chat_member(&actor, input).await;
@@ -195,7 +200,7 @@ pub async fn invite_chat_member(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let actor = state.authenticate_change(&request).await?;
-    let fields =
+    let (fields, body) =
         body_fields(&request, payload, state.body_read_timeout, &[("sessionId", "sessionId")]).await?;
     let mut errors = Vec::new();
     let input = InviteChatMemberInput {
@@ -204,6 +209,7 @@ pub async fn invite_chat_member(
         display_name: fields.text("displayName", &mut errors),
         role: fields.text("role", &mut errors),
         if_version: etag::if_match(&request),
+        idempotency: idempotency::input(&request, &body),
     };
     no_field_errors(errors)?;
     let outcome = state.use_cases.invite_chat_member(&actor, input).await;
@@ -226,7 +232,7 @@ pub async fn new_session(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let actor = state.authenticate_change(&request).await?;
-    let fields = body_fields(&request, payload, state.body_read_timeout, &[]).await?;
+    let (fields, body) = body_fields(&request, payload, state.body_read_timeout, &[]).await?;
     let mut errors = Vec::new();
     let input = NewSessionInput {
         account_id: fields.text("accountId", &mut errors),
@@ -244,6 +250,7 @@ pub async fn new_session(
         from_phone_number: fields.text("fromPhoneNumber", &mut errors),
         console_data: fields.text("consoleData", &mut errors),
         members: fields.list("members", &mut errors, member_input),
+        idempotency: idempotency::input(&request, &body),
     };
     no_field_errors(errors)?;
     let outcome = state.use_cases.new_session(&actor, input).await;
@@ -334,7 +341,10 @@ pub async fn end_session(request: HttpRequest, state: web::Data<AppState>) -> Re
     let mut errors = Vec::new();
     let session_id = fields.text("sessionId", &mut errors);
     no_field_errors(errors)?;
-    let outcome = state.use_cases.end_session(&actor, session_id, etag::if_match(&request)).await;
+    let outcome = state
+        .use_cases
+        .end_session(&actor, session_id, etag::if_match(&request), idempotency::input(&request, b""))
+        .await;
     state.answer(&request, "EndSession", outcome)
 }
 

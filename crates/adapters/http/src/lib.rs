@@ -26,6 +26,7 @@ pub mod error;
 pub mod etag;
 pub mod format;
 mod handlers;
+pub mod idempotency;
 pub mod observability;
 pub mod openapi;
 pub mod rate_limit;

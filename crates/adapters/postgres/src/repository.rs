@@ -68,16 +68,17 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncC
 use evo_domain::{
     Actor, IfVersion, Session, SessionCommand, SessionError, SessionId, Timestamp, VisibleAccounts,
 };
-use evo_ports::{RepositoryError, SessionRepository, UpdateError};
+use evo_ports::{Idempotency, KeyedRefusal, RepositoryError, SessionRepository, UpdateError};
 use evo_store_sql::{
-    ChangeWrites, LogRecord, MemberRecord, MemberWrite, Refusal, SessionRecord, decide, restore_session,
+    ChangeWrites, KeyRecord, LogRecord, MemberRecord, MemberWrite, Refusal, SessionRecord, decide,
+    restore_session,
 };
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 
 use crate::config::PgConfig;
 use crate::error::{Failure, PgStoreError, classify, is_unique_violation, pool_failure};
-use crate::schema::{session_log, session_members, sessions};
+use crate::schema::{idempotency_keys, session_log, session_members, sessions};
 use crate::statements::{
     Begin, BeginSnapshot, ChangeHeader, Commit, EndSessionWrite, InsertLog, InsertMembers, InviteMemberWrite,
     RemoveMemberWrite, Rollback,
@@ -105,6 +106,10 @@ extern "SQL" {
     /// When the server started: a transaction ID is only unique between two restarts (after a
     /// crash, an ID whose commit never reached the disk is handed out again).
     fn pg_postmaster_start_time() -> diesel::sql_types::Timestamptz;
+    /// A 64-bit hash of a text: the advisory lock of an Idempotency-Key.
+    fn hashtextextended(value: Text, seed: diesel::sql_types::BigInt) -> diesel::sql_types::BigInt;
+    /// Takes the advisory lock `key` until the transaction ends, or answers false at once.
+    fn pg_try_advisory_xact_lock(key: diesel::sql_types::BigInt) -> diesel::sql_types::Bool;
 }
 
 /// A transaction's ID, with the start of the server that gave it out.
@@ -558,6 +563,74 @@ async fn find_session(
 enum Attempt {
     Done(Box<Session>),
     Rejected(SessionError),
+    Keyed(KeyedRefusal),
+}
+
+/// The first round trip of a keyed request, in its own transaction: `BEGIN`, the key's
+/// advisory lock (held by whichever request runs the key, across instances, until its
+/// transaction ends) and the key's live answer. `Some` is the answer to give instead of
+/// carrying the request out (the transaction is then rolled back); `None`: go on.
+async fn claim_key(
+    connection: &AsyncPgConnection,
+    protocol: Protocol,
+    request: &Idempotency,
+    now: Timestamp,
+) -> Result<Option<KeyedRefusal>, Failure> {
+    let (mut lock_connection, mut lookup_connection) = (connection, connection);
+    let lock_name = format!("evo-sessions idempotency\n{}\n{}", request.scope, request.key);
+    let locked = diesel::select(pg_try_advisory_xact_lock(hashtextextended(lock_name, 0_i64)))
+        .get_result::<bool>(&mut lock_connection);
+    let stored = idempotency_keys::table
+        .filter(idempotency_keys::scope.eq(request.scope.clone()))
+        .filter(idempotency_keys::key.eq(request.key.clone()))
+        .filter(idempotency_keys::expires_at.gt(now))
+        .select((
+            idempotency_keys::fingerprint,
+            idempotency_keys::status,
+            idempotency_keys::content_type,
+            idempotency_keys::body,
+        ))
+        .get_result::<KeyRecord>(&mut lookup_connection)
+        .map(|r| r.optional());
+    let claimed = futures_util::try_join!(control(connection, protocol, Control::Begin), locked, stored);
+    let refusal = match claimed {
+        Ok((_, false, _)) => KeyedRefusal::InFlight,
+        Ok((_, true, Some(record))) => record.answer_to(request),
+        Ok((_, true, None)) => return Ok(None),
+        Err(error) => {
+            let _ = rollback(connection, protocol).await;
+            return Err(classify(&error));
+        }
+    };
+    rollback(connection, protocol).await?;
+    Ok(Some(refusal))
+}
+
+/// Keeps a keyed request's answer in its change's transaction. The key's lock is held and no
+/// live answer was found, so a row under the key can only be an expired one: replaced.
+async fn keep_answer(
+    mut connection: &AsyncPgConnection,
+    request: &Idempotency,
+    record: KeyRecord,
+) -> QueryResult<usize> {
+    let values = (
+        idempotency_keys::fingerprint.eq(record.fingerprint),
+        idempotency_keys::status.eq(record.status),
+        idempotency_keys::content_type.eq(record.content_type),
+        idempotency_keys::body.eq(record.body),
+        idempotency_keys::expires_at.eq(request.expires_at),
+    );
+    diesel::insert_into(idempotency_keys::table)
+        .values((
+            idempotency_keys::scope.eq(request.scope.clone()),
+            idempotency_keys::key.eq(request.key.clone()),
+            values.clone(),
+        ))
+        .on_conflict((idempotency_keys::scope, idempotency_keys::key))
+        .do_update()
+        .set(values)
+        .execute(&mut connection)
+        .await
 }
 
 /// What a change had sent when it stopped: once its write and COMMIT may have gone out, the
@@ -577,6 +650,7 @@ struct ChangeRequest<'a> {
     actor: &'a Actor,
     command: &'a SessionCommand,
     if_version: Option<&'a IfVersion>,
+    idempotency: Option<&'a Idempotency>,
     now: Timestamp,
 }
 
@@ -587,9 +661,20 @@ async fn change_session(
     request: ChangeRequest<'_>,
     in_flight: &mut InFlight,
 ) -> Result<Attempt, Failure> {
-    let ChangeRequest { id, actor, command, if_version, now } = request;
+    let ChangeRequest { id, actor, command, if_version, idempotency, now } = request;
+    // A keyed request begins its transaction with the key's checks (one more round trip).
+    let began = match idempotency {
+        Some(key) => match claim_key(connection, protocol, key, now).await? {
+            Some(refusal) => return Ok(Attempt::Keyed(refusal)),
+            None => true,
+        },
+        None => false,
+    };
+    let begin = async move {
+        if began { Ok(0) } else { control(connection, protocol, Control::Begin).await.map(|()| 0) }
+    };
     let Loads { header, members, log } = lock_futures(connection, id.as_str(), actor.visible_accounts());
-    let read = futures_util::try_join!(control(connection, protocol, Control::Begin), header, members, log);
+    let read = futures_util::try_join!(begin, header, members, log);
     let (_, header, members, log) = match read {
         Ok(read) => read,
         Err(error) => {
@@ -604,14 +689,23 @@ async fn change_session(
     let loaded = header.map(|(header, _, _)| (header, members, log));
     let (session, writes) = match decide(loaded, actor, command, if_version, now) {
         Ok(decided) => decided,
-        Err(refusal) => {
+        Err(Refusal::Rejected(rejected)) => {
+            // A keyed refusal is an answer too: kept, and committed.
+            if let Some(key) = idempotency {
+                let kept = keep_answer(connection, key, KeyRecord::of(key, Err(&rejected))).await;
+                kept.map_err(|e| classify(&e))?;
+                control(connection, protocol, Control::Commit).await.map_err(|e| classify(&e))?;
+            } else {
+                rollback(connection, protocol).await?;
+            }
+            return Ok(Attempt::Rejected(rejected));
+        }
+        Err(Refusal::Corrupt(corrupt)) => {
             rollback(connection, protocol).await?;
-            return match refusal {
-                Refusal::Rejected(rejected) => Ok(Attempt::Rejected(rejected)),
-                Refusal::Corrupt(corrupt) => Err(Failure::Internal(corrupt.to_string())),
-            };
+            return Err(Failure::Internal(corrupt.to_string()));
         }
     };
+    let answer = idempotency.map(|key| (key, KeyRecord::of(key, Ok(&session))));
     let write = ChangeWrite::of(&writes);
     // From here on the COMMIT may reach the server whatever happens to its answer.
     in_flight.xid = xid;
@@ -622,13 +716,23 @@ async fn change_session(
     });
     in_flight.changed = Some(Box::new(session));
     let write = write.execute(connection);
-    let (written, commit) = match protocol {
-        Protocol::Pipelined => futures_util::join!(write, control(connection, protocol, Control::Commit)),
-        Protocol::Unprepared => {
-            let written = write.await;
-            (written, control(connection, protocol, Control::Commit).await)
+    let kept = async move {
+        match answer {
+            Some((key, record)) => keep_answer(connection, key, record).await,
+            None => Ok(0),
         }
     };
+    let (written, kept, commit) = match protocol {
+        Protocol::Pipelined => {
+            futures_util::join!(write, kept, control(connection, protocol, Control::Commit))
+        }
+        Protocol::Unprepared => {
+            let written = write.await;
+            let kept = kept.await;
+            (written, kept, control(connection, protocol, Control::Commit).await)
+        }
+    };
+    kept.map_err(|e| classify(&e))?;
     // A failed write aborts the transaction, and the pipelined COMMIT then only rolls back.
     match written {
         Ok(1) => {}
@@ -695,8 +799,17 @@ async fn insert_session(
     connection: &AsyncPgConnection,
     protocol: Protocol,
     session: &Session,
+    idempotency: Option<&Idempotency>,
     xid: &OnceLock<ServerTxid>,
-) -> Result<(), Failure> {
+) -> Result<Option<KeyedRefusal>, Failure> {
+    // A new session's "now" is when it was opened.
+    let began = match idempotency {
+        Some(key) => match claim_key(connection, protocol, key, session.date_created).await? {
+            Some(refusal) => return Ok(Some(refusal)),
+            None => true,
+        },
+        None => false,
+    };
     let id = session.id.as_str().to_owned();
     let members = InsertMembers::new(id.clone(), session.members.iter().map(MemberRecord::of));
     let log = InsertLog {
@@ -704,7 +817,14 @@ async fn insert_session(
         dates: session.log.iter().map(|entry| entry.date).collect(),
         messages: session.log.iter().map(|entry| entry.message.clone()).collect(),
     };
-    let begin = control(connection, protocol, Control::Begin);
+    let begin =
+        async move { if began { Ok(()) } else { control(connection, protocol, Control::Begin).await } };
+    let kept = async move {
+        match idempotency {
+            Some(key) => keep_answer(connection, key, KeyRecord::of(key, Ok(session))).await,
+            None => Ok(0),
+        }
+    };
     // The transaction's ID, kept as soon as it arrives: it settles a lost answer to COMMIT.
     let mut xid_connection = connection;
     let current_xid = async move {
@@ -721,20 +841,29 @@ async fn insert_session(
     );
     let members = run(connection, members);
     let log = run(connection, log);
-    let (begin, current_xid, header, members, log, commit) = match protocol {
+    let (begin, current_xid, header, members, log, kept, commit) = match protocol {
         Protocol::Pipelined => futures_util::join!(
             begin,
             current_xid,
             header,
             members,
             log,
+            kept,
             control(connection, protocol, Control::Commit)
         ),
         Protocol::Unprepared => {
-            let (begin, current_xid, header, members, log) =
-                futures_util::join!(begin, current_xid, header, members, log);
+            let (begin, current_xid, header, members, log, kept) =
+                futures_util::join!(begin, current_xid, header, members, log, kept);
             // After a failure the transaction is aborted and COMMIT only rolls back.
-            (begin, current_xid, header, members, log, control(connection, protocol, Control::Commit).await)
+            (
+                begin,
+                current_xid,
+                header,
+                members,
+                log,
+                kept,
+                control(connection, protocol, Control::Commit).await,
+            )
         }
     };
     begin.map_err(|e| classify(&e))?;
@@ -744,16 +873,25 @@ async fn insert_session(
     })?;
     members.map_err(|e| classify(&e))?;
     log.map_err(|e| classify(&e))?;
-    commit.map_err(|e| classify(&e))
+    kept.map_err(|e| classify(&e))?;
+    commit.map_err(|e| classify(&e))?;
+    Ok(None)
 }
 
 #[async_trait]
 impl SessionRepository for PgSessionRepository {
-    async fn insert(&self, session: &Session) -> Result<(), RepositoryError> {
+    async fn insert(&self, session: &Session, idempotency: Option<Idempotency>) -> Result<(), UpdateError> {
+        let idempotency = idempotency.as_ref();
         let mut lease = self.lease().await.map_err(Failure::into_repository_error)?;
         let xid = OnceLock::new();
-        let inserted =
-            self.within_deadline(insert_session(lease.connection(), self.protocol, session, &xid)).await;
+        let inserted = self
+            .within_deadline(insert_session(lease.connection(), self.protocol, session, idempotency, &xid))
+            .await;
+        if let Ok(Some(refusal)) = inserted {
+            lease.release_to_pool();
+            return Err(UpdateError::Keyed(refusal));
+        }
+        let inserted = inserted.map(|_| ());
         if matches!(inserted, Err(Failure::AlreadyExists)) {
             // The duplicate aborted the transaction and the COMMIT after it rolled back.
             lease.release_to_pool();
@@ -764,7 +902,22 @@ impl SessionRepository for PgSessionRepository {
             }
             other => other,
         };
-        inserted.map_err(Failure::into_repository_error)
+        Ok(inserted.map_err(Failure::into_repository_error)?)
+    }
+
+    async fn purge_expired_keys(&self, now: Timestamp, limit: u32) -> Result<u64, RepositoryError> {
+        let lease = self.lease().await.map_err(Failure::into_repository_error)?;
+        let mut connection = lease.connection();
+        // Oldest first, a bounded batch, each row locked only for its own delete.
+        let purged = diesel::sql_query(
+            "DELETE FROM idempotency_keys WHERE ctid IN (SELECT ctid FROM idempotency_keys \
+             WHERE expires_at <= $1 ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED)",
+        )
+        .bind::<diesel::sql_types::Timestamptz, _>(now)
+        .bind::<diesel::sql_types::BigInt, _>(i64::from(limit))
+        .execute(&mut connection);
+        let purged = self.within_deadline(purged.map(|r| r.map_err(|e| classify(&e)))).await;
+        Ok(lease.settle(purged).map_err(Failure::into_repository_error)? as u64)
     }
 
     async fn find(&self, id: &SessionId) -> Result<Option<Session>, RepositoryError> {
@@ -785,9 +938,17 @@ impl SessionRepository for PgSessionRepository {
         actor: &Actor,
         command: &SessionCommand,
         if_version: Option<IfVersion>,
+        idempotency: Option<Idempotency>,
         now: Timestamp,
     ) -> Result<Session, UpdateError> {
-        let request = ChangeRequest { id, actor, command, if_version: if_version.as_ref(), now };
+        let request = ChangeRequest {
+            id,
+            actor,
+            command,
+            if_version: if_version.as_ref(),
+            idempotency: idempotency.as_ref(),
+            now,
+        };
         let mut last_conflict = String::new();
         for _ in 0..MAX_ATTEMPTS {
             let lease = self.lease().await.map_err(Failure::into_repository_error)?;
@@ -805,6 +966,7 @@ impl SessionRepository for PgSessionRepository {
             match attempt {
                 Ok(Attempt::Done(session)) => return Ok(*session),
                 Ok(Attempt::Rejected(refusal)) => return Err(UpdateError::Rejected(refusal)),
+                Ok(Attempt::Keyed(refusal)) => return Err(UpdateError::Keyed(refusal)),
                 Err(Failure::Retry(reason)) => {
                     tracing::debug!(session = %id, %reason, "retrying a change after a conflict");
                     last_conflict = reason;

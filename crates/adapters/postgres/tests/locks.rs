@@ -29,13 +29,13 @@ async fn a_session_of_another_account_is_not_found_without_waiting_for_its_lock(
     let database = TestDatabase::create().await;
     let repository = PgSessionRepository::connect(database.config()).await.expect("connect");
     let session = chat(&["+15551234567", "ann@example.com", "bob@example.com"]);
-    repository.insert(&session).await.expect("insert");
+    repository.insert(&session, None).await.expect("insert");
     let _holder = hold_row_lock(&database, session.id.as_str()).await;
 
     let stranger = Actor { account_ids: vec![AccountId::parse("globex").unwrap()], ..agent() };
     let foreign = tokio::time::timeout(
         Duration::from_secs(1),
-        repository.update(&session.id, &stranger, &remove_bob(), None, at(5)),
+        repository.update(&session.id, &stranger, &remove_bob(), None, None, at(5)),
     )
     .await
     .expect("a foreign session must not wait for the lock");
@@ -44,7 +44,7 @@ async fn a_session_of_another_account_is_not_found_without_waiting_for_its_lock(
     // The owner's change does wait: the lock is really held.
     let owner = tokio::time::timeout(
         Duration::from_millis(500),
-        repository.update(&session.id, &agent(), &remove_bob(), None, at(5)),
+        repository.update(&session.id, &agent(), &remove_bob(), None, None, at(5)),
     )
     .await;
     assert!(owner.is_err(), "the owner's change waits for the lock: {owner:?}");
@@ -58,13 +58,13 @@ async fn readiness_answers_while_every_request_connection_is_busy() {
     config.wait_timeout = Duration::from_millis(300);
     let repository = PgSessionRepository::connect(config).await.expect("connect");
     let session = chat(&["+15551234567", "ann@example.com", "bob@example.com"]);
-    repository.insert(&session).await.expect("insert");
+    repository.insert(&session, None).await.expect("insert");
     let _holder = hold_row_lock(&database, session.id.as_str()).await;
 
     // The only request connection waits for the lock...
     let busy = {
         let (repository, id) = (repository.clone(), session.id.clone());
-        tokio::spawn(async move { repository.update(&id, &agent(), &remove_bob(), None, at(5)).await })
+        tokio::spawn(async move { repository.update(&id, &agent(), &remove_bob(), None, None, at(5)).await })
     };
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert!(!busy.is_finished(), "the change holds the pool's only connection");

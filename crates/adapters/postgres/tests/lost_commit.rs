@@ -86,7 +86,7 @@ async fn setup(ends: CommitEnds) -> Setup {
     let mut admin = AsyncPgConnection::establish(&database.url).await.expect("admin connection");
     // The session is stored before the trigger exists.
     let session = chat(&["+15551234567", "ann@example.com", "bob@example.com"]);
-    repository.insert(&session).await.expect("insert");
+    repository.insert(&session, None).await.expect("insert");
     slow_commits(&mut admin, Duration::from_millis(600), ends).await;
     Setup { session_id: session.id.clone(), database, admin, proxy, repository }
 }
@@ -103,10 +103,9 @@ async fn removal_with_lost_commit_answer(
 ) -> Result<evo_domain::Session, UpdateError> {
     let session_id = setup.session_id.clone();
     let repository = setup.repository.clone();
-    let removal =
-        tokio::spawn(
-            async move { repository.update(&session_id, &agent(), &remove_bob(), None, at(5)).await },
-        );
+    let removal = tokio::spawn(async move {
+        repository.update(&session_id, &agent(), &remove_bob(), None, None, at(5)).await
+    });
     until_a_commit_sleeps(&mut setup.admin).await;
     setup.proxy.set(Mode::Cut);
     tokio::time::sleep(restore_after).await;

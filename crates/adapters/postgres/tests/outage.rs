@@ -52,7 +52,7 @@ async fn unavailable_while_postgres_is_unreachable_then_back_without_rebuilding(
     let repository = PgSessionRepository::connect(config).await.expect("connect through the proxy");
 
     let session = chat(&["+15551234567", "ann@example.com", "bob@example.com"]);
-    repository.insert(&session).await.expect("insert");
+    repository.insert(&session, None).await.expect("insert");
     assert!(repository.find(&session.id).await.expect("find").is_some());
 
     for mode in [Mode::Cut, Mode::Stall] {
@@ -64,7 +64,7 @@ async fn unavailable_while_postgres_is_unreachable_then_back_without_rebuilding(
         .await;
         assert_unavailable_within(&format!("{mode:?} update"), limit, async {
             let command = SessionCommand::InviteMember(NewMember::new(identity("carol@example.com")));
-            match repository.update(&session.id, &actor(), &command, None, at(5)).await {
+            match repository.update(&session.id, &actor(), &command, None, None, at(5)).await {
                 Err(UpdateError::Repository(error)) => Err(error),
                 other => panic!("expected a store failure, got {other:?}"),
             }
@@ -86,7 +86,14 @@ async fn unavailable_while_postgres_is_unreachable_then_back_without_rebuilding(
         assert_eq!(stored.members.len(), 3, "a failed change was committed after {mode:?}");
     }
     let removed = repository
-        .update(&session.id, &actor(), &SessionCommand::remove(identity("bob@example.com")), None, at(9))
+        .update(
+            &session.id,
+            &actor(),
+            &SessionCommand::remove(identity("bob@example.com")),
+            None,
+            None,
+            at(9),
+        )
         .await
         .expect("a change after recovery");
     assert_eq!(removed.members.len(), 2);

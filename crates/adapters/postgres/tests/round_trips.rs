@@ -76,25 +76,31 @@ async fn warm_round_trips_removal_2_refusal_2_find_1_insert_1() {
     config.pool_size = 1; // one connection, so the warm-up prepares the statements it reuses
     let repository = PgSessionRepository::connect(config).await.expect("connect");
     let session = chat_with_users(8);
-    repository.insert(&session).await.expect("insert");
+    repository.insert(&session, None).await.expect("insert");
     let remove = |i: usize| SessionCommand::remove(identity(&user(i)));
 
     // Warm-up: prepares each statement once on the connection.
-    repository.update(&session.id, &agent(), &remove(0), None, at(1)).await.expect("warm-up removal");
-    repository.update(&session.id, &agent(), &remove(0), None, at(1)).await.expect_err("warm-up refusal");
+    repository.update(&session.id, &agent(), &remove(0), None, None, at(1)).await.expect("warm-up removal");
+    repository
+        .update(&session.id, &agent(), &remove(0), None, None, at(1))
+        .await
+        .expect_err("warm-up refusal");
     repository.find(&session.id).await.expect("warm-up find");
-    repository.insert(&chat_with_users(8)).await.expect("warm-up insert");
+    repository.insert(&chat_with_users(8), None).await.expect("warm-up insert");
 
     let removal = round_trips(|run| {
         let repository = &repository;
         let session = &session;
         async move {
-            repository.update(&session.id, &agent(), &remove(1 + run), None, at(2)).await.expect("removal");
+            repository
+                .update(&session.id, &agent(), &remove(1 + run), None, None, at(2))
+                .await
+                .expect("removal");
         }
     })
     .await;
     let refusal = round_trips(|_| async {
-        repository.update(&session.id, &agent(), &remove(1), None, at(3)).await.expect_err("refusal");
+        repository.update(&session.id, &agent(), &remove(1), None, None, at(3)).await.expect_err("refusal");
     })
     .await;
     let find = round_trips(|_| async {
@@ -102,7 +108,7 @@ async fn warm_round_trips_removal_2_refusal_2_find_1_insert_1() {
     })
     .await;
     let insert = round_trips(|_| async {
-        repository.insert(&chat_with_users(8)).await.expect("insert");
+        repository.insert(&chat_with_users(8), None).await.expect("insert");
     })
     .await;
     assert_eq!(

@@ -30,12 +30,13 @@ use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 use evo_domain::{
     Actor, IfVersion, Session, SessionCommand, SessionError, SessionId, Timestamp, VisibleAccounts,
 };
-use evo_ports::{RepositoryError, SessionRepository, UpdateError};
+use evo_ports::{Idempotency, KeyedRefusal, RepositoryError, SessionRepository, UpdateError};
 use evo_store_sql::{
-    ChangeWrites, LogRecord, MemberRecord, MemberWrite, Refusal, SessionRecord, decide, restore_session,
+    ChangeWrites, KeyRecord, LogRecord, MemberRecord, MemberWrite, Refusal, SessionRecord, decide,
+    restore_session,
 };
 
-use crate::schema::{session_log, session_members, sessions};
+use crate::schema::{idempotency_keys, session_log, session_members, sessions};
 
 /// The migrations of `migrations/sqlite`, compiled in.
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../../migrations/sqlite");
@@ -208,6 +209,7 @@ fn is_unique_violation(error: &DieselError, columns: &str) -> bool {
 #[derive(Debug)]
 enum ChangeFailure {
     Rejected(SessionError),
+    Keyed(KeyedRefusal),
     Corrupt(String),
     Database(DieselError),
 }
@@ -215,6 +217,17 @@ enum ChangeFailure {
 impl From<DieselError> for ChangeFailure {
     fn from(error: DieselError) -> Self {
         Self::Database(error)
+    }
+}
+
+impl From<ChangeFailure> for UpdateError {
+    fn from(failure: ChangeFailure) -> Self {
+        match failure {
+            ChangeFailure::Rejected(refusal) => Self::Rejected(refusal),
+            ChangeFailure::Keyed(refusal) => Self::Keyed(refusal),
+            ChangeFailure::Corrupt(reason) => RepositoryError::Internal(reason).into(),
+            ChangeFailure::Database(error) => database_error(&error).into(),
+        }
     }
 }
 
@@ -250,9 +263,17 @@ fn load(
     Ok(Some((header, members, log)))
 }
 
-fn insert_session(connection: &mut SqliteConnection, session: &Session) -> QueryResult<()> {
+fn insert_session(
+    connection: &mut SqliteConnection,
+    session: &Session,
+    idempotency: Option<&Idempotency>,
+) -> Result<(), ChangeFailure> {
     let id = session.id.as_str().to_owned();
     connection.immediate_transaction(|connection| {
+        // A new session's "now" is when it was opened.
+        if let Some(refusal) = answered_before(connection, idempotency, session.date_created)? {
+            return Err(ChangeFailure::Keyed(refusal));
+        }
         diesel::insert_into(sessions::table)
             .values(evo_store_sql::session_values!(sessions, SessionRecord::of(session)))
             .execute(connection)?;
@@ -270,8 +291,65 @@ fn insert_session(connection: &mut SqliteConnection, session: &Session) -> Query
                 ))
                 .execute(connection)?;
         }
+        keep_answer(connection, idempotency, Ok(session))?;
         Ok(())
     })
+}
+
+/// The answer a keyed request gets without being carried out, when its key holds a live
+/// answer. The write lock of `BEGIN IMMEDIATE` serializes requests, so none is ever found
+/// in flight here: a repeat waits for the first, then gets its answer.
+fn answered_before(
+    connection: &mut SqliteConnection,
+    idempotency: Option<&Idempotency>,
+    now: Timestamp,
+) -> QueryResult<Option<KeyedRefusal>> {
+    let Some(request) = idempotency else { return Ok(None) };
+    let stored = idempotency_keys::table
+        .filter(idempotency_keys::scope.eq(&request.scope))
+        .filter(idempotency_keys::key.eq(&request.key))
+        .filter(idempotency_keys::expires_at.gt(now))
+        .select((
+            idempotency_keys::fingerprint,
+            idempotency_keys::status,
+            idempotency_keys::content_type,
+            idempotency_keys::body,
+        ))
+        .get_result::<KeyRecord>(connection)
+        .optional()?;
+    Ok(stored.map(|record| record.answer_to(request)))
+}
+
+/// Keeps the answer of a keyed request, in the transaction of its change (an expired
+/// answer under the same key is replaced).
+fn keep_answer(
+    connection: &mut SqliteConnection,
+    idempotency: Option<&Idempotency>,
+    outcome: Result<&Session, &SessionError>,
+) -> QueryResult<()> {
+    let Some(request) = idempotency else { return Ok(()) };
+    let record = KeyRecord::of(request, outcome);
+    diesel::insert_into(idempotency_keys::table)
+        .values((
+            idempotency_keys::scope.eq(&request.scope),
+            idempotency_keys::key.eq(&request.key),
+            idempotency_keys::fingerprint.eq(&record.fingerprint),
+            idempotency_keys::status.eq(record.status),
+            idempotency_keys::content_type.eq(&record.content_type),
+            idempotency_keys::body.eq(&record.body),
+            idempotency_keys::expires_at.eq(request.expires_at),
+        ))
+        .on_conflict((idempotency_keys::scope, idempotency_keys::key))
+        .do_update()
+        .set((
+            idempotency_keys::fingerprint.eq(&record.fingerprint),
+            idempotency_keys::status.eq(record.status),
+            idempotency_keys::content_type.eq(&record.content_type),
+            idempotency_keys::body.eq(&record.body),
+            idempotency_keys::expires_at.eq(request.expires_at),
+        ))
+        .execute(connection)?;
+    Ok(())
 }
 
 /// One change in one `BEGIN IMMEDIATE` transaction: load, decide (evo-store-sql's
@@ -282,18 +360,29 @@ fn change_session(
     actor: &Actor,
     command: &SessionCommand,
     if_version: Option<&IfVersion>,
+    idempotency: Option<&Idempotency>,
     now: Timestamp,
 ) -> Result<Session, ChangeFailure> {
-    connection.immediate_transaction(|connection| {
+    // A keyed refusal is committed with its answer; the closure returns it as `Ok(Err(..))`.
+    let outcome = connection.immediate_transaction(|connection| {
+        if let Some(refusal) = answered_before(connection, idempotency, now)? {
+            return Err(ChangeFailure::Keyed(refusal));
+        }
         let loaded = load(connection, id.as_str(), actor.visible_accounts())?;
-        let (session, writes) =
-            decide(loaded, actor, command, if_version, now).map_err(|refusal| match refusal {
-                Refusal::Rejected(rejected) => ChangeFailure::Rejected(rejected),
-                Refusal::Corrupt(corrupt) => ChangeFailure::Corrupt(corrupt.to_string()),
-            })?;
-        write_change(connection, &writes)?;
-        Ok(session)
-    })
+        match decide(loaded, actor, command, if_version, now) {
+            Ok((session, writes)) => {
+                write_change(connection, &writes)?;
+                keep_answer(connection, idempotency, Ok(&session))?;
+                Ok(Ok(session))
+            }
+            Err(Refusal::Rejected(rejected)) => {
+                keep_answer(connection, idempotency, Err(&rejected))?;
+                Ok(Err(rejected))
+            }
+            Err(Refusal::Corrupt(corrupt)) => Err(ChangeFailure::Corrupt(corrupt.to_string())),
+        }
+    })?;
+    outcome.map_err(ChangeFailure::Rejected)
 }
 
 fn write_change(connection: &mut SqliteConnection, writes: &ChangeWrites) -> Result<(), ChangeFailure> {
@@ -347,13 +436,17 @@ fn write_change(connection: &mut SqliteConnection, writes: &ChangeWrites) -> Res
 
 #[async_trait]
 impl SessionRepository for SqliteSessionRepository {
-    async fn insert(&self, session: &Session) -> Result<(), RepositoryError> {
+    async fn insert(&self, session: &Session, idempotency: Option<Idempotency>) -> Result<(), UpdateError> {
         let session = session.clone();
-        let inserted = self.run(move |connection| Ok(insert_session(connection, &session))).await?;
+        let inserted = self
+            .run(move |connection| Ok(insert_session(connection, &session, idempotency.as_ref())))
+            .await?;
         match inserted {
             Ok(()) => Ok(()),
-            Err(error) if is_unique_violation(&error, "sessions.id") => Err(RepositoryError::AlreadyExists),
-            Err(error) => Err(database_error(&error)),
+            Err(ChangeFailure::Database(error)) if is_unique_violation(&error, "sessions.id") => {
+                Err(RepositoryError::AlreadyExists.into())
+            }
+            Err(failure) => Err(failure.into()),
         }
     }
 
@@ -379,20 +472,39 @@ impl SessionRepository for SqliteSessionRepository {
         actor: &Actor,
         command: &SessionCommand,
         if_version: Option<IfVersion>,
+        idempotency: Option<Idempotency>,
         now: Timestamp,
     ) -> Result<Session, UpdateError> {
         let (id, actor, command) = (id.clone(), actor.clone(), command.clone());
         let changed = self
             .run(move |connection| {
-                Ok(change_session(connection, &id, &actor, &command, if_version.as_ref(), now))
+                Ok(change_session(
+                    connection,
+                    &id,
+                    &actor,
+                    &command,
+                    if_version.as_ref(),
+                    idempotency.as_ref(),
+                    now,
+                ))
             })
             .await?;
-        match changed {
-            Ok(session) => Ok(session),
-            Err(ChangeFailure::Rejected(refusal)) => Err(UpdateError::Rejected(refusal)),
-            Err(ChangeFailure::Corrupt(reason)) => Err(RepositoryError::Internal(reason).into()),
-            Err(ChangeFailure::Database(error)) => Err(database_error(&error).into()),
-        }
+        changed.map_err(UpdateError::from)
+    }
+
+    async fn purge_expired_keys(&self, now: Timestamp, limit: u32) -> Result<u64, RepositoryError> {
+        let purged = self
+            .run(move |connection| {
+                diesel::sql_query(
+                    "DELETE FROM idempotency_keys WHERE rowid IN \
+                     (SELECT rowid FROM idempotency_keys WHERE expires_at <= ? ORDER BY expires_at LIMIT ?)",
+                )
+                .bind::<diesel::sql_types::TimestamptzSqlite, _>(now)
+                .bind::<diesel::sql_types::Integer, _>(i32::try_from(limit).unwrap_or(i32::MAX))
+                .execute(connection)
+            })
+            .await?;
+        Ok(purged as u64)
     }
 
     async fn ping(&self) -> Result<(), RepositoryError> {

@@ -72,6 +72,18 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    idempotency_keys (scope, key) {
+        scope -> Text,
+        key -> Text,
+        fingerprint -> Text,
+        status -> Integer,
+        content_type -> Text,
+        body -> Binary,
+        expires_at -> TimestamptzSqlite,
+    }
+}
+
 diesel::joinable!(session_members -> sessions (session_id));
 diesel::joinable!(session_log -> sessions (session_id));
-diesel::allow_tables_to_appear_in_same_query!(sessions, session_members, session_log);
+diesel::allow_tables_to_appear_in_same_query!(sessions, session_members, session_log, idempotency_keys);

@@ -27,7 +27,7 @@ async fn open_creates_the_file_in_wal_mode_and_reopening_keeps_the_sessions() {
     let repository = SqliteSessionRepository::open(SqliteConfig::new(&path)).await.expect("open");
     assert!(path.exists(), "the database file was not created");
     let session = chat(&["+15551234567", "ann@example.com"]);
-    repository.insert(&session).await.expect("insert");
+    repository.insert(&session, None).await.expect("insert");
     drop(repository);
 
     let mut raw = SqliteConnection::establish(&path.display().to_string()).expect("raw connection");
@@ -48,14 +48,14 @@ async fn a_change_waits_for_another_writer_then_answers_unavailable() {
     config.busy_timeout = Duration::from_millis(300);
     let repository = SqliteSessionRepository::open(config).await.expect("open");
     let session = chat(&["+15551234567", "ann@example.com"]);
-    repository.insert(&session).await.expect("insert");
+    repository.insert(&session, None).await.expect("insert");
 
     // Another process holds the write lock.
     let mut other = SqliteConnection::establish(&path.display().to_string()).expect("raw connection");
     other.batch_execute("BEGIN IMMEDIATE").expect("take the write lock");
     let remove = SessionCommand::remove(identity("ann@example.com"));
     let started = Instant::now();
-    let outcome = repository.update(&session.id, &agent(), &remove, None, at(1)).await;
+    let outcome = repository.update(&session.id, &agent(), &remove, None, None, at(1)).await;
     let took = started.elapsed();
     assert!(
         matches!(outcome, Err(UpdateError::Repository(RepositoryError::Unavailable(_)))),
@@ -66,7 +66,9 @@ async fn a_change_waits_for_another_writer_then_answers_unavailable() {
     assert_eq!(repository.find(&session.id).await.expect("find").map(|s| s.members.len()), Some(2));
 
     other.batch_execute("ROLLBACK").expect("release the lock");
-    let changed =
-        repository.update(&session.id, &agent(), &remove, None, at(2)).await.expect("remove after release");
+    let changed = repository
+        .update(&session.id, &agent(), &remove, None, None, at(2))
+        .await
+        .expect("remove after release");
     assert_eq!(changed.members.len(), 1);
 }

@@ -8,7 +8,7 @@ use chrono::SubsecRound;
 use evo_domain::{
     CallState, Channel, IfVersion, MemberRole, NewMember, Session, SessionCommand, SessionError, SessionId,
 };
-use evo_ports::{RepositoryError, SessionRepository, UpdateError};
+use evo_ports::{Idempotency, KeyedRefusal, RepositoryError, SessionRepository, UpdateError};
 use tokio::sync::Barrier;
 
 use crate::fixtures::{
@@ -20,7 +20,7 @@ use crate::fixtures::{
 pub type Repo = Arc<dyn SessionRepository>;
 
 async fn insert(repo: &Repo, session: &Session) {
-    repo.insert(session).await.unwrap_or_else(|e| panic!("insert {}: {e}", session.id));
+    repo.insert(session, None).await.unwrap_or_else(|e| panic!("insert {}: {e}", session.id));
 }
 
 async fn reload(repo: &Repo, id: &SessionId) -> Session {
@@ -52,7 +52,7 @@ async fn assert_refused_without_change(
     expected: SessionError,
 ) {
     let before = repo.find(id).await.expect("find");
-    let outcome = repo.update(id, &agent(), &command, None, at(60)).await;
+    let outcome = repo.update(id, &agent(), &command, None, None, at(60)).await;
     match outcome {
         Err(UpdateError::Rejected(error)) => assert_eq!(error, expected, "{command:?}"),
         other => panic!("{command:?}: expected Rejected({expected:?}), got {other:?}"),
@@ -90,7 +90,10 @@ pub async fn insert_of_an_existing_id_is_already_exists(repo: Repo) {
     let mut other = session_with_every_field().into_data();
     other.id = first.id.clone();
     let second = Session::restore(other);
-    assert_eq!(repo.insert(&second).await, Err(RepositoryError::AlreadyExists));
+    assert_eq!(
+        repo.insert(&second, None).await,
+        Err(UpdateError::Repository(RepositoryError::AlreadyExists))
+    );
     assert_eq!(reload(&repo, &first.id).await, first);
 }
 
@@ -99,8 +102,10 @@ pub async fn insert_of_an_existing_id_is_already_exists(repo: Repo) {
 pub async fn remove_member_persists_and_returns_the_stored_state(repo: Repo) {
     let session = chat(&["+15551234567", "ann@example.com", "bob@example.com"]);
     insert(&repo, &session).await;
-    let returned =
-        repo.update(&session.id, &agent(), &remove("ann@example.com"), None, at(5)).await.expect("remove");
+    let returned = repo
+        .update(&session.id, &agent(), &remove("ann@example.com"), None, None, at(5))
+        .await
+        .expect("remove");
     assert_eq!(member_ids(&returned), ["+15551234567", "bob@example.com"]);
     assert_eq!(returned.log.len(), 2);
     assert_eq!(returned.log[1].message, "Agent Smith removed ann@example.com from the chat");
@@ -120,7 +125,7 @@ pub async fn invite_member_persists_and_returns_the_stored_state(repo: Repo) {
     wanted.avatar_url = Some("https://example.com/c.png".into());
     wanted.application_data = [("k".to_owned(), "v \"q\"".to_owned())].into();
     let returned = repo
-        .update(&session.id, &agent(), &SessionCommand::InviteMember(wanted), None, at(7))
+        .update(&session.id, &agent(), &SessionCommand::InviteMember(wanted), None, None, at(7))
         .await
         .expect("invite");
     assert_eq!(member_ids(&returned), ["+15551234567", "ann@example.com", "Carol@Example.com"]);
@@ -136,7 +141,8 @@ pub async fn invite_member_persists_and_returns_the_stored_state(repo: Repo) {
 pub async fn end_session_persists_and_returns_the_stored_state(repo: Repo) {
     let session = chat(&["+15551234567", "ann@example.com"]);
     insert(&repo, &session).await;
-    let returned = repo.update(&session.id, &agent(), &SessionCommand::End, None, at(9)).await.expect("end");
+    let returned =
+        repo.update(&session.id, &agent(), &SessionCommand::End, None, None, at(9)).await.expect("end");
     assert!(returned.ended);
     assert_eq!(returned.date_completed, Some(at(9).trunc_subsecs(3)));
     assert_eq!(returned.call_state, CallState::Disconnected);
@@ -148,7 +154,7 @@ pub async fn end_session_persists_and_returns_the_stored_state(repo: Repo) {
 pub async fn update_of_an_unknown_session_is_not_found(repo: Repo) {
     let unknown = new_session_id("unknown");
     for command in [remove("ann@example.com"), invite("ann@example.com"), SessionCommand::End] {
-        let outcome = repo.update(&unknown, &agent(), &command, None, at(1)).await;
+        let outcome = repo.update(&unknown, &agent(), &command, None, None, at(1)).await;
         assert_eq!(outcome.err(), Some(UpdateError::Rejected(SessionError::NotFound)));
     }
     assert_eq!(repo.find(&unknown).await.expect("find"), None);
@@ -167,7 +173,7 @@ pub async fn chat_changes_to_a_voice_session_are_refused_and_change_nothing(repo
 pub async fn changes_to_an_ended_session_are_refused_and_change_nothing(repo: Repo) {
     let session = chat(&["+15551234567", "ann@example.com"]);
     insert(&repo, &session).await;
-    repo.update(&session.id, &agent(), &SessionCommand::End, None, at(1)).await.expect("end");
+    repo.update(&session.id, &agent(), &SessionCommand::End, None, None, at(1)).await.expect("end");
     for command in [remove("ann@example.com"), invite("bob@example.com"), SessionCommand::End] {
         assert_refused_without_change(&repo, &session.id, command, SessionError::SessionEnded).await;
     }
@@ -203,10 +209,11 @@ pub async fn members_keep_join_order(repo: Repo) {
     let session = chat(&["+15551234567", "zed@example.com", "amy@example.com", "+4420794609"]);
     insert(&repo, &session).await;
     let id = &session.id;
-    repo.update(id, &agent(), &invite("bob@example.com"), None, at(1)).await.expect("invite");
-    repo.update(id, &agent(), &remove("zed@example.com"), None, at(2)).await.expect("remove");
-    repo.update(id, &agent(), &invite("aaron@example.com"), None, at(3)).await.expect("invite");
-    let returned = repo.update(id, &agent(), &invite("zed@example.com"), None, at(4)).await.expect("invite");
+    repo.update(id, &agent(), &invite("bob@example.com"), None, None, at(1)).await.expect("invite");
+    repo.update(id, &agent(), &remove("zed@example.com"), None, None, at(2)).await.expect("remove");
+    repo.update(id, &agent(), &invite("aaron@example.com"), None, None, at(3)).await.expect("invite");
+    let returned =
+        repo.update(id, &agent(), &invite("zed@example.com"), None, None, at(4)).await.expect("invite");
     let expected = [
         "+15551234567",
         "amy@example.com",
@@ -227,7 +234,7 @@ pub async fn log_keeps_order(repo: Repo) {
     for i in 0..12 {
         // Same time for every change: order must come from the store, not from the dates.
         let stored =
-            repo.update(&session.id, &agent(), &invite(&user(i)), None, at(1)).await.expect("invite");
+            repo.update(&session.id, &agent(), &invite(&user(i)), None, None, at(1)).await.expect("invite");
         expected.push(format!("Agent Smith added {} to the chat", user(i)));
         assert_eq!(messages(&stored), expected);
     }
@@ -246,7 +253,8 @@ pub async fn timestamps_round_trip_to_the_millisecond(repo: Repo) {
     let session = Session::restore(data);
     insert(&repo, &session).await;
     assert_eq!(reload(&repo, &session.id).await, session);
-    let changed = repo.update(&session.id, &agent(), &SessionCommand::End, None, at(3)).await.expect("end");
+    let changed =
+        repo.update(&session.id, &agent(), &SessionCommand::End, None, None, at(3)).await.expect("end");
     let reloaded = reload(&repo, &session.id).await;
     assert_eq!(reloaded.date_completed, Some(at(3).trunc_subsecs(3)));
     assert_eq!(reloaded.date_last_modified, at(3).trunc_subsecs(3));
@@ -259,18 +267,18 @@ pub async fn user_ids_compare_case_insensitively_and_keep_their_case(repo: Repo)
     insert(&repo, &session).await;
     let id = &session.id;
     assert_eq!(member_ids(&reload(&repo, id).await)[1], "Ann.Lee@Example.com");
-    let refused = repo.update(id, &agent(), &invite("ann.lee@EXAMPLE.com"), None, at(1)).await;
+    let refused = repo.update(id, &agent(), &invite("ann.lee@EXAMPLE.com"), None, None, at(1)).await;
     assert!(
         matches!(refused, Err(UpdateError::Rejected(SessionError::MemberAlreadyExists { .. }))),
         "{refused:?}"
     );
     let returned = repo
-        .update(id, &agent(), &remove("BOB@EXAMPLE.COM"), None, at(2))
+        .update(id, &agent(), &remove("BOB@EXAMPLE.COM"), None, None, at(2))
         .await
         .expect("remove by other case");
     assert_eq!(member_ids(&returned), ["+15551234567", "Ann.Lee@Example.com"]);
     let returned = repo
-        .update(id, &agent(), &remove("ann.lee@example.com"), None, at(3))
+        .update(id, &agent(), &remove("ann.lee@example.com"), None, None, at(3))
         .await
         .expect("remove by other case");
     assert_eq!(member_ids(&returned), ["+15551234567"]);
@@ -292,7 +300,7 @@ async fn run_concurrently(
             let (repo, id, barrier) = (Arc::clone(repo), id.clone(), Arc::clone(&barrier));
             tokio::spawn(async move {
                 barrier.wait().await;
-                repo.update(&id, &agent(), &command, None, at(10 + i as i64)).await
+                repo.update(&id, &agent(), &command, None, None, at(10 + i as i64)).await
             })
         })
         .collect();
@@ -451,11 +459,14 @@ pub async fn every_change_bumps_the_stored_version(repo: Repo) {
     let session = chat(&["+15551234567", "ann@example.com", "bob@example.com"]);
     insert(&repo, &session).await;
     assert_eq!(reload(&repo, &session.id).await.version, 0);
-    let changed =
-        repo.update(&session.id, &agent(), &remove("bob@example.com"), None, at(1)).await.expect("remove");
+    let changed = repo
+        .update(&session.id, &agent(), &remove("bob@example.com"), None, None, at(1))
+        .await
+        .expect("remove");
     assert_eq!(changed.version, 1);
     assert_eq!(reload(&repo, &session.id).await.version, 1, "the version is stored");
-    let ended = repo.update(&session.id, &agent(), &SessionCommand::End, None, at(2)).await.expect("end");
+    let ended =
+        repo.update(&session.id, &agent(), &SessionCommand::End, None, None, at(2)).await.expect("end");
     assert_eq!((ended.version, reload(&repo, &session.id).await.version), (2, 2));
 }
 
@@ -464,20 +475,21 @@ pub async fn every_change_bumps_the_stored_version(repo: Repo) {
 pub async fn a_change_on_an_old_version_is_refused_and_changes_nothing(repo: Repo) {
     let session = chat(&["+15551234567", "ann@example.com", "bob@example.com"]);
     insert(&repo, &session).await;
-    repo.update(&session.id, &agent(), &remove("bob@example.com"), None, at(1)).await.expect("remove");
+    repo.update(&session.id, &agent(), &remove("bob@example.com"), None, None, at(1)).await.expect("remove");
     let before = reload(&repo, &session.id).await;
     let stale = Some(IfVersion(vec![0]));
-    let outcome = repo.update(&session.id, &agent(), &remove("ann@example.com"), stale.clone(), at(2)).await;
+    let outcome =
+        repo.update(&session.id, &agent(), &remove("ann@example.com"), stale.clone(), None, at(2)).await;
     assert_eq!(outcome, Err(UpdateError::Rejected(SessionError::VersionMismatch { current: 1 })));
     assert_eq!(reload(&repo, &session.id).await, before, "nothing changed");
     let stranger = evo_domain::Actor {
         account_ids: vec![evo_domain::AccountId::parse("globex").expect("valid account")],
         ..agent()
     };
-    let foreign = repo.update(&session.id, &stranger, &remove("ann@example.com"), stale, at(2)).await;
+    let foreign = repo.update(&session.id, &stranger, &remove("ann@example.com"), stale, None, at(2)).await;
     assert_eq!(foreign, Err(UpdateError::Rejected(SessionError::NotFound)), "visibility comes first");
     let current = Some(IfVersion(vec![0, 1]));
-    let applied = repo.update(&session.id, &agent(), &remove("ann@example.com"), current, at(3)).await;
+    let applied = repo.update(&session.id, &agent(), &remove("ann@example.com"), current, None, at(3)).await;
     assert_eq!(applied.expect("at the current version it applies").version, 2);
 }
 
@@ -492,7 +504,7 @@ pub async fn concurrent_changes_on_one_version_apply_once(repo: Repo) {
             let (repo, id, barrier) = (Arc::clone(&repo), session.id.clone(), Arc::clone(&barrier));
             tokio::spawn(async move {
                 barrier.wait().await;
-                repo.update(&id, &agent(), &remove(&user(i)), Some(IfVersion(vec![0])), at(5)).await
+                repo.update(&id, &agent(), &remove(&user(i)), Some(IfVersion(vec![0])), None, at(5)).await
             })
         })
         .collect();
@@ -507,4 +519,163 @@ pub async fn concurrent_changes_on_one_version_apply_once(repo: Repo) {
     assert_eq!(applied, 1);
     let stored = reload(&repo, &session.id).await;
     assert_eq!((stored.members.len(), stored.log.len(), stored.version), (8, 2, 1));
+}
+
+// ---------------------------------------------------------------------------------------
+// Keyed requests (contract section 9): the answer is kept with the change.
+
+/// Renders answers as plain text naming the session and its version (or the refusal), so
+/// that a replay shows which change it answers.
+struct EchoAnswer;
+
+impl evo_ports::AnswerRenderer for EchoAnswer {
+    fn render(&self, outcome: Result<&Session, &SessionError>) -> evo_ports::StoredAnswer {
+        let (status, body) = match outcome {
+            Ok(session) => (200, format!("{} v{}", session.id, session.version)),
+            Err(refusal) => (404, refusal.to_string()),
+        };
+        evo_ports::StoredAnswer { status, content_type: "text/plain".into(), body: body.into_bytes() }
+    }
+}
+
+fn keyed(scope: &str, key: &str, fingerprint: &str, expires_at: evo_domain::Timestamp) -> Idempotency {
+    Idempotency {
+        scope: scope.into(),
+        key: key.into(),
+        fingerprint: fingerprint.into(),
+        expires_at,
+        renderer: Arc::new(EchoAnswer),
+    }
+}
+
+fn replay_of(outcome: Result<Session, UpdateError>) -> String {
+    match outcome {
+        Err(UpdateError::Keyed(KeyedRefusal::Replay(answer))) => {
+            String::from_utf8(answer.body).expect("text")
+        }
+        other => panic!("expected a replay, got {other:?}"),
+    }
+}
+
+/// A keyed change, repeated: the repeat gets the first answer and changes nothing; a refusal
+/// is kept and replayed too.
+pub async fn a_repeated_keyed_change_replays_its_answer_and_changes_nothing(repo: Repo) {
+    let session = chat(&["+15551234567", "ann@example.com", "bob@example.com"]);
+    insert(&repo, &session).await;
+    let key = keyed("agent@example.com", "k-1", "remove bob", at(3600));
+    let first =
+        repo.update(&session.id, &agent(), &remove("bob@example.com"), None, Some(key.clone()), at(1)).await;
+    assert_eq!(first.expect("the first removal").version, 1);
+    let stored = reload(&repo, &session.id).await;
+    let again = repo.update(&session.id, &agent(), &remove("bob@example.com"), None, Some(key), at(2)).await;
+    assert_eq!(replay_of(again), format!("{} v1", session.id), "the first answer, byte for byte");
+    assert_eq!(reload(&repo, &session.id).await, stored, "a replay changes nothing");
+
+    let refused_key = keyed("agent@example.com", "k-2", "remove zed", at(3600));
+    let refused = repo
+        .update(&session.id, &agent(), &remove("zed@example.com"), None, Some(refused_key.clone()), at(3))
+        .await;
+    assert!(
+        matches!(refused, Err(UpdateError::Rejected(SessionError::MemberNotFound { .. }))),
+        "{refused:?}"
+    );
+    let again =
+        repo.update(&session.id, &agent(), &remove("zed@example.com"), None, Some(refused_key), at(4)).await;
+    assert_eq!(replay_of(again), "the session has no member zed@example.com", "a refusal is an answer too");
+}
+
+/// The same key for another request is refused, another caller's key never meets it, and
+/// nothing changes.
+pub async fn a_key_reused_for_another_request_is_refused(repo: Repo) {
+    let session = chat(&["+15551234567", "ann@example.com", "bob@example.com"]);
+    insert(&repo, &session).await;
+    let first = keyed("agent@example.com", "k-1", "remove bob", at(3600));
+    repo.update(&session.id, &agent(), &remove("bob@example.com"), None, Some(first), at(1))
+        .await
+        .expect("first");
+    let stored = reload(&repo, &session.id).await;
+    let other = keyed("agent@example.com", "k-1", "remove ann", at(3600));
+    let reused =
+        repo.update(&session.id, &agent(), &remove("ann@example.com"), None, Some(other), at(2)).await;
+    assert_eq!(reused.err(), Some(UpdateError::Keyed(KeyedRefusal::Reused)));
+    assert_eq!(reload(&repo, &session.id).await, stored, "nothing changed");
+    let someone_else = keyed("other@example.com", "k-1", "remove ann", at(3600));
+    let theirs =
+        repo.update(&session.id, &agent(), &remove("ann@example.com"), None, Some(someone_else), at(3)).await;
+    assert_eq!(theirs.expect("keys are per caller").members.len(), 1);
+}
+
+/// Eight identical keyed removals at once: exactly one change; every other gets its answer
+/// replayed or is told the key is busy.
+pub async fn concurrent_repeats_of_one_keyed_change_apply_once(repo: Repo) {
+    let session = chat_with_users(2);
+    insert(&repo, &session).await;
+    let barrier = Arc::new(Barrier::new(8));
+    let tasks: Vec<_> = (0..8)
+        .map(|_| {
+            let (repo, id, barrier) = (Arc::clone(&repo), session.id.clone(), Arc::clone(&barrier));
+            tokio::spawn(async move {
+                barrier.wait().await;
+                let key = keyed("agent@example.com", "retry-7", "remove user0", at(3600));
+                repo.update(&id, &agent(), &remove(&user(0)), None, Some(key), at(5)).await
+            })
+        })
+        .collect();
+    let mut applied = 0;
+    for task in tasks {
+        match task.await.expect("the task ran") {
+            Ok(_) => applied += 1,
+            Err(UpdateError::Keyed(KeyedRefusal::Replay(answer))) => {
+                assert_eq!(answer.body, format!("{} v1", session.id).into_bytes());
+            }
+            Err(UpdateError::Keyed(KeyedRefusal::InFlight)) => {}
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(applied, 1);
+    let stored = reload(&repo, &session.id).await;
+    assert_eq!((stored.members.len(), stored.log.len()), (2, 2), "one removal, one log entry");
+}
+
+/// A keyed new session: the repeat (with a new ID, as the use case would make) gets the first
+/// answer and stores nothing.
+pub async fn a_repeated_keyed_new_session_replays_its_answer(repo: Repo) {
+    let first = chat(&["+15551234567", "ann@example.com"]);
+    let key = keyed("agent@example.com", "new-1", "create", at(3600));
+    repo.insert(&first, Some(key.clone())).await.expect("the first insert");
+    let second = chat(&["+15551234567", "ann@example.com"]);
+    let again = repo.insert(&second, Some(key)).await;
+    match again {
+        Err(UpdateError::Keyed(KeyedRefusal::Replay(answer))) => {
+            assert_eq!(answer.body, format!("{} v0", first.id).into_bytes());
+        }
+        other => panic!("expected a replay, got {other:?}"),
+    }
+    assert_eq!(repo.find(&second.id).await.expect("find"), None, "the repeat stored no session");
+}
+
+/// An expired key is used afresh; expired answers are purged in bounded batches.
+pub async fn expired_keys_are_used_afresh_and_purged(repo: Repo) {
+    let session = chat(&["+15551234567", "ann@example.com", "bob@example.com"]);
+    insert(&repo, &session).await;
+    let early = keyed("agent@example.com", "k-1", "remove bob", at(6));
+    repo.update(&session.id, &agent(), &remove("bob@example.com"), None, Some(early), at(5))
+        .await
+        .expect("first");
+    // At 10 s the answer (kept until 6 s) has expired: the request runs again, and now finds
+    // no Bob.
+    let late = keyed("agent@example.com", "k-1", "remove bob", at(11));
+    let again =
+        repo.update(&session.id, &agent(), &remove("bob@example.com"), None, Some(late), at(10)).await;
+    assert!(matches!(again, Err(UpdateError::Rejected(SessionError::MemberNotFound { .. }))), "{again:?}");
+    for key in ["k-2", "k-3"] {
+        let request = keyed("agent@example.com", key, key, at(7));
+        let refused =
+            repo.update(&session.id, &agent(), &remove("zed@example.com"), None, Some(request), at(6)).await;
+        assert!(refused.is_err());
+    }
+    assert_eq!(repo.purge_expired_keys(at(8), 1).await.expect("purge"), 1, "a bounded batch");
+    assert_eq!(repo.purge_expired_keys(at(8), 10).await.expect("purge"), 1, "the other expired one");
+    assert_eq!(repo.purge_expired_keys(at(8), 10).await.expect("purge"), 0, "the live one stays");
+    assert_eq!(repo.purge_expired_keys(at(20), 10).await.expect("purge"), 1);
 }

@@ -47,6 +47,11 @@ macro_rules! repository_contract_tests {
             every_change_bumps_the_stored_version,
             a_change_on_an_old_version_is_refused_and_changes_nothing,
             concurrent_changes_on_one_version_apply_once,
+            a_repeated_keyed_change_replays_its_answer_and_changes_nothing,
+            a_key_reused_for_another_request_is_refused,
+            concurrent_repeats_of_one_keyed_change_apply_once,
+            a_repeated_keyed_new_session_replays_its_answer,
+            expired_keys_are_used_afresh_and_purged,
         );
     };
     (@cases $factory:expr; $($case:ident),+ $(,)?) => {

@@ -71,9 +71,9 @@ async fn if_match_reaches_the_use_cases_and_a_mismatch_is_412() {
 
     let mut mock = crate::support::mock();
     mock.expect_end_session()
-        .withf(|_, _, if_version| if_version.is_none())
+        .withf(|_, _, if_version, _| if_version.is_none())
         .times(1)
-        .returning(|_, _, _| Ok(sample_session()));
+        .returning(|_, _, _, _| Ok(sample_session()));
     let reply = send(
         mock,
         TestRequest::delete()

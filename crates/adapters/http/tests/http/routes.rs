@@ -15,6 +15,7 @@ fn expect_delete(mock: &mut evo_ports::MockSessionUseCases, session_id: &str, me
         member_to_remove: Some(member.to_owned()),
         reason: None,
         if_version: None,
+        idempotency: None,
     };
     mock.expect_delete_chat_member()
         .withf(move |actor, input| actor.user_id == "ann@example.com" && *input == expected)
@@ -149,6 +150,7 @@ async fn invite_chat_member_reads_the_json_body_and_the_path() {
             display_name: Some("Dan".into()),
             role: Some("Agent".into()),
             if_version: None,
+            idempotency: None,
         },
     );
     let reply = send(
@@ -181,6 +183,7 @@ async fn invite_chat_member_through_the_predefined_routes() {
                 display_name: None,
                 role: None,
                 if_version: None,
+                idempotency: None,
             },
         );
         let reply = send(
@@ -205,6 +208,7 @@ async fn invite_chat_member_with_fields_in_the_query_string() {
             display_name: Some("Dan D".into()),
             role: None,
             if_version: None,
+            idempotency: None,
         },
     );
     let reply = send(
@@ -306,8 +310,8 @@ async fn get_session_through_every_route_form() {
 async fn end_session_through_every_route_form() {
     for uri in ["/sessions/s-1", "/api/EndSession?sessionId=s-1", "/json/reply/EndSession?sessionId=s-1"] {
         let mut mock = mock();
-        mock.expect_end_session().withf(|_, id, _| id.as_deref() == Some("s-1")).times(1).returning(
-            |_, _, _| {
+        mock.expect_end_session().withf(|_, id, _, _| id.as_deref() == Some("s-1")).times(1).returning(
+            |_, _, _, _| {
                 let mut data = sample_session().into_data();
                 data.ended = true;
                 data.call_state = evo_domain::CallState::Disconnected;
@@ -361,6 +365,7 @@ async fn a_form_body_is_read_like_a_query_string() {
             display_name: Some("Dan D".into()),
             role: None,
             if_version: None,
+            idempotency: None,
         },
     );
     let reply = send(

@@ -1,0 +1,69 @@
+//! `Idempotency-Key` at the edge (contract section 9): the digest of a keyed request, how its
+//! answer renders for the store to keep, and how a stored answer is replayed.
+
+use std::sync::Arc;
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::{HttpMessage, HttpRequest, HttpResponse};
+use evo_domain::{Session, SessionError};
+use evo_ports::{AnswerRenderer, IdempotencyInput, StoredAnswer};
+use sha2::{Digest, Sha256};
+
+use crate::dto::SessionInfo;
+use crate::error::ApiError;
+use crate::format::{Format, render_body};
+
+/// The request header.
+pub const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
+/// Set on an answer replayed from the store.
+pub const IDEMPOTENT_REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
+
+/// Renders answers as the operation's handler does, in the request's format: a stored answer
+/// then equals, byte for byte, the one the first request got.
+struct HttpAnswer {
+    format: Format,
+}
+
+impl AnswerRenderer for HttpAnswer {
+    fn render(&self, outcome: Result<&Session, &SessionError>) -> StoredAnswer {
+        let rendered = match outcome {
+            Ok(session) => render_body(self.format, &SessionInfo::from(session))
+                .map(|body| (StatusCode::OK, self.format.content_type(), body.into_bytes())),
+            Err(refusal) => Err(ApiError::Session(refusal.clone())),
+        };
+        let (status, content_type, body) = rendered.unwrap_or_else(|error| {
+            use actix_web::ResponseError;
+            (error.status_code(), "application/json", serde_json::to_vec(&error.body()).unwrap_or_default())
+        });
+        StoredAnswer { status: status.as_u16(), content_type: content_type.to_owned(), body }
+    }
+}
+
+/// The request's `Idempotency-Key` with its digest (method, path, query, format, body) and
+/// renderer; `None` without the header. The key is checked by the use case (after the role,
+/// as the contract orders); a value that is not even text is passed on as a key that fails.
+pub fn input(request: &HttpRequest, body: &[u8]) -> Option<IdempotencyInput> {
+    let value = request.headers().get(IDEMPOTENCY_KEY)?;
+    let key = value.to_str().map_or_else(|_| "\u{fffd}".to_owned(), str::to_owned);
+    let format = request.extensions().get::<Format>().copied().unwrap_or_default();
+    let mut digest = Sha256::new();
+    for part in [request.method().as_str(), request.path(), request.query_string(), format.content_type()] {
+        digest.update(part.as_bytes());
+        digest.update([0]);
+    }
+    digest.update(body);
+    let fingerprint = digest.finalize().iter().map(|byte| format!("{byte:02x}")).collect();
+    Some(IdempotencyInput { key, fingerprint, renderer: Arc::new(HttpAnswer { format }) })
+}
+
+/// The stored answer, replayed.
+pub fn replay(answer: StoredAnswer) -> HttpResponse {
+    let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut response = HttpResponse::build(status);
+    if let Ok(content_type) = HeaderValue::from_str(&answer.content_type) {
+        response.insert_header((actix_web::http::header::CONTENT_TYPE, content_type));
+    }
+    response.insert_header((IDEMPOTENT_REPLAYED, HeaderValue::from_static("true")));
+    response.body(answer.body)
+}

@@ -1,0 +1,43 @@
+//! The one rule both stores apply to a keyed request whose key they already hold.
+
+use evo_domain::{Session, SessionError};
+use evo_ports::{Idempotency, KeyedRefusal, StoredAnswer};
+
+/// A live row of `idempotency_keys`: what the first request with the key was, and its answer.
+#[derive(Debug, Clone, PartialEq, Eq, diesel::Queryable)]
+pub struct KeyRecord {
+    /// The first request's digest.
+    pub fingerprint: String,
+    /// Its answer's status.
+    pub status: i32,
+    /// Its answer's content type.
+    pub content_type: String,
+    /// Its answer's body.
+    pub body: Vec<u8>,
+}
+
+impl KeyRecord {
+    /// What a request with the same key gets: the same request its stored answer, another
+    /// request a refusal (IETF draft: the key identifies one request).
+    pub fn answer_to(self, request: &Idempotency) -> KeyedRefusal {
+        if self.fingerprint != request.fingerprint {
+            return KeyedRefusal::Reused;
+        }
+        KeyedRefusal::Replay(StoredAnswer {
+            status: u16::try_from(self.status).unwrap_or(500),
+            content_type: self.content_type,
+            body: self.body,
+        })
+    }
+
+    /// The row to keep for `request`, answering `outcome`.
+    pub fn of(request: &Idempotency, outcome: Result<&Session, &SessionError>) -> Self {
+        let answer = request.renderer.render(outcome);
+        Self {
+            fingerprint: request.fingerprint.clone(),
+            status: i32::from(answer.status),
+            content_type: answer.content_type,
+            body: answer.body,
+        }
+    }
+}

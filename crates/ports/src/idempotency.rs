@@ -1,0 +1,66 @@
+//! Keyed requests (contract section 9, the IETF Idempotency-Key draft): what the stores keep
+//! so that a retry with the same key gets the first answer back, byte for byte.
+
+use std::fmt;
+use std::sync::Arc;
+
+use evo_domain::{Session, SessionError, Timestamp};
+
+/// An answer as it was sent: status, content type and body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredAnswer {
+    /// The HTTP status.
+    pub status: u16,
+    /// The `Content-Type`.
+    pub content_type: String,
+    /// The body, byte for byte.
+    pub body: Vec<u8>,
+}
+
+/// Renders the answer a change gets, so that a store can keep it in the change's own
+/// transaction (the edge that speaks to the caller knows the format; the store does not).
+pub trait AnswerRenderer: Send + Sync {
+    /// The answer to `outcome`: the session after the change, or the rule's refusal.
+    fn render(&self, outcome: Result<&Session, &SessionError>) -> StoredAnswer;
+}
+
+/// A request's idempotency, as the use case hands it to the store.
+#[derive(Clone)]
+pub struct Idempotency {
+    /// Whose key it is (the caller's `sub`): keys of different callers never meet.
+    pub scope: String,
+    /// The `Idempotency-Key`.
+    pub key: String,
+    /// What the request was (a digest of its method, path, query and body): a reuse of the
+    /// key for another request is refused.
+    pub fingerprint: String,
+    /// Until when the answer is kept.
+    pub expires_at: Timestamp,
+    /// How the answer looks.
+    pub renderer: Arc<dyn AnswerRenderer>,
+}
+
+impl fmt::Debug for Idempotency {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Idempotency")
+            .field("scope", &self.scope)
+            .field("key", &self.key)
+            .field("fingerprint", &self.fingerprint)
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why a keyed request was not carried out.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KeyedRefusal {
+    /// The same request was answered before: this is its answer, nothing changed now.
+    #[error("replayed the stored answer of this Idempotency-Key")]
+    Replay(StoredAnswer),
+    /// The key was used for another request.
+    #[error("this Idempotency-Key was used for another request")]
+    Reused,
+    /// The first request with this key is still running.
+    #[error("a request with this Idempotency-Key is still running")]
+    InFlight,
+}
