@@ -448,3 +448,68 @@ async fn readiness_reflects_the_store() {
         Err(ServiceError::Unavailable("connection refused".into()))
     );
 }
+
+/// Renders nothing: these tests look at what the use case hands the store.
+struct NoAnswer;
+
+impl AnswerRenderer for NoAnswer {
+    fn render(&self, _: Result<&Session, &SessionError>) -> StoredAnswer {
+        StoredAnswer { status: 200, content_type: String::new(), body: Vec::new() }
+    }
+}
+
+fn with_key(key: &str) -> Option<IdempotencyInput> {
+    Some(IdempotencyInput { key: key.into(), fingerprint: "digest".into(), renderer: Arc::new(NoAnswer) })
+}
+
+#[tokio::test]
+async fn a_key_is_scoped_to_the_caller_and_kept_for_the_ttl() {
+    let mut repository = MockSessionRepository::new();
+    repository
+        .expect_update()
+        .withf(|_, _, _, _, idempotency, at| {
+            idempotency.as_ref().is_some_and(|keyed| {
+                keyed.scope == "ann@example.com"
+                    && keyed.key == "retry-1"
+                    && keyed.fingerprint == "digest"
+                    && keyed.expires_at == *at + chrono::Duration::hours(2)
+            })
+        })
+        .times(1)
+        .returning(|_, _, _, _, _, _| Err(UpdateError::Keyed(KeyedRefusal::InFlight)));
+    let service = SessionService::with_idempotency_ttl(
+        repository,
+        MockTokenVerifier::new(),
+        clock(),
+        ids(),
+        std::time::Duration::from_secs(7200),
+    );
+    let input =
+        DeleteChatMemberInput { idempotency: with_key("retry-1"), ..delete("s-1", "bob@example.com") };
+    assert_eq!(
+        service.delete_chat_member(&agent(), input).await,
+        Err(ServiceError::Keyed(KeyedRefusal::InFlight))
+    );
+}
+
+#[tokio::test]
+async fn a_malformed_key_is_a_field_error_after_the_role_check() {
+    for bad in ["", "caf\u{e9}", &"k".repeat(256)] {
+        let mut repository = MockSessionRepository::new();
+        repository.expect_update().never();
+        let input = DeleteChatMemberInput { idempotency: with_key(bad), ..delete("s-1", "bob@example.com") };
+        let refused = service(repository).delete_chat_member(&agent(), input.clone()).await;
+        assert!(
+            matches!(&refused, Err(ServiceError::Validation(errors)) if errors.len() == 1 && errors[0].field == "Idempotency-Key"),
+            "{bad:?}: {refused:?}"
+        );
+        let mut repository = MockSessionRepository::new();
+        repository.expect_update().never();
+        let viewer = actor(&["Viewer"], &["acme"]);
+        let refused = service(repository).delete_chat_member(&viewer, input).await;
+        assert!(
+            matches!(refused, Err(ServiceError::Session(SessionError::Access(_)))),
+            "403 first: {refused:?}"
+        );
+    }
+}

@@ -120,6 +120,10 @@ pub struct Settings {
     /// the limit off.
     #[arg(long, env = "EVO_RATE_LIMIT_PER_SEC", default_value_t = 100, global = true)]
     pub rate_limit_per_sec: u32,
+    /// Seconds the answer of a request with an Idempotency-Key is kept (and replayed to its
+    /// retries); expired answers are purged in the background.
+    #[arg(long, env = "EVO_IDEMPOTENCY_TTL_SECS", default_value_t = 86_400, global = true)]
+    pub idempotency_ttl_secs: u64,
 }
 
 /// `90`, `90s`, `15m`, `1h`, `2d` as seconds.

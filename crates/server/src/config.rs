@@ -59,6 +59,7 @@ pub struct Config {
     pub shutdown_drain: Duration,
     pub cors_origins: Vec<String>,
     pub rate_limit_per_sec: u32,
+    pub idempotency_ttl: Duration,
 }
 
 /// Longest allowed wait for a pooled connection: past this a request should rather fail fast.
@@ -115,6 +116,12 @@ impl Config {
             problems
                 .push(format!("EVO_LOG {:?} is not a valid log filter (try info or debug)", settings.log));
         }
+        if settings.idempotency_ttl_secs == 0 || settings.idempotency_ttl_secs > 30 * 86_400 {
+            problems.push(format!(
+                "EVO_IDEMPOTENCY_TTL_SECS must be between 1 and 2592000 (30 days), not {}",
+                settings.idempotency_ttl_secs
+            ));
+        }
         let workers = settings.workers.unwrap_or(cores);
         if workers == 0 || workers > 256 {
             problems.push(format!("EVO_WORKERS must be between 1 and 256, not {workers}"));
@@ -139,6 +146,7 @@ impl Config {
                 shutdown_drain: Duration::from_secs(settings.shutdown_drain_secs),
                 cors_origins: settings.cors_origins.clone(),
                 rate_limit_per_sec: settings.rate_limit_per_sec,
+                idempotency_ttl: Duration::from_secs(settings.idempotency_ttl_secs),
             }),
             _ => Err(problems),
         }

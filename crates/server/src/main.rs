@@ -128,19 +128,55 @@ async fn open_use_cases(config: &Config) -> Result<Arc<dyn SessionUseCases>, Str
             let repository =
                 evo_postgres::PgSessionRepository::connect(pg.clone()).await.map_err(|e| e.to_string())?;
             info!(pool_size = pg.pool_size, "PostgreSQL store ready");
-            Ok(wire(repository, verifier))
+            Ok(wire(repository, verifier, config.idempotency_ttl))
         }
         StoreConfig::Sqlite(sqlite) => {
             let repository =
                 evo_sqlite::SqliteSessionRepository::open(sqlite.clone()).await.map_err(|e| e.to_string())?;
             info!(path = %sqlite.path.display(), "SQLite store ready");
-            Ok(wire(repository, verifier))
+            Ok(wire(repository, verifier, config.idempotency_ttl))
         }
     }
 }
 
-fn wire<R: SessionRepository>(repository: R, verifier: JwtVerifier) -> Arc<dyn SessionUseCases> {
-    Arc::new(SessionService::new(repository, verifier, SystemClock, UuidSessionIds))
+fn wire<R: SessionRepository + Clone>(
+    repository: R,
+    verifier: JwtVerifier,
+    idempotency_ttl: Duration,
+) -> Arc<dyn SessionUseCases> {
+    tokio::spawn(purge_expired_keys(repository.clone()));
+    Arc::new(SessionService::with_idempotency_ttl(
+        repository,
+        verifier,
+        SystemClock,
+        UuidSessionIds,
+        idempotency_ttl,
+    ))
+}
+
+/// Expired Idempotency-Key answers are deleted once a minute, in batches of bounded size
+/// (short transactions, no long locks), until none is left; a failure waits for the next round.
+async fn purge_expired_keys<R: SessionRepository>(repository: R) {
+    const BATCH: u32 = 1_000;
+    let mut every_minute = tokio::time::interval(Duration::from_secs(60));
+    loop {
+        every_minute.tick().await;
+        loop {
+            match repository.purge_expired_keys(evo_ports::Clock::now(&SystemClock), BATCH).await {
+                Ok(purged) if purged == u64::from(BATCH) => continue,
+                Ok(purged) => {
+                    if purged > 0 {
+                        tracing::debug!(purged, "purged expired idempotency keys");
+                    }
+                    break;
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "cannot purge expired idempotency keys now");
+                    break;
+                }
+            }
+        }
+    }
 }
 
 fn jwt_config(keys: &KeySource) -> Result<JwtConfig, String> {

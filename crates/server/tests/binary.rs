@@ -309,3 +309,61 @@ fn sigterm_makes_it_unready_at_once_and_it_serves_until_the_drain_ends() {
     assert!(signalled.elapsed() >= Duration::from_secs(2), "it stopped before the drain ended");
     assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err(), "the listener is closed");
 }
+
+#[test]
+fn a_retried_keyed_request_gets_the_first_answer_byte_for_byte() {
+    let dir = Workdir::new("idempotency");
+    let token = mint(&dir.0);
+    let (mut child, base, _) = serve_ready(&dir.0, &[]);
+    let send = |method: &str, path: &str, key: &str, body: Option<&str>| {
+        let request = ureq::http::Request::builder()
+            .method(method)
+            .uri(format!("{base}{path}"))
+            .header("Authorization", format!("Bearer {token}"))
+            .header("Idempotency-Key", key)
+            .header("Content-Type", "application/json");
+        let response = agent().run(request.body(body.unwrap_or("").to_owned()).unwrap()).unwrap();
+        let replayed = response.headers().get("idempotent-replayed").map(|v| v.to_str().unwrap().to_owned());
+        let status = response.status().as_u16();
+        (status, replayed, response.into_body().read_to_string().unwrap())
+    };
+    let create = r#"{"accountId":"demo","members":[{"identity":"+15550104477"},{"identity":"bob@example.com"},{"identity":"eve@example.com"}]}"#;
+    let (status, replayed, first) = send("POST", "/sessions", "create-1", Some(create));
+    assert_eq!((status, replayed), (200, None), "{first}");
+    let (status, replayed, again) = send("POST", "/sessions", "create-1", Some(create));
+    assert_eq!((status, replayed.as_deref()), (200, Some("true")));
+    assert_eq!(again, first, "the same answer, byte for byte: no second session");
+    let id = serde_json::from_str::<Value>(&first).unwrap()["id"].as_str().unwrap().to_owned();
+
+    let remove = format!("/sessions/{id}/members/bob@example.com");
+    let (status, _, removed) = send("DELETE", &remove, "remove-bob", None);
+    assert_eq!(status, 200, "{removed}");
+    let (status, replayed, again) = send("DELETE", &remove, "remove-bob", None);
+    assert_eq!(
+        (status, replayed.as_deref(), again.as_str()),
+        (200, Some("true"), removed.as_str()),
+        "not 404 MemberNotFound"
+    );
+    let (status, _, reused) =
+        send("DELETE", &format!("/sessions/{id}/members/eve@example.com"), "remove-bob", None);
+    assert_eq!(status, 422, "{reused}");
+    assert!(reused.contains("IdempotencyKeyReused"), "{reused}");
+    let (status, _, malformed) = send("DELETE", &remove, "", None);
+    assert_eq!(status, 400, "{malformed}");
+    assert!(malformed.contains("\"fieldName\":\"Idempotency-Key\""), "{malformed}");
+    let (_, _, session) = send(
+        "POST",
+        &format!("/sessions/{id}/members"),
+        "invite-zed",
+        Some(r#"{"memberToAdd":"zed@example.com"}"#),
+    );
+    let members: Vec<String> = serde_json::from_str::<Value>(&session).unwrap()["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["identity"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(members, ["+15550104477", "eve@example.com", "zed@example.com"], "Bob was removed once");
+    let _ = child.kill();
+    let _ = child.wait();
+}

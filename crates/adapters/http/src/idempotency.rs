@@ -67,3 +67,36 @@ pub fn replay(answer: StoredAnswer) -> HttpResponse {
     response.insert_header((IDEMPOTENT_REPLAYED, HeaderValue::from_static("true")));
     response.body(answer.body)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::test::TestRequest;
+
+    fn keyed(uri: &str) -> TestRequest {
+        TestRequest::post().uri(uri).insert_header((IDEMPOTENCY_KEY, "k-1"))
+    }
+
+    #[test]
+    fn the_digest_tells_requests_apart() {
+        let digest =
+            |request: TestRequest, body: &[u8]| input(&request.to_http_request(), body).unwrap().fingerprint;
+        let same = digest(keyed("/sessions"), b"{}");
+        assert_eq!(same, digest(keyed("/sessions"), b"{}"), "the same request");
+        assert_ne!(same, digest(keyed("/sessions"), b"{ }"), "another body");
+        assert_ne!(same, digest(keyed("/sessions?x=1"), b"{}"), "another query");
+        assert_ne!(same, digest(keyed("/api/NewSession"), b"{}"), "another path");
+        assert_eq!(same.len(), 64, "SHA-256 in hex");
+        assert!(input(&TestRequest::post().uri("/sessions").to_http_request(), b"{}").is_none());
+    }
+
+    #[test]
+    fn a_replay_says_so() {
+        let answer =
+            StoredAnswer { status: 404, content_type: "application/json".into(), body: b"{}".to_vec() };
+        let response = replay(answer);
+        assert_eq!(response.status(), 404);
+        assert_eq!(response.headers().get(IDEMPOTENT_REPLAYED).unwrap(), "true");
+        assert_eq!(response.headers().get("content-type").unwrap(), "application/json");
+    }
+}

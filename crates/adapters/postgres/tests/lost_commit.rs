@@ -142,6 +142,53 @@ async fn a_rolled_back_change_whose_answer_was_lost_is_unavailable_and_changed_n
     assert_eq!(members_now(&setup).await, 3, "Unavailable means nothing was applied");
 }
 
+/// Answers as plain text naming the session's version, for the keyed retry below.
+struct VersionAnswer;
+
+impl evo_ports::AnswerRenderer for VersionAnswer {
+    fn render(
+        &self,
+        outcome: Result<&evo_domain::Session, &evo_domain::SessionError>,
+    ) -> evo_ports::StoredAnswer {
+        let body = match outcome {
+            Ok(session) => format!("v{}", session.version),
+            Err(refusal) => refusal.to_string(),
+        };
+        evo_ports::StoredAnswer { status: 200, content_type: "text/plain".into(), body: body.into_bytes() }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn after_an_unknown_outcome_a_retry_with_the_same_key_gets_the_real_one() {
+    let mut setup = setup(CommitEnds::Committed).await;
+    let key = evo_ports::Idempotency {
+        scope: "agent@example.com".into(),
+        key: "retry-after-unknown".into(),
+        fingerprint: "remove bob".into(),
+        expires_at: at(3600),
+        renderer: std::sync::Arc::new(VersionAnswer),
+    };
+    let (session_id, repository) = (setup.session_id.clone(), setup.repository.clone());
+    let keyed = key.clone();
+    let removal = tokio::spawn(async move {
+        repository.update(&session_id, &agent(), &remove_bob(), None, Some(keyed), at(5)).await
+    });
+    until_a_commit_sleeps(&mut setup.admin).await;
+    setup.proxy.set(Mode::Cut);
+    tokio::time::sleep(Duration::from_secs(7)).await;
+    setup.proxy.set(Mode::Forward);
+    let first = removal.await.expect("the removal task");
+    assert!(matches!(first, Err(UpdateError::Repository(RepositoryError::OutcomeUnknown(_)))), "{first:?}");
+    // The client retries with the same key: it learns the committed outcome, not a 404.
+    let retry =
+        setup.repository.update(&setup.session_id, &agent(), &remove_bob(), None, Some(key), at(6)).await;
+    match retry {
+        Err(UpdateError::Keyed(evo_ports::KeyedRefusal::Replay(answer))) => assert_eq!(answer.body, b"v1"),
+        other => panic!("expected the stored answer, got {other:?}"),
+    }
+    assert_eq!(members_now(&setup).await, 2, "removed once");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn when_no_connection_can_tell_the_outcome_is_unknown() {
     let mut setup = setup(CommitEnds::Committed).await;

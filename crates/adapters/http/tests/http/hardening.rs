@@ -202,6 +202,8 @@ async fn the_new_refusals_have_their_codes() {
             None,
         ),
         (ServiceError::OutcomeUnknown("backend 4711 vanished".into()), 503, "OutcomeUnknown", Some("5")),
+        (ServiceError::Keyed(evo_ports::KeyedRefusal::Reused), 422, "IdempotencyKeyReused", None),
+        (ServiceError::Keyed(evo_ports::KeyedRefusal::InFlight), 409, "IdempotencyKeyInFlight", None),
     ];
     for (error, status, code, retry_after) in cases {
         let mut mock = mock();
