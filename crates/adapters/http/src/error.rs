@@ -209,7 +209,7 @@ impl ApiError {
             Self::Unavailable { .. } => "The service is temporarily unavailable; retry later".to_owned(),
             Self::OutcomeUnknown { .. } => {
                 "The change may or may not have been applied: the database's answer \
-                was lost. Read the session to see whether it was"
+                was lost. Retry with the same Idempotency-Key, or read the session, to learn which"
                     .to_owned()
             }
             Self::TooManyRequests { retry_after } => {

@@ -156,6 +156,7 @@ async fn body_fields(
         ("memberToRemove" = Option<String>, Query, description = "Overrides the `{memberId}` segment. A raw `+` decodes to a space, read back as `+`", pattern = r"^(?:[A-Za-z0-9._+-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63}){0,3}|\+[1-9][0-9]{6,14})$"),
         ("reason" = Option<String>, Query, description = "Why the member is removed: written in the log entry (`Ann removed Bob from the chat: left for the day`). At most 500 characters, no control characters", max_length = 500, pattern = r"^[^\x00-\x1f\x7f]{0,500}$"),
         ("If-Match" = Option<String>, Header, description = "Apply only if the session is still at this ETag (`\"v3\"`; several comma-separated; `*` for any): 412 `PreconditionFailed` otherwise, and nothing changes", pattern = r#"^(\*|"v[0-9]{1,19}"(, ?"v[0-9]{1,19}")*)$"#),
+        ("Idempotency-Key" = Option<String>, Header, description = "1 to 255 printable ASCII characters. A retry with the same key and the same request gets the first answer again, byte for byte, with `Idempotent-Replayed: true`; the same key with another request is 422 `IdempotencyKeyReused`; while the first runs, 409 `IdempotencyKeyInFlight`. Kept for EVO_IDEMPOTENCY_TTL_SECS", min_length = 1, max_length = 255, pattern = r"^[ -~]{1,255}$"),
     ),
     responses((status = 200, description = "The session after the removal", content((SessionInfo = "application/json"), (String = "text/csv"), (String = "text/jsv")))),
     security(("bearer" = []), ("ss-tok" = []))
@@ -189,6 +190,7 @@ pub async fn delete_chat_member(
     params(
         ("sessionId" = String, Path, description = "The ID of the session: 1 to 64 of `A-Z a-z 0-9 - _ .`"),
         ("If-Match" = Option<String>, Header, description = "Apply only if the session is still at this ETag (`\"v3\"`; several comma-separated; `*` for any): 412 `PreconditionFailed` otherwise, and nothing changes", pattern = r#"^(\*|"v[0-9]{1,19}"(, ?"v[0-9]{1,19}")*)$"#),
+        ("Idempotency-Key" = Option<String>, Header, description = "1 to 255 printable ASCII characters. A retry with the same key and the same request gets the first answer again, byte for byte, with `Idempotent-Replayed: true`; the same key with another request is 422 `IdempotencyKeyReused`; while the first runs, 409 `IdempotencyKeyInFlight`. Kept for EVO_IDEMPOTENCY_TTL_SECS", min_length = 1, max_length = 255, pattern = r"^[ -~]{1,255}$"),
     ),
     request_body = InviteChatMember,
     responses((status = 200, description = "The session after adding the member", content((SessionInfo = "application/json"), (String = "text/csv"), (String = "text/jsv")))),
@@ -222,6 +224,9 @@ pub async fn invite_chat_member(
     path = "/sessions",
     operation_id = "NewSession",
     tag = "sessions",
+    params(
+        ("Idempotency-Key" = Option<String>, Header, description = "1 to 255 printable ASCII characters. A retry with the same key and the same request gets the first answer again, byte for byte, with `Idempotent-Replayed: true`; the same key with another request is 422 `IdempotencyKeyReused`; while the first runs, 409 `IdempotencyKeyInFlight`. Kept for EVO_IDEMPOTENCY_TTL_SECS", min_length = 1, max_length = 255, pattern = r"^[ -~]{1,255}$"),
+    ),
     request_body = NewSession,
     responses((status = 200, description = "The new session", content((SessionInfo = "application/json"), (String = "text/csv"), (String = "text/jsv")))),
     security(("bearer" = []), ("ss-tok" = []))
@@ -331,6 +336,7 @@ pub async fn get_session(request: HttpRequest, state: web::Data<AppState>) -> Re
     params(
         ("sessionId" = String, Path, description = "The ID of the session: 1 to 64 of `A-Z a-z 0-9 - _ .`"),
         ("If-Match" = Option<String>, Header, description = "Apply only if the session is still at this ETag (`\"v3\"`; several comma-separated; `*` for any): 412 `PreconditionFailed` otherwise, and nothing changes", pattern = r#"^(\*|"v[0-9]{1,19}"(, ?"v[0-9]{1,19}")*)$"#),
+        ("Idempotency-Key" = Option<String>, Header, description = "1 to 255 printable ASCII characters. A retry with the same key and the same request gets the first answer again, byte for byte, with `Idempotent-Replayed: true`; the same key with another request is 422 `IdempotencyKeyReused`; while the first runs, 409 `IdempotencyKeyInFlight`. Kept for EVO_IDEMPOTENCY_TTL_SECS", min_length = 1, max_length = 255, pattern = r"^[ -~]{1,255}$"),
     ),
     responses((status = 200, description = "The ended session: `ended: true`, `dateCompleted` set", content((SessionInfo = "application/json"), (String = "text/csv"), (String = "text/jsv")))),
     security(("bearer" = []), ("ss-tok" = []))

@@ -116,13 +116,18 @@ const ERROR_RESPONSES: &[(&str, &str, &str)] = &[
     (
         "409",
         "Conflict",
-        "`SessionEnded`, `CannotRemoveOriginalMember`, `MemberAlreadyExists`, `SessionFull` (100 members) or `SessionLimitReached` (1,000 log entries; EndSession is always allowed)",
+        "`SessionEnded`, `CannotRemoveOriginalMember`, `MemberAlreadyExists`, `SessionFull` (100 members), `SessionLimitReached` (1,000 log entries; EndSession is always allowed) or `IdempotencyKeyInFlight` (a request with this Idempotency-Key is still running)",
     ),
     ("413", "RequestTooLarge", "`RequestTooLarge`: a body over 64 KiB"),
     (
         "415",
         "UnsupportedMediaType",
         "`UnsupportedMediaType`: a body without `Content-Type: application/json` (or `application/x-www-form-urlencoded`)",
+    ),
+    (
+        "422",
+        "IdempotencyKeyReused",
+        "`IdempotencyKeyReused`: the Idempotency-Key was used for another request (method, path, query or body differ)",
     ),
     (
         "429",

@@ -157,9 +157,10 @@ async fn openapi_lists_every_route() {
 
     let delete = &paths["/sessions/{sessionId}/members/{memberId}"]["delete"];
     assert_eq!(delete["operationId"], "DeleteChatMember");
-    for status in
-        ["200", "400", "401", "403", "404", "405", "408", "409", "412", "413", "415", "429", "500", "503"]
-    {
+    for status in [
+        "200", "400", "401", "403", "404", "405", "408", "409", "412", "413", "415", "422", "429", "500",
+        "503",
+    ] {
         assert!(delete["responses"].get(status).is_some(), "DeleteChatMember lacks {status}");
     }
     let identity_pattern =
@@ -170,7 +171,10 @@ async fn openapi_lists_every_route() {
     );
     let parameters: Vec<&str> =
         delete["parameters"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
-    assert_eq!(parameters, ["sessionId", "memberId", "memberToRemove", "reason", "If-Match"]);
+    assert_eq!(
+        parameters,
+        ["sessionId", "memberId", "memberToRemove", "reason", "If-Match", "Idempotency-Key"]
+    );
     let api_delete = &paths["/api/DeleteChatMember"]["delete"];
     let api_parameters: Vec<(&str, &str)> = api_delete["parameters"]
         .as_array()
@@ -180,7 +184,13 @@ async fn openapi_lists_every_route() {
         .collect();
     assert_eq!(
         api_parameters,
-        [("sessionId", "query"), ("memberToRemove", "query"), ("reason", "query"), ("If-Match", "header")]
+        [
+            ("sessionId", "query"),
+            ("memberToRemove", "query"),
+            ("reason", "query"),
+            ("If-Match", "header"),
+            ("Idempotency-Key", "header")
+        ]
     );
 
     let components = &document["components"];
