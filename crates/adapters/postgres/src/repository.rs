@@ -233,8 +233,25 @@ impl PgSessionRepository {
 
     async fn commit_status(&self, txid: ServerTxid, evidence: &Evidence) -> Result<CommitStatus, Failure> {
         let lease = self.lease().await?;
+        let protocol = self.protocol;
         let status = async {
-            let mut connection = lease.connection();
+            let connection = lease.connection();
+            // In a transaction: behind PgBouncer a prepared statement must stay on one server.
+            control(connection, protocol, Control::Begin).await.map_err(|e| classify(&e))?;
+            let status = Self::ask_commit_status(connection, txid, evidence).await;
+            control(connection, protocol, Control::Commit).await.map_err(|e| classify(&e))?;
+            status
+        }
+        .await;
+        lease.settle(status)
+    }
+
+    async fn ask_commit_status(
+        mut connection: &AsyncPgConnection,
+        txid: ServerTxid,
+        evidence: &Evidence,
+    ) -> Result<CommitStatus, Failure> {
+        {
             let started = diesel::select(pg_postmaster_start_time())
                 .get_result::<Timestamp>(&mut connection)
                 .await
@@ -257,8 +274,6 @@ impl PgSessionRepository {
                 None => CommitStatus::Unknown,
             })
         }
-        .await;
-        lease.settle(status)
     }
 
     /// Awaits `work` within the query deadline (a silent network must not hang a request).
@@ -311,23 +326,59 @@ impl ConnectionSettings {
     }
 
     async fn establish(self, url: String) -> diesel::ConnectionResult<AsyncPgConnection> {
-        let mut connection = AsyncPgConnection::establish(&url).await?;
-        if !self.statement_cache {
-            connection.set_prepared_statement_cache_size(diesel::connection::CacheSize::Disabled);
+        if self.statement_cache {
+            let mut connection = AsyncPgConnection::establish(&url).await?;
+            self.configure(&mut connection).await?;
+            return Ok(connection);
         }
-        // Bound values, not text pasted into SQL: the application name comes from config.
-        diesel::sql_query(
-            "SELECT set_config('application_name', $1, false), \
-                    set_config('statement_timeout', $2, false), \
-                    set_config('idle_in_transaction_session_timeout', $3, false)",
-        )
-        .bind::<Text, _>(self.application_name)
-        .bind::<Text, _>(format!("{}ms", self.statement_timeout_ms))
-        .bind::<Text, _>(format!("{}ms", self.idle_in_transaction_timeout_ms))
-        .execute(&mut connection)
-        .await
-        .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
+        // Behind PgBouncer in transaction mode every round trip outside a transaction may go
+        // to another server connection, and a statement prepared in one trip is then missing
+        // in the next ("prepared statement sN does not exist", found by the PgBouncer
+        // contract suite): so the whole setup, diesel-async's own included, runs in one
+        // transaction, on one server connection.
+        let (client, driver) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+            .await
+            .map_err(|e| diesel::ConnectionError::BadConnection(e.to_string()))?;
+        tokio::spawn(async move {
+            if let Err(error) = driver.await {
+                tracing::debug!(%error, "a PostgreSQL connection ended");
+            }
+        });
+        let setup_error = |e: tokio_postgres::Error| diesel::ConnectionError::BadConnection(e.to_string());
+        client.batch_execute("BEGIN").await.map_err(setup_error)?;
+        let mut connection = AsyncPgConnection::try_from(client).await?;
+        connection.set_prepared_statement_cache_size(diesel::connection::CacheSize::Disabled);
+        self.configure(&mut connection).await?;
+        connection
+            .batch_execute("COMMIT")
+            .await
+            .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
         Ok(connection)
+    }
+
+    /// Names the connection and bounds its statements. Behind PgBouncer (no statement cache)
+    /// only the name: session settings would stay on the server connection for whichever
+    /// client gets it next, so timeouts belong on the database role there (docs/operations.md).
+    async fn configure(&self, mut connection: &mut AsyncPgConnection) -> diesel::ConnectionResult<()> {
+        // Bound values, not text pasted into SQL: the application name comes from config.
+        let configured = if self.statement_cache {
+            diesel::sql_query(
+                "SELECT set_config('application_name', $1, false), \
+                        set_config('statement_timeout', $2, false), \
+                        set_config('idle_in_transaction_session_timeout', $3, false)",
+            )
+            .bind::<Text, _>(self.application_name.clone())
+            .bind::<Text, _>(format!("{}ms", self.statement_timeout_ms))
+            .bind::<Text, _>(format!("{}ms", self.idle_in_transaction_timeout_ms))
+            .execute(&mut connection)
+            .await
+        } else {
+            diesel::sql_query("SELECT set_config('application_name', $1, false)")
+                .bind::<Text, _>(self.application_name.clone())
+                .execute(&mut connection)
+                .await
+        };
+        configured.map(|_| ()).map_err(diesel::ConnectionError::CouldntSetupConfiguration)
     }
 }
 
@@ -909,14 +960,22 @@ impl SessionRepository for PgSessionRepository {
         let lease = self.lease().await.map_err(Failure::into_repository_error)?;
         let mut connection = lease.connection();
         // Oldest first, a bounded batch, each row locked only for its own delete.
-        let purged = diesel::sql_query(
-            "DELETE FROM idempotency_keys WHERE ctid IN (SELECT ctid FROM idempotency_keys \
-             WHERE expires_at <= $1 ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED)",
-        )
-        .bind::<diesel::sql_types::Timestamptz, _>(now)
-        .bind::<diesel::sql_types::BigInt, _>(i64::from(limit))
-        .execute(&mut connection);
-        let purged = self.within_deadline(purged.map(|r| r.map_err(|e| classify(&e)))).await;
+        let protocol = self.protocol;
+        let purge = async move {
+            // In a transaction: behind PgBouncer a prepared statement must stay on one server.
+            control(connection, protocol, Control::Begin).await?;
+            let purged = diesel::sql_query(
+                "DELETE FROM idempotency_keys WHERE ctid IN (SELECT ctid FROM idempotency_keys \
+                 WHERE expires_at <= $1 ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED)",
+            )
+            .bind::<diesel::sql_types::Timestamptz, _>(now)
+            .bind::<diesel::sql_types::BigInt, _>(i64::from(limit))
+            .execute(&mut connection)
+            .await?;
+            control(connection, protocol, Control::Commit).await?;
+            QueryResult::Ok(purged)
+        };
+        let purged = self.within_deadline(purge.map(|r| r.map_err(|e| classify(&e)))).await;
         Ok(lease.settle(purged).map_err(Failure::into_repository_error)? as u64)
     }
 
