@@ -19,6 +19,7 @@ from pathlib import Path
 
 DESIGNS = {
     "service": "(1) service over HTTP (wrk)",
+    "keyed": "(1k) service, each removal with an Idempotency-Key (wrk)",
     "adapter": "(2) adapter's SQL, 2 round trips (pgbench)",
     "onetrip": "(3) same removal, 1 round trip (pgbench)",
 }
@@ -87,7 +88,7 @@ def record(args):
     jsonl, design, c, run, sessions, output, before, after, inconsistent, load, wal0, wal1 = args
     output = Path(output)
     text = output.read_text(errors="replace")
-    figures = parse_wrk(text) if design == "service" else parse_pgbench(text, output)
+    figures = parse_wrk(text) if design in ("service", "keyed") else parse_pgbench(text, output)
     b = [int(x) for x in before.split()]
     a = [int(x) for x in after.split()]
     db = {"members_removed": b[0] - a[0], "log_added": a[1] - b[1], "versions_added": a[2] - b[2]}
@@ -191,7 +192,7 @@ def table(results_dir):
         def med(name):
             return statistics.median(r["cpu_us_per_removal"].get(name, 0.0) for r in runs)
 
-        loadgen = med("wrk") if design == "service" else med("pgbench")
+        loadgen = med("wrk") if design in ("service", "keyed") else med("pgbench")
         service = med("evo-sessions")
         backends, aux = med("postgres evo_bench"), med("postgres aux")
         total = loadgen + service + backends + aux
@@ -218,6 +219,9 @@ def table(results_dir):
         o = medians.get((base_sessions, "onetrip", c))
         if s and a and o:
             out.append(f"- c={c}: (1)/(2) = {s / a:.2f}, (1)/(3) = {s / o:.2f}, (2)/(3) = {a / o:.2f}")
+        k = medians.get((base_sessions, "keyed", c))
+        if s and k:
+            out.append(f"- c={c}: with an Idempotency-Key (1k)/(1) = {k / s:.2f}")
         ps, pa, po = (per_cpu.get((base_sessions, d, c)) for d in ("service", "adapter", "onetrip"))
         if ps and pa and po:
             out.append(f"  - per CPU-second of our processes (load generator included; robust to the "

@@ -16,6 +16,7 @@
 #   2. starts `evo-sessions serve` on a free loopback port, checks that GET of a seeded
 #      session answers 200 with its 8 members, then for each run and concurrency (1, 16):
 #        (1) service  wrk + bench/wrk/delete.lua: DELETE of distinct removable members
+#        (1k) keyed   the same, each request with an Idempotency-Key of its own
 #        (2) adapter  pgbench replaying the adapter's own statements (2 round trips)
 #        (3) onetrip  pgbench calling bench.remove_member: the same removal in 1 round trip
 #      each run on a freshly reseeded database, after a warm-up on sessions kept apart
@@ -31,7 +32,7 @@
 # Loopback only: the service, wrk, pgbench and psql talk to 127.0.0.1. Everything started
 # here is stopped by PID on exit (trap). Settings (environment):
 #   BENCH_SESSIONS=40000 BENCH_SCALE_SESSIONS=400000 BENCH_RUNS=3 BENCH_DURATION=8
-#   BENCH_WARMUP=2 BENCH_CONCURRENCY="1 16" BENCH_DESIGNS="service adapter onetrip";
+#   BENCH_WARMUP=2 BENCH_CONCURRENCY="1 16" BENCH_DESIGNS="service keyed adapter onetrip";
 #   PGHOST/PGPORT/PGUSER (127.0.0.1/5432/postgres);
 #   EVO_DB_POOL_SIZE, EVO_WORKERS are passed to the service when set (else its defaults).
 set -euo pipefail
@@ -46,7 +47,7 @@ RUNS=${BENCH_RUNS:-3}
 DURATION=${BENCH_DURATION:-8}
 WARMUP=${BENCH_WARMUP:-2}
 CONCURRENCY=${BENCH_CONCURRENCY:-"1 16"}
-DESIGNS=${BENCH_DESIGNS:-"service adapter onetrip"}
+DESIGNS=${BENCH_DESIGNS:-"service keyed adapter onetrip"}
 SCALE=1
 PROFILE=1
 SYNC_COMMIT=""
@@ -242,26 +243,27 @@ record() { # design c run sessions output_file before after extra_json
   "$PY" "$BENCH/report.py" record "$RUNS_JSONL" "$@"
 }
 
-wrk_run() { # c first count duration out
-  local c=$1 first=$2 count=$3 duration=$4 out=$5 threads=$(($1 < 2 ? 1 : 2))
+wrk_run() { # c first count duration out [keyed]
+  local c=$1 first=$2 count=$3 duration=$4 out=$5 keyed=${6:-} threads=$(($1 < 2 ? 1 : 2))
   timeout $((duration + 30)) wrk -t"$threads" -c"$c" -d"${duration}s" --timeout 5s \
     -s "$BENCH/wrk/delete.lua" "$BASE" -- "$first" "$count" "$threads" "$FIRST_K" "$LAST_K" \
-    "$TOKEN" >"$out" 2>&1
+    "$TOKEN" $keyed >"$out" 2>&1
 }
 
 # One measured service run: warm-up on [wfirst, wfirst+wcount), measure on [first, first+count).
-service_run() { # c run sessions first count wfirst wcount
-  local c=$1 r=$2 n=$3 first=$4 count=$5 wfirst=$6 wcount=$7 out before after
-  out=$RESULTS/service-n$n-c$c-r$r.txt
-  wrk_run "$c" "$wfirst" "$wcount" "$WARMUP" "$RESULTS/warmup-service-n$n-c$c-r$r.txt"
+service_run() { # c run sessions first count wfirst wcount [design: service or keyed]
+  local c=$1 r=$2 n=$3 first=$4 count=$5 wfirst=$6 wcount=$7 design=${8:-service} out before after keyed=
+  [[ $design = keyed ]] && keyed=keyed
+  out=$RESULTS/$design-n$n-c$c-r$r.txt
+  wrk_run "$c" "$wfirst" "$wcount" "$WARMUP" "$RESULTS/warmup-$design-n$n-c$c-r$r.txt" $keyed
   before=$(counts)
   wal_before=$(wal)
   cpu_start "${out%.txt}.cpu.json"
-  wrk_run "$c" "$first" "$count" "$DURATION" "$out"
+  wrk_run "$c" "$first" "$count" "$DURATION" "$out" $keyed
   cpu_stop
   wal_after=$(wal)
   after=$(counts)
-  record service "$c" "$r" "$n" "$out" "$before" "$after" "$(check)" "$(cut -d' ' -f1 /proc/loadavg)" \
+  record "$design" "$c" "$r" "$n" "$out" "$before" "$after" "$(check)" "$(cut -d' ' -f1 /proc/loadavg)" \
     "$wal_before" "$wal_after"
 }
 
@@ -328,10 +330,10 @@ for r in $(seq "$RUNS"); do
   for c in $CONCURRENCY; do
     for design in $DESIGNS; do
       log "run $r/$RUNS, c=$c: $design"
-      if [[ $design = service ]]; then
+      if [[ $design = service || $design = keyed ]]; then
         seed "$SESSIONS"
         m=$(measured_of "$SESSIONS")
-        service_run "$c" "$r" "$SESSIONS" 0 "$m" "$m" $((SESSIONS - m))
+        service_run "$c" "$r" "$SESSIONS" 0 "$m" "$m" $((SESSIONS - m)) "$design"
       else
         sql_run "$design" "$c" "$r"
       fi

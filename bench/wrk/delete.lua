@@ -1,7 +1,7 @@
 -- wrk script: DeleteChatMember on distinct (session, member) pairs.
 --
 --   wrk -t T -c C -d 8s --timeout 5s http://127.0.0.1:PORT -s delete.lua -- \
---       FIRST COUNT THREADS KFIRST KLAST TOKEN
+--       FIRST COUNT THREADS KFIRST KLAST TOKEN [keyed]
 --
 -- Session numbers FIRST .. FIRST+COUNT-1 are split into THREADS equal slices, one per wrk
 -- thread (each wrk thread has its own Lua state, and the connections of a thread share it,
@@ -25,6 +25,10 @@ function init(args)
   width = math.floor(count / nthreads)
   lo = first + tid * width
   headers = { ["Authorization"] = "Bearer " .. args[6] }
+  -- "keyed": every request carries an Idempotency-Key of its own (what a keyed removal costs).
+  keyed = args[7] == "keyed"
+  -- Keys unique across runs too: a warm-up and the measured run must not share a key.
+  started = os.time()
   issued, ok, non2xx, exhausted = 0, 0, 0, 0
   statuses = {}
 end
@@ -42,6 +46,9 @@ function request()
   if k > klast then
     exhausted = exhausted + 1
     member = "exhausted@example.com"
+  end
+  if keyed then
+    headers["Idempotency-Key"] = string.format("bench-%d-%d-%d", started, tid, n)
   end
   return wrk.format("DELETE", "/sessions/" .. sid(i) .. "/members/" .. member, headers)
 end
