@@ -361,11 +361,15 @@ fn outage(fault: Fault) {
     let token = mint(&dir.0, &url, "ann@example.com", &["User"], &["acme"]);
     let client = Client::new(&server.base, &token);
 
-    // The timeline: 3 s of load, 6 s down, 6 s back up. At most 4 clients, 5 000 calls each.
+    // The timeline: 3 s of load, 6 s down (a stall 10 s: each call then waits out a deadline
+    // of 3 s, and a change caught with its COMMIT in flight another 3 s settling it, so a
+    // shorter stall sees too few calls start and end inside it), 6 s back up. At most 4
+    // clients, 5 000 calls each.
     let start = Instant::now();
     let cut_at = Duration::from_secs(3);
-    let restore_at = Duration::from_secs(9);
-    let end_at = Duration::from_secs(15);
+    let down_for = if fault == Fault::Stall { Duration::from_secs(10) } else { Duration::from_secs(6) };
+    let restore_at = cut_at + down_for;
+    let end_at = restore_at + Duration::from_secs(6);
     let stop = Arc::new(AtomicBool::new(false));
     let workers: Vec<_> = (0..4)
         .map(|worker| {

@@ -133,6 +133,22 @@ fn three_instances_keep_serialization_and_conditional_changes_together() {
     let (status, _, body) =
         call(&bases[2], &token, "DELETE", &format!("/sessions/{id}"), &[("If-Match", &etag)], None);
     assert_eq!((status, body["responseStatus"]["errorCode"].as_str()), (412, Some("PreconditionFailed")));
+
+    // An Idempotency-Key holds across instances: a retry sent to another instance gets the
+    // first answer, and the change happened once.
+    let members = json!({"accountId": "acme", "members": [{"identity": "+15550001234"}, {"identity": "kim@example.com"}]});
+    let keyed = [("Idempotency-Key", "create-once")];
+    let (status, _, first) = call(&bases[0], &token, "POST", "/sessions", &keyed, Some(members.clone()));
+    assert_eq!(status, 200, "{first}");
+    let (status, _, again) = call(&bases[1], &token, "POST", "/sessions", &keyed, Some(members));
+    assert_eq!((status, &again), (200, &first), "the same session, not a second one");
+    let id = first["id"].as_str().unwrap();
+    let remove = format!("/sessions/{id}/members/kim@example.com");
+    let keyed = [("Idempotency-Key", "remove-kim")];
+    let (status, _, removed) = call(&bases[1], &token, "DELETE", &remove, &keyed, None);
+    assert_eq!(status, 200, "{removed}");
+    let (status, _, again) = call(&bases[2], &token, "DELETE", &remove, &keyed, None);
+    assert_eq!((status, &again), (200, &removed), "replayed by another instance, not 404");
     drop(servers);
 }
 
