@@ -513,3 +513,21 @@ async fn a_malformed_key_is_a_field_error_after_the_role_check() {
         );
     }
 }
+
+#[tokio::test]
+async fn the_stores_keyed_answers_reach_the_edge_as_they_are() {
+    let stored = StoredAnswer { status: 404, content_type: "application/json".into(), body: b"{}".to_vec() };
+    for refusal in [KeyedRefusal::Replay(stored), KeyedRefusal::Reused, KeyedRefusal::InFlight] {
+        let mut repository = MockSessionRepository::new();
+        let returned = refusal.clone();
+        repository
+            .expect_update()
+            .times(1)
+            .returning(move |_, _, _, _, _, _| Err(UpdateError::Keyed(returned.clone())));
+        let input = DeleteChatMemberInput { idempotency: with_key("k"), ..delete("s-1", "bob@example.com") };
+        assert_eq!(
+            service(repository).delete_chat_member(&agent(), input).await,
+            Err(ServiceError::Keyed(refusal))
+        );
+    }
+}

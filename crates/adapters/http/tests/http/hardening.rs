@@ -247,3 +247,26 @@ async fn a_body_that_does_not_arrive_in_time_is_408() {
     assert!(response.contains(r#""errorCode":"RequestTimeout""#), "{response}");
     assert!(took >= Duration::from_millis(450) && took < Duration::from_secs(5), "{took:?}");
 }
+
+#[actix_web::test]
+async fn a_replayed_answer_is_sent_as_stored() {
+    let mut mock = mock();
+    mock.expect_delete_chat_member()
+        .withf(|_, input| input.idempotency.as_ref().is_some_and(|keyed| keyed.key == "k-7"))
+        .times(1)
+        .returning(|_, _| {
+            Err(ServiceError::Keyed(evo_ports::KeyedRefusal::Replay(evo_ports::StoredAnswer {
+                status: 404,
+                content_type: "application/json".into(),
+                body: br#"{"stored":true}"#.to_vec(),
+            })))
+        });
+    let reply = send(
+        mock,
+        delete_bob().insert_header((header::AUTHORIZATION, BEARER)).insert_header(("Idempotency-Key", "k-7")),
+    )
+    .await;
+    assert_eq!(reply.status, 404);
+    assert_eq!(reply.body, r#"{"stored":true}"#, "byte for byte");
+    assert_eq!(reply.header("idempotent-replayed"), Some("true"));
+}
