@@ -13,8 +13,9 @@
 //! after 5 s) and its folder removed when the test ends, passed or failed.
 //!
 //! No `ignore_startup_parameters`: the store's startup packet holds only `user`, `database`
-//! and `client_encoding` (which PgBouncer tracks); `application_name`, `statement_timeout` and
-//! `idle_in_transaction_session_timeout` are set by a query after connecting.
+//! and `client_encoding` (which PgBouncer tracks); `application_name` is set by a query after
+//! connecting, inside the transaction that holds the whole connection setup (without the
+//! statement cache the store leaves the timeouts to the database role).
 
 use std::fs::File;
 use std::net::{SocketAddr, TcpListener, TcpStream};
