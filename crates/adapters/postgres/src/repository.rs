@@ -81,7 +81,7 @@ use crate::error::{Failure, PgStoreError, classify, is_unique_violation, pool_fa
 use crate::schema::{idempotency_keys, session_log, session_members, sessions};
 use crate::statements::{
     Begin, BeginSnapshot, ChangeHeader, Commit, EndSessionWrite, InsertLog, InsertMembers, InviteMemberWrite,
-    RemoveMemberWrite, Rollback,
+    KeepAnswer, RemoveMemberWrite, Rollback,
 };
 
 /// How often the status of a transaction whose COMMIT's answer was lost is asked.
@@ -617,20 +617,19 @@ enum Attempt {
     Keyed(KeyedRefusal),
 }
 
-/// The first round trip of a keyed request, in its own transaction: `BEGIN`, the key's
-/// advisory lock (held by whichever request runs the key, across instances, until its
-/// transaction ends) and the key's live answer. `Some` is the answer to give instead of
-/// carrying the request out (the transaction is then rolled back); `None`: go on.
-async fn claim_key(
-    connection: &AsyncPgConnection,
-    protocol: Protocol,
+/// The pending checks of a keyed request, to send right after `BEGIN`: the key's advisory
+/// lock (held by whichever request runs the key, across instances, until its transaction
+/// ends) and the key's live answer.
+#[allow(clippy::type_complexity)]
+fn key_checks<'c>(
+    mut connection: &'c AsyncPgConnection,
     request: &Idempotency,
     now: Timestamp,
-) -> Result<Option<KeyedRefusal>, Failure> {
-    let (mut lock_connection, mut lookup_connection) = (connection, connection);
+) -> (BoxFuture<'c, QueryResult<bool>>, BoxFuture<'c, QueryResult<Option<KeyRecord>>>) {
     let lock_name = format!("evo-sessions idempotency\n{}\n{}", request.scope, request.key);
     let locked = diesel::select(pg_try_advisory_xact_lock(hashtextextended(lock_name, 0_i64)))
-        .get_result::<bool>(&mut lock_connection);
+        .get_result::<bool>(&mut connection)
+        .boxed();
     let stored = idempotency_keys::table
         .filter(idempotency_keys::scope.eq(request.scope.clone()))
         .filter(idempotency_keys::key.eq(request.key.clone()))
@@ -641,13 +640,38 @@ async fn claim_key(
             idempotency_keys::content_type,
             idempotency_keys::body,
         ))
-        .get_result::<KeyRecord>(&mut lookup_connection)
-        .map(|r| r.optional());
+        .get_result::<KeyRecord>(&mut connection)
+        .map(|r| r.optional())
+        .boxed();
+    (locked, stored)
+}
+
+/// What the key checks say: `Some` is the answer to give instead of carrying the request
+/// out (another request runs the key, or it was answered before); `None`: go on.
+fn key_verdict(locked: bool, stored: Option<KeyRecord>, request: &Idempotency) -> Option<KeyedRefusal> {
+    match (locked, stored) {
+        (false, _) => Some(KeyedRefusal::InFlight),
+        (true, Some(record)) => Some(record.answer_to(request)),
+        (true, None) => None,
+    }
+}
+
+/// A keyed request's checks as a round trip of their own (`BEGIN` included): for the insert
+/// of a new session, and for changes without the statement cache. When they refuse, the
+/// transaction is rolled back.
+async fn claim_key(
+    connection: &AsyncPgConnection,
+    protocol: Protocol,
+    request: &Idempotency,
+    now: Timestamp,
+) -> Result<Option<KeyedRefusal>, Failure> {
+    let (locked, stored) = key_checks(connection, request, now);
     let claimed = futures_util::try_join!(control(connection, protocol, Control::Begin), locked, stored);
     let refusal = match claimed {
-        Ok((_, false, _)) => KeyedRefusal::InFlight,
-        Ok((_, true, Some(record))) => record.answer_to(request),
-        Ok((_, true, None)) => return Ok(None),
+        Ok((_, locked, stored)) => match key_verdict(locked, stored, request) {
+            Some(refusal) => refusal,
+            None => return Ok(None),
+        },
         Err(error) => {
             let _ = rollback(connection, protocol).await;
             return Err(classify(&error));
@@ -660,28 +684,20 @@ async fn claim_key(
 /// Keeps a keyed request's answer in its change's transaction. The key's lock is held and no
 /// live answer was found, so a row under the key can only be an expired one: replaced.
 async fn keep_answer(
-    mut connection: &AsyncPgConnection,
+    connection: &AsyncPgConnection,
     request: &Idempotency,
     record: KeyRecord,
 ) -> QueryResult<usize> {
-    let values = (
-        idempotency_keys::fingerprint.eq(record.fingerprint),
-        idempotency_keys::status.eq(record.status),
-        idempotency_keys::content_type.eq(record.content_type),
-        idempotency_keys::body.eq(record.body),
-        idempotency_keys::expires_at.eq(request.expires_at),
-    );
-    diesel::insert_into(idempotency_keys::table)
-        .values((
-            idempotency_keys::scope.eq(request.scope.clone()),
-            idempotency_keys::key.eq(request.key.clone()),
-            values.clone(),
-        ))
-        .on_conflict((idempotency_keys::scope, idempotency_keys::key))
-        .do_update()
-        .set(values)
-        .execute(&mut connection)
-        .await
+    let statement = KeepAnswer {
+        scope: request.scope.clone(),
+        key: request.key.clone(),
+        fingerprint: record.fingerprint,
+        status: record.status,
+        content_type: record.content_type,
+        body: record.body,
+        expires_at: request.expires_at,
+    };
+    run(connection, statement).await
 }
 
 /// What a change had sent when it stopped: once its write and COMMIT may have gone out, the
@@ -714,7 +730,10 @@ async fn change_session(
 ) -> Result<Attempt, Failure> {
     let ChangeRequest { id, actor, command, if_version, idempotency, now } = request;
     // A keyed request begins its transaction with the key's checks (one more round trip).
-    let began = match idempotency {
+    // A keyed change sends the key's checks in the read's round trip (pipelined, right after
+    // `BEGIN`); without the statement cache, where nothing pipelines, in a trip of its own.
+    let pipelined_key = idempotency.filter(|_| protocol == Protocol::Pipelined);
+    let began = match idempotency.filter(|_| protocol == Protocol::Unprepared) {
         Some(key) => match claim_key(connection, protocol, key, now).await? {
             Some(refusal) => return Ok(Attempt::Keyed(refusal)),
             None => true,
@@ -724,9 +743,20 @@ async fn change_session(
     let begin = async move {
         if began { Ok(0) } else { control(connection, protocol, Control::Begin).await.map(|()| 0) }
     };
+    let (locked, stored) = match pipelined_key {
+        Some(key) => {
+            let (locked, stored) = key_checks(connection, key, now);
+            (locked, stored)
+        }
+        None => (async { Ok(true) }.boxed(), async { Ok(None) }.boxed()),
+    };
     let Loads { header, members, log } = lock_futures(connection, id.as_str(), actor.visible_accounts());
-    let read = futures_util::try_join!(begin, header, members, log);
-    let (_, header, members, log) = match read {
+    let read = futures_util::try_join!(begin, locked, stored, header, members, log);
+    let read = read.map(|(begin, locked, stored, header, members, log)| {
+        let refusal = pipelined_key.and_then(|key| key_verdict(locked, stored, key));
+        (begin, refusal, header, members, log)
+    });
+    let (_, refusal, header, members, log) = match read {
         Ok(read) => read,
         Err(error) => {
             // The connection is closed after any failure, so a failed rollback changes nothing.
@@ -734,6 +764,10 @@ async fn change_session(
             return Err(classify(&error));
         }
     };
+    if let Some(refusal) = refusal {
+        rollback(connection, protocol).await?;
+        return Ok(Attempt::Keyed(refusal));
+    }
     let xid = header
         .as_ref()
         .map(|(_, xid, server_started)| ServerTxid { xid: *xid, server_started: *server_started });

@@ -14,6 +14,25 @@ use tokio::net::{TcpListener, TcpStream};
 
 const LATENCY: Duration = Duration::from_millis(150);
 
+/// Answers nothing worth reading: this test counts trips.
+struct NoAnswer;
+
+impl evo_ports::AnswerRenderer for NoAnswer {
+    fn render(&self, _: Result<&evo_domain::Session, &evo_domain::SessionError>) -> evo_ports::StoredAnswer {
+        evo_ports::StoredAnswer { status: 200, content_type: "text/plain".into(), body: Vec::new() }
+    }
+}
+
+fn key(key: &str) -> evo_ports::Idempotency {
+    evo_ports::Idempotency {
+        scope: "agent@example.com".into(),
+        key: key.into(),
+        fingerprint: key.into(),
+        expires_at: at(3600),
+        renderer: std::sync::Arc::new(NoAnswer),
+    }
+}
+
 /// A proxy that passes the client's bytes at once and the server's after [`LATENCY`],
 /// keeping their order.
 async fn start_slow_proxy(upstream: String) -> String {
@@ -87,6 +106,10 @@ async fn warm_round_trips_removal_2_refusal_2_find_1_insert_1() {
         .expect_err("warm-up refusal");
     repository.find(&session.id).await.expect("warm-up find");
     repository.insert(&chat_with_users(8), None).await.expect("warm-up insert");
+    repository
+        .update(&session.id, &agent(), &remove(7), None, Some(key("warm-up")), at(1))
+        .await
+        .expect("warm-up keyed removal");
 
     let removal = round_trips(|run| {
         let repository = &repository;
@@ -111,9 +134,22 @@ async fn warm_round_trips_removal_2_refusal_2_find_1_insert_1() {
         repository.insert(&chat_with_users(8), None).await.expect("insert");
     })
     .await;
+    // A keyed removal sends the key's checks with the locking read, and its answer with the
+    // write: the same two trips.
+    let keyed = round_trips(|run| {
+        let repository = &repository;
+        let session = &session;
+        async move {
+            repository
+                .update(&session.id, &agent(), &remove(4 + run), None, Some(key(&format!("k-{run}"))), at(4))
+                .await
+                .expect("keyed removal");
+        }
+    })
+    .await;
     assert_eq!(
-        (removal, refusal, find, insert),
-        (2, 2, 1, 1),
-        "round trips of (removal, refusal, find, insert)"
+        (removal, refusal, find, insert, keyed),
+        (2, 2, 1, 1, 2),
+        "round trips of (removal, refusal, find, insert, keyed removal)"
     );
 }
