@@ -634,12 +634,7 @@ fn key_checks<'c>(
         .filter(idempotency_keys::scope.eq(request.scope.clone()))
         .filter(idempotency_keys::key.eq(request.key.clone()))
         .filter(idempotency_keys::expires_at.gt(now))
-        .select((
-            idempotency_keys::fingerprint,
-            idempotency_keys::status,
-            idempotency_keys::content_type,
-            idempotency_keys::body,
-        ))
+        .select(evo_store_sql::key_columns!(idempotency_keys))
         .get_result::<KeyRecord>(&mut connection)
         .map(|r| r.optional())
         .boxed();
@@ -740,14 +735,10 @@ async fn change_session(
         },
         None => false,
     };
-    let begin = async move {
-        if began { Ok(0) } else { control(connection, protocol, Control::Begin).await.map(|()| 0) }
-    };
+    let begin =
+        async move { if began { Ok(()) } else { control(connection, protocol, Control::Begin).await } };
     let (locked, stored) = match pipelined_key {
-        Some(key) => {
-            let (locked, stored) = key_checks(connection, key, now);
-            (locked, stored)
-        }
+        Some(key) => key_checks(connection, key, now),
         None => (async { Ok(true) }.boxed(), async { Ok(None) }.boxed()),
     };
     let Loads { header, members, log } = lock_futures(connection, id.as_str(), actor.visible_accounts());

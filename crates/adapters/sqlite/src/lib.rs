@@ -309,12 +309,7 @@ fn answered_before(
         .filter(idempotency_keys::scope.eq(&request.scope))
         .filter(idempotency_keys::key.eq(&request.key))
         .filter(idempotency_keys::expires_at.gt(now))
-        .select((
-            idempotency_keys::fingerprint,
-            idempotency_keys::status,
-            idempotency_keys::content_type,
-            idempotency_keys::body,
-        ))
+        .select(evo_store_sql::key_columns!(idempotency_keys))
         .get_result::<KeyRecord>(connection)
         .optional()?;
     Ok(stored.map(|record| record.answer_to(request)))

@@ -423,6 +423,14 @@ macro_rules! session_columns {
     };
 }
 
+/// The `idempotency_keys` columns in [`KeyRecord`] order, as a select clause.
+#[macro_export]
+macro_rules! key_columns {
+    ($t:ident) => {
+        ($t::fingerprint, $t::status, $t::content_type, $t::body)
+    };
+}
+
 /// The `session_members` columns in [`MemberRecord`] order, as a select clause.
 #[macro_export]
 macro_rules! member_columns {
