@@ -196,6 +196,27 @@ impl Modify for SecurityAndErrors {
                         .responses
                         .insert((*status).to_owned(), RefOr::Ref(Ref::from_response_name(*name)));
                 }
+                // Every SessionInfo answer has its ETag; a change's may be a replay.
+                let is_change = operation.parameters.iter().flatten().any(|p| p.name == "Idempotency-Key");
+                if let Some(RefOr::T(ok)) = operation.responses.responses.get_mut("200") {
+                    ok.headers.entry("ETag".to_owned()).or_insert_with(|| {
+                        HeaderBuilder::new()
+                            .schema(text())
+                            .description(Some(
+                                "The session's version, `\"v<n>\"`: changes exactly when the session does",
+                            ))
+                            .build()
+                    });
+                    if is_change {
+                        ok.headers.insert(
+                            "Idempotent-Replayed".to_owned(),
+                            HeaderBuilder::new()
+                                .schema(text())
+                                .description(Some("`true` on the stored answer replayed to a retry with the same Idempotency-Key"))
+                                .build(),
+                        );
+                    }
+                }
             }
         }
     }

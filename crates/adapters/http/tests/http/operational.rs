@@ -163,6 +163,8 @@ async fn openapi_lists_every_route() {
     ] {
         assert!(delete["responses"].get(status).is_some(), "DeleteChatMember lacks {status}");
     }
+    let ok_headers = &delete["responses"]["200"]["headers"];
+    assert!(ok_headers["ETag"].is_object() && ok_headers["Idempotent-Replayed"].is_object(), "{ok_headers}");
     let identity_pattern =
         delete["parameters"][1]["schema"]["pattern"].as_str().expect("memberId has a pattern");
     assert!(
