@@ -41,8 +41,6 @@ pub struct AppState {
     pub body_read_timeout: Duration,
     /// Changes per caller and second, shared by every worker.
     pub rate_limit: Arc<ChangeRateLimit>,
-    /// The origins trusted for changes authenticated by the `ss-tok` cookie.
-    pub origins: CorsOrigins,
     /// Set once a stop was asked for: readiness then answers 503 while requests are served.
     pub draining: Arc<AtomicBool>,
 }
@@ -68,7 +66,10 @@ impl AppState {
         let actor = self.use_cases.authenticate(&token).await?;
         if source == TokenSource::Cookie
             && let Some(origin) = request.headers().get(header::ORIGIN)
-            && !origin.to_str().is_ok_and(|origin| self.origins.trusts_for_cookie_changes(origin))
+            && !request
+                .app_data::<web::Data<CorsOrigins>>()
+                .zip(origin.to_str().ok())
+                .is_some_and(|(origins, origin)| origins.trusts_for_cookie_changes(origin))
         {
             return Err(ApiError::ForbiddenOrigin);
         }

@@ -187,7 +187,6 @@ fn app_with(
         body_read_timeout: options.body_read_timeout,
         rate_limit: shared.rate_limit,
         draining: shared.draining,
-        origins: CorsOrigins(options.cors_allowed_origins.clone()),
     };
     App::new()
         .app_data(web::Data::new(state))
