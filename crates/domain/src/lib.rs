@@ -8,16 +8,19 @@
 //! - [`states`]: the named states (dial, call, queue state, channel, roles...).
 //! - [`access`]: the caller ([`Actor`]) and the role and tenancy policy.
 //! - [`session`]: the [`Session`] aggregate and its rules: open, invite, remove, end.
+//! - [`events`]: what each change tells the world ([`SessionEvent`]).
 //!
 //! Enable the `serde` feature to (de)serialize IDs, enums and breadcrumbs.
 
 pub mod access;
+pub mod events;
 pub mod identity;
 pub mod ids;
 pub mod session;
 pub mod states;
 
 pub use access::{ADMIN_ROLE, AccessError, Actor, SYSTEM_ADMINISTRATOR_ROLE, USER_ROLE, VisibleAccounts};
+pub use events::{EventActor, EventType, Removal, SessionEvent};
 pub use identity::{IdentityError, MemberIdentity, PhoneNumber, UserId};
 pub use ids::{AccountId, IdError, SessionId};
 pub use session::{

@@ -264,8 +264,15 @@ pub struct SessionChange {
 pub enum ChangeKind {
     /// This member joined, after all current members.
     MemberInvited(Member),
-    /// The member with this identity left.
-    MemberRemoved(MemberIdentity),
+    /// This member left, or was removed.
+    MemberRemoved {
+        /// The member as it was before it left.
+        member: Member,
+        /// Why, when the remover said.
+        reason: Option<RemovalReason>,
+        /// Whether the member removed itself (a leave) rather than being removed by another.
+        leave: bool,
+    },
     /// The session ended.
     Ended,
 }
@@ -544,7 +551,8 @@ impl Session {
             message.push_str(": ");
             message.push_str(reason.as_str());
         }
-        Ok(self.record(actor, ChangeKind::MemberRemoved(removed.identity), message, now))
+        let kind = ChangeKind::MemberRemoved { member: removed, reason: reason.cloned(), leave };
+        Ok(self.record(actor, kind, message, now))
     }
 
     /// Ends the session, whatever its channel. Checks: visible, not ended. Always allowed

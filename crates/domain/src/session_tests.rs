@@ -97,7 +97,9 @@ fn removing_a_member_records_who_removed_whom() {
     let later = t0() + Duration::seconds(5);
     let remover = Actor { user_id: "carol@example.com".into(), name: "Carol".into(), ..agent() };
     let change = session.remove_member(&remover, &id("BOB@example.com"), later).unwrap();
-    assert_eq!(change.kind, ChangeKind::MemberRemoved(id("bob@example.com")));
+    assert!(
+        matches!(&change.kind, ChangeKind::MemberRemoved { member, reason: None, leave: false } if member.identity == id("bob@example.com"))
+    );
     assert_eq!(change.log_entry.message, "Carol removed Bob from the chat");
     assert_eq!(session.log.last(), Some(&change.log_entry));
     assert_eq!(session.log.len(), 2);
@@ -214,7 +216,7 @@ fn ending_completes_the_session_once() {
 fn apply_runs_the_named_rule() {
     let mut session = open(Channel::Chat);
     let change = session.apply(&agent(), &SessionCommand::remove(id("bob@example.com")), t0()).unwrap();
-    assert!(matches!(change.kind, ChangeKind::MemberRemoved(_)));
+    assert!(matches!(change.kind, ChangeKind::MemberRemoved { .. }));
     let change = session.apply(&agent(), &SessionCommand::End, t0()).unwrap();
     assert_eq!(change.kind, ChangeKind::Ended);
 }
@@ -339,4 +341,73 @@ fn versions_count_changes_and_guard_them() {
     assert_eq!(again, Err(SessionError::SessionEnded));
     // Refusals never count.
     assert_eq!(session.version, 2);
+}
+
+// Events: what each change tells the world.
+
+#[test]
+fn opening_a_session_is_told_as_session_created() {
+    let session = open(Channel::Chat);
+    let event = SessionEvent::session_created(&session, &agent());
+    assert_eq!(event.event_type, EventType::SessionCreated);
+    assert_eq!(event.date, session.date_created);
+    assert_eq!(event.account_id.as_str(), "acme");
+    assert_eq!(event.session_id.as_str(), "s-1");
+    assert_eq!(event.actor, EventActor { user_id: "ann@example.com".into(), name: "Ann".into() });
+    assert_eq!((event.member, event.removal), (None, None));
+    assert_eq!(event.session, session);
+}
+
+#[test]
+fn an_invite_is_told_with_the_member_added_and_the_session_after_it() {
+    let mut session = open(Channel::Chat);
+    let change = session.invite_member(&agent(), NewMember::new(id("cat@example.com")), t0()).unwrap();
+    let event = SessionEvent::of_change(&session, &agent(), &change);
+    assert_eq!(event.event_type, EventType::ChatMemberAdded);
+    assert_eq!(event.date, change.log_entry.date);
+    assert_eq!(event.member.as_ref().map(|m| m.identity.clone()), Some(id("cat@example.com")));
+    assert_eq!(event.removal, None);
+    assert_eq!(event.session.members.len(), 4, "the session after the change");
+}
+
+#[test]
+fn a_removal_is_told_with_the_member_as_it_was_the_reason_and_not_a_leave() {
+    let mut session = open(Channel::Chat);
+    let reason = RemovalReason::parse("left for the day").unwrap();
+    let change =
+        session.remove_member_because(&agent(), &id("bob@example.com"), reason.as_ref(), t0()).unwrap();
+    let event = SessionEvent::of_change(&session, &agent(), &change);
+    assert_eq!(event.event_type, EventType::ChatMemberRemoved);
+    let member = event.member.expect("the removed member");
+    assert_eq!((member.identity, member.display_name.as_deref()), (id("bob@example.com"), Some("Bob")));
+    assert_eq!(event.removal, Some(Removal { reason, leave: false }));
+    assert!(!event.session.members.iter().any(|m| m.identity == id("bob@example.com")));
+    assert_eq!(event.session.version, 1);
+}
+
+#[test]
+fn a_member_removing_itself_is_told_as_a_leave() {
+    let mut session = open(Channel::Chat);
+    let bob = Actor { user_id: "Bob@Example.com".into(), name: "Bob".into(), ..agent() };
+    let change = session.remove_member(&bob, &id("bob@example.com"), t0()).unwrap();
+    let event = SessionEvent::of_change(&session, &bob, &change);
+    assert_eq!(event.removal, Some(Removal { reason: None, leave: true }));
+    assert_eq!(event.actor.user_id, "Bob@Example.com");
+}
+
+#[test]
+fn ending_is_told_as_session_ended_and_a_removal_to_come_as_removing() {
+    let mut session = open(Channel::Chat);
+    let change = session.end(&agent(), t0()).unwrap();
+    let event = SessionEvent::of_change(&session, &agent(), &change);
+    assert_eq!(event.event_type, EventType::SessionEnded);
+    assert!(event.session.ended && event.member.is_none() && event.removal.is_none());
+    assert_eq!(event.clone().into_removing(), event, "only a removal becomes a would-be removal");
+
+    let mut session = open(Channel::Chat);
+    let change = session.remove_member(&agent(), &id("bob@example.com"), t0()).unwrap();
+    let removing = SessionEvent::of_change(&session, &agent(), &change).into_removing();
+    assert_eq!(removing.event_type, EventType::ChatMemberRemoving);
+    assert_eq!(removing.event_type.name(), "ChatMemberRemoving");
+    assert_eq!(EventType::from_name("ChatMemberRemoving"), Some(EventType::ChatMemberRemoving));
 }

@@ -79,8 +79,8 @@ pub fn decide(
     let mut session = restore_session(header, members, log)?;
     let change = session.apply_if(actor, command, if_version, now)?;
     let member = match &change.kind {
-        ChangeKind::MemberRemoved(identity) => {
-            MemberWrite::Delete { identity_key: identity.key().to_owned() }
+        ChangeKind::MemberRemoved { member, .. } => {
+            MemberWrite::Delete { identity_key: member.identity.key().to_owned() }
         }
         ChangeKind::MemberInvited(member) => MemberWrite::Insert(Box::new(MemberRecord::of(member))),
         ChangeKind::Ended => MemberWrite::Unchanged,
