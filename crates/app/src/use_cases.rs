@@ -119,7 +119,7 @@ where
         let idempotency = keyed.zip(key).map(|(input, key)| self.idempotency(actor, key, input, now));
         for _ in 0..NEW_SESSION_ID_ATTEMPTS {
             let session = Session::open(self.ids.new_session_id(), new.clone(), actor, now)?;
-            match self.repository.insert(&session, idempotency.clone()).await {
+            match self.repository.insert(&session, actor, idempotency.clone()).await {
                 Ok(()) => return Ok(session),
                 Err(UpdateError::Repository(RepositoryError::AlreadyExists)) => continue,
                 Err(other) => return Err(other.into()),

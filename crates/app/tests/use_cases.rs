@@ -61,7 +61,7 @@ fn store_with(sessions: Vec<Session>) -> (MockSessionRepository, Store) {
     let shared = store.clone();
     repository.expect_find().returning(move |id| Ok(shared.lock().unwrap().get(id).cloned()));
     let shared = store.clone();
-    repository.expect_insert().returning(move |session, _idempotency| {
+    repository.expect_insert().returning(move |session, _actor, _idempotency| {
         shared.lock().unwrap().insert(session.id.clone(), session.clone());
         Ok(())
     });
@@ -418,7 +418,7 @@ async fn new_session_in_a_foreign_account_is_forbidden() {
 async fn new_session_retries_a_taken_id() {
     let mut repository = MockSessionRepository::new();
     let mut calls = 0;
-    repository.expect_insert().times(2).returning(move |_, _| {
+    repository.expect_insert().times(2).returning(move |_, _, _| {
         calls += 1;
         if calls == 1 { Err(UpdateError::Repository(RepositoryError::AlreadyExists)) } else { Ok(()) }
     });

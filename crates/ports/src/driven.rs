@@ -15,16 +15,23 @@ use crate::idempotency::Idempotency;
 #[cfg_attr(feature = "mock", mockall::automock)]
 #[async_trait]
 pub trait SessionRepository: Send + Sync + 'static {
-    /// Saves a new session with its members and log. With `idempotency`, first looks the key
-    /// up (`Keyed`: the stored answer, or the key busy or taken) and keeps the answer in the
-    /// same transaction. `Repository(AlreadyExists)` when the ID is taken.
-    async fn insert(&self, session: &Session, idempotency: Option<Idempotency>) -> Result<(), UpdateError>;
+    /// Saves a new session, opened by `actor`, with its members, log and `SessionCreated`
+    /// event. With `idempotency`, first looks the key up (`Keyed`: the stored answer, or the
+    /// key busy or taken) and keeps the answer in the same transaction.
+    /// `Repository(AlreadyExists)` when the ID is taken.
+    async fn insert(
+        &self,
+        session: &Session,
+        actor: &Actor,
+        idempotency: Option<Idempotency>,
+    ) -> Result<(), UpdateError>;
 
     /// Loads a session with its members and log, or `None`.
     async fn find(&self, id: &SessionId) -> Result<Option<Session>, RepositoryError>;
 
     /// Atomically, and serialized with every other change to the same session: loads it,
-    /// applies `command` for `actor` at `now`, persists the change and commits. Returns the
+    /// applies `command` for `actor` at `now`, persists the change with its event (the
+    /// outbox row of [`evo_domain::SessionEvent::of_change`]) and commits. Returns the
     /// session as stored after the change. A missing session is `Rejected(NotFound)`, and so
     /// is a session of an account the actor does not see: the store looks it up with the
     /// actor's [`visible_accounts`](Actor::visible_accounts), so it never locks it.

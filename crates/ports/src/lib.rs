@@ -5,6 +5,7 @@
 //! - [`driving`]: what the service offers ([`SessionUseCases`]); the HTTP adapter calls
 //!   only this.
 //! - [`errors`]: every error the ports return, and the conversions between them.
+//! - [`events`]: the outbox read back (streams, webhook delivery) and the pre-removal hook.
 //! - [`driven`]: what the use cases need ([`SessionRepository`], [`TokenVerifier`],
 //!   [`Clock`], [`IdGenerator`]); the store and JWT adapters implement these.
 //!
@@ -13,6 +14,7 @@
 pub mod driven;
 pub mod driving;
 pub mod errors;
+pub mod events;
 pub mod idempotency;
 
 pub use driven::{Clock, IdGenerator, SessionRepository, TokenVerifier};
@@ -21,9 +23,15 @@ pub use driving::{
     NewSessionInput, SessionUseCases,
 };
 pub use errors::{AuthError, FieldError, RepositoryError, ServiceError, UpdateError};
+pub use events::{
+    DeliveryCounts, DeliveryQueue, EventFilter, EventId, EventLog, EventRenderer, HookVerdict,
+    PendingDelivery, RemovalHook, StoredEvent,
+};
 pub use idempotency::{AnswerRenderer, Idempotency, KeyedRefusal, StoredAnswer};
 
 #[cfg(feature = "mock")]
 pub use driven::{MockClock, MockIdGenerator, MockSessionRepository, MockTokenVerifier};
 #[cfg(feature = "mock")]
 pub use driving::MockSessionUseCases;
+#[cfg(feature = "mock")]
+pub use events::{MockDeliveryQueue, MockEventLog, MockRemovalHook};

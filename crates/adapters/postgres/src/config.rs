@@ -23,6 +23,11 @@ pub struct PgConfig {
     /// Whether to cache prepared statements per connection. Turn off behind PgBouncer in
     /// transaction mode (older than 1.21), where a connection's prepared statements vanish.
     pub prepared_statement_cache: bool,
+    /// Connections of the outbox's own pool (webhook delivery, live streams, numbering).
+    pub events_pool_size: usize,
+    /// Where the event listener connects (`LISTEN` needs PostgreSQL itself, not PgBouncer
+    /// in transaction mode); `None`: [`url`](Self::url).
+    pub notify_url: Option<String>,
 }
 
 impl PgConfig {
@@ -39,6 +44,8 @@ impl PgConfig {
             statement_timeout: Duration::from_secs(5),
             application_name: "evo-sessions".to_owned(),
             prepared_statement_cache: true,
+            events_pool_size: 2,
+            notify_url: None,
         }
     }
 

@@ -19,6 +19,7 @@
 mod config;
 mod error;
 mod migrations;
+mod outbox;
 pub mod repository;
 mod schema;
 mod statements;

@@ -65,13 +65,14 @@ use diesel::sql_types::Text;
 use diesel_async::pooled_connection::deadpool::{Object, Pool};
 use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
+use evo_domain::SessionEvent;
 use evo_domain::{
     Actor, IfVersion, Session, SessionCommand, SessionError, SessionId, Timestamp, VisibleAccounts,
 };
 use evo_ports::{Idempotency, KeyedRefusal, RepositoryError, SessionRepository, UpdateError};
 use evo_store_sql::{
-    ChangeWrites, KeyRecord, LogRecord, MemberRecord, MemberWrite, Refusal, SessionRecord, decide,
-    restore_session,
+    ChangeWrites, EventRecord, KeyRecord, LogRecord, MemberRecord, MemberWrite, Outbox, Refusal,
+    SessionRecord, decide, restore_session,
 };
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
@@ -80,8 +81,8 @@ use crate::config::PgConfig;
 use crate::error::{Failure, PgStoreError, classify, is_unique_violation, pool_failure};
 use crate::schema::{idempotency_keys, session_log, session_members, sessions};
 use crate::statements::{
-    Begin, BeginSnapshot, ChangeHeader, Commit, EndSessionWrite, InsertLog, InsertMembers, InviteMemberWrite,
-    KeepAnswer, RemoveMemberWrite, Rollback,
+    Begin, BeginSnapshot, ChangeHeader, Commit, EndSessionWrite, InsertEvent, InsertLog, InsertMembers,
+    InviteMemberWrite, KeepAnswer, RemoveMemberWrite, Rollback,
 };
 
 /// How often the status of a transaction whose COMMIT's answer was lost is asked.
@@ -138,6 +139,9 @@ pub struct PgSessionRepository {
     health_pool: Pool<AsyncPgConnection>,
     query_deadline: Duration,
     protocol: Protocol,
+    outbox: Outbox,
+    /// Numbers committed events and tells every instance (see [`crate::outbox`]).
+    pub(crate) events: crate::outbox::EventNews,
 }
 
 impl std::fmt::Debug for PgSessionRepository {
@@ -159,12 +163,19 @@ impl PgSessionRepository {
             } else {
                 Protocol::Unprepared
             },
+            outbox: Outbox::default(),
+            events: crate::outbox::EventNews::start(&config)?,
         };
         repository.ping().await.map_err(|error| PgStoreError::Connect {
             url: config.redacted_url(),
             reason: error.to_string(),
         })?;
         Ok(repository)
+    }
+
+    /// The same store, writing each change's event as `outbox` says.
+    pub fn with_outbox(self, outbox: Outbox) -> Self {
+        Self { outbox, ..self }
     }
 
     async fn lease(&self) -> Result<Lease, Failure> {
@@ -714,6 +725,7 @@ struct ChangeRequest<'a> {
     if_version: Option<&'a IfVersion>,
     idempotency: Option<&'a Idempotency>,
     now: Timestamp,
+    outbox: &'a Outbox,
 }
 
 /// One attempt at a change: the two pipelined round trips described in the module docs.
@@ -723,7 +735,7 @@ async fn change_session(
     request: ChangeRequest<'_>,
     in_flight: &mut InFlight,
 ) -> Result<Attempt, Failure> {
-    let ChangeRequest { id, actor, command, if_version, idempotency, now } = request;
+    let ChangeRequest { id, actor, command, if_version, idempotency, now, outbox } = request;
     // A keyed request begins its transaction with the key's checks (one more round trip).
     // A keyed change sends the key's checks in the read's round trip (pipelined, right after
     // `BEGIN`); without the statement cache, where nothing pipelines, in a trip of its own.
@@ -763,7 +775,7 @@ async fn change_session(
         .as_ref()
         .map(|(_, xid, server_started)| ServerTxid { xid: *xid, server_started: *server_started });
     let loaded = header.map(|(header, _, _)| (header, members, log));
-    let (session, writes) = match decide(loaded, actor, command, if_version, now) {
+    let (session, writes) = match decide(loaded, actor, command, if_version, now, outbox) {
         Ok(decided) => decided,
         Err(Refusal::Rejected(rejected)) => {
             // A keyed refusal is an answer too: kept, and committed.
@@ -848,6 +860,7 @@ impl ChangeWrite {
             version_read: writes.version_read,
             log_date: writes.log_entry.date,
             log_message: writes.log_entry.message.clone(),
+            event: writes.event.clone(),
         };
         match &writes.member {
             MemberWrite::Delete { identity_key } => {
@@ -875,6 +888,7 @@ async fn insert_session(
     connection: &AsyncPgConnection,
     protocol: Protocol,
     session: &Session,
+    event: EventRecord,
     idempotency: Option<&Idempotency>,
     xid: &OnceLock<ServerTxid>,
 ) -> Result<Option<KeyedRefusal>, Failure> {
@@ -917,29 +931,23 @@ async fn insert_session(
     );
     let members = run(connection, members);
     let log = run(connection, log);
-    let (begin, current_xid, header, members, log, kept, commit) = match protocol {
+    let event = run(connection, InsertEvent { event });
+    let writes = async move {
+        let (header, members, log, event) = futures_util::join!(header, members, log, event);
+        (header, members, log.and(event))
+    };
+    let (begin, current_xid, (header, members, log), kept, commit) = match protocol {
         Protocol::Pipelined => futures_util::join!(
             begin,
             current_xid,
-            header,
-            members,
-            log,
+            writes,
             kept,
             control(connection, protocol, Control::Commit)
         ),
         Protocol::Unprepared => {
-            let (begin, current_xid, header, members, log, kept) =
-                futures_util::join!(begin, current_xid, header, members, log, kept);
+            let (begin, current_xid, writes, kept) = futures_util::join!(begin, current_xid, writes, kept);
             // After a failure the transaction is aborted and COMMIT only rolls back.
-            (
-                begin,
-                current_xid,
-                header,
-                members,
-                log,
-                kept,
-                control(connection, protocol, Control::Commit).await,
-            )
+            (begin, current_xid, writes, kept, control(connection, protocol, Control::Commit).await)
         }
     };
     begin.map_err(|e| classify(&e))?;
@@ -956,13 +964,18 @@ async fn insert_session(
 
 #[async_trait]
 impl SessionRepository for PgSessionRepository {
-    async fn insert(&self, session: &Session, idempotency: Option<Idempotency>) -> Result<(), UpdateError> {
+    async fn insert(
+        &self,
+        session: &Session,
+        actor: &Actor,
+        idempotency: Option<Idempotency>,
+    ) -> Result<(), UpdateError> {
         let idempotency = idempotency.as_ref();
+        let event = self.outbox.record(&SessionEvent::session_created(session, actor));
         let mut lease = self.lease().await.map_err(Failure::into_repository_error)?;
         let xid = OnceLock::new();
-        let inserted = self
-            .within_deadline(insert_session(lease.connection(), self.protocol, session, idempotency, &xid))
-            .await;
+        let insert = insert_session(lease.connection(), self.protocol, session, event, idempotency, &xid);
+        let inserted = self.within_deadline(insert).await;
         if let Ok(Some(refusal)) = inserted {
             lease.release_to_pool();
             return Err(UpdateError::Keyed(refusal));
@@ -978,7 +991,9 @@ impl SessionRepository for PgSessionRepository {
             }
             other => other,
         };
-        Ok(inserted.map_err(Failure::into_repository_error)?)
+        inserted.map_err(Failure::into_repository_error)?;
+        self.events.committed();
+        Ok(())
     }
 
     async fn purge_expired_keys(&self, now: Timestamp, limit: u32) -> Result<u64, RepositoryError> {
@@ -1032,6 +1047,7 @@ impl SessionRepository for PgSessionRepository {
             if_version: if_version.as_ref(),
             idempotency: idempotency.as_ref(),
             now,
+            outbox: &self.outbox,
         };
         let mut last_conflict = String::new();
         for _ in 0..MAX_ATTEMPTS {
@@ -1048,7 +1064,10 @@ impl SessionRepository for PgSessionRepository {
                 (attempt, _) => attempt,
             };
             match attempt {
-                Ok(Attempt::Done(session)) => return Ok(*session),
+                Ok(Attempt::Done(session)) => {
+                    self.events.committed();
+                    return Ok(*session);
+                }
                 Ok(Attempt::Rejected(refusal)) => return Err(UpdateError::Rejected(refusal)),
                 Ok(Attempt::Keyed(refusal)) => return Err(UpdateError::Keyed(refusal)),
                 Err(Failure::Retry(reason)) => {

@@ -84,6 +84,30 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    session_events (account_id, session_id, seq) {
+        seq -> BigInt,
+        id -> Nullable<BigInt>,
+        account_id -> Text,
+        session_id -> Text,
+        event_type -> Text,
+        body -> Text,
+        created_at -> Timestamptz,
+        delivery -> SmallInt,
+        attempts -> Integer,
+        pending_since -> Timestamptz,
+        next_attempt_at -> Timestamptz,
+        lease_until -> Nullable<Timestamptz>,
+        last_error -> Nullable<Text>,
+    }
+}
+
 diesel::joinable!(session_members -> sessions (session_id));
 diesel::joinable!(session_log -> sessions (session_id));
-diesel::allow_tables_to_appear_in_same_query!(sessions, session_members, session_log, idempotency_keys);
+diesel::allow_tables_to_appear_in_same_query!(
+    sessions,
+    session_members,
+    session_log,
+    idempotency_keys,
+    session_events
+);

@@ -9,7 +9,7 @@ use diesel::pg::Pg;
 use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
 use diesel::sql_types::{Array, BigInt, Bool, Jsonb, Nullable, Text, Timestamptz};
 use evo_domain::Timestamp;
-use evo_store_sql::{HeaderChange, MemberRecord};
+use evo_store_sql::{EventRecord, HeaderChange, MemberRecord};
 
 macro_rules! fixed_statement {
     ($(#[$meta:meta])* $name:ident = $sql:literal) => {
@@ -52,10 +52,12 @@ pub(crate) struct ChangeHeader {
     pub(crate) version_read: i64,
     pub(crate) log_date: Timestamp,
     pub(crate) log_message: String,
+    pub(crate) event: EventRecord,
 }
 
 impl ChangeHeader {
-    /// `WITH s AS (update the header at the version read), l AS (append the log entry)`.
+    /// `WITH s AS (update the header at the version read), l AS (append the log entry),
+    /// e AS (append the event to the outbox)`.
     fn walk_ctes<'b>(&'b self, out: &mut AstPass<'_, 'b, Pg>) -> QueryResult<()> {
         out.push_sql("WITH s AS (UPDATE sessions SET date_last_modified = ");
         out.push_bind_param::<Timestamptz, _>(&self.header.date_last_modified)?;
@@ -75,8 +77,67 @@ impl ChangeHeader {
         out.push_bind_param::<Timestamptz, _>(&self.log_date)?;
         out.push_sql(", ");
         out.push_bind_param::<Text, _>(&self.log_message)?;
+        out.push_sql(
+            " FROM s), e AS (INSERT INTO session_events (account_id, session_id, event_type, body, \
+             created_at, delivery, pending_since, next_attempt_at) SELECT ",
+        );
+        walk_event(&self.event, EventSession::FromChange, out)?;
         out.push_sql(" FROM s)");
         Ok(())
+    }
+}
+
+/// Where an outbox row's session ID comes from.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum EventSession {
+    /// The `id` of the `s` CTE: the row exists only when the change applied.
+    FromChange,
+    /// A bind parameter.
+    Bound,
+}
+
+/// The values of an outbox row, after `SELECT`.
+fn walk_event<'b>(
+    event: &'b EventRecord,
+    session: EventSession,
+    out: &mut AstPass<'_, 'b, Pg>,
+) -> QueryResult<()> {
+    out.push_bind_param::<Text, _>(&event.account_id)?;
+    match session {
+        EventSession::FromChange => out.push_sql(", id, "),
+        EventSession::Bound => {
+            out.push_sql(", ");
+            out.push_bind_param::<Text, _>(&event.session_id)?;
+            out.push_sql(", ");
+        }
+    }
+    out.push_bind_param::<Text, _>(&event.event_type)?;
+    out.push_sql(", ");
+    out.push_bind_param::<Text, _>(&event.body)?;
+    out.push_sql(", ");
+    out.push_bind_param::<Timestamptz, _>(&event.created_at)?;
+    out.push_sql(", ");
+    out.push_bind_param::<diesel::sql_types::SmallInt, _>(&event.delivery)?;
+    out.push_sql(", ");
+    out.push_bind_param::<Timestamptz, _>(&event.created_at)?;
+    out.push_sql(", ");
+    out.push_bind_param::<Timestamptz, _>(&event.created_at)?;
+    Ok(())
+}
+
+/// A new session's `SessionCreated` event (its own statement: a new session has no `s` CTE).
+#[derive(Debug, Clone, QueryId)]
+pub(crate) struct InsertEvent {
+    pub(crate) event: EventRecord,
+}
+
+impl QueryFragment<Pg> for InsertEvent {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        out.push_sql(
+            "INSERT INTO session_events (account_id, session_id, event_type, body, created_at, delivery, \
+             pending_since, next_attempt_at) SELECT ",
+        );
+        walk_event(&self.event, EventSession::Bound, &mut out)
     }
 }
 

@@ -29,7 +29,7 @@ async fn a_session_of_another_account_is_not_found_without_waiting_for_its_lock(
     let database = TestDatabase::create().await;
     let repository = PgSessionRepository::connect(database.config()).await.expect("connect");
     let session = chat(&["+15551234567", "ann@example.com", "bob@example.com"]);
-    repository.insert(&session, None).await.expect("insert");
+    repository.insert(&session, &evo_store_testkit::fixtures::agent(), None).await.expect("insert");
     let _holder = hold_row_lock(&database, session.id.as_str()).await;
 
     let stranger = Actor { account_ids: vec![AccountId::parse("globex").unwrap()], ..agent() };
@@ -58,7 +58,7 @@ async fn readiness_answers_while_every_request_connection_is_busy() {
     config.wait_timeout = Duration::from_millis(300);
     let repository = PgSessionRepository::connect(config).await.expect("connect");
     let session = chat(&["+15551234567", "ann@example.com", "bob@example.com"]);
-    repository.insert(&session, None).await.expect("insert");
+    repository.insert(&session, &evo_store_testkit::fixtures::agent(), None).await.expect("insert");
     let _holder = hold_row_lock(&database, session.id.as_str()).await;
 
     // The only request connection waits for the lock...

@@ -86,7 +86,7 @@ async fn setup(ends: CommitEnds) -> Setup {
     let mut admin = AsyncPgConnection::establish(&database.url).await.expect("admin connection");
     // The session is stored before the trigger exists.
     let session = chat(&["+15551234567", "ann@example.com", "bob@example.com"]);
-    repository.insert(&session, None).await.expect("insert");
+    repository.insert(&session, &evo_store_testkit::fixtures::agent(), None).await.expect("insert");
     slow_commits(&mut admin, Duration::from_millis(600), ends).await;
     Setup { session_id: session.id.clone(), database, admin, proxy, repository }
 }

@@ -52,7 +52,7 @@ async fn unavailable_while_postgres_is_unreachable_then_back_without_rebuilding(
     let repository = PgSessionRepository::connect(config).await.expect("connect through the proxy");
 
     let session = chat(&["+15551234567", "ann@example.com", "bob@example.com"]);
-    repository.insert(&session, None).await.expect("insert");
+    repository.insert(&session, &evo_store_testkit::fixtures::agent(), None).await.expect("insert");
     assert!(repository.find(&session.id).await.expect("find").is_some());
 
     for mode in [Mode::Cut, Mode::Stall] {

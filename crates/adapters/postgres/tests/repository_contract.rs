@@ -5,8 +5,10 @@ use evo_postgres::test_support::TestDatabase;
 
 async fn store() -> (PgSessionRepository, TestDatabase) {
     let database = TestDatabase::create().await;
-    let repository =
-        PgSessionRepository::connect(database.config()).await.expect("connect to the test database");
+    let repository = PgSessionRepository::connect(database.config())
+        .await
+        .expect("connect to the test database")
+        .with_outbox(evo_store_testkit::outbox_for_webhooks());
     (repository, database)
 }
 

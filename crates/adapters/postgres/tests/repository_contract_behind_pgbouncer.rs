@@ -59,9 +59,12 @@ async fn store() -> (PgSessionRepository, BehindPgBouncer) {
     let mut config = database.config();
     config.url = upstream.url_through(bouncer.port);
     config.prepared_statement_cache = false;
+    // Notifications need PostgreSQL itself: transaction pooling does not carry them.
+    config.notify_url = Some(database.config().url);
     let repository = PgSessionRepository::connect(config).await.unwrap_or_else(|error| {
         panic!("connect to the test database through PgBouncer: {error}\n{}", bouncer.log_tail())
     });
+    let repository = repository.with_outbox(evo_store_testkit::outbox_for_webhooks());
     // `connect` pinged: the store's traffic goes through this PgBouncer, to this database.
     assert!(
         bouncer.client_logins(&upstream.database) > 0,

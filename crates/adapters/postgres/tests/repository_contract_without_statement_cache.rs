@@ -9,7 +9,10 @@ async fn store() -> (PgSessionRepository, TestDatabase) {
     let database = TestDatabase::create().await;
     let mut config = database.config();
     config.prepared_statement_cache = false;
-    let repository = PgSessionRepository::connect(config).await.expect("connect to the test database");
+    let repository = PgSessionRepository::connect(config)
+        .await
+        .expect("connect to the test database")
+        .with_outbox(evo_store_testkit::outbox_for_webhooks());
     (repository, database)
 }
 

@@ -95,7 +95,7 @@ async fn warm_round_trips_removal_2_refusal_2_find_1_insert_1() {
     config.pool_size = 1; // one connection, so the warm-up prepares the statements it reuses
     let repository = PgSessionRepository::connect(config).await.expect("connect");
     let session = chat_with_users(8);
-    repository.insert(&session, None).await.expect("insert");
+    repository.insert(&session, &evo_store_testkit::fixtures::agent(), None).await.expect("insert");
     let remove = |i: usize| SessionCommand::remove(identity(&user(i)));
 
     // Warm-up: prepares each statement once on the connection.
@@ -105,7 +105,10 @@ async fn warm_round_trips_removal_2_refusal_2_find_1_insert_1() {
         .await
         .expect_err("warm-up refusal");
     repository.find(&session.id).await.expect("warm-up find");
-    repository.insert(&chat_with_users(8), None).await.expect("warm-up insert");
+    repository
+        .insert(&chat_with_users(8), &evo_store_testkit::fixtures::agent(), None)
+        .await
+        .expect("warm-up insert");
     repository
         .update(&session.id, &agent(), &remove(7), None, Some(key("warm-up")), at(1))
         .await
@@ -131,7 +134,10 @@ async fn warm_round_trips_removal_2_refusal_2_find_1_insert_1() {
     })
     .await;
     let insert = round_trips(|_| async {
-        repository.insert(&chat_with_users(8), None).await.expect("insert");
+        repository
+            .insert(&chat_with_users(8), &evo_store_testkit::fixtures::agent(), None)
+            .await
+            .expect("insert");
     })
     .await;
     // A keyed removal sends the key's checks with the locking read, and its answer with the

@@ -12,6 +12,7 @@
 //! whatever the busy timeout). The rule itself is decided in the domain,
 //! [`Session::apply`](evo_domain::Session::apply), inside that transaction.
 
+mod outbox;
 mod schema;
 
 use std::path::PathBuf;
@@ -27,16 +28,22 @@ use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfi
 use diesel_async::sync_connection_wrapper::SyncConnectionWrapper;
 use diesel_async::{AsyncConnection, SimpleAsyncConnection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+use evo_domain::SessionEvent;
 use evo_domain::{
     Actor, IfVersion, Session, SessionCommand, SessionError, SessionId, Timestamp, VisibleAccounts,
 };
-use evo_ports::{Idempotency, KeyedRefusal, RepositoryError, SessionRepository, UpdateError};
+use evo_ports::{EventId, Idempotency, KeyedRefusal, RepositoryError, SessionRepository, UpdateError};
 use evo_store_sql::{
-    ChangeWrites, KeyRecord, LogRecord, MemberRecord, MemberWrite, Refusal, SessionRecord, decide,
-    restore_session,
+    ChangeWrites, EventRecord, EventSignal, KeyRecord, LogRecord, MemberRecord, MemberWrite, Outbox, Refusal,
+    SessionRecord, decide, restore_session,
 };
 
-use crate::schema::{idempotency_keys, session_log, session_members, sessions};
+use crate::schema::{idempotency_keys, session_events, session_log, session_members, sessions};
+
+diesel::define_sql_function! {
+    /// The rowid of the last row this connection inserted.
+    fn last_insert_rowid() -> diesel::sql_types::BigInt;
+}
 
 /// The migrations of `migrations/sqlite`, compiled in.
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../../migrations/sqlite");
@@ -95,6 +102,8 @@ pub enum SqliteStoreError {
 #[derive(Clone)]
 pub struct SqliteSessionRepository {
     pool: Pool<AsyncSqlite>,
+    outbox: Outbox,
+    signal: EventSignal,
 }
 
 impl std::fmt::Debug for SqliteSessionRepository {
@@ -150,7 +159,12 @@ impl SqliteSessionRepository {
             .runtime(deadpool::Runtime::Tokio1)
             .build()
             .map_err(|e| SqliteStoreError::Pool(e.to_string()))?;
-        Ok(Self { pool })
+        Ok(Self { pool, outbox: Outbox::default(), signal: EventSignal::default() })
+    }
+
+    /// The same store, writing each change's event as `outbox` says.
+    pub fn with_outbox(self, outbox: Outbox) -> Self {
+        Self { outbox, ..self }
     }
 
     /// Runs `task` on a pooled connection, on the blocking pool.
@@ -266,8 +280,9 @@ fn load(
 fn insert_session(
     connection: &mut SqliteConnection,
     session: &Session,
+    event: EventRecord,
     idempotency: Option<&Idempotency>,
-) -> Result<(), ChangeFailure> {
+) -> Result<EventId, ChangeFailure> {
     let id = session.id.as_str().to_owned();
     connection.immediate_transaction(|connection| {
         // A new session's "now" is when it was opened.
@@ -291,9 +306,19 @@ fn insert_session(
                 ))
                 .execute(connection)?;
         }
+        let event_id = append_event(connection, event)?;
         keep_answer(connection, idempotency, Ok(session))?;
-        Ok(())
+        Ok(event_id)
     })
+}
+
+/// Appends an event to the outbox; returns its number.
+fn append_event(connection: &mut SqliteConnection, event: EventRecord) -> QueryResult<EventId> {
+    diesel::insert_into(session_events::table)
+        .values(evo_store_sql::event_values!(session_events, event))
+        .execute(connection)?;
+    let id = diesel::select(last_insert_rowid()).get_result::<i64>(connection)?;
+    Ok(EventId::try_from(id).unwrap_or_default())
 }
 
 /// The answer a keyed request gets without being carried out, when its key holds a live
@@ -351,24 +376,21 @@ fn keep_answer(
 /// [`decide`], the same step as PostgreSQL's), execute the writes.
 fn change_session(
     connection: &mut SqliteConnection,
-    id: &SessionId,
-    actor: &Actor,
-    command: &SessionCommand,
-    if_version: Option<&IfVersion>,
-    idempotency: Option<&Idempotency>,
-    now: Timestamp,
-) -> Result<Session, ChangeFailure> {
+    outbox: &Outbox,
+    request: ChangeRequest<'_>,
+) -> Result<(Session, EventId), ChangeFailure> {
+    let ChangeRequest { id, actor, command, if_version, idempotency, now } = request;
     // A keyed refusal is committed with its answer; the closure returns it as `Ok(Err(..))`.
     let outcome = connection.immediate_transaction(|connection| {
         if let Some(refusal) = answered_before(connection, idempotency, now)? {
             return Err(ChangeFailure::Keyed(refusal));
         }
         let loaded = load(connection, id.as_str(), actor.visible_accounts())?;
-        match decide(loaded, actor, command, if_version, now) {
+        match decide(loaded, actor, command, if_version, now, outbox) {
             Ok((session, writes)) => {
-                write_change(connection, &writes)?;
+                let event_id = write_change(connection, writes)?;
                 keep_answer(connection, idempotency, Ok(&session))?;
-                Ok(Ok(session))
+                Ok(Ok((session, event_id)))
             }
             Err(Refusal::Rejected(rejected)) => {
                 keep_answer(connection, idempotency, Err(&rejected))?;
@@ -380,7 +402,18 @@ fn change_session(
     outcome.map_err(ChangeFailure::Rejected)
 }
 
-fn write_change(connection: &mut SqliteConnection, writes: &ChangeWrites) -> Result<(), ChangeFailure> {
+/// What one change asks for: the arguments of [`SessionRepository::update`].
+#[derive(Clone, Copy)]
+struct ChangeRequest<'a> {
+    id: &'a SessionId,
+    actor: &'a Actor,
+    command: &'a SessionCommand,
+    if_version: Option<&'a IfVersion>,
+    idempotency: Option<&'a Idempotency>,
+    now: Timestamp,
+}
+
+fn write_change(connection: &mut SqliteConnection, writes: ChangeWrites) -> Result<EventId, ChangeFailure> {
     let id = writes.session_id.as_str();
     let header = &writes.header;
     diesel::update(
@@ -426,18 +459,27 @@ fn write_change(connection: &mut SqliteConnection, writes: &ChangeWrites) -> Res
             session_log::message.eq(&writes.log_entry.message),
         ))
         .execute(connection)?;
-    Ok(())
+    Ok(append_event(connection, writes.event)?)
 }
 
 #[async_trait]
 impl SessionRepository for SqliteSessionRepository {
-    async fn insert(&self, session: &Session, idempotency: Option<Idempotency>) -> Result<(), UpdateError> {
+    async fn insert(
+        &self,
+        session: &Session,
+        actor: &Actor,
+        idempotency: Option<Idempotency>,
+    ) -> Result<(), UpdateError> {
+        let event = self.outbox.record(&SessionEvent::session_created(session, actor));
         let session = session.clone();
         let inserted = self
-            .run(move |connection| Ok(insert_session(connection, &session, idempotency.as_ref())))
+            .run(move |connection| Ok(insert_session(connection, &session, event, idempotency.as_ref())))
             .await?;
         match inserted {
-            Ok(()) => Ok(()),
+            Ok(event_id) => {
+                self.signal.raise(event_id);
+                Ok(())
+            }
             Err(ChangeFailure::Database(error)) if is_unique_violation(&error, "sessions.id") => {
                 Err(RepositoryError::AlreadyExists.into())
             }
@@ -470,21 +512,23 @@ impl SessionRepository for SqliteSessionRepository {
         idempotency: Option<Idempotency>,
         now: Timestamp,
     ) -> Result<Session, UpdateError> {
-        let (id, actor, command) = (id.clone(), actor.clone(), command.clone());
+        let (id, actor, command, outbox) = (id.clone(), actor.clone(), command.clone(), self.outbox.clone());
         let changed = self
             .run(move |connection| {
-                Ok(change_session(
-                    connection,
-                    &id,
-                    &actor,
-                    &command,
-                    if_version.as_ref(),
-                    idempotency.as_ref(),
+                let request = ChangeRequest {
+                    id: &id,
+                    actor: &actor,
+                    command: &command,
+                    if_version: if_version.as_ref(),
+                    idempotency: idempotency.as_ref(),
                     now,
-                ))
+                };
+                Ok(change_session(connection, &outbox, request))
             })
             .await?;
-        changed.map_err(UpdateError::from)
+        let (session, event_id) = changed?;
+        self.signal.raise(event_id);
+        Ok(session)
     }
 
     async fn purge_expired_keys(&self, now: Timestamp, limit: u32) -> Result<u64, RepositoryError> {

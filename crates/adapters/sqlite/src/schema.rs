@@ -84,6 +84,29 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    session_events (id) {
+        id -> BigInt,
+        account_id -> Text,
+        session_id -> Text,
+        event_type -> Text,
+        body -> Text,
+        created_at -> TimestamptzSqlite,
+        delivery -> SmallInt,
+        attempts -> Integer,
+        pending_since -> TimestamptzSqlite,
+        next_attempt_at -> TimestamptzSqlite,
+        lease_until -> Nullable<TimestamptzSqlite>,
+        last_error -> Nullable<Text>,
+    }
+}
+
 diesel::joinable!(session_members -> sessions (session_id));
 diesel::joinable!(session_log -> sessions (session_id));
-diesel::allow_tables_to_appear_in_same_query!(sessions, session_members, session_log, idempotency_keys);
+diesel::allow_tables_to_appear_in_same_query!(
+    sessions,
+    session_members,
+    session_log,
+    idempotency_keys,
+    session_events
+);

@@ -9,7 +9,10 @@ async fn store() -> (SqliteSessionRepository, TempFolder) {
     let folder = temp_folder("test");
     // A folder that does not exist yet: `open` creates it, and the file.
     let config = SqliteConfig::new(folder.0.join("nested").join("sessions.db"));
-    let repository = SqliteSessionRepository::open(config).await.expect("open the test database");
+    let repository = SqliteSessionRepository::open(config)
+        .await
+        .expect("open the test database")
+        .with_outbox(evo_store_testkit::outbox_for_webhooks());
     (repository, folder)
 }
 

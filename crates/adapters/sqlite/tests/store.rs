@@ -27,7 +27,7 @@ async fn open_creates_the_file_in_wal_mode_and_reopening_keeps_the_sessions() {
     let repository = SqliteSessionRepository::open(SqliteConfig::new(&path)).await.expect("open");
     assert!(path.exists(), "the database file was not created");
     let session = chat(&["+15551234567", "ann@example.com"]);
-    repository.insert(&session, None).await.expect("insert");
+    repository.insert(&session, &evo_store_testkit::fixtures::agent(), None).await.expect("insert");
     drop(repository);
 
     let mut raw = SqliteConnection::establish(&path.display().to_string()).expect("raw connection");
@@ -48,7 +48,7 @@ async fn a_change_waits_for_another_writer_then_answers_unavailable() {
     config.busy_timeout = Duration::from_millis(300);
     let repository = SqliteSessionRepository::open(config).await.expect("open");
     let session = chat(&["+15551234567", "ann@example.com"]);
-    repository.insert(&session, None).await.expect("insert");
+    repository.insert(&session, &evo_store_testkit::fixtures::agent(), None).await.expect("insert");
 
     // Another process holds the write lock.
     let mut other = SqliteConnection::establish(&path.display().to_string()).expect("raw connection");

@@ -2,9 +2,13 @@
 //! its lock, the actor, the command and the time in; the rows to write, or the refusal, out.
 //! Each store only locks, loads and executes what this decides.
 
-use evo_domain::{Actor, ChangeKind, IfVersion, Session, SessionCommand, SessionError, Timestamp};
+use evo_domain::{
+    Actor, ChangeKind, IfVersion, Session, SessionCommand, SessionError, SessionEvent, Timestamp,
+};
 
-use crate::{CorruptRow, HeaderChange, LogRecord, MemberRecord, SessionRecord, restore_session};
+use crate::{
+    CorruptRow, EventRecord, HeaderChange, LogRecord, MemberRecord, Outbox, SessionRecord, restore_session,
+};
 
 /// The rows of one session as a store read them under its lock.
 pub type LoadedSession = (SessionRecord, Vec<MemberRecord>, Vec<LogRecord>);
@@ -24,7 +28,8 @@ pub enum MemberWrite {
 }
 
 /// Everything one change writes: the header (only at the version read under the lock, so that
-/// a lost lock shows as a conflict instead of a lost update), the member row, one log entry.
+/// a lost lock shows as a conflict instead of a lost update), the member row, one log entry
+/// and the change's event (the outbox row).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ChangeWrites {
     /// The session's ID.
@@ -37,6 +42,8 @@ pub struct ChangeWrites {
     pub member: MemberWrite,
     /// The log entry to append.
     pub log_entry: LogRecord,
+    /// The event to append to the outbox.
+    pub event: EventRecord,
 }
 
 impl ChangeWrites {
@@ -64,13 +71,14 @@ pub enum Refusal {
 
 /// Decides a change: restores the session from `loaded` (`None`: no session visible to the
 /// actor), applies `command` in the domain (only at a version of `if_version`, when given)
-/// and returns the session after the change with the rows that persist it.
+/// and returns the session after the change with the rows that persist it, its event among them.
 pub fn decide(
     loaded: Option<LoadedSession>,
     actor: &Actor,
     command: &SessionCommand,
     if_version: Option<&IfVersion>,
     now: Timestamp,
+    outbox: &Outbox,
 ) -> Result<(Session, ChangeWrites), Refusal> {
     let Some((header, members, log)) = loaded else {
         return Err(SessionError::NotFound.into());
@@ -91,6 +99,7 @@ pub fn decide(
         header: HeaderChange::of(&session),
         member,
         log_entry: LogRecord::of(&change.log_entry),
+        event: outbox.record(&SessionEvent::of_change(&session, actor, &change)),
     };
     Ok((session, writes))
 }

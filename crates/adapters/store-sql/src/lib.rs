@@ -10,6 +10,7 @@
 //! ([`MemberIdentity::key`]) that the stores index uniquely per session.
 
 mod change;
+mod events;
 mod keys;
 
 use std::collections::BTreeMap;
@@ -22,6 +23,7 @@ use evo_domain::{
 use serde_json::{Map, Value};
 
 pub use change::{ChangeWrites, LoadedSession, MemberWrite, Refusal, decide};
+pub use events::{EventRecord, EventRow, EventSignal, Outbox, PendingRow, SummaryRenderer, delivery};
 pub use keys::KeyRecord;
 
 /// A stored row that does not make a valid session: corrupt data or a schema mismatch.

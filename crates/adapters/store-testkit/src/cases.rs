@@ -8,7 +8,9 @@ use chrono::SubsecRound;
 use evo_domain::{
     CallState, Channel, IfVersion, MemberRole, NewMember, Session, SessionCommand, SessionError, SessionId,
 };
-use evo_ports::{Idempotency, KeyedRefusal, RepositoryError, SessionRepository, UpdateError};
+use evo_ports::{
+    DeliveryQueue, EventLog, Idempotency, KeyedRefusal, RepositoryError, SessionRepository, UpdateError,
+};
 use tokio::sync::Barrier;
 
 use crate::fixtures::{
@@ -16,22 +18,27 @@ use crate::fixtures::{
     user,
 };
 
-/// The repository under test.
-pub type Repo = Arc<dyn SessionRepository>;
+/// What a store under test implements: sessions and their outbox.
+pub trait Store: SessionRepository + EventLog + DeliveryQueue {}
 
-async fn insert(repo: &Repo, session: &Session) {
-    repo.insert(session, None).await.unwrap_or_else(|e| panic!("insert {}: {e}", session.id));
+impl<T: SessionRepository + EventLog + DeliveryQueue> Store for T {}
+
+/// The repository under test.
+pub type Repo = Arc<dyn Store>;
+
+pub(crate) async fn insert(repo: &Repo, session: &Session) {
+    repo.insert(session, &agent(), None).await.unwrap_or_else(|e| panic!("insert {}: {e}", session.id));
 }
 
 async fn reload(repo: &Repo, id: &SessionId) -> Session {
     repo.find(id).await.expect("find").unwrap_or_else(|| panic!("session {id} is missing"))
 }
 
-fn remove(raw: &str) -> SessionCommand {
+pub(crate) fn remove(raw: &str) -> SessionCommand {
     SessionCommand::remove(identity(raw))
 }
 
-fn invite(raw: &str) -> SessionCommand {
+pub(crate) fn invite(raw: &str) -> SessionCommand {
     SessionCommand::InviteMember(NewMember::new(identity(raw)))
 }
 
@@ -91,7 +98,7 @@ pub async fn insert_of_an_existing_id_is_already_exists(repo: Repo) {
     other.id = first.id.clone();
     let second = Session::restore(other);
     assert_eq!(
-        repo.insert(&second, None).await,
+        repo.insert(&second, &agent(), None).await,
         Err(UpdateError::Repository(RepositoryError::AlreadyExists))
     );
     assert_eq!(reload(&repo, &first.id).await, first);
@@ -642,9 +649,9 @@ pub async fn concurrent_repeats_of_one_keyed_change_apply_once(repo: Repo) {
 pub async fn a_repeated_keyed_new_session_replays_its_answer(repo: Repo) {
     let first = chat(&["+15551234567", "ann@example.com"]);
     let key = keyed("agent@example.com", "new-1", "create", at(3600));
-    repo.insert(&first, Some(key.clone())).await.expect("the first insert");
+    repo.insert(&first, &agent(), Some(key.clone())).await.expect("the first insert");
     let second = chat(&["+15551234567", "ann@example.com"]);
-    let again = repo.insert(&second, Some(key)).await;
+    let again = repo.insert(&second, &agent(), Some(key)).await;
     match again {
         Err(UpdateError::Keyed(KeyedRefusal::Replay(answer))) => {
             assert_eq!(answer.body, format!("{} v0", first.id).into_bytes());

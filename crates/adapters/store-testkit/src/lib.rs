@@ -11,9 +11,12 @@
 //!
 //! The expression is evaluated once per test; it must give a future of
 //! `(repository, keep_alive)`, where `keep_alive` (a temporary database, a folder...) is
-//! dropped when the test ends. Each test runs on a multi-threaded Tokio runtime.
+//! dropped when the test ends. Each test runs on a multi-threaded Tokio runtime. The store
+//! must implement the outbox ports too ([`cases::Store`]) and write its events for a webhook
+//! (`Outbox::new(.., true)`): [`event_cases`] checks their delivery.
 
 pub mod cases;
+pub mod event_cases;
 pub mod fixtures;
 
 /// Expands to one `#[tokio::test(flavor = "multi_thread")]` per case of [`cases`], each
@@ -53,6 +56,23 @@ macro_rules! repository_contract_tests {
             a_repeated_keyed_new_session_replays_its_answer,
             expired_keys_are_used_afresh_and_purged,
         );
+        $crate::repository_contract_tests!(@events $factory;
+            every_change_has_one_event_and_a_refusal_none,
+            concurrent_changes_have_one_event_each_in_change_order,
+            events_read_after_a_number_and_by_account,
+            delivery_hands_out_each_sessions_events_in_order,
+            concurrent_claims_never_hand_out_one_event_twice,
+        );
+    };
+    (@events $factory:expr; $($case:ident),+ $(,)?) => {
+        $(
+            #[::tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $case() {
+                let (repository, keep_alive) = $factory.await;
+                $crate::event_cases::$case(::std::sync::Arc::new(repository)).await;
+                drop(keep_alive);
+            }
+        )+
     };
     (@cases $factory:expr; $($case:ident),+ $(,)?) => {
         $(
@@ -64,4 +84,10 @@ macro_rules! repository_contract_tests {
             }
         )+
     };
+}
+
+/// The outbox a store under test writes: events for a webhook, with the summary renderer
+/// (`type`, `accountId`, `sessionId`, `version`) whose fields [`event_cases`] reads.
+pub fn outbox_for_webhooks() -> evo_store_sql::Outbox {
+    evo_store_sql::Outbox::new(std::sync::Arc::new(evo_store_sql::SummaryRenderer), true)
 }

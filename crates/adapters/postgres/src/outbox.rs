@@ -1,0 +1,436 @@
+//! The outbox read back, and numbered (contract section 11).
+//!
+//! A change writes its event row in its own transaction, unnumbered. Numbers come after the
+//! commit, from a sequencer that runs on every instance but numbers only under a
+//! transaction-scoped advisory lock, one batch at a time, in insert order: so numbers
+//! follow the order in which events become readable, and a reader that has read every event
+//! up to `n` never meets a lower one later (a stream resumes with no gap). Within a session
+//! insert order is change order (changes to a session are serialized by its row lock).
+//!
+//! After numbering, the sequencer sends `NOTIFY evo_events, '<last number>'`; every
+//! instance keeps one connection listening (to [`PgConfig::notify_url`], which must reach
+//! PostgreSQL itself: PgBouncer in transaction mode does not carry notifications) and wakes
+//! its streams. A lost notification costs at most the sequencer's poll interval.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use diesel::prelude::*;
+use diesel::sql_types::{Array, BigInt, Integer, Text, Timestamptz};
+use diesel_async::pooled_connection::deadpool::Pool;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use evo_domain::Timestamp;
+use evo_ports::{
+    DeliveryCounts, DeliveryQueue, EventFilter, EventId, EventLog, PendingDelivery, RepositoryError,
+    StoredEvent,
+};
+use evo_store_sql::{EventRow, EventSignal, PendingRow, delivery};
+use tokio::sync::Notify;
+
+use crate::config::PgConfig;
+use crate::error::{PgStoreError, classify};
+use crate::repository::{PgSessionRepository, build_pool};
+use crate::schema::session_events;
+
+/// The advisory lock the numbering transaction holds ("evo_evnt").
+const SEQUENCER_LOCK: i64 = 0x6576_6f5f_6576_6e74;
+/// The channel of the numbering notifications.
+const CHANNEL: &str = "evo_events";
+/// Most events numbered in one transaction.
+const BATCH: i64 = 500;
+/// How often the sequencer looks without being told (events committed on other instances).
+const POLL: Duration = Duration::from_millis(200);
+
+diesel::define_sql_function! {
+    fn pg_try_advisory_xact_lock(key: BigInt) -> diesel::sql_types::Bool;
+}
+
+/// The outbox's moving parts of one store: its own small pool (so that delivery and streams
+/// never take the requests' connections), the sequencer and the listener.
+#[derive(Clone)]
+pub(crate) struct EventNews {
+    pool: Pool<AsyncPgConnection>,
+    signal: EventSignal,
+    sequencer: Arc<Notify>,
+    _tasks: Arc<AbortOnDrop>,
+}
+
+struct AbortOnDrop(Vec<tokio::task::JoinHandle<()>>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        for task in &self.0 {
+            task.abort();
+        }
+    }
+}
+
+impl EventNews {
+    /// Builds the pool and starts the sequencer and the listener on the current runtime.
+    pub(crate) fn start(config: &PgConfig) -> Result<Self, PgStoreError> {
+        let pool = build_pool(&PgConfig { pool_size: config.events_pool_size.max(1), ..config.clone() })?;
+        let signal = EventSignal::default();
+        let sequencer = Arc::new(Notify::new());
+        let tasks = vec![
+            tokio::spawn(sequence(pool.clone(), signal.clone(), sequencer.clone())),
+            tokio::spawn(listen(
+                config.notify_url.clone().unwrap_or_else(|| config.url.clone()),
+                signal.clone(),
+            )),
+        ];
+        Ok(Self { pool, signal, sequencer, _tasks: Arc::new(AbortOnDrop(tasks)) })
+    }
+
+    /// A change committed here: number it soon.
+    pub(crate) fn committed(&self) {
+        self.sequencer.notify_one();
+    }
+}
+
+async fn sequence(pool: Pool<AsyncPgConnection>, signal: EventSignal, told: Arc<Notify>) {
+    loop {
+        let _ = tokio::time::timeout(POLL, told.notified()).await;
+        loop {
+            match number_batch(&pool).await {
+                Ok(Some((last, count))) => {
+                    signal.raise(last);
+                    if count < BATCH {
+                        break;
+                    }
+                }
+                Ok(None) => break,
+                Err(reason) => {
+                    tracing::debug!(%reason, "numbering events failed; trying again");
+                    break;
+                }
+            }
+        }
+    }
+}
+
+#[derive(QueryableByName)]
+struct Number {
+    #[diesel(sql_type = BigInt)]
+    id: i64,
+}
+
+/// Numbers the oldest unnumbered events; `None` when another instance holds the lock or
+/// nothing waits. Returns the last number given and how many.
+async fn number_batch(pool: &Pool<AsyncPgConnection>) -> Result<Option<(EventId, i64)>, String> {
+    let mut connection = pool.get().await.map_err(|e| e.to_string())?;
+    let numbered = connection
+        .transaction::<_, diesel::result::Error, _>(async |connection| {
+            if !diesel::select(pg_try_advisory_xact_lock(SEQUENCER_LOCK)).get_result::<bool>(connection).await? {
+                return Ok(None);
+            }
+            let waiting: Vec<(String, String, i64)> = session_events::table
+                .filter(session_events::id.is_null())
+                .order(session_events::seq)
+                .limit(BATCH)
+                .select((session_events::account_id, session_events::session_id, session_events::seq))
+                .load(connection)
+                .await?;
+            if waiting.is_empty() {
+                return Ok(None);
+            }
+            let count = waiting.len() as i64;
+            let mut numbers: Vec<i64> =
+                diesel::sql_query("SELECT nextval('session_event_ids') AS id FROM generate_series(1, $1)")
+                    .bind::<Integer, _>(count as i32)
+                    .load::<Number>(connection)
+                    .await?
+                    .into_iter()
+                    .map(|n| n.id)
+                    .collect();
+            numbers.sort_unstable();
+            let (accounts, sessions, seqs): (Vec<_>, Vec<_>, Vec<_>) =
+                waiting.into_iter().fold((vec![], vec![], vec![]), |mut columns, (a, s, q)| {
+                    columns.0.push(a);
+                    columns.1.push(s);
+                    columns.2.push(q);
+                    columns
+                });
+            diesel::sql_query(
+                "UPDATE session_events e SET id = v.id FROM unnest($1, $2, $3, $4) AS v(account_id, session_id, seq, id) \
+                 WHERE e.account_id = v.account_id AND e.session_id = v.session_id AND e.seq = v.seq",
+            )
+            .bind::<Array<Text>, _>(accounts)
+            .bind::<Array<Text>, _>(sessions)
+            .bind::<Array<BigInt>, _>(seqs)
+            .bind::<Array<BigInt>, _>(&numbers)
+            .execute(connection)
+            .await?;
+            let last = *numbers.last().expect("one number per waiting event");
+            diesel::sql_query("SELECT pg_notify($1, $2)")
+                .bind::<Text, _>(CHANNEL)
+                .bind::<Text, _>(last.to_string())
+                .execute(connection)
+                .await?;
+            Ok(Some((EventId::try_from(last).unwrap_or_default(), count)))
+        })
+        .await;
+    numbered.map_err(|e| e.to_string())
+}
+
+/// Keeps one connection listening on [`CHANNEL`], reconnecting after a failure.
+async fn listen(url: String, signal: EventSignal) {
+    loop {
+        if let Err(reason) = listen_once(&url, &signal).await {
+            tracing::debug!(%reason, "the event listener lost its connection; reconnecting");
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+async fn listen_once(url: &str, signal: &EventSignal) -> Result<(), tokio_postgres::Error> {
+    let (client, mut connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await?;
+    let (news, mut heard) = tokio::sync::mpsc::unbounded_channel::<String>();
+    let driver = tokio::spawn(async move {
+        while let Some(message) = std::future::poll_fn(|cx| connection.poll_message(cx)).await {
+            match message {
+                Ok(tokio_postgres::AsyncMessage::Notification(notification)) => {
+                    if news.send(notification.payload().to_owned()).is_err() {
+                        break;
+                    }
+                }
+                Ok(_) => {}
+                Err(_) => break,
+            }
+        }
+    });
+    let listening = client.batch_execute(&format!("LISTEN {CHANNEL}")).await;
+    if listening.is_ok() {
+        // Anything numbered while no one listened is read now.
+        signal.poke();
+        while let Some(payload) = heard.recv().await {
+            match payload.parse::<EventId>() {
+                Ok(last) => signal.raise(last),
+                Err(_) => signal.poke(),
+            }
+        }
+    }
+    driver.abort();
+    listening
+}
+
+fn number(id: EventId) -> i64 {
+    i64::try_from(id).unwrap_or(i64::MAX)
+}
+
+fn failed(error: &diesel::result::Error) -> RepositoryError {
+    classify(error).into_repository_error()
+}
+
+fn corrupt(error: evo_store_sql::CorruptRow) -> RepositoryError {
+    RepositoryError::Internal(error.to_string())
+}
+
+/// Runs `$work` (an expression over `connection`) in a transaction of the outbox's pool:
+/// without the statement cache (PgBouncer in transaction mode) a statement is prepared and
+/// then executed, and both must reach the same server.
+macro_rules! in_transaction {
+    ($repository:expr, |$connection:ident| $work:expr) => {{
+        let mut pooled = $repository.events_connection().await?;
+        pooled
+            .transaction::<_, diesel::result::Error, _>(async |$connection| $work)
+            .await
+            .map_err(|e| failed(&e))
+    }};
+}
+
+impl PgSessionRepository {
+    async fn events_connection(
+        &self,
+    ) -> Result<diesel_async::pooled_connection::deadpool::Object<AsyncPgConnection>, RepositoryError> {
+        self.events.pool.get().await.map_err(|e| crate::error::pool_failure(e).into_repository_error())
+    }
+}
+
+#[async_trait]
+impl EventLog for PgSessionRepository {
+    async fn events_after(
+        &self,
+        after: EventId,
+        filter: &EventFilter,
+        limit: u32,
+    ) -> Result<Vec<StoredEvent>, RepositoryError> {
+        let mut query = session_events::table
+            .filter(session_events::id.gt(number(after)))
+            .order(session_events::id)
+            .limit(i64::from(limit))
+            .select(evo_store_sql::event_columns!(session_events))
+            .into_boxed();
+        match filter {
+            EventFilter::Session { account_id, session_id } => {
+                query = query
+                    .filter(session_events::account_id.eq(account_id.as_str().to_owned()))
+                    .filter(session_events::session_id.eq(session_id.as_str().to_owned()));
+            }
+            EventFilter::Accounts(accounts) => {
+                let accounts: Vec<String> = accounts.iter().map(|a| a.as_str().to_owned()).collect();
+                query = query.filter(session_events::account_id.eq_any(accounts));
+            }
+            EventFilter::All => {}
+        }
+        let rows: Vec<(Option<i64>, String, String, String, String)> =
+            in_transaction!(self, |connection| query.load(connection).await)?;
+        rows.into_iter()
+            .map(|(id, event_type, account_id, session_id, body)| {
+                let row = EventRow { id: id.unwrap_or_default(), event_type, account_id, session_id, body };
+                StoredEvent::try_from(row).map_err(corrupt)
+            })
+            .collect()
+    }
+
+    async fn last_event_id(&self) -> Result<EventId, RepositoryError> {
+        let last: Option<i64> = in_transaction!(self, |connection| {
+            session_events::table.select(diesel::dsl::max(session_events::id)).first(connection).await
+        })?;
+        Ok(last.and_then(|id| EventId::try_from(id).ok()).unwrap_or(0))
+    }
+
+    async fn wait_for_events_after(&self, after: EventId, patience: Duration) {
+        self.events.signal.wait_after(after, patience).await;
+    }
+}
+
+#[derive(QueryableByName)]
+struct PendingSqlRow {
+    #[diesel(sql_type = BigInt)]
+    id: i64,
+    #[diesel(sql_type = Text)]
+    event_type: String,
+    #[diesel(sql_type = Text)]
+    account_id: String,
+    #[diesel(sql_type = Text)]
+    session_id: String,
+    #[diesel(sql_type = Text)]
+    body: String,
+    #[diesel(sql_type = Integer)]
+    attempts: i32,
+    #[diesel(sql_type = Timestamptz)]
+    pending_since: Timestamp,
+}
+
+#[derive(QueryableByName)]
+struct Counts {
+    #[diesel(sql_type = BigInt)]
+    pending: i64,
+    #[diesel(sql_type = BigInt)]
+    dead: i64,
+}
+
+#[async_trait]
+impl DeliveryQueue for PgSessionRepository {
+    async fn claim_due(
+        &self,
+        now: Timestamp,
+        lease_until: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<PendingDelivery>, RepositoryError> {
+        // The first pending event of each session, numbered, due and not leased; locked rows
+        // (another instance is claiming them right now) are skipped, and the lease keeps
+        // them off every other instance until it ends.
+        let claim = diesel::sql_query(
+            "UPDATE session_events e SET lease_until = $2 FROM ( \
+               SELECT c.account_id, c.session_id, c.seq FROM session_events c \
+               WHERE c.delivery = 1 AND c.id IS NOT NULL AND c.next_attempt_at <= $1 \
+                 AND (c.lease_until IS NULL OR c.lease_until <= $1) \
+                 AND NOT EXISTS (SELECT 1 FROM session_events p WHERE p.account_id = c.account_id \
+                     AND p.session_id = c.session_id AND p.delivery = 1 AND p.seq < c.seq) \
+               ORDER BY c.id LIMIT $3 FOR UPDATE SKIP LOCKED) due \
+             WHERE e.account_id = due.account_id AND e.session_id = due.session_id AND e.seq = due.seq \
+             RETURNING e.id, e.event_type, e.account_id, e.session_id, e.body, e.attempts, e.pending_since",
+        )
+        .bind::<Timestamptz, _>(now)
+        .bind::<Timestamptz, _>(lease_until)
+        .bind::<BigInt, _>(i64::from(limit));
+        let rows: Vec<PendingSqlRow> = in_transaction!(self, |connection| claim.load(connection).await)?;
+        let mut claimed = rows
+            .into_iter()
+            .map(|row| {
+                let event = EventRow {
+                    id: row.id,
+                    event_type: row.event_type,
+                    account_id: row.account_id,
+                    session_id: row.session_id,
+                    body: row.body,
+                };
+                let pending = PendingRow { event, attempts: row.attempts, pending_since: row.pending_since };
+                PendingDelivery::try_from(pending).map_err(corrupt)
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        claimed.sort_by_key(|pending| pending.event.id);
+        Ok(claimed)
+    }
+
+    async fn mark_delivered(&self, id: EventId, _now: Timestamp) -> Result<(), RepositoryError> {
+        let update = diesel::update(session_events::table.filter(session_events::id.eq(number(id)))).set((
+            session_events::delivery.eq(delivery::DELIVERED),
+            session_events::lease_until.eq(None::<Timestamp>),
+        ));
+        in_transaction!(self, |connection| update.execute(connection).await)?;
+        Ok(())
+    }
+
+    async fn mark_retry(
+        &self,
+        id: EventId,
+        attempts: u32,
+        next_attempt_at: Timestamp,
+        error: &str,
+    ) -> Result<(), RepositoryError> {
+        let update = diesel::update(session_events::table.filter(session_events::id.eq(number(id)))).set((
+            session_events::attempts.eq(i32::try_from(attempts).unwrap_or(i32::MAX)),
+            session_events::next_attempt_at.eq(next_attempt_at),
+            session_events::last_error.eq(Some(error.to_owned())),
+            session_events::lease_until.eq(None::<Timestamp>),
+        ));
+        in_transaction!(self, |connection| update.execute(connection).await)?;
+        Ok(())
+    }
+
+    async fn mark_dead(&self, id: EventId, attempts: u32, error: &str) -> Result<(), RepositoryError> {
+        let update = diesel::update(session_events::table.filter(session_events::id.eq(number(id)))).set((
+            session_events::delivery.eq(delivery::DEAD),
+            session_events::attempts.eq(i32::try_from(attempts).unwrap_or(i32::MAX)),
+            session_events::last_error.eq(Some(error.to_owned())),
+            session_events::lease_until.eq(None::<Timestamp>),
+        ));
+        in_transaction!(self, |connection| update.execute(connection).await)?;
+        Ok(())
+    }
+
+    async fn redeliver_dead(&self, now: Timestamp) -> Result<u64, RepositoryError> {
+        let update =
+            diesel::update(session_events::table.filter(session_events::delivery.eq(delivery::DEAD))).set((
+                session_events::delivery.eq(delivery::PENDING),
+                session_events::attempts.eq(0),
+                session_events::pending_since.eq(now),
+                session_events::next_attempt_at.eq(now),
+            ));
+        let sent = in_transaction!(self, |connection| update.execute(connection).await)?;
+        Ok(sent as u64)
+    }
+
+    async fn delivery_counts(&self) -> Result<DeliveryCounts, RepositoryError> {
+        let query = diesel::sql_query(
+            "SELECT count(*) FILTER (WHERE delivery = 1) AS pending, count(*) FILTER (WHERE delivery = 3) AS dead \
+             FROM session_events WHERE delivery IN (1, 3)",
+        );
+        let counts: Counts = in_transaction!(self, |connection| query.get_result(connection).await)?;
+        Ok(DeliveryCounts { pending: counts.pending.max(0) as u64, dead: counts.dead.max(0) as u64 })
+    }
+
+    async fn purge_settled_events(&self, before: Timestamp, limit: u32) -> Result<u64, RepositoryError> {
+        let purge = diesel::sql_query(
+            "DELETE FROM session_events WHERE ctid IN (SELECT ctid FROM session_events \
+             WHERE delivery IN (0, 2) AND created_at < $1 ORDER BY created_at LIMIT $2 FOR UPDATE SKIP LOCKED)",
+        )
+        .bind::<Timestamptz, _>(before)
+        .bind::<BigInt, _>(i64::from(limit));
+        let purged = in_transaction!(self, |connection| purge.execute(connection).await)?;
+        Ok(purged as u64)
+    }
+}

@@ -1,0 +1,248 @@
+//! The outbox read back: live streams ([`EventLog`]) and webhook delivery ([`DeliveryQueue`]).
+//! One process owns the file, so a lease is only a guard against a second worker of the
+//! same process, and an event's number is its rowid (commit order: one writer at a time).
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Integer, Text, TimestamptzSqlite};
+use evo_domain::Timestamp;
+use evo_ports::{
+    DeliveryCounts, DeliveryQueue, EventFilter, EventId, EventLog, PendingDelivery, RepositoryError,
+    StoredEvent,
+};
+use evo_store_sql::{EventRow, PendingRow, delivery};
+
+use crate::SqliteSessionRepository;
+use crate::schema::session_events;
+
+fn number(id: EventId) -> i64 {
+    i64::try_from(id).unwrap_or(i64::MAX)
+}
+
+fn corrupt(error: evo_store_sql::CorruptRow) -> RepositoryError {
+    RepositoryError::Internal(error.to_string())
+}
+
+#[async_trait]
+impl EventLog for SqliteSessionRepository {
+    async fn events_after(
+        &self,
+        after: EventId,
+        filter: &EventFilter,
+        limit: u32,
+    ) -> Result<Vec<StoredEvent>, RepositoryError> {
+        let filter = filter.clone();
+        let rows = self
+            .run(move |connection| {
+                let mut query = session_events::table
+                    .filter(session_events::id.gt(number(after)))
+                    .order(session_events::id)
+                    .limit(i64::from(limit))
+                    .select(evo_store_sql::event_columns!(session_events))
+                    .into_boxed();
+                match &filter {
+                    EventFilter::Session { account_id, session_id } => {
+                        query = query
+                            .filter(session_events::account_id.eq(account_id.as_str().to_owned()))
+                            .filter(session_events::session_id.eq(session_id.as_str().to_owned()));
+                    }
+                    EventFilter::Accounts(accounts) => {
+                        let accounts: Vec<String> = accounts.iter().map(|a| a.as_str().to_owned()).collect();
+                        query = query.filter(session_events::account_id.eq_any(accounts));
+                    }
+                    EventFilter::All => {}
+                }
+                query.load::<EventRow>(connection)
+            })
+            .await?;
+        rows.into_iter().map(|row| StoredEvent::try_from(row).map_err(corrupt)).collect()
+    }
+
+    async fn last_event_id(&self) -> Result<EventId, RepositoryError> {
+        let last = self
+            .run(|connection| {
+                session_events::table
+                    .select(diesel::dsl::max(session_events::id))
+                    .first::<Option<i64>>(connection)
+            })
+            .await?;
+        Ok(last.and_then(|id| EventId::try_from(id).ok()).unwrap_or(0))
+    }
+
+    async fn wait_for_events_after(&self, after: EventId, patience: Duration) {
+        self.signal.wait_after(after, patience).await;
+    }
+}
+
+#[async_trait]
+impl DeliveryQueue for SqliteSessionRepository {
+    async fn claim_due(
+        &self,
+        now: Timestamp,
+        lease_until: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<PendingDelivery>, RepositoryError> {
+        let rows = self
+            .run(move |connection| {
+                connection.immediate_transaction(|connection| {
+                    // The first pending event of each session, if due and not leased: a later
+                    // one waits until the earlier is delivered or dead.
+                    let rows = diesel::sql_query(
+                        "SELECT e.id, e.event_type, e.account_id, e.session_id, e.body, e.attempts, e.pending_since \
+                         FROM session_events e \
+                         WHERE e.delivery = 1 AND e.next_attempt_at <= ?1 \
+                           AND (e.lease_until IS NULL OR e.lease_until <= ?1) \
+                           AND NOT EXISTS (SELECT 1 FROM session_events p WHERE p.delivery = 1 \
+                               AND p.account_id = e.account_id AND p.session_id = e.session_id AND p.id < e.id) \
+                         ORDER BY e.id LIMIT ?2",
+                    )
+                    .bind::<TimestamptzSqlite, _>(now)
+                    .bind::<BigInt, _>(i64::from(limit))
+                    .load::<PendingSqlRow>(connection)?;
+                    let ids: Vec<i64> = rows.iter().map(|row| row.id).collect();
+                    diesel::update(session_events::table.filter(session_events::id.eq_any(&ids)))
+                        .set(session_events::lease_until.eq(Some(lease_until)))
+                        .execute(connection)?;
+                    Ok(rows)
+                })
+            })
+            .await?;
+        rows.into_iter()
+            .map(|row| PendingDelivery::try_from(PendingRow::from(row)).map_err(corrupt))
+            .collect()
+    }
+
+    async fn mark_delivered(&self, id: EventId, _now: Timestamp) -> Result<(), RepositoryError> {
+        self.run(move |connection| {
+            diesel::update(session_events::table.find(number(id)))
+                .set((
+                    session_events::delivery.eq(delivery::DELIVERED),
+                    session_events::lease_until.eq(None::<Timestamp>),
+                ))
+                .execute(connection)
+                .map(drop)
+        })
+        .await
+    }
+
+    async fn mark_retry(
+        &self,
+        id: EventId,
+        attempts: u32,
+        next_attempt_at: Timestamp,
+        error: &str,
+    ) -> Result<(), RepositoryError> {
+        let error = error.to_owned();
+        self.run(move |connection| {
+            diesel::update(session_events::table.find(number(id)))
+                .set((
+                    session_events::attempts.eq(i32::try_from(attempts).unwrap_or(i32::MAX)),
+                    session_events::next_attempt_at.eq(next_attempt_at),
+                    session_events::last_error.eq(Some(error)),
+                    session_events::lease_until.eq(None::<Timestamp>),
+                ))
+                .execute(connection)
+                .map(drop)
+        })
+        .await
+    }
+
+    async fn mark_dead(&self, id: EventId, attempts: u32, error: &str) -> Result<(), RepositoryError> {
+        let error = error.to_owned();
+        self.run(move |connection| {
+            diesel::update(session_events::table.find(number(id)))
+                .set((
+                    session_events::delivery.eq(delivery::DEAD),
+                    session_events::attempts.eq(i32::try_from(attempts).unwrap_or(i32::MAX)),
+                    session_events::last_error.eq(Some(error)),
+                    session_events::lease_until.eq(None::<Timestamp>),
+                ))
+                .execute(connection)
+                .map(drop)
+        })
+        .await
+    }
+
+    async fn redeliver_dead(&self, now: Timestamp) -> Result<u64, RepositoryError> {
+        let sent = self
+            .run(move |connection| {
+                diesel::update(session_events::table.filter(session_events::delivery.eq(delivery::DEAD)))
+                    .set((
+                        session_events::delivery.eq(delivery::PENDING),
+                        session_events::attempts.eq(0),
+                        session_events::pending_since.eq(now),
+                        session_events::next_attempt_at.eq(now),
+                    ))
+                    .execute(connection)
+            })
+            .await?;
+        Ok(sent as u64)
+    }
+
+    async fn delivery_counts(&self) -> Result<DeliveryCounts, RepositoryError> {
+        let (pending, dead) = self
+            .run(|connection| {
+                let count = |state: i16, connection: &mut SqliteConnection| {
+                    session_events::table
+                        .filter(session_events::delivery.eq(state))
+                        .count()
+                        .get_result::<i64>(connection)
+                };
+                Ok((count(delivery::PENDING, connection)?, count(delivery::DEAD, connection)?))
+            })
+            .await?;
+        Ok(DeliveryCounts { pending: pending.max(0) as u64, dead: dead.max(0) as u64 })
+    }
+
+    async fn purge_settled_events(&self, before: Timestamp, limit: u32) -> Result<u64, RepositoryError> {
+        let purged = self
+            .run(move |connection| {
+                diesel::sql_query(
+                    "DELETE FROM session_events WHERE id IN (SELECT id FROM session_events \
+                     WHERE delivery IN (0, 2) AND created_at < ? ORDER BY created_at LIMIT ?)",
+                )
+                .bind::<TimestamptzSqlite, _>(before)
+                .bind::<Integer, _>(i32::try_from(limit).unwrap_or(i32::MAX))
+                .execute(connection)
+            })
+            .await?;
+        Ok(purged as u64)
+    }
+}
+
+/// [`PendingRow`] as `sql_query` loads it (by column name).
+#[derive(QueryableByName)]
+struct PendingSqlRow {
+    #[diesel(sql_type = BigInt)]
+    id: i64,
+    #[diesel(sql_type = Text)]
+    event_type: String,
+    #[diesel(sql_type = Text)]
+    account_id: String,
+    #[diesel(sql_type = Text)]
+    session_id: String,
+    #[diesel(sql_type = Text)]
+    body: String,
+    #[diesel(sql_type = Integer)]
+    attempts: i32,
+    #[diesel(sql_type = TimestamptzSqlite)]
+    pending_since: Timestamp,
+}
+
+impl From<PendingSqlRow> for PendingRow {
+    fn from(row: PendingSqlRow) -> Self {
+        Self {
+            event: EventRow {
+                id: row.id,
+                event_type: row.event_type,
+                account_id: row.account_id,
+                session_id: row.session_id,
+                body: row.body,
+            },
+            attempts: row.attempts,
+            pending_since: row.pending_since,
+        }
+    }
+}

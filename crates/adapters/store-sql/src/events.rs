@@ -1,0 +1,228 @@
+//! The outbox both stores write (contract section 11): each change's event is a row of
+//! `session_events`, written in the change's own transaction. What the event says is the
+//! domain's ([`SessionEvent`]); how its body looks is the edge's ([`EventRenderer`]); this
+//! module turns one into the row both stores insert, and rows read back into events.
+
+use std::sync::Arc;
+
+use diesel::Queryable;
+use evo_domain::{EventType, SessionEvent, Timestamp};
+use evo_ports::{EventId, EventRenderer, PendingDelivery, StoredEvent};
+
+use crate::CorruptRow;
+
+/// `session_events.delivery`: what the webhook worker still has to do with an event.
+pub mod delivery {
+    /// No webhook is configured: nothing to deliver (kept for live streams until retention).
+    pub const NONE: i16 = 0;
+    /// Waiting for delivery, or for its next attempt.
+    pub const PENDING: i16 = 1;
+    /// Delivered (a 2xx answer).
+    pub const DELIVERED: i16 = 2;
+    /// Dead letter: the retry window passed; kept until redelivered.
+    pub const DEAD: i16 = 3;
+}
+
+/// How a store makes the outbox rows of its changes.
+#[derive(Clone)]
+pub struct Outbox {
+    renderer: Arc<dyn EventRenderer>,
+    to_webhook: bool,
+}
+
+impl std::fmt::Debug for Outbox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Outbox").field("to_webhook", &self.to_webhook).finish_non_exhaustive()
+    }
+}
+
+impl Default for Outbox {
+    /// Events with a [`SummaryRenderer`] body, none for a webhook: for tools and store tests
+    /// that have no edge; the service always sets the wire renderer.
+    fn default() -> Self {
+        Self::new(Arc::new(SummaryRenderer), false)
+    }
+}
+
+/// Renders an event as a short JSON summary (`type`, `accountId`, `sessionId`, `version`):
+/// enough to tell events apart where the wire body does not matter.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SummaryRenderer;
+
+impl EventRenderer for SummaryRenderer {
+    fn render(&self, event: &SessionEvent) -> String {
+        serde_json::json!({
+            "type": event.event_type.name(),
+            "accountId": event.account_id.as_str(),
+            "sessionId": event.session_id.as_str(),
+            "version": event.session.version,
+        })
+        .to_string()
+    }
+}
+
+impl Outbox {
+    /// Whether new events wait for webhook delivery.
+    pub fn to_webhook(&self) -> bool {
+        self.to_webhook
+    }
+
+    /// Events rendered by `renderer`; `to_webhook`: each new event waits for webhook delivery.
+    pub fn new(renderer: Arc<dyn EventRenderer>, to_webhook: bool) -> Self {
+        Self { renderer, to_webhook }
+    }
+
+    /// The row of `event`.
+    pub fn record(&self, event: &SessionEvent) -> EventRecord {
+        EventRecord {
+            account_id: event.account_id.as_str().to_owned(),
+            session_id: event.session_id.as_str().to_owned(),
+            event_type: event.event_type.name(),
+            body: self.renderer.render(event),
+            created_at: event.date,
+            delivery: if self.to_webhook { delivery::PENDING } else { delivery::NONE },
+        }
+    }
+}
+
+/// One new row of `session_events`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventRecord {
+    /// The session's account.
+    pub account_id: String,
+    /// The session.
+    pub session_id: String,
+    /// [`EventType::name`].
+    pub event_type: &'static str,
+    /// The rendered body, without its `id`.
+    pub body: String,
+    /// The change's time.
+    pub created_at: Timestamp,
+    /// A [`delivery`] state.
+    pub delivery: i16,
+}
+
+/// A numbered `session_events` row, read back: `id, event_type, account_id, session_id, body`.
+#[derive(Debug, Clone, PartialEq, Eq, Queryable)]
+pub struct EventRow {
+    /// The event's number.
+    pub id: i64,
+    /// [`EventType::name`].
+    pub event_type: String,
+    /// The session's account.
+    pub account_id: String,
+    /// The session.
+    pub session_id: String,
+    /// The body without its `id`.
+    pub body: String,
+}
+
+impl TryFrom<EventRow> for StoredEvent {
+    type Error = CorruptRow;
+
+    fn try_from(row: EventRow) -> Result<Self, CorruptRow> {
+        let corrupt =
+            |column, problem: String| CorruptRow { session: row.session_id.clone(), column, problem };
+        let id = EventId::try_from(row.id).map_err(|_| corrupt("id", format!("negative: {}", row.id)))?;
+        let event_type = EventType::from_name(&row.event_type)
+            .ok_or_else(|| corrupt("event_type", format!("unknown: {}", row.event_type)))?;
+        Ok(Self {
+            id,
+            event_type,
+            body: StoredEvent::body_with_id(id, &row.body),
+            account_id: row.account_id,
+            session_id: row.session_id,
+        })
+    }
+}
+
+/// A row due for delivery: [`EventRow`]'s columns, then `attempts, pending_since`.
+#[derive(Debug, Clone, PartialEq, Eq, Queryable)]
+pub struct PendingRow {
+    /// The event.
+    #[diesel(embed)]
+    pub event: EventRow,
+    /// Failed attempts so far.
+    pub attempts: i32,
+    /// Since when it waits.
+    pub pending_since: Timestamp,
+}
+
+impl TryFrom<PendingRow> for PendingDelivery {
+    type Error = CorruptRow;
+
+    fn try_from(row: PendingRow) -> Result<Self, CorruptRow> {
+        Ok(Self {
+            event: row.event.try_into()?,
+            attempts: u32::try_from(row.attempts).unwrap_or(0),
+            pending_since: row.pending_since,
+        })
+    }
+}
+
+/// The `session_events` columns of an [`EventRow`], as a select clause.
+#[macro_export]
+macro_rules! event_columns {
+    ($t:ident) => {
+        ($t::id, $t::event_type, $t::account_id, $t::session_id, $t::body)
+    };
+}
+
+/// The insert values of an [`EventRecord`] for the `session_events` table `$t`.
+#[macro_export]
+macro_rules! event_values {
+    ($t:ident, $e:expr) => {{
+        use ::diesel::ExpressionMethods as _;
+        let e: $crate::EventRecord = $e;
+        (
+            $t::account_id.eq(e.account_id),
+            $t::session_id.eq(e.session_id),
+            $t::event_type.eq(e.event_type),
+            $t::body.eq(e.body),
+            $t::created_at.eq(e.created_at),
+            $t::delivery.eq(e.delivery),
+            $t::pending_since.eq(e.created_at),
+            $t::next_attempt_at.eq(e.created_at),
+        )
+    }};
+}
+
+/// This instance's news of the outbox: the highest event number it knows to be readable.
+/// Commits made here raise it at once; a store's cross-instance notifications raise it too.
+/// Live streams wait on it instead of polling the store.
+#[derive(Debug, Clone)]
+pub struct EventSignal(Arc<tokio::sync::watch::Sender<EventId>>);
+
+impl Default for EventSignal {
+    fn default() -> Self {
+        Self(Arc::new(tokio::sync::watch::Sender::new(0)))
+    }
+}
+
+impl EventSignal {
+    /// Events up to `id` are readable.
+    pub fn raise(&self, id: EventId) {
+        self.0.send_if_modified(|known| {
+            let newer = id > *known;
+            if newer {
+                *known = id;
+            }
+            newer
+        });
+    }
+
+    /// Wakes every waiter, whatever the number: something may have changed (used where a
+    /// notification does not say how far).
+    pub fn poke(&self) {
+        self.0.send_modify(|_| {});
+    }
+
+    /// Returns once an event above `after` is known, or something poked, or `patience` passed.
+    pub async fn wait_after(&self, after: EventId, patience: std::time::Duration) {
+        let mut news = self.0.subscribe();
+        if *news.borrow_and_update() > after {
+            return;
+        }
+        let _ = tokio::time::timeout(patience, news.changed()).await;
+    }
+}

@@ -1,0 +1,295 @@
+//! The background delivery loop over the outbox ([`DeliveryQueue`]).
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use evo_domain::Timestamp;
+use evo_ports::{Clock, DeliveryQueue, PendingDelivery, RepositoryError};
+use futures_util::StreamExt as _;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::WebhookConfig;
+use crate::metrics::{self, Outcome};
+use crate::sender::WebhookSender;
+
+/// The delay before the next attempt after the `failures`-th failed one: `first`, doubled
+/// for each further failure, never more than `max`.
+///
+/// A formula rather than a backoff crate: the attempt count lives in the store (it survives
+/// restarts), so the delay must be a pure function of it, while the crates (backon,
+/// backoff) model an in-process retry loop that owns its state; without jitter (the
+/// contract fixes the schedule) the crate would add a dependency to compute one line.
+pub fn retry_delay(failures: u32, first: Duration, max: Duration) -> Duration {
+    let doublings = failures.saturating_sub(1).min(31);
+    first.saturating_mul(1 << doublings).min(max)
+}
+
+/// `at` plus `span`, saturating at the end of time.
+pub(crate) fn later(at: Timestamp, span: Duration) -> Timestamp {
+    TimeDelta::from_std(span)
+        .ok()
+        .and_then(|span| at.checked_add_signed(span))
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
+/// Delivers the outbox to the webhook, in the background: claims due events, POSTs them
+/// (several sessions at once, each session's events one after the other, in order), and
+/// records each outcome (delivered, retry later with backoff, or dead letter once the retry
+/// window has passed). Wakes when [`waker`](Self::waker) is notified (the store, after a
+/// commit), and otherwise every `poll_interval`. A failing store is waited out.
+pub struct DeliveryWorker<Q: DeliveryQueue + ?Sized> {
+    queue: Arc<Q>,
+    sender: WebhookSender,
+    clock: Arc<dyn Clock>,
+    config: WebhookConfig,
+    wake: Arc<Notify>,
+}
+
+impl<Q: DeliveryQueue + ?Sized> fmt::Debug for DeliveryWorker<Q> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DeliveryWorker").field("config", &self.config).finish_non_exhaustive()
+    }
+}
+
+/// How one attempt ended, for the rest of its session's chain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Attempt {
+    /// Delivered and recorded: the session's next event may go.
+    Delivered,
+    /// Not delivered, or not recorded: the session's later events wait for the next claim.
+    Stopped,
+}
+
+impl<Q: DeliveryQueue + ?Sized> DeliveryWorker<Q> {
+    /// A worker over `queue`, delivering as `config` says, reading the time from `clock`
+    /// (the schedule's time; signatures always carry the wall clock's).
+    pub fn new(queue: Arc<Q>, config: WebhookConfig, clock: Arc<dyn Clock>) -> Self {
+        Self { sender: WebhookSender::new(&config), queue, clock, config, wake: Arc::new(Notify::new()) }
+    }
+
+    /// Uses `wake` as the wake-up handle (one made before the worker, handed to the store).
+    #[must_use]
+    pub fn with_waker(mut self, wake: Arc<Notify>) -> Self {
+        self.wake = wake;
+        self
+    }
+
+    /// The wake-up handle: `notify_one()` after a commit makes the worker claim at once
+    /// (a wake-up while it works is kept for when it is done, so none is lost).
+    pub fn waker(&self) -> Arc<Notify> {
+        Arc::clone(&self.wake)
+    }
+
+    /// Runs [`run`](Self::run) on the current tokio runtime.
+    pub fn spawn(self, shutdown: CancellationToken) -> tokio::task::JoinHandle<()>
+    where
+        Q: 'static,
+    {
+        tokio::spawn(self.run(shutdown))
+    }
+
+    /// Delivers until `shutdown` is cancelled, and keeps the pending and dead-letter gauges
+    /// fresh. On shutdown no new attempt starts; attempts under way finish and are recorded
+    /// (each is bounded by the request timeout). Events claimed but not attempted are taken
+    /// again once their lease ends.
+    pub async fn run(self, shutdown: CancellationToken) {
+        metrics::describe();
+        tracing::info!(url = %self.config.redacted_url(), "webhook delivery started");
+        tokio::join!(self.deliver_until(&shutdown), self.count_until(&shutdown));
+        tracing::info!("webhook delivery stopped");
+    }
+
+    async fn deliver_until(&self, shutdown: &CancellationToken) {
+        while !shutdown.is_cancelled() {
+            let pause = match self.work_due(shutdown).await {
+                // A full batch: more may be due right now.
+                Ok(claimed) if claimed >= self.config.batch_size as usize => None,
+                Ok(_) => Some(self.config.poll_interval),
+                Err(error) => {
+                    tracing::warn!(%error, "cannot claim events for webhook delivery; trying again shortly");
+                    Some(self.config.poll_interval)
+                }
+            };
+            if let Some(pause) = pause {
+                tokio::select! {
+                    () = shutdown.cancelled() => break,
+                    () = self.wake.notified() => {}
+                    () = tokio::time::sleep(pause) => {}
+                }
+            }
+        }
+    }
+
+    async fn count_until(&self, shutdown: &CancellationToken) {
+        let mut ticks = tokio::time::interval(self.config.counts_interval);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                () = shutdown.cancelled() => break,
+                _ = ticks.tick() => {}
+            }
+            match self.queue.delivery_counts().await {
+                Ok(counts) => metrics::counts(counts.pending, counts.dead),
+                Err(error) => tracing::debug!(%error, "cannot read the webhook delivery counts"),
+            }
+        }
+    }
+
+    /// Claims one batch of due events and works it; returns how many were claimed. The
+    /// background loop calls this; it is public for one-off passes (and tests).
+    pub async fn run_once(&self) -> Result<usize, RepositoryError> {
+        self.work_due(&CancellationToken::new()).await
+    }
+
+    async fn work_due(&self, shutdown: &CancellationToken) -> Result<usize, RepositoryError> {
+        let now = self.clock.now();
+        let lease_until = later(now, self.config.lease);
+        let batch = self.queue.claim_due(now, lease_until, self.config.batch_size).await?;
+        let claimed = batch.len();
+        futures_util::stream::iter(chains(batch))
+            .for_each_concurrent(self.config.concurrency, |chain| {
+                self.work_chain(chain, lease_until, shutdown)
+            })
+            .await;
+        Ok(claimed)
+    }
+
+    /// One session's claimed events, in order, up to the first that is not delivered.
+    async fn work_chain(
+        &self,
+        chain: Vec<PendingDelivery>,
+        lease_until: Timestamp,
+        shutdown: &CancellationToken,
+    ) {
+        for pending in chain {
+            if shutdown.is_cancelled() {
+                return;
+            }
+            // An attempt that could outlast the lease might run beside another worker's.
+            if later(self.clock.now(), self.config.request_timeout) >= lease_until {
+                return;
+            }
+            if self.attempt(&pending).await == Attempt::Stopped {
+                return;
+            }
+        }
+    }
+
+    async fn attempt(&self, pending: &PendingDelivery) -> Attempt {
+        let event = &pending.event;
+        let result = self.sender.deliver(event).await;
+        let now = self.clock.now();
+        let failure = match result {
+            Ok(()) => {
+                metrics::count(Outcome::Delivered);
+                let waited = (now - pending.pending_since).to_std().unwrap_or_default();
+                metrics::latency(waited.as_secs_f64());
+                return match self.queue.mark_delivered(event.id, now).await {
+                    Ok(()) => {
+                        tracing::debug!(event = event.id, session = %event.session_id, "webhook delivered");
+                        Attempt::Delivered
+                    }
+                    Err(error) => {
+                        // Delivered, but the store does not know: it is sent again after the
+                        // lease (at-least-once), and the session's next event waits for that.
+                        tracing::warn!(event = event.id, %error, "webhook delivered but not recorded");
+                        Attempt::Stopped
+                    }
+                };
+            }
+            Err(failure) => failure.to_string(),
+        };
+        let attempts = pending.attempts.saturating_add(1);
+        let give_up_at = later(pending.pending_since, self.config.retry_window);
+        let recorded = if now >= give_up_at {
+            metrics::count(Outcome::DeadLettered);
+            tracing::warn!(
+                event = event.id,
+                session = %event.session_id,
+                attempts,
+                error = %failure,
+                "webhook delivery given up: the event is a dead letter"
+            );
+            self.queue.mark_dead(event.id, attempts, &failure).await
+        } else {
+            metrics::count(Outcome::Retried);
+            // The last attempt falls at the window's end, whatever the backoff says.
+            let next =
+                later(now, retry_delay(attempts, self.config.first_retry, self.config.max_retry_delay))
+                    .min(give_up_at);
+            tracing::info!(
+                event = event.id,
+                session = %event.session_id,
+                attempts,
+                error = %failure,
+                next_attempt_at = %next,
+                "webhook delivery failed; will retry"
+            );
+            self.queue.mark_retry(event.id, attempts, next, &failure).await
+        };
+        if let Err(error) = recorded {
+            tracing::warn!(event = event.id, %error, "cannot record a failed webhook attempt; the lease will end it");
+        }
+        Attempt::Stopped
+    }
+}
+
+/// The batch split by session, each session's events in id order, the sessions in the order
+/// of their first event.
+fn chains(batch: Vec<PendingDelivery>) -> Vec<Vec<PendingDelivery>> {
+    let mut index: HashMap<String, usize> = HashMap::new();
+    let mut chains: Vec<Vec<PendingDelivery>> = Vec::new();
+    let mut batch = batch;
+    batch.sort_by_key(|pending| pending.event.id);
+    for pending in batch {
+        let next = chains.len();
+        let slot = *index.entry(pending.event.session_id.clone()).or_insert(next);
+        if slot == next {
+            chains.push(Vec::new());
+        }
+        chains[slot].push(pending);
+    }
+    chains
+}
+
+#[cfg(test)]
+mod tests {
+    use evo_domain::EventType;
+    use evo_ports::StoredEvent;
+
+    use super::*;
+
+    #[test]
+    fn the_delay_doubles_from_the_first_up_to_the_cap() {
+        let delay = |failures| retry_delay(failures, Duration::from_secs(1), Duration::from_secs(600));
+        let seconds: Vec<u64> = (1..=12).map(|failures| delay(failures).as_secs()).collect();
+        assert_eq!(seconds, [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 600, 600]);
+        assert_eq!(delay(0), Duration::from_secs(1));
+        assert_eq!(delay(u32::MAX), Duration::from_secs(600));
+    }
+
+    #[test]
+    fn a_batch_splits_into_ordered_chains_per_session() {
+        let pending = |id, session: &str| PendingDelivery {
+            event: StoredEvent {
+                id,
+                event_type: EventType::ChatMemberAdded,
+                account_id: "acme".into(),
+                session_id: session.into(),
+                body: "{}".into(),
+            },
+            attempts: 0,
+            pending_since: DateTime::<Utc>::UNIX_EPOCH,
+        };
+        let batch = vec![pending(5, "b"), pending(3, "a"), pending(4, "b"), pending(1, "a"), pending(9, "c")];
+        let ids: Vec<Vec<u64>> = chains(batch)
+            .iter()
+            .map(|chain| chain.iter().map(|pending| pending.event.id).collect())
+            .collect();
+        assert_eq!(ids, [vec![1, 3], vec![4, 5], vec![9]]);
+    }
+}
