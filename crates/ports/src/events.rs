@@ -92,9 +92,10 @@ pub trait EventLog: Send + Sync + 'static {
     async fn last_event_id(&self) -> Result<EventId, RepositoryError>;
 
     /// Waits until an event numbered above `after` may be readable, or `patience` passes
-    /// (a hint, not a promise: readers read again either way). Wake-ups come from this
-    /// instance's own commits and, across instances, from the store's notifications.
-    async fn wait_for_events_after(&self, after: EventId, patience: std::time::Duration);
+    /// (a hint, not a promise: readers read again either way); returns the highest number
+    /// this instance knows to be readable. Wake-ups come from this instance's own commits
+    /// and, across instances, from the store's notifications.
+    async fn wait_for_events_after(&self, after: EventId, patience: std::time::Duration) -> EventId;
 }
 
 /// An event due for delivery to the webhook, with how often it was tried.

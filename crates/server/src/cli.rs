@@ -30,6 +30,16 @@ pub enum Command {
     /// Load demo sessions (several accounts, Chat and Voice, phone and email members) and
     /// print their IDs with a ready curl line.
     Seed,
+    /// Webhook deliveries.
+    #[command(subcommand)]
+    Webhooks(WebhooksCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WebhooksCommand {
+    /// Send every dead-lettered event back to delivery, with a fresh retry window; prints how
+    /// many. A running instance picks them up within its poll interval.
+    Redeliver,
 }
 
 #[derive(Debug, Args)]
@@ -124,6 +134,38 @@ pub struct Settings {
     /// retries); expired answers are purged in the background.
     #[arg(long, env = "EVO_IDEMPOTENCY_TTL_SECS", default_value_t = 86_400, global = true)]
     pub idempotency_ttl_secs: u64,
+    /// Where every event is POSTed, signed (Standard Webhooks); needs EVO_WEBHOOK_SECRET.
+    #[arg(long, env = "EVO_WEBHOOK_URL", global = true)]
+    pub webhook_url: Option<String>,
+    /// The signing key of webhooks and the pre-removal hook: `whsec_<base64>`.
+    #[arg(long, env = "EVO_WEBHOOK_SECRET", hide_env_values = true, global = true)]
+    pub webhook_secret: Option<String>,
+    /// Hours a failing webhook delivery is retried (1 s, doubling, at most 10 min apart)
+    /// before the event is dead-lettered.
+    #[arg(long, env = "EVO_WEBHOOK_RETRY_HOURS", default_value_t = 24, global = true)]
+    pub webhook_retry_hours: u64,
+    /// Seconds a claimed webhook delivery is kept from other workers (after a crash, how long
+    /// its events wait before another instance takes them); more than the 10 s request timeout.
+    #[arg(long, env = "EVO_WEBHOOK_LEASE_SECS", default_value_t = 120, global = true)]
+    pub webhook_lease_secs: u64,
+    /// Asked before every removal, with the would-be `ChatMemberRemoving` event: 2xx goes on,
+    /// 4xx refuses (409 RemovalRefused); needs EVO_WEBHOOK_SECRET.
+    #[arg(long, env = "EVO_PRE_REMOVE_HOOK_URL", global = true)]
+    pub pre_remove_hook_url: Option<String>,
+    /// How long the pre-removal hook may take to answer, in milliseconds.
+    #[arg(long, env = "EVO_PRE_REMOVE_HOOK_TIMEOUT_MS", default_value_t = 1000, global = true)]
+    pub pre_remove_hook_timeout_ms: u64,
+    /// What a hook timeout or 5xx means: `refuse` (503 ServiceUnavailable) or `allow`.
+    #[arg(long, env = "EVO_PRE_REMOVE_HOOK_ON_FAILURE", default_value = "refuse", global = true)]
+    pub pre_remove_hook_on_failure: String,
+    /// Hours delivered (or undeliverable) events are kept for streams to resume from, then
+    /// purged in bounded batches.
+    #[arg(long, env = "EVO_EVENT_RETENTION_HOURS", default_value_t = 72, global = true)]
+    pub event_retention_hours: u64,
+    /// PostgreSQL URL of the event listener (`LISTEN` needs PostgreSQL itself, not PgBouncer
+    /// in transaction mode) [default: DATABASE_URL].
+    #[arg(long, env = "EVO_DB_NOTIFY_URL", hide_env_values = true, global = true)]
+    pub db_notify_url: Option<String>,
 }
 
 /// `90`, `90s`, `15m`, `1h`, `2d` as seconds.

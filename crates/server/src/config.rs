@@ -60,6 +60,11 @@ pub struct Config {
     pub cors_origins: Vec<String>,
     pub rate_limit_per_sec: u32,
     pub idempotency_ttl: Duration,
+    /// Webhooks, the pre-removal hook and the outbox's retention.
+    pub events: evo_webhooks::EventsConfig,
+    /// Whether a pre-removal hook that did not answer in time (or answered 5xx) lets the
+    /// removal go on.
+    pub hook_failure_allows: bool,
 }
 
 /// Longest allowed wait for a pooled connection: past this a request should rather fail fast.
@@ -134,20 +139,45 @@ impl Config {
             }
         }
 
-        match (bind, store, keys, log_format) {
-            (Some(bind), Some(store), Some(keys), Some(log_format)) if problems.is_empty() => Ok(Self {
-                bind,
-                store,
-                keys,
-                log_filter: settings.log.clone(),
-                log_format,
-                workers,
-                shutdown_grace: Duration::from_secs(settings.shutdown_grace_secs),
-                shutdown_drain: Duration::from_secs(settings.shutdown_drain_secs),
-                cors_origins: settings.cors_origins.clone(),
-                rate_limit_per_sec: settings.rate_limit_per_sec,
-                idempotency_ttl: Duration::from_secs(settings.idempotency_ttl_secs),
-            }),
+        let events = evo_webhooks::EventSettings {
+            webhook_url: settings.webhook_url.clone().filter(|url| !url.trim().is_empty()),
+            webhook_secret: settings.webhook_secret.clone().filter(|secret| !secret.trim().is_empty()),
+            webhook_retry_hours: settings.webhook_retry_hours,
+            webhook_lease_secs: settings.webhook_lease_secs,
+            pre_remove_hook_url: settings.pre_remove_hook_url.clone().filter(|url| !url.trim().is_empty()),
+            pre_remove_hook_timeout_ms: settings.pre_remove_hook_timeout_ms,
+            event_retention_hours: settings.event_retention_hours,
+        }
+        .resolve()
+        .map_err(|problem| problems.push(problem.to_string()))
+        .ok();
+        let hook_failure_allows = match settings.pre_remove_hook_on_failure.trim() {
+            "refuse" => false,
+            "allow" => true,
+            other => {
+                problems.push(format!("EVO_PRE_REMOVE_HOOK_ON_FAILURE {other:?} is not refuse or allow"));
+                false
+            }
+        };
+
+        match (bind, store, keys, log_format, events) {
+            (Some(bind), Some(store), Some(keys), Some(log_format), Some(events)) if problems.is_empty() => {
+                Ok(Self {
+                    bind,
+                    store,
+                    keys,
+                    log_filter: settings.log.clone(),
+                    log_format,
+                    workers,
+                    shutdown_grace: Duration::from_secs(settings.shutdown_grace_secs),
+                    shutdown_drain: Duration::from_secs(settings.shutdown_drain_secs),
+                    cors_origins: settings.cors_origins.clone(),
+                    rate_limit_per_sec: settings.rate_limit_per_sec,
+                    idempotency_ttl: Duration::from_secs(settings.idempotency_ttl_secs),
+                    events,
+                    hook_failure_allows,
+                })
+            }
             _ => Err(problems),
         }
     }
@@ -166,6 +196,7 @@ fn store_config(
         config.wait_timeout = wait;
         config.statement_timeout = Duration::from_millis(settings.db_statement_timeout_ms.max(1));
         config.prepared_statement_cache = settings.db_statement_cache;
+        config.notify_url = settings.db_notify_url.clone().filter(|url| !url.trim().is_empty());
         return Some(StoreConfig::Postgres(config));
     }
     let path = match url.split_once("://") {

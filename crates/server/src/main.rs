@@ -14,10 +14,12 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use clap::Parser;
 use evo_app::{SessionService, SystemClock, UuidSessionIds};
 use evo_jwt::{JwtConfig, JwtVerifier, MintRequest, Secret, VerificationKey, mint_hs256};
-use evo_ports::{SessionRepository, SessionUseCases};
+use evo_ports::{DeliveryQueue, EventLog, SessionRepository, SessionUseCases};
+use evo_store_sql::Outbox;
+use evo_webhooks::{CancellationToken, DeliveryWorker, RetentionTask};
 use tracing::{error, info, warn};
 
-use crate::cli::{Cli, Command, TokenArgs};
+use crate::cli::{Cli, Command, TokenArgs, WebhooksCommand};
 use crate::config::{Config, KeySource, LogFormat, StoreConfig};
 
 fn main() -> ExitCode {
@@ -46,6 +48,7 @@ fn main() -> ExitCode {
             Command::Migrate => migrate(&config).await,
             Command::Token(args) => token(&config, args),
             Command::Seed => seed::run(&config, open_use_cases(&config).await?).await,
+            Command::Webhooks(WebhooksCommand::Redeliver) => redeliver(&config).await,
         }
     });
     match outcome {
@@ -118,40 +121,89 @@ async fn serve(config: Config) -> Result<(), String> {
 }
 
 /// Opens the configured store (applying migrations) and the token verifier, and wires the
-/// use cases to them.
+/// use cases to them; starts the background tasks (key purge, event retention, webhooks).
 async fn open_use_cases(config: &Config) -> Result<Arc<dyn SessionUseCases>, String> {
     // With a JWKS URL this fetches the keys: a failure stops the start-up here.
     let verifier = JwtVerifier::connect(jwt_config(&config.keys)?).await.map_err(|e| e.to_string())?;
+    let outbox = Outbox::new(Arc::new(evo_http::WireEventRenderer), config.events.webhook.is_some());
     match &config.store {
         StoreConfig::Postgres(pg) => {
-            evo_postgres::run_migrations(pg).await.map_err(|e| e.to_string())?;
-            let repository =
-                evo_postgres::PgSessionRepository::connect(pg.clone()).await.map_err(|e| e.to_string())?;
+            let repository = open_postgres(pg).await?.with_outbox(outbox);
             info!(pool_size = pg.pool_size, "PostgreSQL store ready");
-            Ok(wire(repository, verifier, config.idempotency_ttl))
+            Ok(wire(repository, verifier, config))
         }
         StoreConfig::Sqlite(sqlite) => {
-            let repository =
-                evo_sqlite::SqliteSessionRepository::open(sqlite.clone()).await.map_err(|e| e.to_string())?;
+            let repository = open_sqlite(sqlite).await?.with_outbox(outbox);
             info!(path = %sqlite.path.display(), "SQLite store ready");
-            Ok(wire(repository, verifier, config.idempotency_ttl))
+            Ok(wire(repository, verifier, config))
         }
     }
 }
 
-fn wire<R: SessionRepository + Clone>(
-    repository: R,
-    verifier: JwtVerifier,
-    idempotency_ttl: Duration,
-) -> Arc<dyn SessionUseCases> {
+async fn open_postgres(pg: &evo_postgres::PgConfig) -> Result<evo_postgres::PgSessionRepository, String> {
+    evo_postgres::run_migrations(pg).await.map_err(|e| e.to_string())?;
+    evo_postgres::PgSessionRepository::connect(pg.clone()).await.map_err(|e| e.to_string())
+}
+
+async fn open_sqlite(
+    sqlite: &evo_sqlite::SqliteConfig,
+) -> Result<evo_sqlite::SqliteSessionRepository, String> {
+    evo_sqlite::SqliteSessionRepository::open(sqlite.clone()).await.map_err(|e| e.to_string())
+}
+
+fn wire<R>(repository: R, verifier: JwtVerifier, config: &Config) -> Arc<dyn SessionUseCases>
+where
+    R: SessionRepository + EventLog + DeliveryQueue + Clone,
+{
     tokio::spawn(purge_expired_keys(repository.clone()));
+    start_event_tasks(Arc::new(repository.clone()), config);
     Arc::new(SessionService::with_idempotency_ttl(
         repository,
         verifier,
         SystemClock,
         UuidSessionIds,
-        idempotency_ttl,
+        config.idempotency_ttl,
     ))
+}
+
+/// The outbox's background work: retention always (events are written for live streams
+/// whether or not a webhook is configured), delivery when a webhook is. They run until the
+/// process ends: an attempt cut short is retried after its lease, by this or another instance.
+fn start_event_tasks<Q: EventLog + DeliveryQueue>(store: Arc<Q>, config: &Config) {
+    let stop = CancellationToken::new();
+    let clock: Arc<dyn evo_ports::Clock> = Arc::new(SystemClock);
+    RetentionTask::new(store.clone(), config.events.retention.clone(), clock.clone()).spawn(stop.clone());
+    let Some(webhook) = config.events.webhook.clone() else { return };
+    info!(url = %webhook.redacted_url(), "delivering events to the webhook");
+    let worker = DeliveryWorker::new(store.clone(), webhook, clock);
+    let waker = worker.waker();
+    worker.spawn(stop);
+    // A commit here (or a notification from another instance) wakes the worker at once.
+    tokio::spawn(async move {
+        let mut known = 0;
+        loop {
+            let news = store.wait_for_events_after(known, Duration::from_secs(60)).await;
+            if news > known {
+                known = news;
+                waker.notify_one();
+            }
+        }
+    });
+}
+
+/// `evo-sessions webhooks redeliver`: dead letters back to delivery.
+async fn redeliver(config: &Config) -> Result<(), String> {
+    let now = evo_ports::Clock::now(&SystemClock);
+    let sent = match &config.store {
+        StoreConfig::Postgres(pg) => open_postgres(pg).await?.redeliver_dead(now).await,
+        StoreConfig::Sqlite(sqlite) => open_sqlite(sqlite).await?.redeliver_dead(now).await,
+    }
+    .map_err(|e| e.to_string())?;
+    #[allow(clippy::print_stdout)] // the count is this command's answer
+    {
+        println!("{sent} dead-lettered events sent back to delivery");
+    }
+    Ok(())
 }
 
 /// Expired Idempotency-Key answers are deleted once a minute, in batches of bounded size

@@ -10,50 +10,13 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use support::{Server, Workdir, agent, mint, test_database};
+use support::{Server, Workdir, agent, call, create, mint, test_database};
 
 /// Many clients, one token: the per-caller rate is not what these tests are about.
 const ENV: [(&str, &str); 2] = [("EVO_RATE_LIMIT_PER_SEC", "0"), ("EVO_DB_POOL_SIZE", "4")];
 
 fn env(extra: &[(&'static str, &str)]) -> Vec<(&'static str, String)> {
     ENV.iter().chain(extra).map(|(name, value)| (*name, (*value).to_owned())).collect()
-}
-
-/// Status, `ETag` and JSON body of one call to `base`.
-fn call(
-    base: &str,
-    token: &str,
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: Option<Value>,
-) -> (u16, Option<String>, Value) {
-    let url = format!("{base}{path}");
-    let request = ureq::http::Request::builder()
-        .method(method)
-        .uri(&url)
-        .header("Authorization", format!("Bearer {token}"));
-    let request = headers.iter().fold(request, |request, (name, value)| request.header(*name, *value));
-    let response = match body {
-        Some(body) => {
-            agent().run(request.header("Content-Type", "application/json").body(body.to_string()).unwrap())
-        }
-        None => agent().run(request.body(()).unwrap()),
-    }
-    .unwrap_or_else(|e| panic!("{method} {url}: {e}"));
-    let status = response.status().as_u16();
-    let etag = response.headers().get("etag").map(|v| v.to_str().unwrap().to_owned());
-    let text = response.into_body().read_to_string().unwrap();
-    (status, etag, serde_json::from_str(&text).unwrap_or(Value::Null))
-}
-
-fn create(base: &str, token: &str, members: usize) -> String {
-    let mut list = vec![json!({"identity": "+15550009999"})];
-    list.extend((0..members).map(|m| json!({"identity": format!("agent{m}@example.com")})));
-    let (status, _, body) =
-        call(base, token, "POST", "/sessions", &[], Some(json!({"accountId": "acme", "members": list})));
-    assert_eq!(status, 200, "{body}");
-    body["id"].as_str().unwrap().to_owned()
 }
 
 #[test]

@@ -24,6 +24,7 @@ use tracing_actix_web::TracingLogger;
 pub mod dto;
 pub mod error;
 pub mod etag;
+pub mod events;
 pub mod format;
 mod handlers;
 pub mod idempotency;
@@ -34,6 +35,7 @@ mod request;
 pub mod text_formats;
 
 pub use error::{ApiError, ErrorResponse};
+pub use events::WireEventRenderer;
 pub use format::Format;
 pub use openapi::ApiDoc;
 pub use request::MAX_BODY_BYTES;

@@ -290,8 +290,8 @@ impl EventLog for PgSessionRepository {
         Ok(last.and_then(|id| EventId::try_from(id).ok()).unwrap_or(0))
     }
 
-    async fn wait_for_events_after(&self, after: EventId, patience: Duration) {
-        self.events.signal.wait_after(after, patience).await;
+    async fn wait_for_events_after(&self, after: EventId, patience: Duration) -> EventId {
+        self.events.signal.wait_after(after, patience).await
     }
 }
 

@@ -71,8 +71,8 @@ impl EventLog for SqliteSessionRepository {
         Ok(last.and_then(|id| EventId::try_from(id).ok()).unwrap_or(0))
     }
 
-    async fn wait_for_events_after(&self, after: EventId, patience: Duration) {
-        self.signal.wait_after(after, patience).await;
+    async fn wait_for_events_after(&self, after: EventId, patience: Duration) -> EventId {
+        self.signal.wait_after(after, patience).await
     }
 }
 

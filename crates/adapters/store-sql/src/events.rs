@@ -217,12 +217,15 @@ impl EventSignal {
         self.0.send_modify(|_| {});
     }
 
-    /// Returns once an event above `after` is known, or something poked, or `patience` passed.
-    pub async fn wait_after(&self, after: EventId, patience: std::time::Duration) {
+    /// Returns once an event above `after` is known, or something poked, or `patience`
+    /// passed; with the highest number known then.
+    pub async fn wait_after(&self, after: EventId, patience: std::time::Duration) -> EventId {
         let mut news = self.0.subscribe();
-        if *news.borrow_and_update() > after {
-            return;
+        let known = *news.borrow_and_update();
+        if known > after || patience.is_zero() {
+            return known;
         }
         let _ = tokio::time::timeout(patience, news.changed()).await;
+        *news.borrow()
     }
 }

@@ -324,6 +324,9 @@ pub struct EventSettings {
     pub webhook_secret: Option<String>,
     /// `EVO_WEBHOOK_RETRY_HOURS`.
     pub webhook_retry_hours: u64,
+    /// `EVO_WEBHOOK_LEASE_SECS`: how long a claimed event is kept from other workers (and,
+    /// after a crash, how long it waits before another worker takes it).
+    pub webhook_lease_secs: u64,
     /// `EVO_PRE_REMOVE_HOOK_URL`.
     pub pre_remove_hook_url: Option<String>,
     /// `EVO_PRE_REMOVE_HOOK_TIMEOUT_MS`.
@@ -338,6 +341,7 @@ impl Default for EventSettings {
             webhook_url: None,
             webhook_secret: None,
             webhook_retry_hours: DEFAULT_RETRY_HOURS,
+            webhook_lease_secs: DEFAULT_LEASE.as_secs(),
             pre_remove_hook_url: None,
             pre_remove_hook_timeout_ms: DEFAULT_HOOK_TIMEOUT_MS,
             event_retention_hours: DEFAULT_RETENTION_HOURS,
@@ -351,6 +355,7 @@ impl fmt::Debug for EventSettings {
             .field("webhook_url", &self.webhook_url.as_deref().map(redacted_url))
             .field("webhook_secret", &self.webhook_secret.as_ref().map(|_| "<redacted>"))
             .field("webhook_retry_hours", &self.webhook_retry_hours)
+            .field("webhook_lease_secs", &self.webhook_lease_secs)
             .field("pre_remove_hook_url", &self.pre_remove_hook_url.as_deref().map(redacted_url))
             .field("pre_remove_hook_timeout_ms", &self.pre_remove_hook_timeout_ms)
             .field("event_retention_hours", &self.event_retention_hours)
@@ -384,6 +389,7 @@ impl EventSettings {
             Some(url) => {
                 let mut config = WebhookConfig::new(url, secret_for("EVO_WEBHOOK_URL")?)?;
                 config.retry_window = Duration::from_secs(self.webhook_retry_hours.saturating_mul(3600));
+                config.lease = Duration::from_secs(self.webhook_lease_secs);
                 config.validate()?;
                 Some(config)
             }

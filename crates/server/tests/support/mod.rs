@@ -11,7 +11,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
+use serde_json::{Value, json};
+
+pub mod receiver;
 
 pub const BINARY: &str = env!("CARGO_BIN_EXE_evo-sessions");
 
@@ -269,4 +271,41 @@ pub fn wait_for_port(port: u16, within: Duration) {
         std::thread::sleep(Duration::from_millis(50));
     }
     panic!("nothing listens on {port}");
+}
+
+/// Status, `ETag` and JSON body of one call to `base`.
+pub fn call(
+    base: &str,
+    token: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<Value>,
+) -> (u16, Option<String>, Value) {
+    let url = format!("{base}{path}");
+    let request = ureq::http::Request::builder()
+        .method(method)
+        .uri(&url)
+        .header("Authorization", format!("Bearer {token}"));
+    let request = headers.iter().fold(request, |request, (name, value)| request.header(*name, *value));
+    let response = match body {
+        Some(body) => {
+            agent().run(request.header("Content-Type", "application/json").body(body.to_string()).unwrap())
+        }
+        None => agent().run(request.body(()).unwrap()),
+    }
+    .unwrap_or_else(|e| panic!("{method} {url}: {e}"));
+    let status = response.status().as_u16();
+    let etag = response.headers().get("etag").map(|v| v.to_str().unwrap().to_owned());
+    let text = response.into_body().read_to_string().unwrap();
+    (status, etag, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+pub fn create(base: &str, token: &str, members: usize) -> String {
+    let mut list = vec![json!({"identity": "+15550009999"})];
+    list.extend((0..members).map(|m| json!({"identity": format!("agent{m}@example.com")})));
+    let (status, _, body) =
+        call(base, token, "POST", "/sessions", &[], Some(json!({"accountId": "acme", "members": list})));
+    assert_eq!(status, 200, "{body}");
+    body["id"].as_str().unwrap().to_owned()
 }
