@@ -11,9 +11,7 @@ use evo_domain::{
     AccountId, Actor, Channel, Direction, MemberIdentity, NewMember, NewSession, Session, SessionDetails,
     SessionId,
 };
-use evo_ports::{
-    AuthError, DeleteChatMemberInput, InviteChatMemberInput, NewSessionInput, ServiceError, SessionUseCases,
-};
+use evo_ports::{AuthError, Change, OpenSession, Parsed, Removal, ServiceError, SessionUseCases};
 
 /// Use cases whose GetSession takes a while, as a slow database would.
 struct SlowReads {
@@ -36,16 +34,24 @@ impl SessionUseCases for SlowReads {
     async fn authenticate(&self, _token: &str) -> Result<Actor, AuthError> {
         Ok(actor())
     }
-    async fn new_session(&self, _: &Actor, _: NewSessionInput) -> Result<Session, ServiceError> {
+    async fn new_session(&self, _: &Actor, _: Parsed<OpenSession>) -> Result<Session, ServiceError> {
         Err(ServiceError::Internal(NOT_IN_THIS_TEST.into()))
     }
-    async fn invite_chat_member(&self, _: &Actor, _: InviteChatMemberInput) -> Result<Session, ServiceError> {
+    async fn invite_chat_member(
+        &self,
+        _: &Actor,
+        _: Parsed<Change<NewMember>>,
+    ) -> Result<Session, ServiceError> {
         Err(ServiceError::Internal(NOT_IN_THIS_TEST.into()))
     }
-    async fn delete_chat_member(&self, _: &Actor, _: DeleteChatMemberInput) -> Result<Session, ServiceError> {
+    async fn delete_chat_member(
+        &self,
+        _: &Actor,
+        _: Parsed<Change<Removal>>,
+    ) -> Result<Session, ServiceError> {
         Err(ServiceError::Internal(NOT_IN_THIS_TEST.into()))
     }
-    async fn get_session(&self, actor: &Actor, _: Option<String>) -> Result<Session, ServiceError> {
+    async fn get_session(&self, actor: &Actor, _: Parsed<SessionId>) -> Result<Session, ServiceError> {
         tokio::time::sleep(self.delay).await;
         let new = NewSession {
             account_id: AccountId::parse("acme").unwrap(),
@@ -56,13 +62,7 @@ impl SessionUseCases for SlowReads {
         };
         Ok(Session::open(SessionId::parse("slow-1").unwrap(), new, actor, Utc::now())?)
     }
-    async fn end_session(
-        &self,
-        _: &Actor,
-        _: Option<String>,
-        _: Option<evo_domain::IfVersion>,
-        _: Option<evo_ports::IdempotencyInput>,
-    ) -> Result<Session, ServiceError> {
+    async fn end_session(&self, _: &Actor, _: Parsed<Change<()>>) -> Result<Session, ServiceError> {
         Err(ServiceError::Internal(NOT_IN_THIS_TEST.into()))
     }
     async fn readiness(&self) -> Result<(), ServiceError> {

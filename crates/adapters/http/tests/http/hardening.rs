@@ -252,7 +252,11 @@ async fn a_body_that_does_not_arrive_in_time_is_408() {
 async fn a_replayed_answer_is_sent_as_stored() {
     let mut mock = mock();
     mock.expect_delete_chat_member()
-        .withf(|_, input| input.idempotency.as_ref().is_some_and(|keyed| keyed.key == "k-7"))
+        .withf(|_, input| {
+            input
+                .as_ref()
+                .is_ok_and(|change| change.idempotency.as_ref().is_some_and(|keyed| keyed.key == "k-7"))
+        })
         .times(1)
         .returning(|_, _| {
             Err(ServiceError::Keyed(evo_ports::KeyedRefusal::Replay(evo_ports::StoredAnswer {
