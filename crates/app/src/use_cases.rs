@@ -111,15 +111,20 @@ where
         let OpenSession { session: new, idempotency } = admit(actor, request)?;
         let now = self.clock.now();
         let idempotency = idempotency.map(|input| self.idempotency(actor, input, now));
-        for _ in 0..NEW_SESSION_ID_ATTEMPTS {
+        let mut attempts = 1;
+        loop {
             let session = Session::open(self.ids.new_session_id(), new.clone(), actor, now)?;
             match self.repository.insert(&session, idempotency.clone()).await {
                 Ok(()) => return Ok(session),
-                Err(UpdateError::Repository(RepositoryError::AlreadyExists)) => continue,
+                // Every attempt's ID taken: the store's AlreadyExists is the answer (a 500).
+                Err(UpdateError::Repository(RepositoryError::AlreadyExists))
+                    if attempts < NEW_SESSION_ID_ATTEMPTS =>
+                {
+                    attempts += 1;
+                }
                 Err(other) => return Err(other.into()),
             }
         }
-        Err(ServiceError::Internal("could not find a free session ID".into()))
     }
 
     async fn invite_chat_member(

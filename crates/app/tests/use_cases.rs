@@ -289,7 +289,7 @@ async fn store_outages_become_unavailable() {
         Err(UpdateError::Repository(RepositoryError::Unavailable("pool timeout".into())))
     });
     let result = service(repository).delete_chat_member(&agent(), delete("s-1", "bob@example.com")).await;
-    assert_eq!(result, Err(ServiceError::Unavailable("pool timeout".into())));
+    assert_eq!(result, Err(ServiceError::Repository(RepositoryError::Unavailable("pool timeout".into()))));
 }
 
 #[tokio::test]
@@ -414,7 +414,7 @@ async fn readiness_reflects_the_store() {
     repository.expect_ping().returning(|| Err(RepositoryError::Unavailable("connection refused".into())));
     assert_eq!(
         service(repository).readiness().await,
-        Err(ServiceError::Unavailable("connection refused".into()))
+        Err(ServiceError::Repository(RepositoryError::Unavailable("connection refused".into())))
     );
 }
 

@@ -11,7 +11,9 @@ use evo_domain::{
     AccountId, Actor, Channel, Direction, MemberIdentity, NewMember, NewSession, Session, SessionDetails,
     SessionId,
 };
-use evo_ports::{AuthError, Change, OpenSession, Parsed, Removal, ServiceError, SessionUseCases};
+use evo_ports::{
+    AuthError, Change, OpenSession, Parsed, Removal, RepositoryError, ServiceError, SessionUseCases,
+};
 
 /// Use cases whose GetSession takes a while, as a slow database would.
 struct SlowReads {
@@ -27,7 +29,12 @@ fn actor() -> Actor {
     }
 }
 
-const NOT_IN_THIS_TEST: &str = "not used by this test";
+/// What every use case but GetSession answers: this test does not use them.
+fn not_in_this_test() -> Result<Session, ServiceError> {
+    Err(ServiceError::Repository(RepositoryError::Internal("not used by this test".into())))
+}
+
+type Invite = Parsed<Change<NewMember>>;
 
 #[async_trait]
 impl SessionUseCases for SlowReads {
@@ -35,21 +42,17 @@ impl SessionUseCases for SlowReads {
         Ok(actor())
     }
     async fn new_session(&self, _: &Actor, _: Parsed<OpenSession>) -> Result<Session, ServiceError> {
-        Err(ServiceError::Internal(NOT_IN_THIS_TEST.into()))
+        not_in_this_test()
     }
-    async fn invite_chat_member(
-        &self,
-        _: &Actor,
-        _: Parsed<Change<NewMember>>,
-    ) -> Result<Session, ServiceError> {
-        Err(ServiceError::Internal(NOT_IN_THIS_TEST.into()))
+    async fn invite_chat_member(&self, _: &Actor, _: Invite) -> Result<Session, ServiceError> {
+        not_in_this_test()
     }
     async fn delete_chat_member(
         &self,
         _: &Actor,
         _: Parsed<Change<Removal>>,
     ) -> Result<Session, ServiceError> {
-        Err(ServiceError::Internal(NOT_IN_THIS_TEST.into()))
+        not_in_this_test()
     }
     async fn get_session(&self, actor: &Actor, _: Parsed<SessionId>) -> Result<Session, ServiceError> {
         tokio::time::sleep(self.delay).await;
@@ -63,7 +66,7 @@ impl SessionUseCases for SlowReads {
         Ok(Session::open(SessionId::parse("slow-1").unwrap(), new, actor, Utc::now())?)
     }
     async fn end_session(&self, _: &Actor, _: Parsed<Change<()>>) -> Result<Session, ServiceError> {
-        Err(ServiceError::Internal(NOT_IN_THIS_TEST.into()))
+        not_in_this_test()
     }
     async fn readiness(&self) -> Result<(), ServiceError> {
         Ok(())

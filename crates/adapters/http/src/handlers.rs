@@ -13,7 +13,7 @@ use std::time::Duration;
 use actix_web::http::header;
 use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
 use evo_domain::{Actor, Session};
-use evo_ports::{AuthError, KeyedRefusal, ServiceError, SessionUseCases};
+use evo_ports::{AuthError, KeyedRefusal, RepositoryError, ServiceError, SessionUseCases};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -75,8 +75,7 @@ impl AppState {
     }
 
     fn fail(&self, request: &HttpRequest, error: ServiceError) -> ApiError {
-        let request_id = request.extensions().get::<RequestId>().map(|id| id.0.clone()).unwrap_or_default();
-        ApiError::from_service(error, &request_id, self.retry_after)
+        ApiError::from_service(error, &request_id(request), self.retry_after)
     }
 
     fn answer(
@@ -92,6 +91,11 @@ impl AppState {
         };
         render_session(request, operation, &session)
     }
+}
+
+/// The request's ID, for the log lines of its failures.
+fn request_id(request: &HttpRequest) -> String {
+    request.extensions().get::<RequestId>().map(|id| id.0.clone()).unwrap_or_default()
 }
 
 /// Fields of a request without a body: the path, then the query string.
@@ -306,16 +310,19 @@ pub async fn health_ready(
     request: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
+    let request_id = request_id(&request);
     if state.draining.load(Ordering::SeqCst) {
         // Stopping: a balancer should route elsewhere; requests already here are still served.
-        return Err(state.fail(&request, ServiceError::Unavailable("draining before a stop".into())));
+        return Err(ApiError::unavailable(&request_id, "draining before a stop", state.retry_after));
     }
     match state.use_cases.readiness().await {
         Ok(()) => Ok(HttpResponse::Ok().json(HealthStatus { status: "ready" })),
         // Not ready, whatever the cause: 503 tells the balancer to route elsewhere for now.
-        Err(ServiceError::Internal(cause)) => {
-            Err(state.fail(&request, ServiceError::Unavailable(format!("readiness failed: {cause}"))))
-        }
+        Err(ServiceError::Repository(failure @ RepositoryError::Internal(_))) => Err(ApiError::unavailable(
+            &request_id,
+            &format!("readiness failed: {failure}"),
+            state.retry_after,
+        )),
         Err(error) => Err(state.fail(&request, error)),
     }
 }

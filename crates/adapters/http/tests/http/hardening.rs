@@ -11,7 +11,7 @@ use actix_web::http::header;
 use actix_web::test::TestRequest;
 use evo_domain::SessionError;
 use evo_http::HttpOptions;
-use evo_ports::{MockSessionUseCases, ServiceError};
+use evo_ports::{MockSessionUseCases, RepositoryError, ServiceError};
 
 use crate::support::*;
 
@@ -201,7 +201,12 @@ async fn the_new_refusals_have_their_codes() {
             "SessionLimitReached",
             None,
         ),
-        (ServiceError::OutcomeUnknown("backend 4711 vanished".into()), 503, "OutcomeUnknown", Some("5")),
+        (
+            ServiceError::Repository(RepositoryError::OutcomeUnknown("backend 4711 vanished".into())),
+            503,
+            "OutcomeUnknown",
+            Some("5"),
+        ),
         (ServiceError::Keyed(evo_ports::KeyedRefusal::Reused), 422, "IdempotencyKeyReused", None),
         (ServiceError::Keyed(evo_ports::KeyedRefusal::InFlight), 409, "IdempotencyKeyInFlight", None),
     ];
