@@ -34,6 +34,24 @@ pub const MAX_BREADCRUMBS: usize = 100;
 /// Most application data entries of one member.
 pub const MAX_APPLICATION_DATA_ENTRIES: usize = 64;
 
+/// Where a descriptive text field of [`SessionDetails`] goes.
+pub(crate) type DetailsField = fn(&mut SessionDetails) -> &mut Option<String>;
+
+/// The descriptive text fields NewSession may set, in the request's order: the wire name, the
+/// longest value, and its [`SessionDetails`] field (the other details are not the caller's).
+pub(crate) const WRITABLE_TEXTS: [(&str, usize, DetailsField); 10] = [
+    ("displayName", MAX_TEXT_CHARS, |d| &mut d.display_name),
+    ("customerId", MAX_TEXT_CHARS, |d| &mut d.customer_id),
+    ("customerName", MAX_TEXT_CHARS, |d| &mut d.customer_name),
+    ("endpointId", MAX_TEXT_CHARS, |d| &mut d.endpoint_id),
+    ("endpointName", MAX_TEXT_CHARS, |d| &mut d.endpoint_name),
+    ("fromAddress", MAX_TEXT_CHARS, |d| &mut d.from_address),
+    ("fromName", MAX_TEXT_CHARS, |d| &mut d.from_name),
+    ("toAddress", MAX_TEXT_CHARS, |d| &mut d.to_address),
+    ("fromPhoneNumber", MAX_TEXT_CHARS, |d| &mut d.from_phone_number),
+    ("consoleData", MAX_CONSOLE_DATA_CHARS, |d| &mut d.console_data),
+];
+
 /// A part of a request that failed; its error is already recorded (only [`Check`] makes one).
 #[derive(Debug)]
 pub(crate) struct Invalid(());
@@ -241,44 +259,21 @@ pub(crate) fn new_session(
     let account_id = check.raw("accountId");
     let channel = check.raw("channel");
     let direction = check.raw("direction");
-    let texts_before = ["displayName", "customerId", "customerName"].map(|field| check.raw(field));
+    // customerBreadcrumb comes after customerName: unreadable values are named in this order.
+    let (before, after) = WRITABLE_TEXTS.split_at(3);
+    let mut texts: Vec<_> = before.iter().map(|(field, ..)| check.raw(field)).collect();
     let breadcrumbs = check.raw_list("customerBreadcrumb", breadcrumb_input);
-    let texts_after = [
-        "endpointId",
-        "endpointName",
-        "fromAddress",
-        "fromName",
-        "toAddress",
-        "fromPhoneNumber",
-        "consoleData",
-    ]
-    .map(|field| check.raw(field));
+    texts.extend(after.iter().map(|(field, ..)| check.raw(field)));
     let members = check.raw_list("members", member_input);
 
     let account_id = account_id.and_then(|raw| check.account_id(raw.as_deref()));
     let channel = channel.and_then(|raw| check.wire_enum::<Channel>("channel", raw.as_deref()));
     let direction = direction.and_then(|raw| check.wire_enum::<Direction>("direction", raw.as_deref()));
     let customer_breadcrumb = check.breadcrumbs(breadcrumbs);
-    let [display_name, customer_id, customer_name] = texts_before;
-    let [endpoint_id, endpoint_name, from_address, from_name, to_address, from_phone_number, console_data] =
-        texts_after;
-    let mut text = |field: &str, raw: Checked<Option<String>>, max: usize| {
-        raw.and_then(|raw| check.text(field, raw, max)).ok().flatten()
-    };
-    let details = SessionDetails {
-        display_name: text("displayName", display_name, MAX_TEXT_CHARS),
-        customer_id: text("customerId", customer_id, MAX_TEXT_CHARS),
-        customer_name: text("customerName", customer_name, MAX_TEXT_CHARS),
-        customer_breadcrumb,
-        endpoint_id: text("endpointId", endpoint_id, MAX_TEXT_CHARS),
-        endpoint_name: text("endpointName", endpoint_name, MAX_TEXT_CHARS),
-        from_address: text("fromAddress", from_address, MAX_TEXT_CHARS),
-        from_name: text("fromName", from_name, MAX_TEXT_CHARS),
-        to_address: text("toAddress", to_address, MAX_TEXT_CHARS),
-        from_phone_number: text("fromPhoneNumber", from_phone_number, MAX_TEXT_CHARS),
-        console_data: text("consoleData", console_data, MAX_CONSOLE_DATA_CHARS),
-        ..SessionDetails::default()
-    };
+    let mut details = SessionDetails { customer_breadcrumb, ..SessionDetails::default() };
+    for ((field, max, place), raw) in WRITABLE_TEXTS.iter().zip(texts) {
+        *place(&mut details) = raw.and_then(|raw| check.text(field, raw, *max)).ok().flatten();
+    }
     let members = check.new_members(members);
     let idempotency = check.idempotency(idempotency::input(request, body));
     let open = match (account_id, channel, direction, idempotency) {
