@@ -165,7 +165,8 @@ impl<'a> Check<'a> {
     }
 
     /// Optional free text: at most `max` characters, no control characters but tab and
-    /// line breaks (free text is shown to people and kept in logs).
+    /// line breaks (free text is shown to people and kept in logs; this also keeps a NUL,
+    /// which PostgreSQL cannot store in text, from ever reaching a store from HTTP).
     fn text(&mut self, field: &str, raw: Option<String>, max: usize) -> Checked<Option<String>> {
         let Some(value) = raw else { return Ok(None) };
         let chars = value.chars().count();
