@@ -2,12 +2,13 @@
 //!
 //! The use cases of evo-sessions ([`SessionService`]), generic over the driven ports of
 //! `evo-ports`, and the plain system adapters ([`SystemClock`], [`UuidSessionIds`]).
+//! The use cases take requests already parsed into domain values by the edge; they order
+//! the checks (role, then fields) and apply the rules.
 //! The `evo-sessions` binary (crate `evo-server`, `crates/server`) wires the real adapters to
 //! them; this crate depends on no adapter.
 
 mod system;
 mod use_cases;
-pub mod validation;
 
 pub use system::{SystemClock, UuidSessionIds};
 pub use use_cases::SessionService;

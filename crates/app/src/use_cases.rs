@@ -1,15 +1,13 @@
-//! The use cases: each checks the caller's role, validates the request, then lets the
-//! domain decide, through the repository port when the session must change atomically.
+//! The use cases: each checks the caller's role, then takes the request the edge parsed,
+//! then lets the domain decide, through the repository port when the session must change
+//! atomically.
 
 use async_trait::async_trait;
-use evo_domain::{Actor, IfVersion, NewMember, Session, SessionCommand, SessionError, Timestamp, USER_ROLE};
+use evo_domain::{Actor, NewMember, Session, SessionCommand, SessionError, SessionId, Timestamp, USER_ROLE};
 use evo_ports::{
-    AuthError, Clock, DeleteChatMemberInput, IdGenerator, Idempotency, IdempotencyInput,
-    InviteChatMemberInput, NewSessionInput, RepositoryError, ServiceError, SessionRepository,
-    SessionUseCases, TokenVerifier, UpdateError,
+    AuthError, Change, Clock, IdGenerator, Idempotency, IdempotencyInput, OpenSession, Parsed, Removal,
+    RepositoryError, ServiceError, SessionRepository, SessionUseCases, TokenVerifier, UpdateError,
 };
-
-use crate::validation::{self, Fields, MAX_TEXT_CHARS};
 
 /// How many times a new session is retried with a fresh ID when the ID already exists.
 const NEW_SESSION_ID_ATTEMPTS: usize = 3;
@@ -26,6 +24,13 @@ pub struct SessionService<R, T, C, I> {
     clock: C,
     ids: I,
     idempotency_ttl: chrono::Duration,
+}
+
+/// The order of contract sections 4 and 9, stated once: a caller without the role is refused
+/// (403) whatever its request holds; only then do the fields count (400).
+fn admit<T>(actor: &Actor, request: Parsed<T>) -> Result<T, ServiceError> {
+    actor.require_role(USER_ROLE).map_err(SessionError::from)?;
+    request.map_err(ServiceError::Validation)
 }
 
 impl<R, T, C, I> SessionService<R, T, C, I>
@@ -53,45 +58,33 @@ where
         Self { repository, tokens, clock, ids, idempotency_ttl }
     }
 
-    /// The store's form of a checked key: scoped to the caller, kept until the TTL ends.
-    fn idempotency(
-        &self,
-        actor: &Actor,
-        key: String,
-        input: IdempotencyInput,
-        now: Timestamp,
-    ) -> Idempotency {
+    /// The store's form of a request's key: scoped to the caller, kept until the TTL ends.
+    fn idempotency(&self, actor: &Actor, input: IdempotencyInput, now: Timestamp) -> Idempotency {
         Idempotency {
             scope: actor.user_id.clone(),
-            key,
+            key: input.key,
             fingerprint: input.fingerprint,
             expires_at: now.checked_add_signed(self.idempotency_ttl).unwrap_or(now),
             renderer: input.renderer,
         }
     }
 
-    /// Applies `command` to the session atomically, through the store.
-    async fn change(
+    /// Applies the change's command, made a [`SessionCommand`] by `command`, to the session
+    /// atomically, through the store.
+    async fn change<X>(
         &self,
         actor: &Actor,
-        session_id: Option<String>,
-        if_version: Option<IfVersion>,
-        idempotency: Option<IdempotencyInput>,
-        build: impl FnOnce(&mut Fields) -> Option<SessionCommand>,
+        request: Parsed<Change<X>>,
+        command: impl FnOnce(X) -> SessionCommand,
     ) -> Result<Session, ServiceError> {
-        actor.require_role(USER_ROLE).map_err(SessionError::from)?;
-        let mut fields = Fields::default();
-        let id = fields.session_id(session_id.as_deref());
-        let command = build(&mut fields);
-        let key = idempotency.map(|input| (fields.idempotency_key(&input.key), input));
-        let (id, command) = fields.finish((id, command)).map_err(ServiceError::Validation)?;
-        let (Some(id), Some(command)) = (id, command) else {
-            return Err(ServiceError::Internal("a field failed without a validation error".into()));
-        };
+        let change = admit(actor, request)?;
         let now = self.clock.now();
-        let idempotency =
-            key.and_then(|(key, input)| key.map(|key| self.idempotency(actor, key, input, now)));
-        Ok(self.repository.update(&id, actor, &command, if_version, idempotency, now).await?)
+        let idempotency = change.idempotency.map(|input| self.idempotency(actor, input, now));
+        let command = command(change.command);
+        Ok(self
+            .repository
+            .update(&change.session_id, actor, &command, change.if_version, idempotency, now)
+            .await?)
     }
 }
 
@@ -110,61 +103,52 @@ where
         self.tokens.verify(token).await
     }
 
-    async fn new_session(&self, actor: &Actor, input: NewSessionInput) -> Result<Session, ServiceError> {
-        actor.require_role(USER_ROLE).map_err(SessionError::from)?;
-        let keyed = input.idempotency.clone();
-        let (new, key) = validation::new_session(input, keyed.as_ref().map(|k| k.key.as_str()))
-            .map_err(ServiceError::Validation)?;
+    async fn new_session(
+        &self,
+        actor: &Actor,
+        request: Parsed<OpenSession>,
+    ) -> Result<Session, ServiceError> {
+        let OpenSession { session: new, idempotency } = admit(actor, request)?;
         let now = self.clock.now();
-        let idempotency = keyed.zip(key).map(|(input, key)| self.idempotency(actor, key, input, now));
-        for _ in 0..NEW_SESSION_ID_ATTEMPTS {
+        let idempotency = idempotency.map(|input| self.idempotency(actor, input, now));
+        let mut attempts = 1;
+        loop {
             let session = Session::open(self.ids.new_session_id(), new.clone(), actor, now)?;
             match self.repository.insert(&session, actor, idempotency.clone()).await {
                 Ok(()) => return Ok(session),
-                Err(UpdateError::Repository(RepositoryError::AlreadyExists)) => continue,
+                // Every attempt's ID taken: the store's AlreadyExists is the answer (a 500).
+                Err(UpdateError::Repository(RepositoryError::AlreadyExists))
+                    if attempts < NEW_SESSION_ID_ATTEMPTS =>
+                {
+                    attempts += 1;
+                }
                 Err(other) => return Err(other.into()),
             }
         }
-        Err(ServiceError::Internal("could not find a free session ID".into()))
     }
 
     async fn invite_chat_member(
         &self,
         actor: &Actor,
-        input: InviteChatMemberInput,
+        request: Parsed<Change<NewMember>>,
     ) -> Result<Session, ServiceError> {
-        self.change(actor, input.session_id, input.if_version, input.idempotency, |fields| {
-            let identity = fields.identity("memberToAdd", input.member_to_add.as_deref());
-            let role = fields.wire_enum("role", input.role.as_deref());
-            let display_name = fields.text("displayName", input.display_name, MAX_TEXT_CHARS);
-            let mut member = NewMember::new(identity?);
-            member.role = role?;
-            member.display_name = display_name;
-            Some(SessionCommand::InviteMember(member))
-        })
-        .await
+        self.change(actor, request, SessionCommand::InviteMember).await
     }
 
     async fn delete_chat_member(
         &self,
         actor: &Actor,
-        input: DeleteChatMemberInput,
+        request: Parsed<Change<Removal>>,
     ) -> Result<Session, ServiceError> {
-        self.change(actor, input.session_id, input.if_version, input.idempotency, |fields| {
-            let identity = fields.identity("memberToRemove", input.member_to_remove.as_deref());
-            let reason = fields.reason(input.reason.as_deref());
-            Some(SessionCommand::RemoveMember { identity: identity?, reason: reason? })
+        self.change(actor, request, |Removal { identity, reason }| SessionCommand::RemoveMember {
+            identity,
+            reason,
         })
         .await
     }
 
-    async fn get_session(&self, actor: &Actor, session_id: Option<String>) -> Result<Session, ServiceError> {
-        actor.require_role(USER_ROLE).map_err(SessionError::from)?;
-        let mut fields = Fields::default();
-        let id = fields.session_id(session_id.as_deref());
-        let Some(id) = fields.finish(id).map_err(ServiceError::Validation)? else {
-            return Err(ServiceError::Internal("a field failed without a validation error".into()));
-        };
+    async fn get_session(&self, actor: &Actor, request: Parsed<SessionId>) -> Result<Session, ServiceError> {
+        let id = admit(actor, request)?;
         match self.repository.find(&id).await? {
             Some(session) if session.is_visible_to(actor) => Ok(session),
             // Another account's session answers exactly like a missing one.
@@ -172,14 +156,8 @@ where
         }
     }
 
-    async fn end_session(
-        &self,
-        actor: &Actor,
-        session_id: Option<String>,
-        if_version: Option<IfVersion>,
-        idempotency: Option<IdempotencyInput>,
-    ) -> Result<Session, ServiceError> {
-        self.change(actor, session_id, if_version, idempotency, |_| Some(SessionCommand::End)).await
+    async fn end_session(&self, actor: &Actor, request: Parsed<Change<()>>) -> Result<Session, ServiceError> {
+        self.change(actor, request, |()| SessionCommand::End).await
     }
 
     async fn readiness(&self) -> Result<(), ServiceError> {

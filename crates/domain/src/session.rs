@@ -249,8 +249,8 @@ pub struct SessionData {
 }
 
 /// What a successful rule changed, for a store to persist: the kind of change and the one
-/// log entry it appended. The session header (`dateLastModified`, `lastModifiedBy`, `ended`,
-/// `dateCompleted`, `callState`) is read from the session after the change.
+/// log entry it appended. The session header (`date_last_modified`, `last_modified_by`,
+/// `ended`, `date_completed`, `call_state`, `version`) is read from the session after the change.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionChange {
     /// What happened to the members or the session.

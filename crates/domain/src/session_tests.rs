@@ -188,13 +188,13 @@ fn inviting_adds_a_member_at_the_end_once() {
 fn inviting_follows_the_check_order() {
     let mut voice = open(Channel::Voice);
     voice.end(&agent(), t0()).unwrap();
-    // channel (400) is checked before ended (409)
+    // the channel is checked before the end
     let result = voice.invite_member(&agent(), NewMember::new(id("dave@example.com")), t0());
     assert_eq!(result, Err(SessionError::NotAChatSession { channel: Channel::Voice }));
     let mut chat = open(Channel::Chat);
     chat.end(&agent(), t0()).unwrap();
     let result = chat.invite_member(&agent(), NewMember::new(id("bob@example.com")), t0());
-    assert_eq!(result, Err(SessionError::SessionEnded), "ended (409) before already-a-member (409)");
+    assert_eq!(result, Err(SessionError::SessionEnded), "ended before already a member");
 }
 
 #[test]

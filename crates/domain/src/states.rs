@@ -13,7 +13,7 @@ pub struct UnknownVariant {
     pub expected: &'static [&'static str],
 }
 
-macro_rules! wire_enum {
+macro_rules! named_enum {
     ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident),+ $(,)? } default $default:ident) => {
         $(#[$meta])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -65,35 +65,35 @@ macro_rules! wire_enum {
     };
 }
 
-wire_enum! {
+named_enum! {
     /// `SessionDialState`: whether the session is dialing out.
     DialState { None, Active } default None
 }
-wire_enum! {
+named_enum! {
     /// `SessionCallState`: the call state of the whole session.
     CallState { Disconnected, Ringing, Connected, Hold, Passive } default Disconnected
 }
-wire_enum! {
+named_enum! {
     /// `SessionQueueStates`: where the session stands in a queue.
     QueueState { None, Queued, Ringing, Connected, Hold, Disconnected } default None
 }
-wire_enum! {
+named_enum! {
     /// `FlowChannels`: the medium of the session. Chat operations only apply to `Chat`.
     Channel { Voice, Chat, Fax } default Chat
 }
-wire_enum! {
+named_enum! {
     /// `SessionHoldReasons`: why a session is on hold.
     HoldReason { None, Transferring } default None
 }
-wire_enum! {
+named_enum! {
     /// `SessionDirections`: who started the session.
     Direction { Incoming, Outgoing } default Incoming
 }
-wire_enum! {
+named_enum! {
     /// `SessionMemberCallState`: a member's own call state.
     MemberCallState { None, Ringing, Connected, Hold } default None
 }
-wire_enum! {
+named_enum! {
     /// `SessionMemberRoles`: the part a member plays in the session.
     MemberRole { None, Caller, Agent, Transfer } default None
 }

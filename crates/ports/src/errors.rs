@@ -38,28 +38,13 @@ pub enum ServiceError {
     /// A domain rule or the access policy refused.
     #[error(transparent)]
     Session(#[from] SessionError),
-    /// The store is unreachable or saturated; nothing was applied; retry later.
-    #[error("service unavailable: {0}")]
-    Unavailable(String),
-    /// The change may or may not have been applied: its COMMIT's answer was lost.
-    #[error("outcome unknown: {0}")]
-    OutcomeUnknown(String),
+    /// The store failed, as it said: unavailable (nothing applied), outcome unknown, or
+    /// anything else (whose detail is for the log only).
+    #[error(transparent)]
+    Repository(#[from] RepositoryError),
     /// A keyed request answered before (its stored answer), or whose key is busy or taken.
     #[error(transparent)]
-    Keyed(KeyedRefusal),
-    /// Anything else. The detail is for the log only.
-    #[error("internal error: {0}")]
-    Internal(String),
-}
-
-impl From<RepositoryError> for ServiceError {
-    fn from(error: RepositoryError) -> Self {
-        match error {
-            RepositoryError::Unavailable(detail) => Self::Unavailable(detail),
-            RepositoryError::OutcomeUnknown(detail) => Self::OutcomeUnknown(detail),
-            other => Self::Internal(other.to_string()),
-        }
-    }
+    Keyed(#[from] KeyedRefusal),
 }
 
 /// A store failure, as the use cases see it.
@@ -99,9 +84,9 @@ pub enum UpdateError {
 impl From<UpdateError> for ServiceError {
     fn from(error: UpdateError) -> Self {
         match error {
-            UpdateError::Rejected(rejected) => Self::Session(rejected),
+            UpdateError::Rejected(rejected) => rejected.into(),
             UpdateError::Repository(failure) => failure.into(),
-            UpdateError::Keyed(refusal) => Self::Keyed(refusal),
+            UpdateError::Keyed(refusal) => refusal.into(),
         }
     }
 }

@@ -18,10 +18,7 @@ pub mod events;
 pub mod idempotency;
 
 pub use driven::{Clock, IdGenerator, SessionRepository, TokenVerifier};
-pub use driving::{
-    BreadcrumbInput, DeleteChatMemberInput, IdempotencyInput, InviteChatMemberInput, NewMemberInput,
-    NewSessionInput, SessionUseCases,
-};
+pub use driving::{Change, IdempotencyInput, OpenSession, Parsed, Removal, SessionUseCases};
 pub use errors::{AuthError, FieldError, RepositoryError, ServiceError, UpdateError};
 pub use events::{
     DeliveryCounts, DeliveryQueue, EventFilter, EventId, EventLog, EventRenderer, HookVerdict,

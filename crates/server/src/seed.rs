@@ -2,8 +2,10 @@
 
 use std::sync::Arc;
 
-use evo_domain::{ADMIN_ROLE, Actor, Channel};
-use evo_ports::{InviteChatMemberInput, NewMemberInput, NewSessionInput, SessionUseCases};
+use evo_domain::{
+    ADMIN_ROLE, AccountId, Actor, Channel, Direction, MemberIdentity, NewMember, NewSession, SessionDetails,
+};
+use evo_ports::{Change, OpenSession, SessionUseCases};
 
 use crate::config::Config;
 
@@ -70,41 +72,37 @@ pub async fn run(config: &Config, use_cases: Arc<dyn SessionUseCases>) -> Result
     };
     let mut created = Vec::new();
     for demo in DEMOS {
-        let input = NewSessionInput {
-            account_id: Some(demo.account.into()),
-            channel: Some(demo.channel.as_str().into()),
-            display_name: Some(demo.display_name.into()),
-            customer_name: Some(demo.customer.into()),
-            members: demo
-                .members
-                .iter()
-                .map(|(identity, name)| NewMemberInput {
-                    identity: Some((*identity).into()),
-                    display_name: Some((*name).into()),
-                    ..Default::default()
-                })
-                .collect(),
-            ..Default::default()
+        let members = demo
+            .members
+            .iter()
+            .map(|(identity, name)| {
+                let mut member = NewMember::new(identity_of(identity)?);
+                member.display_name = Some((*name).into());
+                Ok(member)
+            })
+            .collect::<Result<_, String>>()?;
+        let session = NewSession {
+            account_id: AccountId::parse(demo.account).map_err(|e| e.to_string())?,
+            channel: demo.channel,
+            direction: Direction::Incoming,
+            details: SessionDetails {
+                display_name: Some(demo.display_name.into()),
+                customer_name: Some(demo.customer.into()),
+                ..SessionDetails::default()
+            },
+            members,
         };
-        let session = use_cases.new_session(&seeder, input).await.map_err(|e| e.to_string())?;
+        let request = Ok(OpenSession { session, idempotency: None });
+        let session = use_cases.new_session(&seeder, request).await.map_err(|e| e.to_string())?;
         created.push((demo, session));
     }
     // One invite, so a demo log shows more than its start.
     let (_, first) = &created[0];
-    use_cases
-        .invite_chat_member(
-            &seeder,
-            InviteChatMemberInput {
-                session_id: Some(first.id.to_string()),
-                member_to_add: Some("+1 555 010 9999".into()),
-                display_name: Some("Supervisor line".into()),
-                role: None,
-                if_version: None,
-                idempotency: None,
-            },
-        )
-        .await
-        .map_err(|e| e.to_string())?;
+    let mut supervisor = NewMember::new(identity_of("+1 555 010 9999")?);
+    supervisor.display_name = Some("Supervisor line".into());
+    let invite =
+        Change { session_id: first.id.clone(), command: supervisor, if_version: None, idempotency: None };
+    use_cases.invite_chat_member(&seeder, Ok(invite)).await.map_err(|e| e.to_string())?;
 
     #[allow(clippy::print_stdout)] // printing what was made is this command's job
     {
@@ -128,4 +126,8 @@ pub async fn run(config: &Config, use_cases: Arc<dyn SessionUseCases>) -> Result
         );
     }
     Ok(())
+}
+
+fn identity_of(raw: &str) -> Result<MemberIdentity, String> {
+    MemberIdentity::parse(raw).map_err(|e| format!("{raw}: {e}"))
 }

@@ -12,7 +12,7 @@ use evo_domain::{
     SessionId,
 };
 use evo_ports::{
-    AuthError, DeleteChatMemberInput, InviteChatMemberInput, NewSessionInput, ServiceError, SessionUseCases,
+    AuthError, Change, OpenSession, Parsed, Removal, RepositoryError, ServiceError, SessionUseCases,
 };
 
 /// Use cases whose GetSession takes a while, as a slow database would.
@@ -29,23 +29,32 @@ fn actor() -> Actor {
     }
 }
 
-const NOT_IN_THIS_TEST: &str = "not used by this test";
+/// What every use case but GetSession answers: this test does not use them.
+fn not_in_this_test() -> Result<Session, ServiceError> {
+    Err(ServiceError::Repository(RepositoryError::Internal("not used by this test".into())))
+}
+
+type Invite = Parsed<Change<NewMember>>;
 
 #[async_trait]
 impl SessionUseCases for SlowReads {
     async fn authenticate(&self, _token: &str) -> Result<Actor, AuthError> {
         Ok(actor())
     }
-    async fn new_session(&self, _: &Actor, _: NewSessionInput) -> Result<Session, ServiceError> {
-        Err(ServiceError::Internal(NOT_IN_THIS_TEST.into()))
+    async fn new_session(&self, _: &Actor, _: Parsed<OpenSession>) -> Result<Session, ServiceError> {
+        not_in_this_test()
     }
-    async fn invite_chat_member(&self, _: &Actor, _: InviteChatMemberInput) -> Result<Session, ServiceError> {
-        Err(ServiceError::Internal(NOT_IN_THIS_TEST.into()))
+    async fn invite_chat_member(&self, _: &Actor, _: Invite) -> Result<Session, ServiceError> {
+        not_in_this_test()
     }
-    async fn delete_chat_member(&self, _: &Actor, _: DeleteChatMemberInput) -> Result<Session, ServiceError> {
-        Err(ServiceError::Internal(NOT_IN_THIS_TEST.into()))
+    async fn delete_chat_member(
+        &self,
+        _: &Actor,
+        _: Parsed<Change<Removal>>,
+    ) -> Result<Session, ServiceError> {
+        not_in_this_test()
     }
-    async fn get_session(&self, actor: &Actor, _: Option<String>) -> Result<Session, ServiceError> {
+    async fn get_session(&self, actor: &Actor, _: Parsed<SessionId>) -> Result<Session, ServiceError> {
         tokio::time::sleep(self.delay).await;
         let new = NewSession {
             account_id: AccountId::parse("acme").unwrap(),
@@ -56,14 +65,8 @@ impl SessionUseCases for SlowReads {
         };
         Ok(Session::open(SessionId::parse("slow-1").unwrap(), new, actor, Utc::now())?)
     }
-    async fn end_session(
-        &self,
-        _: &Actor,
-        _: Option<String>,
-        _: Option<evo_domain::IfVersion>,
-        _: Option<evo_ports::IdempotencyInput>,
-    ) -> Result<Session, ServiceError> {
-        Err(ServiceError::Internal(NOT_IN_THIS_TEST.into()))
+    async fn end_session(&self, _: &Actor, _: Parsed<Change<()>>) -> Result<Session, ServiceError> {
+        not_in_this_test()
     }
     async fn readiness(&self) -> Result<(), ServiceError> {
         Ok(())

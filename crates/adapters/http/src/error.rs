@@ -8,7 +8,7 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
 use evo_domain::SessionError;
-use evo_ports::{AuthError, FieldError, KeyedRefusal, ServiceError};
+use evo_ports::{AuthError, FieldError, KeyedRefusal, RepositoryError, ServiceError};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -121,9 +121,16 @@ impl ApiError {
         match error {
             ServiceError::Validation(errors) => Self::Validation(errors),
             ServiceError::Session(error) => Self::Session(error),
-            ServiceError::Unavailable(cause) => {
-                tracing::warn!(request_id, %cause, "service unavailable");
-                Self::Unavailable { retry_after }
+            ServiceError::Repository(RepositoryError::Unavailable(cause)) => {
+                Self::unavailable(request_id, &cause, retry_after)
+            }
+            ServiceError::Repository(RepositoryError::OutcomeUnknown(cause)) => {
+                tracing::error!(request_id, %cause, "outcome of a change unknown");
+                Self::OutcomeUnknown { retry_after }
+            }
+            ServiceError::Repository(cause) => {
+                tracing::error!(request_id, %cause, "internal error");
+                Self::Internal
             }
             ServiceError::Keyed(KeyedRefusal::Reused) => Self::IdempotencyKeyReused,
             ServiceError::Keyed(KeyedRefusal::InFlight) => Self::IdempotencyKeyInFlight,
@@ -132,15 +139,13 @@ impl ApiError {
                 tracing::error!(request_id, "a replayed answer reached the error mapping");
                 Self::Internal
             }
-            ServiceError::OutcomeUnknown(cause) => {
-                tracing::error!(request_id, %cause, "outcome of a change unknown");
-                Self::OutcomeUnknown { retry_after }
-            }
-            ServiceError::Internal(cause) => {
-                tracing::error!(request_id, %cause, "internal error");
-                Self::Internal
-            }
         }
+    }
+
+    /// 503 `ServiceUnavailable`, its cause logged (never sent).
+    pub fn unavailable(request_id: &str, cause: &str, retry_after: Duration) -> Self {
+        tracing::warn!(request_id, %cause, "service unavailable");
+        Self::Unavailable { retry_after }
     }
 
     /// One invalid field.

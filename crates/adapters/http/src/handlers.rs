@@ -2,8 +2,9 @@
 //! `/api/{Operation}` and `/json/reply/{Operation}`), plus the health probes.
 //!
 //! Each operation handler authenticates first (401), then reads the body (413, malformed JSON)
-//! and the fields (wrong types), then hands raw field values to the use case, which checks the
-//! role (403), validates the fields (400) and applies the rules.
+//! and the fields (wrong types), then parses them into the use case's typed command
+//! ([`commands`](crate::commands)) and hands it over, parsed or with its field errors: the use
+//! case checks the role (403) before it answers those (400), then applies the rules.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -12,12 +13,8 @@ use std::time::Duration;
 use actix_web::http::header;
 use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
 use evo_domain::{Actor, Session};
-use evo_ports::{
-    AuthError, BreadcrumbInput, DeleteChatMemberInput, FieldError, InviteChatMemberInput, KeyedRefusal,
-    NewMemberInput, NewSessionInput, ServiceError, SessionUseCases,
-};
+use evo_ports::{AuthError, KeyedRefusal, RepositoryError, ServiceError, SessionUseCases};
 use serde::Serialize;
-use serde_json::Value;
 use utoipa::ToSchema;
 
 use crate::dto::{InviteChatMember, NewSession, SessionInfo};
@@ -25,10 +22,8 @@ use crate::error::{ApiError, ErrorResponse};
 use crate::format::render_session;
 use crate::observability::{CorsOrigins, RequestId};
 use crate::rate_limit::ChangeRateLimit;
-use crate::request::{
-    RequestFields, TokenSource, bearer_token, property, read_body, string_map, text_value, type_error,
-};
-use crate::{etag, idempotency};
+use crate::request::{RequestFields, TokenSource, bearer_token, read_body};
+use crate::{commands, etag, idempotency};
 
 /// What every handler shares.
 #[derive(Clone)]
@@ -80,8 +75,7 @@ impl AppState {
     }
 
     fn fail(&self, request: &HttpRequest, error: ServiceError) -> ApiError {
-        let request_id = request.extensions().get::<RequestId>().map(|id| id.0.clone()).unwrap_or_default();
-        ApiError::from_service(error, &request_id, self.retry_after)
+        ApiError::from_service(error, &request_id(request), self.retry_after)
     }
 
     fn answer(
@@ -99,8 +93,9 @@ impl AppState {
     }
 }
 
-fn no_field_errors(errors: Vec<FieldError>) -> Result<(), ApiError> {
-    if errors.is_empty() { Ok(()) } else { Err(ApiError::Validation(errors)) }
+/// The request's ID, for the log lines of its failures.
+fn request_id(request: &HttpRequest) -> String {
+    request.extensions().get::<RequestId>().map(|id| id.0.clone()).unwrap_or_default()
 }
 
 /// Fields of a request without a body: the path, then the query string.
@@ -169,16 +164,8 @@ pub async fn delete_chat_member(
     let actor = state.authenticate_change(&request).await?;
     let fields =
         path_and_query_fields(&request, &[("sessionId", "sessionId"), ("memberId", "memberToRemove")])?;
-    let mut errors = Vec::new();
-    let input = DeleteChatMemberInput {
-        session_id: fields.text("sessionId", &mut errors),
-        member_to_remove: fields.text("memberToRemove", &mut errors),
-        reason: fields.text("reason", &mut errors),
-        if_version: etag::if_match(&request),
-        idempotency: idempotency::input(&request, b""),
-    };
-    no_field_errors(errors)?;
-    let outcome = state.use_cases.delete_chat_member(&actor, input).await;
+    let command = commands::delete_chat_member(&fields, &request)?;
+    let outcome = state.use_cases.delete_chat_member(&actor, command).await;
     state.answer(&request, "DeleteChatMember", outcome)
 }
 
@@ -205,17 +192,8 @@ pub async fn invite_chat_member(
     let actor = state.authenticate_change(&request).await?;
     let (fields, body) =
         body_fields(&request, payload, state.body_read_timeout, &[("sessionId", "sessionId")]).await?;
-    let mut errors = Vec::new();
-    let input = InviteChatMemberInput {
-        session_id: fields.text("sessionId", &mut errors),
-        member_to_add: fields.text("memberToAdd", &mut errors),
-        display_name: fields.text("displayName", &mut errors),
-        role: fields.text("role", &mut errors),
-        if_version: etag::if_match(&request),
-        idempotency: idempotency::input(&request, &body),
-    };
-    no_field_errors(errors)?;
-    let outcome = state.use_cases.invite_chat_member(&actor, input).await;
+    let command = commands::invite_chat_member(&fields, &request, &body)?;
+    let outcome = state.use_cases.invite_chat_member(&actor, command).await;
     state.answer(&request, "InviteChatMember", outcome)
 }
 
@@ -239,60 +217,9 @@ pub async fn new_session(
 ) -> Result<HttpResponse, ApiError> {
     let actor = state.authenticate_change(&request).await?;
     let (fields, body) = body_fields(&request, payload, state.body_read_timeout, &[]).await?;
-    let mut errors = Vec::new();
-    let input = NewSessionInput {
-        account_id: fields.text("accountId", &mut errors),
-        channel: fields.text("channel", &mut errors),
-        direction: fields.text("direction", &mut errors),
-        display_name: fields.text("displayName", &mut errors),
-        customer_id: fields.text("customerId", &mut errors),
-        customer_name: fields.text("customerName", &mut errors),
-        customer_breadcrumb: fields.list("customerBreadcrumb", &mut errors, breadcrumb_input),
-        endpoint_id: fields.text("endpointId", &mut errors),
-        endpoint_name: fields.text("endpointName", &mut errors),
-        from_address: fields.text("fromAddress", &mut errors),
-        from_name: fields.text("fromName", &mut errors),
-        to_address: fields.text("toAddress", &mut errors),
-        from_phone_number: fields.text("fromPhoneNumber", &mut errors),
-        console_data: fields.text("consoleData", &mut errors),
-        members: fields.list("members", &mut errors, member_input),
-        idempotency: idempotency::input(&request, &body),
-    };
-    no_field_errors(errors)?;
-    let outcome = state.use_cases.new_session(&actor, input).await;
+    let command = commands::new_session(&fields, &request, &body)?;
+    let outcome = state.use_cases.new_session(&actor, command).await;
     state.answer(&request, "NewSession", outcome)
-}
-
-fn breadcrumb_input(value: &Value, path: &str, errors: &mut Vec<FieldError>) -> Option<BreadcrumbInput> {
-    let Value::Object(object) = value else {
-        errors.push(type_error(path, "an object"));
-        return None;
-    };
-    Some(BreadcrumbInput {
-        id: text_value(property(object, "id"), &format!("{path}.id"), errors),
-        name: text_value(property(object, "name"), &format!("{path}.name"), errors),
-    })
-}
-
-fn member_input(value: &Value, path: &str, errors: &mut Vec<FieldError>) -> Option<NewMemberInput> {
-    let Value::Object(object) = value else {
-        errors.push(type_error(path, "an object"));
-        return None;
-    };
-    let text = |name: &str, errors: &mut Vec<FieldError>| {
-        text_value(property(object, name), &format!("{path}.{name}"), errors)
-    };
-    Some(NewMemberInput {
-        identity: text("identity", errors),
-        display_name: text("displayName", errors),
-        role: text("role", errors),
-        avatar_url: text("avatarUrl", errors),
-        application_data: string_map(
-            property(object, "applicationData"),
-            &format!("{path}.applicationData"),
-            errors,
-        ),
-    })
 }
 
 /// GetSession: a session with its log.
@@ -315,9 +242,7 @@ fn member_input(value: &Value, path: &str, errors: &mut Vec<FieldError>) -> Opti
 pub async fn get_session(request: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let actor = state.authenticate(&request).await?;
     let fields = path_and_query_fields(&request, &[("sessionId", "sessionId")])?;
-    let mut errors = Vec::new();
-    let session_id = fields.text("sessionId", &mut errors);
-    no_field_errors(errors)?;
+    let session_id = commands::get_session(&fields)?;
     let outcome = state.use_cases.get_session(&actor, session_id).await;
     if let Ok(session) = &outcome
         && etag::none_match(&request, session)
@@ -345,13 +270,8 @@ pub async fn get_session(request: HttpRequest, state: web::Data<AppState>) -> Re
 pub async fn end_session(request: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let actor = state.authenticate_change(&request).await?;
     let fields = path_and_query_fields(&request, &[("sessionId", "sessionId")])?;
-    let mut errors = Vec::new();
-    let session_id = fields.text("sessionId", &mut errors);
-    no_field_errors(errors)?;
-    let outcome = state
-        .use_cases
-        .end_session(&actor, session_id, etag::if_match(&request), idempotency::input(&request, b""))
-        .await;
+    let command = commands::end_session(&fields, &request)?;
+    let outcome = state.use_cases.end_session(&actor, command).await;
     state.answer(&request, "EndSession", outcome)
 }
 
@@ -390,16 +310,19 @@ pub async fn health_ready(
     request: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
+    let request_id = request_id(&request);
     if state.draining.load(Ordering::SeqCst) {
         // Stopping: a balancer should route elsewhere; requests already here are still served.
-        return Err(state.fail(&request, ServiceError::Unavailable("draining before a stop".into())));
+        return Err(ApiError::unavailable(&request_id, "draining before a stop", state.retry_after));
     }
     match state.use_cases.readiness().await {
         Ok(()) => Ok(HttpResponse::Ok().json(HealthStatus { status: "ready" })),
         // Not ready, whatever the cause: 503 tells the balancer to route elsewhere for now.
-        Err(ServiceError::Internal(cause)) => {
-            Err(state.fail(&request, ServiceError::Unavailable(format!("readiness failed: {cause}"))))
-        }
+        Err(ServiceError::Repository(failure @ RepositoryError::Internal(_))) => Err(ApiError::unavailable(
+            &request_id,
+            &format!("readiness failed: {failure}"),
+            state.retry_after,
+        )),
         Err(error) => Err(state.fail(&request, error)),
     }
 }

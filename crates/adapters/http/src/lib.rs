@@ -21,6 +21,7 @@ use actix_web::{App, HttpServer, web};
 use evo_ports::SessionUseCases;
 use tracing_actix_web::TracingLogger;
 
+mod commands;
 pub mod dto;
 pub mod error;
 pub mod etag;

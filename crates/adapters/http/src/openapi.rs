@@ -55,7 +55,7 @@ use crate::observability;
         ResponseFieldError,
         HealthStatus
     )),
-    modifiers(&IdRule, &SecurityAndErrors, &ServiceStackRoutes),
+    modifiers(&IdRule, &WritableTexts, &SecurityAndErrors, &ServiceStackRoutes),
     tags(
         (name = "sessions", description = "Chat session operations; a bearer JWT (or the ss-tok cookie) with the User role"),
         (name = "operations", description = "Probes, metrics and this document; no authentication"),
@@ -263,6 +263,21 @@ impl Modify for IdRule {
             {
                 constrain_id(schema);
             }
+        }
+    }
+}
+
+/// NewSession's descriptive text fields, as the parser reads them (`commands::WRITABLE_TEXTS`).
+struct WritableTexts;
+
+impl Modify for WritableTexts {
+    fn modify(&self, openapi: &mut OpenApiDocument) {
+        use utoipa::openapi::schema::Schema;
+        let Some(components) = openapi.components.as_mut() else { return };
+        let Some(RefOr::T(Schema::Object(object))) = components.schemas.get_mut("NewSession") else { return };
+        for (field, ..) in crate::commands::WRITABLE_TEXTS {
+            let text = ObjectBuilder::new().schema_type(SchemaType::from_iter([Type::String, Type::Null]));
+            object.properties.insert(field.to_owned(), RefOr::T(Schema::Object(text.build())));
         }
     }
 }

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use actix_web::http::header;
 use actix_web::test::TestRequest;
-use evo_ports::{MockSessionUseCases, ServiceError};
+use evo_ports::{MockSessionUseCases, RepositoryError, ServiceError};
 
 #[path = "http/support.rs"]
 mod support;
@@ -44,9 +44,9 @@ async fn every_log_line_of_a_request_carries_its_id() {
     let _default = tracing::subscriber::set_default(subscriber);
 
     let mut mock = mock();
-    mock.expect_get_session()
-        .times(1)
-        .returning(|_, _| Err(ServiceError::Internal("disk on fire at /var/lib/db".into())));
+    mock.expect_get_session().times(1).returning(|_, _| {
+        Err(ServiceError::Repository(RepositoryError::Internal("disk on fire at /var/lib/db".into())))
+    });
     let reply = send(
         mock,
         TestRequest::get()

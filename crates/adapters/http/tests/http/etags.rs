@@ -55,7 +55,7 @@ async fn a_matching_if_none_match_answers_304_without_a_body() {
 async fn if_match_reaches_the_use_cases_and_a_mismatch_is_412() {
     let mut mock = crate::support::mock();
     mock.expect_delete_chat_member()
-        .withf(|_, input| input.if_version == Some(IfVersion(vec![1])))
+        .withf(|_, input| input.as_ref().is_ok_and(|change| change.if_version == Some(IfVersion(vec![1]))))
         .times(1)
         .returning(|_, _| Err(ServiceError::Session(SessionError::VersionMismatch { current: 2 })));
     let reply = send(
@@ -71,9 +71,9 @@ async fn if_match_reaches_the_use_cases_and_a_mismatch_is_412() {
 
     let mut mock = crate::support::mock();
     mock.expect_end_session()
-        .withf(|_, _, if_version, _| if_version.is_none())
+        .withf(|_, input| input.as_ref().is_ok_and(|change| change.if_version.is_none()))
         .times(1)
-        .returning(|_, _, _, _| Ok(sample_session()));
+        .returning(|_, _| Ok(sample_session()));
     let reply = send(
         mock,
         TestRequest::delete()

@@ -11,7 +11,7 @@ use actix_web::http::header;
 use actix_web::test::TestRequest;
 use evo_domain::SessionError;
 use evo_http::HttpOptions;
-use evo_ports::{MockSessionUseCases, ServiceError};
+use evo_ports::{MockSessionUseCases, RepositoryError, ServiceError};
 
 use crate::support::*;
 
@@ -201,7 +201,12 @@ async fn the_new_refusals_have_their_codes() {
             "SessionLimitReached",
             None,
         ),
-        (ServiceError::OutcomeUnknown("backend 4711 vanished".into()), 503, "OutcomeUnknown", Some("5")),
+        (
+            ServiceError::Repository(RepositoryError::OutcomeUnknown("backend 4711 vanished".into())),
+            503,
+            "OutcomeUnknown",
+            Some("5"),
+        ),
         (ServiceError::Keyed(evo_ports::KeyedRefusal::Reused), 422, "IdempotencyKeyReused", None),
         (ServiceError::Keyed(evo_ports::KeyedRefusal::InFlight), 409, "IdempotencyKeyInFlight", None),
     ];
@@ -252,7 +257,11 @@ async fn a_body_that_does_not_arrive_in_time_is_408() {
 async fn a_replayed_answer_is_sent_as_stored() {
     let mut mock = mock();
     mock.expect_delete_chat_member()
-        .withf(|_, input| input.idempotency.as_ref().is_some_and(|keyed| keyed.key == "k-7"))
+        .withf(|_, input| {
+            input
+                .as_ref()
+                .is_ok_and(|change| change.idempotency.as_ref().is_some_and(|keyed| keyed.key == "k-7"))
+        })
         .times(1)
         .returning(|_, _| {
             Err(ServiceError::Keyed(evo_ports::KeyedRefusal::Replay(evo_ports::StoredAnswer {

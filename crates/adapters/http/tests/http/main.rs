@@ -1,5 +1,6 @@
 //! In-process tests of the HTTP adapter against a mock of the use cases.
 
+mod commands;
 mod errors;
 mod etags;
 mod formats;

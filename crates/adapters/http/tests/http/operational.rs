@@ -7,7 +7,7 @@ use std::sync::Arc;
 use actix_web::http::header;
 use actix_web::test::TestRequest;
 use evo_http::HttpOptions;
-use evo_ports::{MockSessionUseCases, ServiceError};
+use evo_ports::{MockSessionUseCases, RepositoryError, ServiceError};
 use serde_json::json;
 
 use crate::support::*;
@@ -27,9 +27,10 @@ async fn readiness_follows_the_use_cases() {
     assert_eq!(reply.status, 200);
     assert_eq!(reply.json(), json!({"status": "ready"}));
 
-    for error in
-        [ServiceError::Unavailable("connection refused".into()), ServiceError::Internal("boom".into())]
-    {
+    for error in [
+        ServiceError::Repository(RepositoryError::Unavailable("connection refused".into())),
+        ServiceError::Repository(RepositoryError::Internal("boom".into())),
+    ] {
         let mut not_ready = MockSessionUseCases::new();
         not_ready.expect_readiness().times(1).returning(move || Err(error.clone()));
         let reply = send(not_ready, TestRequest::get().uri("/health/ready")).await;

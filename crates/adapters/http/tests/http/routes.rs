@@ -2,21 +2,30 @@
 
 use actix_web::http::header;
 use actix_web::test::TestRequest;
-use evo_ports::{
-    BreadcrumbInput, DeleteChatMemberInput, InviteChatMemberInput, NewMemberInput, NewSessionInput,
+use evo_domain::{
+    AccountId, Channel, CustomerBreadcrumb, Direction, MemberIdentity, MemberRole, NewMember, NewSession,
+    RemovalReason, SessionDetails, SessionId,
 };
+use evo_ports::{Change, OpenSession, Parsed, Removal};
 use std::collections::BTreeMap;
 
 use crate::support::*;
 
-fn expect_delete(mock: &mut evo_ports::MockSessionUseCases, session_id: &str, member: &str) {
-    let expected = DeleteChatMemberInput {
-        session_id: Some(session_id.to_owned()),
-        member_to_remove: Some(member.to_owned()),
-        reason: None,
+fn identity(raw: &str) -> MemberIdentity {
+    MemberIdentity::parse(raw).unwrap()
+}
+
+fn change<C>(session_id: &str, command: C) -> Parsed<Change<C>> {
+    Ok(Change {
+        session_id: SessionId::parse(session_id).unwrap(),
+        command,
         if_version: None,
         idempotency: None,
-    };
+    })
+}
+
+fn expect_delete(mock: &mut evo_ports::MockSessionUseCases, session_id: &str, member: &str) {
+    let expected = change(session_id, Removal { identity: identity(member), reason: None });
     mock.expect_delete_chat_member()
         .withf(move |actor, input| actor.user_id == "ann@example.com" && *input == expected)
         .times(1)
@@ -132,7 +141,19 @@ async fn the_authorization_header_wins_over_the_cookie() {
     assert_eq!(reply.status, 200, "{}", reply.body);
 }
 
-fn expect_invite(mock: &mut evo_ports::MockSessionUseCases, expected: InviteChatMemberInput) {
+fn invite(
+    session_id: &str,
+    member: &str,
+    display_name: Option<&str>,
+    role: Option<MemberRole>,
+) -> Parsed<Change<NewMember>> {
+    let mut new = NewMember::new(identity(member));
+    new.display_name = display_name.map(str::to_owned);
+    new.role = role;
+    change(session_id, new)
+}
+
+fn expect_invite(mock: &mut evo_ports::MockSessionUseCases, expected: Parsed<Change<NewMember>>) {
     mock.expect_invite_chat_member()
         .withf(move |_, input| *input == expected)
         .times(1)
@@ -142,17 +163,7 @@ fn expect_invite(mock: &mut evo_ports::MockSessionUseCases, expected: InviteChat
 #[actix_web::test]
 async fn invite_chat_member_reads_the_json_body_and_the_path() {
     let mut mock = mock();
-    expect_invite(
-        &mut mock,
-        InviteChatMemberInput {
-            session_id: Some("s-1".into()),
-            member_to_add: Some("+15557654321".into()),
-            display_name: Some("Dan".into()),
-            role: Some("Agent".into()),
-            if_version: None,
-            idempotency: None,
-        },
-    );
+    expect_invite(&mut mock, invite("s-1", "+15557654321", Some("Dan"), Some(MemberRole::Agent)));
     let reply = send(
         mock,
         TestRequest::post()
@@ -175,17 +186,7 @@ async fn invite_chat_member_reads_the_json_body_and_the_path() {
 async fn invite_chat_member_through_the_predefined_routes() {
     for uri in ["/api/InviteChatMember", "/json/reply/InviteChatMember"] {
         let mut mock = mock();
-        expect_invite(
-            &mut mock,
-            InviteChatMemberInput {
-                session_id: Some("s-1".into()),
-                member_to_add: Some("dan@example.com".into()),
-                display_name: None,
-                role: None,
-                if_version: None,
-                idempotency: None,
-            },
-        );
+        expect_invite(&mut mock, invite("s-1", "dan@example.com", None, None));
         let reply = send(
             mock,
             TestRequest::post().uri(uri).insert_header((header::AUTHORIZATION, BEARER)).set_json(
@@ -200,17 +201,7 @@ async fn invite_chat_member_through_the_predefined_routes() {
 #[actix_web::test]
 async fn invite_chat_member_with_fields_in_the_query_string() {
     let mut mock = mock();
-    expect_invite(
-        &mut mock,
-        InviteChatMemberInput {
-            session_id: Some("s-1".into()),
-            member_to_add: Some("dan@example.com".into()),
-            display_name: Some("Dan D".into()),
-            role: None,
-            if_version: None,
-            idempotency: None,
-        },
-    );
+    expect_invite(&mut mock, invite("s-1", "dan@example.com", Some("Dan D"), None));
     let reply = send(
         mock,
         TestRequest::post()
@@ -224,28 +215,35 @@ async fn invite_chat_member_with_fields_in_the_query_string() {
 #[actix_web::test]
 async fn new_session_reads_members_and_breadcrumbs() {
     let mut mock = mock();
-    let expected = NewSessionInput {
-        account_id: Some("acme".into()),
-        channel: Some("Chat".into()),
-        display_name: Some("Support".into()),
-        customer_breadcrumb: vec![BreadcrumbInput { id: Some("c1".into()), name: Some("Acme".into()) }],
-        from_phone_number: Some("+15551234567".into()),
-        members: vec![
-            NewMemberInput {
-                identity: Some("+15551234567".into()),
-                display_name: Some("Caller".into()),
-                application_data: BTreeMap::from([("crm".to_owned(), "42".to_owned())]),
-                ..NewMemberInput::default()
+    let expected: Parsed<OpenSession> = Ok(OpenSession {
+        session: NewSession {
+            account_id: AccountId::parse("acme").unwrap(),
+            channel: Channel::Chat,
+            direction: Direction::Incoming,
+            details: SessionDetails {
+                display_name: Some("Support".into()),
+                customer_breadcrumb: vec![CustomerBreadcrumb {
+                    id: Some("c1".into()),
+                    name: Some("Acme".into()),
+                }],
+                from_phone_number: Some("+15551234567".into()),
+                ..SessionDetails::default()
             },
-            NewMemberInput {
-                identity: Some("bob@example.com".into()),
-                role: Some("Agent".into()),
-                avatar_url: Some("https://example.com/bob.png".into()),
-                ..NewMemberInput::default()
-            },
-        ],
-        ..NewSessionInput::default()
-    };
+            members: vec![
+                NewMember {
+                    display_name: Some("Caller".into()),
+                    application_data: BTreeMap::from([("crm".to_owned(), "42".to_owned())]),
+                    ..NewMember::new(identity("+15551234567"))
+                },
+                NewMember {
+                    role: Some(MemberRole::Agent),
+                    avatar_url: Some("https://example.com/bob.png".into()),
+                    ..NewMember::new(identity("bob@example.com"))
+                },
+            ],
+        },
+        idempotency: None,
+    });
     mock.expect_new_session()
         .withf(move |_, input| *input == expected)
         .times(1)
@@ -277,7 +275,11 @@ async fn new_session_through_the_predefined_routes() {
     for uri in ["/api/NewSession", "/json/reply/NewSession"] {
         let mut mock = mock();
         mock.expect_new_session()
-            .withf(|_, input| input.account_id.as_deref() == Some("acme") && input.members.len() == 1)
+            .withf(|_, input| {
+                input.as_ref().is_ok_and(|open| {
+                    open.session.account_id.as_str() == "acme" && open.session.members.len() == 1
+                })
+            })
             .times(1)
             .returning(|_, _| Ok(sample_session()));
         let reply = send(
@@ -296,7 +298,7 @@ async fn get_session_through_every_route_form() {
     for uri in ["/sessions/s-1", "/api/GetSession?sessionId=s-1", "/json/reply/GetSession?sessionId=s-1"] {
         let mut mock = mock();
         mock.expect_get_session()
-            .withf(|_, id| id.as_deref() == Some("s-1"))
+            .withf(|_, id| id.as_ref().is_ok_and(|id| id.as_str() == "s-1"))
             .times(1)
             .returning(|_, _| Ok(sample_session()));
         let reply =
@@ -310,15 +312,16 @@ async fn get_session_through_every_route_form() {
 async fn end_session_through_every_route_form() {
     for uri in ["/sessions/s-1", "/api/EndSession?sessionId=s-1", "/json/reply/EndSession?sessionId=s-1"] {
         let mut mock = mock();
-        mock.expect_end_session().withf(|_, id, _, _| id.as_deref() == Some("s-1")).times(1).returning(
-            |_, _, _, _| {
+        mock.expect_end_session()
+            .withf(|_, input| input.as_ref().is_ok_and(|change| change.session_id.as_str() == "s-1"))
+            .times(1)
+            .returning(|_, _| {
                 let mut data = sample_session().into_data();
                 data.ended = true;
                 data.call_state = evo_domain::CallState::Disconnected;
                 data.date_completed = Some(at(21, 5, 0, 7));
                 Ok(evo_domain::Session::restore(data))
-            },
-        );
+            });
         let reply =
             send(mock, TestRequest::delete().uri(uri).insert_header((header::AUTHORIZATION, BEARER))).await;
         assert_eq!(reply.status, 200, "{uri}: {}", reply.body);
@@ -330,16 +333,22 @@ async fn end_session_through_every_route_form() {
 }
 
 #[actix_web::test]
-async fn a_missing_session_id_reaches_the_use_case_as_none() {
-    // The use case validates fields, so the edge passes what it got.
+async fn a_missing_session_id_reaches_the_use_case_as_a_field_error() {
+    // The use case checks the role before field errors, so the edge passes them on.
     let mut mock = mock();
-    mock.expect_get_session().withf(|_, id| id.is_none()).times(1).returning(|_, _| {
-        Err(evo_ports::ServiceError::Validation(vec![evo_ports::FieldError {
-            field: "sessionId".into(),
-            code: "NotEmpty",
-            message: "must not be empty".into(),
-        }]))
-    });
+    mock.expect_get_session()
+        .withf(|_, id| {
+            matches!(id, Err(errors) if errors.len() == 1
+                && errors[0].field == "sessionId" && errors[0].code == "NotEmpty")
+        })
+        .times(1)
+        .returning(|_, _| {
+            Err(evo_ports::ServiceError::Validation(vec![evo_ports::FieldError {
+                field: "sessionId".into(),
+                code: "NotEmpty",
+                message: "must not be empty".into(),
+            }]))
+        });
     let reply =
         send(mock, TestRequest::get().uri("/api/GetSession").insert_header((header::AUTHORIZATION, BEARER)))
             .await;
@@ -357,17 +366,7 @@ async fn a_missing_session_id_reaches_the_use_case_as_none() {
 #[actix_web::test]
 async fn a_form_body_is_read_like_a_query_string() {
     let mut mock = mock();
-    expect_invite(
-        &mut mock,
-        InviteChatMemberInput {
-            session_id: Some("s-1".into()),
-            member_to_add: Some("+15557654321".into()),
-            display_name: Some("Dan D".into()),
-            role: None,
-            if_version: None,
-            idempotency: None,
-        },
-    );
+    expect_invite(&mut mock, invite("s-1", "+15557654321", Some("Dan D"), None));
     let reply = send(
         mock,
         TestRequest::post()
@@ -385,8 +384,9 @@ async fn arrays_in_a_query_string_are_read_as_json() {
     let mut mock = mock();
     mock.expect_new_session()
         .withf(|_, input| {
-            input.members
-                == vec![NewMemberInput { identity: Some("+15551234567".into()), ..NewMemberInput::default() }]
+            input
+                .as_ref()
+                .is_ok_and(|open| open.session.members == vec![NewMember::new(identity("+15551234567"))])
         })
         .times(1)
         .returning(|_, _| Ok(sample_session()));
@@ -422,7 +422,11 @@ async fn a_removal_reason_comes_from_the_query_on_every_route_form() {
     ] {
         let mut mock = mock();
         mock.expect_delete_chat_member()
-            .withf(|_, input| input.reason.as_deref() == Some("left for the day"))
+            .withf(|_, input| {
+                input.as_ref().is_ok_and(|change| {
+                    change.command.reason.as_ref().map(RemovalReason::as_str) == Some("left for the day")
+                })
+            })
             .times(1)
             .returning(|_, _| Ok(sample_session()));
         let reply =
