@@ -65,7 +65,7 @@ pub struct EventActor {
 
 /// How a member left: why, and whether by its own hand.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Removal {
+pub struct Departure {
     /// The remover's reason, when one was given.
     pub reason: Option<RemovalReason>,
     /// The member removed itself.
@@ -89,7 +89,7 @@ pub struct SessionEvent {
     /// The member added or removed (member events only).
     pub member: Option<Member>,
     /// Why and how the member left (removals only).
-    pub removal: Option<Removal>,
+    pub departure: Option<Departure>,
     /// The session after the change.
     pub session: Session,
 }
@@ -108,14 +108,14 @@ impl SessionEvent {
                 Self::new(EventType::ChatMemberAdded, date, after, actor, Some(member.clone()), None)
             }
             ChangeKind::MemberRemoved { member, reason, leave } => {
-                let removal = Removal { reason: reason.clone(), leave: *leave };
+                let departure = Departure { reason: reason.clone(), leave: *leave };
                 Self::new(
                     EventType::ChatMemberRemoved,
                     date,
                     after,
                     actor,
                     Some(member.clone()),
-                    Some(removal),
+                    Some(departure),
                 )
             }
             ChangeKind::Ended => Self::new(EventType::SessionEnded, date, after, actor, None, None),
@@ -138,7 +138,7 @@ impl SessionEvent {
         session: &Session,
         actor: &Actor,
         member: Option<Member>,
-        removal: Option<Removal>,
+        departure: Option<Departure>,
     ) -> Self {
         Self {
             event_type,
@@ -147,7 +147,7 @@ impl SessionEvent {
             session_id: session.id.clone(),
             actor: EventActor { user_id: actor.user_id.clone(), name: actor.name.clone() },
             member,
-            removal,
+            departure,
             session: session.clone(),
         }
     }

@@ -354,7 +354,7 @@ fn opening_a_session_is_told_as_session_created() {
     assert_eq!(event.account_id.as_str(), "acme");
     assert_eq!(event.session_id.as_str(), "s-1");
     assert_eq!(event.actor, EventActor { user_id: "ann@example.com".into(), name: "Ann".into() });
-    assert_eq!((event.member, event.removal), (None, None));
+    assert_eq!((event.member, event.departure), (None, None));
     assert_eq!(event.session, session);
 }
 
@@ -366,7 +366,7 @@ fn an_invite_is_told_with_the_member_added_and_the_session_after_it() {
     assert_eq!(event.event_type, EventType::ChatMemberAdded);
     assert_eq!(event.date, change.log_entry.date);
     assert_eq!(event.member.as_ref().map(|m| m.identity.clone()), Some(id("cat@example.com")));
-    assert_eq!(event.removal, None);
+    assert_eq!(event.departure, None);
     assert_eq!(event.session.members.len(), 4, "the session after the change");
 }
 
@@ -380,7 +380,7 @@ fn a_removal_is_told_with_the_member_as_it_was_the_reason_and_not_a_leave() {
     assert_eq!(event.event_type, EventType::ChatMemberRemoved);
     let member = event.member.expect("the removed member");
     assert_eq!((member.identity, member.display_name.as_deref()), (id("bob@example.com"), Some("Bob")));
-    assert_eq!(event.removal, Some(Removal { reason, leave: false }));
+    assert_eq!(event.departure, Some(Departure { reason, leave: false }));
     assert!(!event.session.members.iter().any(|m| m.identity == id("bob@example.com")));
     assert_eq!(event.session.version, 1);
 }
@@ -391,7 +391,7 @@ fn a_member_removing_itself_is_told_as_a_leave() {
     let bob = Actor { user_id: "Bob@Example.com".into(), name: "Bob".into(), ..agent() };
     let change = session.remove_member(&bob, &id("bob@example.com"), t0()).unwrap();
     let event = SessionEvent::of_change(&session, &bob, &change);
-    assert_eq!(event.removal, Some(Removal { reason: None, leave: true }));
+    assert_eq!(event.departure, Some(Departure { reason: None, leave: true }));
     assert_eq!(event.actor.user_id, "Bob@Example.com");
 }
 
@@ -401,7 +401,7 @@ fn ending_is_told_as_session_ended_and_a_removal_to_come_as_removing() {
     let change = session.end(&agent(), t0()).unwrap();
     let event = SessionEvent::of_change(&session, &agent(), &change);
     assert_eq!(event.event_type, EventType::SessionEnded);
-    assert!(event.session.ended && event.member.is_none() && event.removal.is_none());
+    assert!(event.session.ended && event.member.is_none() && event.departure.is_none());
     assert_eq!(event.clone().into_removing(), event, "only a removal becomes a would-be removal");
 
     let mut session = open(Channel::Chat);

@@ -48,8 +48,8 @@ impl EventRenderer for WireEventRenderer {
             session_id: event.session_id.as_str(),
             actor: ActorInfo { user_id: &event.actor.user_id, name: &event.actor.name },
             member: event.member.as_ref().map(SessionMemberInfo::from),
-            reason: event.removal.as_ref().map(|removal| removal.reason.as_ref().map(|r| r.as_str())),
-            leave: event.removal.as_ref().map(|removal| removal.leave),
+            reason: event.departure.as_ref().map(|removal| removal.reason.as_ref().map(|r| r.as_str())),
+            leave: event.departure.as_ref().map(|removal| removal.leave),
             session: SessionInfo::from(&event.session),
         };
         serde_json::to_string(&body).expect("an event body always serializes")
