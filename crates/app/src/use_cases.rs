@@ -2,11 +2,17 @@
 //! then lets the domain decide, through the repository port when the session must change
 //! atomically.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
-use evo_domain::{Actor, NewMember, Session, SessionCommand, SessionError, SessionId, Timestamp, USER_ROLE};
+use evo_domain::{
+    Actor, IfVersion, NewMember, Session, SessionCommand, SessionError, SessionEvent, SessionId, Timestamp,
+    USER_ROLE,
+};
 use evo_ports::{
-    AuthError, Change, Clock, IdGenerator, Idempotency, IdempotencyInput, OpenSession, Parsed, Removal,
-    RepositoryError, ServiceError, SessionRepository, SessionUseCases, TokenVerifier, UpdateError,
+    AuthError, Change, Clock, HookVerdict, IdGenerator, Idempotency, IdempotencyInput, OpenSession, Parsed,
+    Removal, RemovalHook, RepositoryError, ServiceError, SessionRepository, SessionUseCases, TokenVerifier,
+    UpdateError,
 };
 
 /// How many times a new session is retried with a fresh ID when the ID already exists.
@@ -17,13 +23,34 @@ const NEW_SESSION_ID_ATTEMPTS: usize = 3;
 pub const DEFAULT_IDEMPOTENCY_TTL: std::time::Duration = std::time::Duration::from_secs(86_400);
 
 /// The use cases of evo-sessions over any store, token verifier, clock and ID source.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct SessionService<R, T, C, I> {
     repository: R,
     tokens: T,
     clock: C,
     ids: I,
     idempotency_ttl: chrono::Duration,
+    removal_hook: Option<(Arc<dyn RemovalHook>, OnHookFailure)>,
+}
+
+impl<R, T, C, I> std::fmt::Debug for SessionService<R, T, C, I> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionService")
+            .field("idempotency_ttl", &self.idempotency_ttl)
+            .field("removal_hook", &self.removal_hook.as_ref().map(|(_, on_failure)| on_failure))
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a pre-removal hook that gave no answer in time, or a 5xx, means
+/// (`EVO_PRE_REMOVE_HOOK_ON_FAILURE`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OnHookFailure {
+    /// The removal is refused as unavailable (503): nothing changes, the client may retry.
+    #[default]
+    Refuse,
+    /// The removal goes on.
+    Allow,
 }
 
 /// The order of contract sections 4 and 9, stated once: a caller without the role is refused
@@ -55,7 +82,44 @@ where
         ttl: std::time::Duration,
     ) -> Self {
         let idempotency_ttl = chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::MAX);
-        Self { repository, tokens, clock, ids, idempotency_ttl }
+        Self { repository, tokens, clock, ids, idempotency_ttl, removal_hook: None }
+    }
+
+    /// The same use cases, asking `hook` before every removal (contract section 11).
+    pub fn with_removal_hook(self, hook: Arc<dyn RemovalHook>, on_failure: OnHookFailure) -> Self {
+        Self { removal_hook: Some((hook, on_failure)), ..self }
+    }
+
+    /// Asks the pre-removal hook, if any, about a removal that passes every check on a read
+    /// without locks: the would-be `ChatMemberRemoving` event goes out before any lock is
+    /// taken. A removal the read already refuses is left to the store, which answers it under
+    /// its lock (the hook is not asked about a change that will not happen).
+    async fn ask_before_removal(
+        &self,
+        actor: &Actor,
+        id: &SessionId,
+        command: &SessionCommand,
+        if_version: Option<&IfVersion>,
+        now: Timestamp,
+    ) -> Result<(), ServiceError> {
+        let Some((hook, on_failure)) = &self.removal_hook else { return Ok(()) };
+        let Some(mut session) = self.repository.find(id).await? else { return Ok(()) };
+        if !session.is_visible_to(actor) {
+            return Ok(());
+        }
+        let Ok(change) = session.apply_if(actor, command, if_version, now) else { return Ok(()) };
+        let removing = SessionEvent::of_change(&session, actor, &change).into_removing();
+        match hook.ask(&removing).await {
+            HookVerdict::Allow => Ok(()),
+            HookVerdict::Refuse(message) => Err(ServiceError::RemovalRefused(message)),
+            HookVerdict::Failed(detail) if *on_failure == OnHookFailure::Allow => {
+                tracing::warn!(%detail, "the pre-removal hook failed; removing anyway (EVO_PRE_REMOVE_HOOK_ON_FAILURE=allow)");
+                Ok(())
+            }
+            HookVerdict::Failed(detail) => {
+                Err(RepositoryError::Unavailable(format!("the pre-removal hook failed: {detail}")).into())
+            }
+        }
     }
 
     /// The store's form of a request's key: scoped to the caller, kept until the TTL ends.
@@ -79,8 +143,12 @@ where
     ) -> Result<Session, ServiceError> {
         let change = admit(actor, request)?;
         let now = self.clock.now();
-        let idempotency = change.idempotency.map(|input| self.idempotency(actor, input, now));
         let command = command(change.command);
+        if matches!(command, SessionCommand::RemoveMember { .. }) {
+            self.ask_before_removal(actor, &change.session_id, &command, change.if_version.as_ref(), now)
+                .await?;
+        }
+        let idempotency = change.idempotency.map(|input| self.idempotency(actor, input, now));
         Ok(self
             .repository
             .update(&change.session_id, actor, &command, change.if_version, idempotency, now)

@@ -20,7 +20,7 @@ pub mod session;
 pub mod states;
 
 pub use access::{ADMIN_ROLE, AccessError, Actor, SYSTEM_ADMINISTRATOR_ROLE, USER_ROLE, VisibleAccounts};
-pub use events::{EventActor, EventType, Departure, SessionEvent};
+pub use events::{Departure, EventActor, EventType, SessionEvent};
 pub use identity::{IdentityError, MemberIdentity, PhoneNumber, UserId};
 pub use ids::{AccountId, IdError, SessionId};
 pub use session::{

@@ -45,6 +45,9 @@ pub enum ServiceError {
     /// A keyed request answered before (its stored answer), or whose key is busy or taken.
     #[error(transparent)]
     Keyed(#[from] KeyedRefusal),
+    /// The pre-removal hook refused the removal, with its message when it gave one.
+    #[error("the pre-removal hook refused the removal")]
+    RemovalRefused(Option<String>),
 }
 
 /// A store failure, as the use cases see it.

@@ -3,7 +3,7 @@
 //! The boundary of the hexagon.
 //!
 //! - [`driving`]: what the service offers ([`SessionUseCases`]); the HTTP adapter calls
-//!   only this.
+//!   only this and [`streams`] ([`EventStreams`], the live streams).
 //! - [`errors`]: every error the ports return, and the conversions between them.
 //! - [`events`]: the outbox read back (streams, webhook delivery) and the pre-removal hook.
 //! - [`driven`]: what the use cases need ([`SessionRepository`], [`TokenVerifier`],
@@ -16,6 +16,7 @@ pub mod driving;
 pub mod errors;
 pub mod events;
 pub mod idempotency;
+pub mod streams;
 
 pub use driven::{Clock, IdGenerator, SessionRepository, TokenVerifier};
 pub use driving::{Change, IdempotencyInput, OpenSession, Parsed, Removal, SessionUseCases};
@@ -25,6 +26,7 @@ pub use events::{
     PendingDelivery, RemovalHook, StoredEvent,
 };
 pub use idempotency::{AnswerRenderer, Idempotency, KeyedRefusal, StoredAnswer};
+pub use streams::EventStreams;
 
 #[cfg(feature = "mock")]
 pub use driven::{MockClock, MockIdGenerator, MockSessionRepository, MockTokenVerifier};
@@ -32,3 +34,5 @@ pub use driven::{MockClock, MockIdGenerator, MockSessionRepository, MockTokenVer
 pub use driving::MockSessionUseCases;
 #[cfg(feature = "mock")]
 pub use events::{MockDeliveryQueue, MockEventLog, MockRemovalHook};
+#[cfg(feature = "mock")]
+pub use streams::MockEventStreams;

@@ -12,11 +12,11 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use clap::Parser;
-use evo_app::{SessionService, SystemClock, UuidSessionIds};
+use evo_app::{EventStreamService, OnHookFailure, SessionService, SystemClock, UuidSessionIds};
 use evo_jwt::{JwtConfig, JwtVerifier, MintRequest, Secret, VerificationKey, mint_hs256};
-use evo_ports::{DeliveryQueue, EventLog, SessionRepository, SessionUseCases};
+use evo_ports::{DeliveryQueue, EventLog, EventStreams, SessionRepository, SessionUseCases};
 use evo_store_sql::Outbox;
-use evo_webhooks::{CancellationToken, DeliveryWorker, RetentionTask};
+use evo_webhooks::{CancellationToken, DeliveryWorker, HttpRemovalHook, RetentionTask};
 use tracing::{error, info, warn};
 
 use crate::cli::{Cli, Command, TokenArgs, WebhooksCommand};
@@ -47,7 +47,7 @@ fn main() -> ExitCode {
             Command::Serve => serve(config).await,
             Command::Migrate => migrate(&config).await,
             Command::Token(args) => token(&config, args),
-            Command::Seed => seed::run(&config, open_use_cases(&config).await?).await,
+            Command::Seed => seed::run(&config, open_use_cases(&config).await?.use_cases).await,
             Command::Webhooks(WebhooksCommand::Redeliver) => redeliver(&config).await,
         }
     });
@@ -93,7 +93,7 @@ async fn serve(config: Config) -> Result<(), String> {
              audience your tokens carry"
         );
     }
-    let use_cases = open_use_cases(&config).await?;
+    let Wired { use_cases, streams } = open_use_cases(&config).await?;
     let listener =
         TcpListener::bind(config.bind).map_err(|e| format!("cannot listen on {}: {e}", config.bind))?;
     let address = listener.local_addr().map_err(|e| e.to_string())?;
@@ -105,7 +105,7 @@ async fn serve(config: Config) -> Result<(), String> {
         shutdown_drain: config.shutdown_drain,
         ..Default::default()
     };
-    let server = evo_http::server(listener, use_cases, options).map_err(|e| e.to_string())?;
+    let server = evo_http::server(listener, use_cases, Some(streams), options).map_err(|e| e.to_string())?;
     info!(%address, "evo-sessions listening on http://{address}");
     if let KeySource::DevSecretFile { path, .. } = &config.keys {
         info!(
@@ -120,9 +120,15 @@ async fn serve(config: Config) -> Result<(), String> {
     Ok(())
 }
 
+/// What the HTTP adapter serves.
+struct Wired {
+    use_cases: Arc<dyn SessionUseCases>,
+    streams: Arc<dyn EventStreams>,
+}
+
 /// Opens the configured store (applying migrations) and the token verifier, and wires the
 /// use cases to them; starts the background tasks (key purge, event retention, webhooks).
-async fn open_use_cases(config: &Config) -> Result<Arc<dyn SessionUseCases>, String> {
+async fn open_use_cases(config: &Config) -> Result<Wired, String> {
     // With a JWKS URL this fetches the keys: a failure stops the start-up here.
     let verifier = JwtVerifier::connect(jwt_config(&config.keys)?).await.map_err(|e| e.to_string())?;
     let outbox = Outbox::new(Arc::new(evo_http::WireEventRenderer), config.events.webhook.is_some());
@@ -151,19 +157,28 @@ async fn open_sqlite(
     evo_sqlite::SqliteSessionRepository::open(sqlite.clone()).await.map_err(|e| e.to_string())
 }
 
-fn wire<R>(repository: R, verifier: JwtVerifier, config: &Config) -> Arc<dyn SessionUseCases>
+fn wire<R>(repository: R, verifier: JwtVerifier, config: &Config) -> Wired
 where
     R: SessionRepository + EventLog + DeliveryQueue + Clone,
 {
     tokio::spawn(purge_expired_keys(repository.clone()));
     start_event_tasks(Arc::new(repository.clone()), config);
-    Arc::new(SessionService::with_idempotency_ttl(
+    let streams = Arc::new(EventStreamService::new(repository.clone()));
+    let mut service = SessionService::with_idempotency_ttl(
         repository,
         verifier,
         SystemClock,
         UuidSessionIds,
         config.idempotency_ttl,
-    ))
+    );
+    if let Some(hook) = &config.events.hook {
+        info!(url = %hook.redacted_url(), "asking the pre-removal hook before every removal");
+        let on_failure =
+            if config.hook_failure_allows { OnHookFailure::Allow } else { OnHookFailure::Refuse };
+        let hook = HttpRemovalHook::new(hook, Arc::new(evo_http::WireEventRenderer));
+        service = service.with_removal_hook(Arc::new(hook), on_failure);
+    }
+    Wired { use_cases: Arc::new(service), streams }
 }
 
 /// The outbox's background work: retention always (events are written for live streams

@@ -80,7 +80,7 @@ async fn an_in_flight_request_completes_during_shutdown() {
     let options =
         evo_http::HttpOptions { workers: 1, shutdown_timeout: Duration::from_secs(10), ..Default::default() };
     let server =
-        evo_http::server(listener, Arc::new(SlowReads { delay: Duration::from_millis(800) }), options)
+        evo_http::server(listener, Arc::new(SlowReads { delay: Duration::from_millis(800) }), None, options)
             .unwrap();
     let handle = server.handle();
     let running = tokio::spawn(server);

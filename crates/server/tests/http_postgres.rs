@@ -5,7 +5,7 @@ use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use evo_app::{SessionService, SystemClock, UuidSessionIds};
+use evo_app::{EventStreamService, SessionService, SystemClock, UuidSessionIds};
 use evo_jwt::{JwtConfig, JwtVerifier, MintRequest, Secret, mint_hs256};
 use evo_postgres::PgSessionRepository;
 use evo_postgres::test_support::TestDatabase;
@@ -23,11 +23,12 @@ async fn start() -> Api {
     let database = TestDatabase::create().await;
     let repository = PgSessionRepository::connect(database.config()).await.unwrap();
     let verifier = JwtVerifier::new(JwtConfig::hs256(Secret::new(SECRET.to_vec()))).unwrap();
+    let streams = Arc::new(EventStreamService::new(repository.clone()));
     let use_cases = Arc::new(SessionService::new(repository, verifier, SystemClock, UuidSessionIds));
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let options = evo_http::HttpOptions { workers: 2, ..Default::default() };
-    let server = evo_http::server(listener, use_cases, options).unwrap();
+    let server = evo_http::server(listener, use_cases, Some(streams), options).unwrap();
     let handle = server.handle();
     tokio::spawn(server);
     Api { base, handle, _database: database }

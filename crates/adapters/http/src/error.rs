@@ -110,6 +110,8 @@ pub enum ApiError {
     IdempotencyKeyReused,
     /// 409 `IdempotencyKeyInFlight`: the first request with the key is still running.
     IdempotencyKeyInFlight,
+    /// 409 `RemovalRefused`: the pre-removal hook said no, with its message when it gave one.
+    RemovalRefused(Option<String>),
     /// 500 `InternalServerError`: the cause is in the log, never in the response.
     Internal,
 }
@@ -132,6 +134,7 @@ impl ApiError {
                 tracing::error!(request_id, %cause, "internal error");
                 Self::Internal
             }
+            ServiceError::RemovalRefused(message) => Self::RemovalRefused(message),
             ServiceError::Keyed(KeyedRefusal::Reused) => Self::IdempotencyKeyReused,
             ServiceError::Keyed(KeyedRefusal::InFlight) => Self::IdempotencyKeyInFlight,
             // Handlers answer a replay themselves; reaching here is a bug.
@@ -182,6 +185,7 @@ impl ApiError {
             Self::ForbiddenOrigin => "Forbidden",
             Self::IdempotencyKeyReused => "IdempotencyKeyReused",
             Self::IdempotencyKeyInFlight => "IdempotencyKeyInFlight",
+            Self::RemovalRefused(_) => "RemovalRefused",
             Self::Internal => "InternalServerError",
         }
     }
@@ -236,6 +240,8 @@ impl ApiError {
             Self::IdempotencyKeyInFlight => {
                 "A request with this Idempotency-Key is still running; retry once it has answered".to_owned()
             }
+            Self::RemovalRefused(Some(message)) => bounded(message),
+            Self::RemovalRefused(None) => "The pre-removal hook refused this removal".to_owned(),
             Self::Internal => "An internal error occurred".to_owned(),
         }
     }
@@ -303,7 +309,7 @@ impl ResponseError for ApiError {
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::ForbiddenOrigin => StatusCode::FORBIDDEN,
             Self::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::IdempotencyKeyInFlight => StatusCode::CONFLICT,
+            Self::IdempotencyKeyInFlight | Self::RemovalRefused(_) => StatusCode::CONFLICT,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

@@ -13,7 +13,7 @@ use std::time::Duration;
 use actix_web::http::header;
 use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
 use evo_domain::{Actor, Session};
-use evo_ports::{AuthError, KeyedRefusal, RepositoryError, ServiceError, SessionUseCases};
+use evo_ports::{AuthError, EventStreams, KeyedRefusal, RepositoryError, ServiceError, SessionUseCases};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -38,6 +38,8 @@ pub struct AppState {
     pub rate_limit: Arc<ChangeRateLimit>,
     /// Set once a stop was asked for: readiness then answers 503 while requests are served.
     pub draining: Arc<AtomicBool>,
+    /// The live streams; `None`: their routes are not served.
+    pub streams: Option<Arc<dyn EventStreams>>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -48,7 +50,7 @@ impl std::fmt::Debug for AppState {
 
 impl AppState {
     /// Authenticates a read.
-    async fn authenticate(&self, request: &HttpRequest) -> Result<Actor, ApiError> {
+    pub(crate) async fn authenticate(&self, request: &HttpRequest) -> Result<Actor, ApiError> {
         let (token, _) = bearer_token(request).ok_or(AuthError::MissingToken)?;
         Ok(self.use_cases.authenticate(&token).await?)
     }
@@ -74,7 +76,16 @@ impl AppState {
         Ok(actor)
     }
 
-    fn fail(&self, request: &HttpRequest, error: ServiceError) -> ApiError {
+    /// GetSession's way to a session, for its route and the session's live stream:
+    /// authenticated, parsed, then read if the caller may see it.
+    pub(crate) async fn read_session(&self, request: &HttpRequest) -> Result<Session, ApiError> {
+        let actor = self.authenticate(request).await?;
+        let fields = path_and_query_fields(request, &[("sessionId", "sessionId")])?;
+        let session_id = commands::get_session(&fields)?;
+        self.use_cases.get_session(&actor, session_id).await.map_err(|error| self.fail(request, error))
+    }
+
+    pub(crate) fn fail(&self, request: &HttpRequest, error: ServiceError) -> ApiError {
         ApiError::from_service(error, &request_id(request), self.retry_after)
     }
 
@@ -240,17 +251,12 @@ pub async fn new_session(
     security(("bearer" = []), ("ss-tok" = []))
 )]
 pub async fn get_session(request: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let actor = state.authenticate(&request).await?;
-    let fields = path_and_query_fields(&request, &[("sessionId", "sessionId")])?;
-    let session_id = commands::get_session(&fields)?;
-    let outcome = state.use_cases.get_session(&actor, session_id).await;
-    if let Ok(session) = &outcome
-        && etag::none_match(&request, session)
-    {
+    let session = state.read_session(&request).await?;
+    if etag::none_match(&request, &session) {
         // What the caller has is current: no body (contract section 9).
-        return Ok(HttpResponse::NotModified().insert_header((header::ETAG, etag::etag(session))).finish());
+        return Ok(HttpResponse::NotModified().insert_header((header::ETAG, etag::etag(&session))).finish());
     }
-    state.answer(&request, "GetSession", outcome)
+    render_session(&request, "GetSession", &session)
 }
 
 /// EndSession: ends a session.

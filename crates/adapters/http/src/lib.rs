@@ -18,7 +18,7 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
-use evo_ports::SessionUseCases;
+use evo_ports::{EventStreams, SessionUseCases};
 use tracing_actix_web::TracingLogger;
 
 mod commands;
@@ -91,6 +91,7 @@ impl Default for HttpOptions {
 pub fn server(
     listener: TcpListener,
     use_cases: Arc<dyn SessionUseCases>,
+    streams: Option<Arc<dyn EventStreams>>,
     options: HttpOptions,
 ) -> std::io::Result<actix_web::dev::Server> {
     let workers = options.workers.max(1);
@@ -99,13 +100,15 @@ pub fn server(
     // One rate table and one drain flag for every worker: both are per instance.
     let shared = Shared::new(&options);
     let draining = shared.draining.clone();
-    let server = HttpServer::new(move || app_with(use_cases.clone(), options.clone(), shared.clone()))
-        .workers(workers)
-        .shutdown_timeout(shutdown_timeout)
-        // Signals are ours: actix would stop accepting at once, before a balancer noticed.
-        .disable_signals()
-        .listen(listener)?
-        .run();
+    let server = HttpServer::new(move || {
+        app_with(use_cases.clone(), streams.clone(), options.clone(), shared.clone())
+    })
+    .workers(workers)
+    .shutdown_timeout(shutdown_timeout)
+    // Signals are ours: actix would stop accepting at once, before a balancer noticed.
+    .disable_signals()
+    .listen(listener)?
+    .run();
     tokio::spawn(drain_on_signal(server.handle(), draining, drain));
     Ok(server)
 }
@@ -166,11 +169,30 @@ pub fn app(
     >,
 > {
     let shared = Shared::new(&options);
-    app_with(use_cases, options, shared)
+    app_with(use_cases, None, options, shared)
+}
+
+/// [`app`] with the live streams served from `streams`.
+pub fn app_with_streams(
+    use_cases: Arc<dyn SessionUseCases>,
+    streams: Arc<dyn EventStreams>,
+    options: HttpOptions,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    let shared = Shared::new(&options);
+    app_with(use_cases, Some(streams), options, shared)
 }
 
 fn app_with(
     use_cases: Arc<dyn SessionUseCases>,
+    streams: Option<Arc<dyn EventStreams>>,
     options: HttpOptions,
     shared: Shared,
 ) -> App<
@@ -190,6 +212,7 @@ fn app_with(
         body_read_timeout: options.body_read_timeout,
         rate_limit: shared.rate_limit,
         draining: shared.draining,
+        streams,
     };
     App::new()
         .app_data(web::Data::new(state))
@@ -220,6 +243,16 @@ fn routes(config: &mut web::ServiceConfig) {
                 .route(web::get().to(handlers::get_session))
                 .route(web::delete().to(handlers::end_session))
                 .default_service(method_not_allowed("GET, DELETE")),
+        )
+        .service(
+            web::resource("/sessions/{sessionId}/events")
+                .route(web::get().to(events::session_events))
+                .default_service(method_not_allowed("GET")),
+        )
+        .service(
+            web::resource("/events")
+                .route(web::get().to(events::all_events))
+                .default_service(method_not_allowed("GET")),
         )
         .service(
             web::resource("/sessions/{sessionId}/members")

@@ -227,7 +227,7 @@ async fn a_body_that_does_not_arrive_in_time_is_408() {
     let address = listener.local_addr().unwrap();
     let options =
         HttpOptions { workers: 1, body_read_timeout: Duration::from_millis(500), ..HttpOptions::default() };
-    let server = evo_http::server(listener, Arc::new(mock()), options).unwrap();
+    let server = evo_http::server(listener, Arc::new(mock()), None, options).unwrap();
     let handle = server.handle();
     actix_web::rt::spawn(server);
     let (response, took) = actix_web::rt::task::spawn_blocking(move || {

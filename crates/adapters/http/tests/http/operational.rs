@@ -255,7 +255,7 @@ async fn the_server_serves_on_a_bound_listener() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let address = listener.local_addr().unwrap();
     let options = HttpOptions { workers: 1, ..HttpOptions::default() };
-    let server = evo_http::server(listener, Arc::new(MockSessionUseCases::new()), options).unwrap();
+    let server = evo_http::server(listener, Arc::new(MockSessionUseCases::new()), None, options).unwrap();
     let handle = server.handle();
     actix_web::rt::spawn(server);
     let response = actix_web::rt::task::spawn_blocking(move || {
