@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 pub mod receiver;
+pub mod sse;
 
 pub const BINARY: &str = env!("CARGO_BIN_EXE_evo-sessions");
 

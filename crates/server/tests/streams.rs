@@ -1,0 +1,162 @@
+//! Live streams end to end (contract section 11): `GET /sessions/{id}/events` and
+//! `GET /events` as Server-Sent Events from the built binary, with GetSession's auth and
+//! tenancy, `Last-Event-ID` resume with no gap and no duplicate, a keep-alive comment, and
+//! across instances on one PostgreSQL a change made anywhere reaching every stream in a second.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use support::sse::{Frame, Stream};
+use support::{Server, Workdir, call, create, mint, test_database};
+
+const QUICK: Duration = Duration::from_secs(5);
+
+fn env() -> Vec<(&'static str, String)> {
+    vec![("EVO_RATE_LIMIT_PER_SEC", "0".to_owned())]
+}
+
+fn remove(base: &str, token: &str, id: &str, member: &str) {
+    let (status, _, body) =
+        call(base, token, "DELETE", &format!("/sessions/{id}/members/{member}"), &[], None);
+    assert_eq!(status, 200, "{body}");
+}
+
+#[test]
+fn a_session_stream_sees_its_changes_and_resumes_with_no_gap_and_no_duplicate() {
+    let dir = Workdir::new("streams-resume");
+    let db = format!("sqlite://{}/evo.db", dir.0.display());
+    let server = Server::start(&dir.0, &db, &env());
+    let token = mint(&dir.0, &db, "ann@example.com", &["User"], &["acme"]);
+    let id = create(&server.base, &token, 6);
+    let other = create(&server.base, &token, 1);
+
+    let stream = Stream::open(server.port, &format!("/sessions/{id}/events"), &token, None);
+    assert_eq!(stream.status, 200);
+    assert_eq!(stream.content_type.as_deref(), Some("text/event-stream"));
+    // Without Last-Event-ID: only what is committed after the stream opened.
+    remove(&server.base, &token, &other, "agent0@example.com");
+    remove(&server.base, &token, &id, "agent0@example.com");
+    remove(&server.base, &token, &id, "agent1@example.com");
+    let seen = stream.events(2, QUICK);
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    for ((number, kind, data), member) in seen.iter().zip(["agent0@example.com", "agent1@example.com"]) {
+        assert_eq!(kind, "ChatMemberRemoved");
+        assert_eq!(data["id"], number.to_string(), "the SSE id is the event's id");
+        assert_eq!(data["sessionId"], id.as_str(), "only this session's events");
+        assert_eq!(data["member"]["identity"], member);
+    }
+    let last_seen = seen[1].0;
+    stream.close();
+
+    // Missed while away, then live: every event once, in order.
+    remove(&server.base, &token, &id, "agent2@example.com");
+    remove(&server.base, &token, &id, "agent3@example.com");
+    let resumed = Stream::open(server.port, &format!("/sessions/{id}/events"), &token, Some(last_seen));
+    assert_eq!(resumed.status, 200);
+    remove(&server.base, &token, &id, "agent4@example.com");
+    let (status, _, _) = call(&server.base, &token, "DELETE", &format!("/sessions/{id}"), &[], None);
+    assert_eq!(status, 200);
+    let after = resumed.events(4, QUICK);
+    let members: Vec<&str> =
+        after.iter().filter_map(|(_, _, data)| data["member"]["identity"].as_str()).collect();
+    assert_eq!(members, ["agent2@example.com", "agent3@example.com", "agent4@example.com"]);
+    assert_eq!(after.last().map(|(_, kind, _)| kind.as_str()), Some("SessionEnded"));
+    let numbers: Vec<u64> = after.iter().map(|(number, _, _)| *number).collect();
+    assert!(numbers.windows(2).all(|pair| pair[0] < pair[1]) && numbers[0] > last_seen, "{numbers:?}");
+    assert_eq!(resumed.next(Duration::from_millis(500)), None, "no duplicate follows");
+
+    // A Last-Event-ID that is not a number is refused.
+    let (status, _, body) = call(
+        &server.base,
+        &token,
+        "GET",
+        &format!("/sessions/{id}/events"),
+        &[("Last-Event-ID", "abc")],
+        None,
+    );
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["responseStatus"]["errors"][0]["fieldName"], "Last-Event-ID");
+}
+
+#[test]
+fn streams_keep_to_the_callers_accounts() {
+    let dir = Workdir::new("streams-tenancy");
+    let db = format!("sqlite://{}/evo.db", dir.0.display());
+    let server = Server::start(&dir.0, &db, &env());
+    let ann = mint(&dir.0, &db, "ann@example.com", &["User"], &["acme"]);
+    let eve = mint(&dir.0, &db, "eve@example.com", &["User"], &["other"]);
+    let admin = mint(&dir.0, &db, "root@example.com", &["Admin"], &[]);
+    let ours = create(&server.base, &ann, 2);
+
+    // Another account's session is missing, as GetSession says; no token, no stream.
+    let (status, _, body) = call(&server.base, &eve, "GET", &format!("/sessions/{ours}/events"), &[], None);
+    assert_eq!((status, body["responseStatus"]["errorCode"].as_str()), (404, Some("NotFound")));
+    let anonymous = support::agent().get(&format!("{}/events", server.base)).call().unwrap();
+    assert_eq!(anonymous.status(), 401);
+
+    let eves = Stream::open(server.port, "/events", &eve, None);
+    let admins = Stream::open(server.port, "/events", &admin, None);
+    assert_eq!((eves.status, admins.status), (200, 200));
+    remove(&server.base, &ann, &ours, "agent0@example.com");
+    let theirs = {
+        let (status, _, body) = call(
+            &server.base,
+            &eve,
+            "POST",
+            "/sessions",
+            &[],
+            Some(json!({"accountId": "other", "members": [{"identity": "+15550001111"}]})),
+        );
+        assert_eq!(status, 200, "{body}");
+        body["id"].as_str().unwrap().to_owned()
+    };
+    let eve_saw = eves.events(1, QUICK);
+    assert_eq!(eve_saw.len(), 1);
+    assert_eq!(
+        (eve_saw[0].1.as_str(), eve_saw[0].2["sessionId"].as_str()),
+        ("SessionCreated", Some(theirs.as_str()))
+    );
+    assert_eq!(eves.next(Duration::from_millis(500)), None, "nothing of acme's");
+    let admin_saw: Vec<String> = admins.events(2, QUICK).into_iter().map(|(_, kind, _)| kind).collect();
+    assert_eq!(admin_saw, ["ChatMemberRemoved", "SessionCreated"], "an admin sees every account");
+}
+
+#[test]
+fn an_idle_stream_gets_a_keep_alive_comment_every_15_seconds() {
+    let dir = Workdir::new("streams-heartbeat");
+    let db = format!("sqlite://{}/evo.db", dir.0.display());
+    let server = Server::start(&dir.0, &db, &env());
+    let token = mint(&dir.0, &db, "ann@example.com", &["User"], &["acme"]);
+    let stream = Stream::open(server.port, "/events", &token, None);
+    let opened = Instant::now();
+    assert_eq!(stream.next(Duration::from_secs(20)), Some(Frame::Comment("keep-alive".into())));
+    let waited = opened.elapsed();
+    assert!(waited >= Duration::from_secs(14) && waited < Duration::from_secs(20), "after {waited:?}");
+}
+
+#[test]
+fn a_change_through_one_instance_reaches_streams_on_another_within_a_second() {
+    let database = test_database();
+    let url = database.config().url;
+    let dir = Workdir::new("streams-instances");
+    let one = Server::start(&dir.0, &url, &env());
+    let two = Server::start(&dir.0, &url, &env());
+    let token = mint(&dir.0, &url, "ann@example.com", &["User"], &["acme"]);
+    let id = create(&one.base, &token, 4);
+    let on_one = Stream::open(one.port, "/events", &token, None);
+    let on_two = Stream::open(two.port, &format!("/sessions/{id}/events"), &token, None);
+    for m in 0..4 {
+        let through = if m % 2 == 0 { &two } else { &one };
+        let changed = Instant::now();
+        remove(&through.base, &token, &id, &format!("agent{m}@example.com"));
+        for stream in [&on_one, &on_two] {
+            let seen = stream.events(1, Duration::from_secs(3));
+            let arrived = changed.elapsed();
+            assert_eq!(seen.len(), 1, "removal {m} reached the stream");
+            assert_eq!(seen[0].2["member"]["identity"], format!("agent{m}@example.com"));
+            assert!(arrived < Duration::from_secs(1), "removal {m} took {arrived:?}");
+        }
+    }
+}
