@@ -176,3 +176,54 @@ fn an_instance_killed_during_delivery_loses_no_event() {
         *last = number;
     }
 }
+
+#[test]
+fn the_pre_removal_hook_allows_refuses_with_its_message_and_fails_closed() {
+    let dir = Workdir::new("webhooks-hook");
+    let db = format!("sqlite://{}/evo.db", dir.0.display());
+    // First question refused, second allowed, third answered too late.
+    let hook = Receiver::start(|n, _| match n {
+        0 => (409, Duration::ZERO),
+        1 => (204, Duration::ZERO),
+        _ => (200, Duration::from_millis(1500)),
+    });
+    let env = vec![
+        ("EVO_PRE_REMOVE_HOOK_URL", hook.url.clone()),
+        ("EVO_WEBHOOK_SECRET", WEBHOOK_SECRET.to_owned()),
+        ("EVO_PRE_REMOVE_HOOK_TIMEOUT_MS", "500".to_owned()),
+    ];
+    let server = Server::start(&dir.0, &db, &env);
+    let token = mint(&dir.0, &db, "ann@example.com", &["User"], &["acme"]);
+    let id = create(&server.base, &token, 3);
+    let remove = |member: &str| {
+        call(&server.base, &token, "DELETE", &format!("/sessions/{id}/members/{member}"), &[], None)
+    };
+
+    let (status, _, body) = remove("agent0@example.com");
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(body["responseStatus"]["errorCode"], "RemovalRefused");
+    assert_eq!(body["responseStatus"]["message"], "Bob is still on a call", "the hook's message");
+    let (status, _, body) = remove("agent0@example.com");
+    assert_eq!(status, 200, "{body}");
+    let (status, _, body) = remove("agent1@example.com");
+    assert_eq!((status, body["responseStatus"]["errorCode"].as_str()), (503, Some("ServiceUnavailable")));
+    // A removal refused by the rules is not asked about.
+    let (status, _, _) = remove("nobody@example.com");
+    assert_eq!(status, 404);
+
+    // The late answer is recorded once it is sent.
+    let asked = hook.wait_until(Duration::from_secs(5), |r| r.len() >= 3);
+    assert_eq!(asked.len(), 3, "three questions: refused, allowed, timed out");
+    for question in &asked {
+        assert_signed(question);
+        let body = question.json();
+        assert_eq!(body["type"], "ChatMemberRemoving");
+        assert!(body.get("id").is_none(), "a would-be event has no number");
+        assert!(question.header("webhook-id").is_some_and(|id| id.starts_with("msg_")));
+    }
+    let (_, _, session) = call(&server.base, &token, "GET", &format!("/sessions/{id}"), &[], None);
+    let members: Vec<&str> =
+        session["members"].as_array().unwrap().iter().filter_map(|m| m["identity"].as_str()).collect();
+    assert!(!members.contains(&"agent0@example.com"), "the allowed removal was made");
+    assert!(members.contains(&"agent1@example.com"), "the refused ones were not");
+}

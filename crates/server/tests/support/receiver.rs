@@ -24,6 +24,9 @@ impl Received {
     }
 }
 
+/// The body of every 4xx answer.
+pub const REFUSAL: &str = r#"{"message":"Bob is still on a call"}"#;
+
 type Policy = dyn Fn(usize, &Received) -> (u16, Duration) + Send + Sync;
 
 /// The receiver; stops accepting when dropped (its thread ends with the test process).
@@ -108,7 +111,12 @@ fn serve(stream: std::net::TcpStream, log: &Mutex<Vec<Received>>, policy: &Polic
         std::thread::sleep(delay);
         request.answered = status;
         log.lock().unwrap().push(request);
-        let answer = format!("HTTP/1.1 {status} X\r\ncontent-length: 0\r\n\r\n");
+        // A refusal says why, as a pre-removal hook would.
+        let body = if (400..500).contains(&status) { REFUSAL } else { "" };
+        let answer = format!(
+            "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+            body.len()
+        );
         if writer.write_all(answer.as_bytes()).is_err() {
             return;
         }
