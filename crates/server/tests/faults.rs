@@ -39,6 +39,7 @@ use std::time::{Duration, Instant};
 
 use pg_cluster::PgCluster;
 use serde_json::{Value, json};
+use support::sse::{Frame, Stream};
 use support::{Server, Workdir, agent_with_timeout, mint, test_database};
 
 // ---------------------------------------------------------------------------------------
@@ -597,9 +598,34 @@ fn check_after_crash(client: &Client, sessions: &[Tracked]) -> usize {
     for tracked in sessions {
         let session = get_session(client, &tracked.id);
         check_consistency(&session, tracked, "ann");
+        check_events(client, &session);
         gone += MEMBERS + 1 - session["members"].as_array().unwrap().len();
     }
     gone
+}
+
+/// The session's events, replayed from the outbox from the start, match its log one to one
+/// (no change without its event, no event without its change, contract section 14): event
+/// `i` carries the session as change `i` left it, whose last log entry is entry `i`.
+fn check_events(client: &Client, session: &Value) {
+    let id = session["id"].as_str().unwrap();
+    let log = session["log"].as_array().unwrap();
+    let port = client.base.rsplit(':').next().and_then(|p| p.parse().ok()).expect("a port in the base URL");
+    let token = client.auth.trim_start_matches("Bearer ");
+    let stream = Stream::open(port, &format!("/sessions/{id}/events"), token, Some(0));
+    let events = stream.events(log.len(), Duration::from_secs(5));
+    assert_eq!(events.len(), log.len(), "{id}: one event per log entry");
+    assert_eq!(events[0].1, "SessionCreated", "{id}");
+    for (i, (_, kind, event)) in events.iter().enumerate() {
+        let entries = event["session"]["log"].as_array().unwrap();
+        assert_eq!(entries.len(), i + 1, "{id}: event {i} ({kind}) carries the session after its change");
+        assert_eq!(entries[i]["message"], log[i]["message"], "{id}: event {i} is log entry {i}'s change");
+    }
+    assert!(
+        !matches!(stream.next(Duration::from_millis(200)), Some(Frame::Event { .. })),
+        "{id}: an event without its change"
+    );
+    stream.close();
 }
 
 fn has_retry_after(call: &Call) -> bool {

@@ -3,7 +3,7 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
+use std::sync::mpsc::{Receiver, channel};
 use std::time::{Duration, Instant};
 
 /// One block of the stream: an event, or a comment line (`: keep-alive`).
@@ -91,10 +91,7 @@ impl Stream {
 
     /// The next frame within `within`, or `None`.
     pub fn next(&self, within: Duration) -> Option<Frame> {
-        match self.frames.recv_timeout(within) {
-            Ok(frame) => Some(frame),
-            Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => None,
-        }
+        self.frames.recv_timeout(within).ok()
     }
 
     /// The next `count` events (comments skipped), each within `within` of the previous.

@@ -1,0 +1,89 @@
+#!/usr/bin/env python3
+"""Memory per open live stream (contract section 11: thousands of idle streams must cost little).
+
+Starts the release binary on a fresh SQLite database, reads its VmRSS, opens N idle
+`GET /events` streams (raw sockets, each reading its 200 and headers), reads VmRSS again,
+checks that every stream still gets an event pushed by one change, and prints the cost per
+stream. Usage: bench/streams.py [N] (default 2000); BENCH_DATABASE_URL=postgres://... for
+PostgreSQL (an empty database: it is migrated). Needs the binary built with
+`cargo build --release -p evo-server`.
+"""
+import json, os, shutil, socket, subprocess, sys, tempfile, time, urllib.request
+
+N = int(sys.argv[1]) if len(sys.argv) > 1 else 2000
+target = os.environ.get("CARGO_TARGET_DIR", "target")
+binary = os.path.join(target, "release", "evo-sessions")
+secret = "streams-bench-secret-0123456789abcdef"
+work = tempfile.mkdtemp(prefix="evo-streams-")
+env = {"PATH": os.environ["PATH"], "EVO_JWT_SECRET": secret, "EVO_LOG": "error",
+       "DATABASE_URL": os.environ.get("BENCH_DATABASE_URL", f"sqlite://{work}/evo.db"),
+       "EVO_RATE_LIMIT_PER_SEC": "0"}
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+
+port = free_port()
+token = subprocess.run([binary, "token", "--sub", "ann@example.com", "--account", "acme"],
+                       env=env, cwd=work, capture_output=True, text=True, check=True).stdout.strip()
+server = subprocess.Popen([binary, "serve"], env={**env, "EVO_BIND": f"127.0.0.1:{port}"}, cwd=work,
+                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+try:
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(300):
+        try:
+            urllib.request.urlopen(f"{base}/health/ready", timeout=1)
+            break
+        except Exception:
+            time.sleep(0.1)
+    def call(method, path, body=None):
+        request = urllib.request.Request(base + path, method=method,
+                                         data=json.dumps(body).encode() if body else None,
+                                         headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+        return json.load(urllib.request.urlopen(request, timeout=10))
+    session = call("POST", "/sessions", {"accountId": "acme", "members": [{"identity": "+15550001111"}, {"identity": "bob@example.com"}]})
+    time.sleep(1)
+    before = rss_kib(server.pid)
+    streams = []
+    for i in range(N):
+        s = socket.create_connection(("127.0.0.1", port))
+        s.sendall(f"GET /events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n\r\n".encode())
+        streams.append(s)
+    opened = 0
+    for s in streams:
+        s.settimeout(10)
+        head = b""
+        while b"\r\n\r\n" not in head:
+            head += s.recv(4096)
+        opened += head.startswith(b"HTTP/1.1 200")
+    time.sleep(2)
+    after = rss_kib(server.pid)
+    changed = time.time()
+    call("DELETE", f"/sessions/{session['id']}/members/bob@example.com")
+    reached = 0
+    for s in streams:
+        s.settimeout(10)
+        data = b""
+        while b"ChatMemberRemoved" not in data:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+        reached += b"ChatMemberRemoved" in data
+    spread = time.time() - changed
+    per_stream = (after - before) / max(opened, 1)
+    print(f"streams opened: {opened}/{N}; VmRSS {before} KiB -> {after} KiB; "
+          f"{per_stream:.1f} KiB per open stream; one change reached {reached}/{opened} streams in {spread:.2f} s")
+    for s in streams:
+        s.close()
+finally:
+    server.terminate()
+    server.wait(timeout=40)
+    shutil.rmtree(work, ignore_errors=True)
