@@ -93,6 +93,9 @@ async fn serve(config: Config) -> Result<(), String> {
              audience your tokens carry"
         );
     }
+    // Before anything records a metric: the delivery latency is a histogram of its own buckets.
+    let latency = (evo_webhooks::metrics::DELIVERY_LATENCY, evo_webhooks::metrics::DELIVERY_LATENCY_BUCKETS);
+    evo_http::observability::prometheus_with_histograms(&[latency]);
     let Wired { use_cases, streams } = open_use_cases(&config).await?;
     let listener =
         TcpListener::bind(config.bind).map_err(|e| format!("cannot listen on {}: {e}", config.bind))?;

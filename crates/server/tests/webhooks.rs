@@ -118,6 +118,11 @@ fn every_change_reaches_the_webhook_signed_in_order_and_is_retried_until_deliver
     let metrics = metrics.into_body().read_to_string().unwrap();
     assert!(metrics.contains(r#"evo_webhook_deliveries_total{outcome="delivered"} 4"#), "{metrics}");
     assert!(metrics.contains(r#"evo_webhook_deliveries_total{outcome="retried"} 2"#), "{metrics}");
+    assert!(metrics.contains(r#"evo_webhook_delivery_latency_seconds_bucket{le="#), "a histogram: {metrics}");
+    assert!(
+        metrics.contains("evo_webhook_pending") && metrics.contains("evo_webhook_dead_letters"),
+        "{metrics}"
+    );
 }
 
 #[test]

@@ -124,12 +124,25 @@ const DURATION_BUCKETS: &[f64] =
 /// The process-wide Prometheus recorder, installed on first use. A process has one global
 /// `metrics` recorder, while tests build many apps: so it is installed once, here.
 pub fn prometheus() -> &'static PrometheusHandle {
+    prometheus_with_histograms(&[])
+}
+
+/// [`prometheus`], with the bucket lists of other histograms of the process (the binary's
+/// background work, such as webhook delivery latency). Only the first call's lists count:
+/// call it before the first app is built.
+pub fn prometheus_with_histograms(histograms: &[(&str, &[f64])]) -> &'static PrometheusHandle {
     static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
     HANDLE.get_or_init(|| {
         let builder = || {
-            PrometheusBuilder::new()
+            let mut builder = PrometheusBuilder::new()
                 .set_buckets_for_metric(Matcher::Full(REQUEST_DURATION.to_owned()), DURATION_BUCKETS)
-                .expect("the bucket list is not empty")
+                .expect("the bucket list is not empty");
+            for (name, buckets) in histograms.iter().filter(|(_, buckets)| !buckets.is_empty()) {
+                builder = builder
+                    .set_buckets_for_metric(Matcher::Full((*name).to_owned()), buckets)
+                    .expect("the bucket list is not empty");
+            }
+            builder
         };
         let handle = match builder().install_recorder() {
             Ok(handle) => handle,
