@@ -232,3 +232,58 @@ fn the_pre_removal_hook_allows_refuses_with_its_message_and_fails_closed() {
     assert!(!members.contains(&"agent0@example.com"), "the allowed removal was made");
     assert!(members.contains(&"agent1@example.com"), "the refused ones were not");
 }
+
+#[test]
+fn dead_letters_go_back_to_delivery_with_webhooks_redeliver() {
+    let dir = Workdir::new("webhooks-redeliver");
+    let path = dir.0.join("evo.db");
+    let db = format!("sqlite://{}", path.display());
+    // A receiver that is down for good: nothing is delivered.
+    let down = Receiver::start(|_, _| (503, Duration::ZERO));
+    let server = Server::start(&dir.0, &db, &webhook_env(&down, &[]));
+    let token = mint(&dir.0, &db, "ann@example.com", &["User"], &["acme"]);
+    let id = create(&server.base, &token, 2);
+    let (status, _, _) = call(
+        &server.base,
+        &token,
+        "DELETE",
+        &format!("/sessions/{id}/members/agent0@example.com"),
+        &[],
+        None,
+    );
+    assert_eq!(status, 200);
+    down.wait_until(Duration::from_secs(10), |r| !r.is_empty());
+    server.kill();
+
+    // The retry window passing is the worker's to decide (tested in evo-webhooks with a test
+    // clock); here the store dead-letters both events as the worker would.
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        use evo_ports::DeliveryQueue;
+        let store =
+            evo_sqlite::SqliteSessionRepository::open(evo_sqlite::SqliteConfig::new(&path)).await.unwrap();
+        let far = chrono::Utc::now() + chrono::Duration::days(2);
+        for _ in 0..2 {
+            for pending in store.claim_due(far, far + chrono::Duration::minutes(2), 10).await.unwrap() {
+                store.mark_dead(pending.event.id, 30, "gave up").await.unwrap();
+            }
+        }
+        assert_eq!(store.delivery_counts().await.unwrap().dead, 2, "both events are dead letters");
+    });
+
+    let output = support::evo(&dir.0, &db).args(["webhooks", "redeliver"]).output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout).trim(),
+        "2 dead-lettered events sent back to delivery"
+    );
+
+    let up = Receiver::start(|_, _| (200, Duration::ZERO));
+    let _server = Server::start(&dir.0, &db, &webhook_env(&up, &[]));
+    let received = up.wait_until(Duration::from_secs(15), |r| distinct_delivered(r).len() >= 2);
+    let types: Vec<String> =
+        delivered(&received).iter().map(|r| r.json()["type"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(types, ["SessionCreated", "ChatMemberRemoved"], "redelivered, in order");
+    let again = support::evo(&dir.0, &db).args(["webhooks", "redeliver"]).output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&again.stdout).trim(), "0 dead-lettered events sent back to delivery");
+}
