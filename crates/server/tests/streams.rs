@@ -137,21 +137,23 @@ fn an_idle_stream_gets_a_keep_alive_comment_every_15_seconds() {
 }
 
 #[test]
-fn a_change_through_one_instance_reaches_streams_on_another_within_a_second() {
+fn a_change_through_one_instance_reaches_streams_on_every_other_within_a_second() {
     let database = test_database();
     let url = database.config().url;
     let dir = Workdir::new("streams-instances");
-    let one = Server::start(&dir.0, &url, &env());
-    let two = Server::start(&dir.0, &url, &env());
+    let instances: Vec<Server> = (0..3).map(|_| Server::start(&dir.0, &url, &env())).collect();
     let token = mint(&dir.0, &url, "ann@example.com", &["User"], &["acme"]);
-    let id = create(&one.base, &token, 4);
-    let on_one = Stream::open(one.port, "/events", &token, None);
-    let on_two = Stream::open(two.port, &format!("/sessions/{id}/events"), &token, None);
-    for m in 0..4 {
-        let through = if m % 2 == 0 { &two } else { &one };
+    let id = create(&instances[0].base, &token, 6);
+    let streams = [
+        Stream::open(instances[0].port, "/events", &token, None),
+        Stream::open(instances[1].port, &format!("/sessions/{id}/events"), &token, None),
+        Stream::open(instances[2].port, "/events", &token, None),
+    ];
+    for m in 0..6 {
+        let through = &instances[m % 3];
         let changed = Instant::now();
         remove(&through.base, &token, &id, &format!("agent{m}@example.com"));
-        for stream in [&on_one, &on_two] {
+        for stream in &streams {
             let seen = stream.events(1, Duration::from_secs(3));
             let arrived = changed.elapsed();
             assert_eq!(seen.len(), 1, "removal {m} reached the stream");

@@ -128,7 +128,20 @@ fn every_change_reaches_the_webhook_signed_in_order_and_is_retried_until_deliver
 #[test]
 fn an_instance_killed_during_delivery_loses_no_event() {
     let dir = Workdir::new("webhooks-kill");
-    let db = format!("sqlite://{}/evo.db", dir.0.display());
+    killed_during_delivery(&dir, &format!("sqlite://{}/evo.db", dir.0.display()));
+}
+
+#[test]
+fn an_instance_killed_during_delivery_loses_no_event_on_postgresql() {
+    let database = support::test_database();
+    let dir = Workdir::new("webhooks-kill-pg");
+    killed_during_delivery(&dir, &database.config().url);
+}
+
+/// Sixteen changes, the instance SIGKILLed while their events are being delivered, restarted:
+/// every event reaches the receiver at least once, in order per session.
+fn killed_during_delivery(dir: &Workdir, db: &str) {
+    let db = db.to_owned();
     // A slow receiver: the kill lands while deliveries are in flight.
     let receiver = Receiver::start(|_, _| (200, Duration::from_millis(200)));
     let env = webhook_env(&receiver, &[("EVO_WEBHOOK_LEASE_SECS", "11")]);

@@ -10,7 +10,8 @@
 //! After numbering, the sequencer sends `NOTIFY evo_events, '<last number>'`; every
 //! instance keeps one connection listening (to [`PgConfig::notify_url`], which must reach
 //! PostgreSQL itself: PgBouncer in transaction mode does not carry notifications) and wakes
-//! its streams. A lost notification costs at most the sequencer's poll interval.
+//! its streams. Each instance also reads the newest number once a second, so a lost
+//! notification (or a listener that cannot reach PostgreSQL) delays its streams by at most that.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -41,6 +42,8 @@ const CHANNEL: &str = "evo_events";
 const BATCH: i64 = 500;
 /// How often the sequencer looks without being told (events committed on other instances).
 const POLL: Duration = Duration::from_millis(200);
+/// Every how many polls the newest number is read (about once a second).
+const LOOK_EVERY: u32 = 5;
 
 diesel::define_sql_function! {
     fn pg_try_advisory_xact_lock(key: BigInt) -> diesel::sql_types::Bool;
@@ -89,8 +92,18 @@ impl EventNews {
 }
 
 async fn sequence(pool: Pool<AsyncPgConnection>, signal: EventSignal, told: Arc<Notify>) {
+    let mut polls = 0u32;
     loop {
         let _ = tokio::time::timeout(POLL, told.notified()).await;
+        // Once a second, what is numbered anywhere: a lost notification (or a listener that
+        // cannot connect) delays streams here by at most that.
+        polls = polls.wrapping_add(1);
+        if polls % LOOK_EVERY == 0 {
+            match newest_number(&pool).await {
+                Ok(newest) => signal.raise(newest),
+                Err(reason) => tracing::debug!(%reason, "cannot read the newest event number"),
+            }
+        }
         loop {
             match number_batch(&pool).await {
                 Ok(Some((last, count))) => {
@@ -171,6 +184,21 @@ async fn number_batch(pool: &Pool<AsyncPgConnection>) -> Result<Option<(EventId,
         })
         .await;
     numbered.map_err(|e| e.to_string())
+}
+
+/// The newest event number (0 when there is none).
+async fn newest_number(pool: &Pool<AsyncPgConnection>) -> Result<EventId, String> {
+    let mut connection = pool.get().await.map_err(|e| e.to_string())?;
+    let newest = connection
+        .transaction::<_, diesel::result::Error, _>(async |connection| {
+            session_events::table
+                .select(diesel::dsl::max(session_events::id))
+                .first::<Option<i64>>(connection)
+                .await
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(newest.and_then(|id| EventId::try_from(id).ok()).unwrap_or(0))
 }
 
 /// Keeps one connection listening on [`CHANNEL`], reconnecting after a failure.

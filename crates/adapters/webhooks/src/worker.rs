@@ -36,6 +36,12 @@ pub(crate) fn later(at: Timestamp, span: Duration) -> Timestamp {
         .unwrap_or(DateTime::<Utc>::MAX_UTC)
 }
 
+/// What one claim came to.
+struct Worked {
+    claimed: usize,
+    delivered: usize,
+}
+
 /// Delivers the outbox to the webhook, in the background: claims due events, POSTs them
 /// (several sessions at once, each session's events one after the other, in order), and
 /// records each outcome (delivered, retry later with backoff, or dead letter once the retry
@@ -106,8 +112,13 @@ impl<Q: DeliveryQueue + ?Sized> DeliveryWorker<Q> {
     async fn deliver_until(&self, shutdown: &CancellationToken) {
         while !shutdown.is_cancelled() {
             let pause = match self.work_due(shutdown).await {
-                // A full batch: more may be due right now.
-                Ok(claimed) if claimed >= self.config.batch_size as usize => None,
+                // A full batch, or a delivery (its session's next event is due now): more may
+                // be due right now.
+                Ok(Worked { claimed, delivered })
+                    if claimed >= self.config.batch_size as usize || delivered > 0 =>
+                {
+                    None
+                }
                 Ok(_) => Some(self.config.poll_interval),
                 Err(error) => {
                     tracing::warn!(%error, "cannot claim events for webhook delivery; trying again shortly");
@@ -142,41 +153,47 @@ impl<Q: DeliveryQueue + ?Sized> DeliveryWorker<Q> {
     /// Claims one batch of due events and works it; returns how many were claimed. The
     /// background loop calls this; it is public for one-off passes (and tests).
     pub async fn run_once(&self) -> Result<usize, RepositoryError> {
-        self.work_due(&CancellationToken::new()).await
+        Ok(self.work_due(&CancellationToken::new()).await?.claimed)
     }
 
-    async fn work_due(&self, shutdown: &CancellationToken) -> Result<usize, RepositoryError> {
+    async fn work_due(&self, shutdown: &CancellationToken) -> Result<Worked, RepositoryError> {
         let now = self.clock.now();
         let lease_until = later(now, self.config.lease);
         let batch = self.queue.claim_due(now, lease_until, self.config.batch_size).await?;
         let claimed = batch.len();
+        let delivered = std::sync::atomic::AtomicUsize::new(0);
         futures_util::stream::iter(chains(batch))
-            .for_each_concurrent(self.config.concurrency, |chain| {
-                self.work_chain(chain, lease_until, shutdown)
+            .for_each_concurrent(self.config.concurrency, |chain| async {
+                let count = self.work_chain(chain, lease_until, shutdown).await;
+                delivered.fetch_add(count, std::sync::atomic::Ordering::Relaxed);
             })
             .await;
-        Ok(claimed)
+        Ok(Worked { claimed, delivered: delivered.into_inner() })
     }
 
-    /// One session's claimed events, in order, up to the first that is not delivered.
+    /// One session's claimed events, in order, up to the first that is not delivered;
+    /// returns how many were delivered.
     async fn work_chain(
         &self,
         chain: Vec<PendingDelivery>,
         lease_until: Timestamp,
         shutdown: &CancellationToken,
-    ) {
+    ) -> usize {
+        let mut delivered = 0;
         for pending in chain {
             if shutdown.is_cancelled() {
-                return;
+                break;
             }
             // An attempt that could outlast the lease might run beside another worker's.
             if later(self.clock.now(), self.config.request_timeout) >= lease_until {
-                return;
+                break;
             }
             if self.attempt(&pending).await == Attempt::Stopped {
-                return;
+                break;
             }
+            delivered += 1;
         }
+        delivered
     }
 
     async fn attempt(&self, pending: &PendingDelivery) -> Attempt {

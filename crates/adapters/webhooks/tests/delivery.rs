@@ -356,3 +356,20 @@ async fn wait_until(done: impl Fn() -> bool) {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
+
+#[tokio::test]
+async fn a_sessions_backlog_goes_out_without_waiting_for_the_poll() {
+    let receiver = Receiver::start();
+    let (queue, clock) = (FakeQueue::new(), ManualClock::new());
+    // One session's backlog: the queue hands out one of its events per claim.
+    let ids: Vec<u64> = (0..5).map(|_| queue.commit("s-a", clock.now())).collect();
+    let mut config = config(&receiver.url);
+    config.poll_interval = Duration::from_secs(60);
+    let shutdown = CancellationToken::new();
+    let running = worker(&queue, config, &clock).spawn(shutdown.clone());
+    let started = std::time::Instant::now();
+    wait_until(|| ids.iter().all(|id| queue.state(*id) == State::Delivered)).await;
+    assert!(started.elapsed() < Duration::from_secs(5), "a delivery is followed by the next claim at once");
+    shutdown.cancel();
+    running.await.unwrap();
+}
