@@ -98,7 +98,7 @@ async fn sequence(pool: Pool<AsyncPgConnection>, signal: EventSignal, told: Arc<
         // Once a second, what is numbered anywhere: a lost notification (or a listener that
         // cannot connect) delays streams here by at most that.
         polls = polls.wrapping_add(1);
-        if polls % LOOK_EVERY == 0 {
+        if polls.is_multiple_of(LOOK_EVERY) {
             match newest_number(&pool).await {
                 Ok(newest) => signal.raise(newest),
                 Err(reason) => tracing::debug!(%reason, "cannot read the newest event number"),
