@@ -11,6 +11,7 @@
 
 mod change;
 mod keys;
+mod schema;
 
 use std::collections::BTreeMap;
 
