@@ -165,7 +165,7 @@ where
         let Some(id) = fields.finish(id).map_err(ServiceError::Validation)? else {
             return Err(ServiceError::Internal("a field failed without a validation error".into()));
         };
-        match self.repository.find(&id).await? {
+        match self.repository.find(&id, actor).await? {
             Some(session) if session.is_visible_to(actor) => Ok(session),
             // Another account's session answers exactly like a missing one.
             _ => Err(SessionError::NotFound.into()),

@@ -27,6 +27,8 @@ pub enum MemberWrite {
 /// a lost lock shows as a conflict instead of a lost update), the member row, one log entry.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ChangeWrites {
+    /// The session's account: the leading column of every key the writes touch.
+    pub account_id: String,
     /// The session's ID.
     pub session_id: String,
     /// The `version` read under the lock; the write sets `version + 1`.
@@ -86,6 +88,7 @@ pub fn decide(
         ChangeKind::Ended => MemberWrite::Unchanged,
     };
     let writes = ChangeWrites {
+        account_id: session.account_id.as_str().to_owned(),
         session_id: session.id.as_str().to_owned(),
         version_read,
         header: HeaderChange::of(&session),

@@ -3,6 +3,8 @@
 //! `Document` (JSON) type aliases name the two column types the SQL dialects spell apart
 //! (PostgreSQL: `timestamptz`, `jsonb`; SQLite: text of both). Every other column type is the
 //! same in `migrations/postgres` and `migrations/sqlite`.
+//!
+//! Every table's key leads with `account_id` (contract section 14).
 
 /// The `sessions`, `session_members`, `session_log` and `idempotency_keys` tables, for a
 /// module that defines `Stamp` and `Document` (see the module docs).
@@ -13,7 +15,7 @@ macro_rules! tables {
             use ::diesel::sql_types::*;
             use super::{Document, Stamp};
 
-            sessions (id) {
+            sessions (account_id, id) {
                 id -> Text,
                 account_id -> Text,
                 channel -> Text,
@@ -61,9 +63,10 @@ macro_rules! tables {
             use ::diesel::sql_types::*;
             use super::{Document, Stamp};
 
-            session_members (position) {
-                position -> BigInt,
+            session_members (account_id, session_id, position) {
+                account_id -> Text,
                 session_id -> Text,
+                position -> BigInt,
                 identity -> Text,
                 identity_key -> Text,
                 endpoint_id -> Nullable<Text>,
@@ -82,9 +85,10 @@ macro_rules! tables {
             use ::diesel::sql_types::*;
             use super::{Document, Stamp};
 
-            session_log (seq) {
-                seq -> BigInt,
+            session_log (account_id, session_id, seq) {
+                account_id -> Text,
                 session_id -> Text,
+                seq -> BigInt,
                 date -> Stamp,
                 message -> Text,
             }
@@ -94,7 +98,8 @@ macro_rules! tables {
             use ::diesel::sql_types::*;
             use super::{Document, Stamp};
 
-            idempotency_keys (scope, key) {
+            idempotency_keys (account_id, scope, key) {
+                account_id -> Text,
                 scope -> Text,
                 key -> Text,
                 fingerprint -> Text,
@@ -105,8 +110,6 @@ macro_rules! tables {
             }
         }
 
-        ::diesel::joinable!(session_members -> sessions (session_id));
-        ::diesel::joinable!(session_log -> sessions (session_id));
         ::diesel::allow_tables_to_appear_in_same_query!(
             sessions,
             session_members,
