@@ -4,10 +4,10 @@
 -- sessions and fails on any Seq Scan of our tables.
 --
 -- The texts are the store's own, captured on 2026-12-01 with log_statement = 'all' from
--- `evo-sessions serve` (built from 8b0c09c) while it served a create, reads and changes as
--- a User with two accounts and as an Admin, keyed and not; evidence_log and evidence_session
--- (sent only after a lost COMMIT) are written as diesel renders them. Recapture them when the
--- store's SQL changes (crates/adapters/postgres/src/{statements,repository}.rs).
+-- `evo-sessions serve` while it served a create, reads and changes as a User with one account,
+-- a User with two and an Admin, keyed and not; evidence_log and evidence_session (sent only
+-- after a lost COMMIT) are written as diesel renders them. Recapture them when the store's
+-- SQL changes (crates/adapters/postgres/src/{statements,repository}.rs).
 --
 -- psql -v sid=... -v account=... -v accounts='{...}' -v key=... -v scope=... -v idem=...
 --      -v key_accounts='{...,""}' -f explain.sql
@@ -16,8 +16,10 @@ SET plan_cache_mode = force_generic_plan;
 SELECT version AS ver FROM sessions WHERE id = :'sid' \gset
 
 PREPARE lock_user(text, text[]) AS SELECT "sessions"."id", "sessions"."account_id", "sessions"."channel", "sessions"."direction", "sessions"."dial_state", "sessions"."call_state", "sessions"."queue_state", "sessions"."hold_reason", "sessions"."ended", "sessions"."was_missed", "sessions"."date_completed", "sessions"."account_name", "sessions"."customer_id", "sessions"."customer_breadcrumb", "sessions"."customer_name", "sessions"."endpoint_id", "sessions"."endpoint_name", "sessions"."destination", "sessions"."to_address", "sessions"."from_address", "sessions"."from_name", "sessions"."answered_by_name", "sessions"."queue_member_id", "sessions"."outcome", "sessions"."call_sid", "sessions"."console_data", "sessions"."hold_queue_name", "sessions"."held_by_user_id", "sessions"."conference_sid", "sessions"."display_name", "sessions"."callback_number", "sessions"."answered_by_id", "sessions"."from_phone_number", "sessions"."most_recent_participant_call_sid", "sessions"."ring_queue_id", "sessions"."date_created", "sessions"."created_by", "sessions"."date_last_modified", "sessions"."last_modified_by", "sessions"."version", txid_current(), pg_postmaster_start_time() FROM "sessions" WHERE (("sessions"."id" = $1) AND ("sessions"."account_id" = ANY($2))) FOR UPDATE;
-PREPARE members_user(text, text[]) AS SELECT "session_members"."identity", "session_members"."identity_key", "session_members"."endpoint_id", "session_members"."display_name", "session_members"."is_original_member", "session_members"."avatar_url", "session_members"."application_data", "session_members"."call_state", "session_members"."role", "session_members"."call_sid", "session_members"."muted" FROM "session_members" WHERE (("session_members"."session_id" = $1) AND ("session_members"."account_id" = ANY($2))) ORDER BY "session_members"."position";
-PREPARE log_user(text, text[]) AS SELECT "session_log"."date", "session_log"."message" FROM "session_log" WHERE (("session_log"."session_id" = $1) AND ("session_log"."account_id" = ANY($2))) ORDER BY "session_log"."seq";
+PREPARE members_one(text, text[]) AS SELECT "session_members"."identity", "session_members"."identity_key", "session_members"."endpoint_id", "session_members"."display_name", "session_members"."is_original_member", "session_members"."avatar_url", "session_members"."application_data", "session_members"."call_state", "session_members"."role", "session_members"."call_sid", "session_members"."muted" FROM "session_members" WHERE (("session_members"."session_id" = $1) AND ("session_members"."account_id" = ANY($2))) ORDER BY "session_members"."position";
+PREPARE log_one(text, text[]) AS SELECT "session_log"."date", "session_log"."message" FROM "session_log" WHERE (("session_log"."session_id" = $1) AND ("session_log"."account_id" = ANY($2))) ORDER BY "session_log"."seq";
+PREPARE members_user(text, text, text[]) AS SELECT "session_members"."identity", "session_members"."identity_key", "session_members"."endpoint_id", "session_members"."display_name", "session_members"."is_original_member", "session_members"."avatar_url", "session_members"."application_data", "session_members"."call_state", "session_members"."role", "session_members"."call_sid", "session_members"."muted" FROM "session_members" WHERE (("session_members"."session_id" = $1) AND ("session_members"."account_id" = ANY(SELECT "sessions"."account_id" FROM "sessions" WHERE (("sessions"."id" = $2) AND ("sessions"."account_id" = ANY($3)))))) ORDER BY "session_members"."position";
+PREPARE log_user(text, text, text[]) AS SELECT "session_log"."date", "session_log"."message" FROM "session_log" WHERE (("session_log"."session_id" = $1) AND ("session_log"."account_id" = ANY(SELECT "sessions"."account_id" FROM "sessions" WHERE (("sessions"."id" = $2) AND ("sessions"."account_id" = ANY($3)))))) ORDER BY "session_log"."seq";
 PREPARE lock_admin(text) AS SELECT "sessions"."id", "sessions"."account_id", "sessions"."channel", "sessions"."direction", "sessions"."dial_state", "sessions"."call_state", "sessions"."queue_state", "sessions"."hold_reason", "sessions"."ended", "sessions"."was_missed", "sessions"."date_completed", "sessions"."account_name", "sessions"."customer_id", "sessions"."customer_breadcrumb", "sessions"."customer_name", "sessions"."endpoint_id", "sessions"."endpoint_name", "sessions"."destination", "sessions"."to_address", "sessions"."from_address", "sessions"."from_name", "sessions"."answered_by_name", "sessions"."queue_member_id", "sessions"."outcome", "sessions"."call_sid", "sessions"."console_data", "sessions"."hold_queue_name", "sessions"."held_by_user_id", "sessions"."conference_sid", "sessions"."display_name", "sessions"."callback_number", "sessions"."answered_by_id", "sessions"."from_phone_number", "sessions"."most_recent_participant_call_sid", "sessions"."ring_queue_id", "sessions"."date_created", "sessions"."created_by", "sessions"."date_last_modified", "sessions"."last_modified_by", "sessions"."version", txid_current(), pg_postmaster_start_time() FROM "sessions" WHERE ("sessions"."id" = $1) FOR UPDATE;
 PREPARE members_admin(text, text) AS SELECT "session_members"."identity", "session_members"."identity_key", "session_members"."endpoint_id", "session_members"."display_name", "session_members"."is_original_member", "session_members"."avatar_url", "session_members"."application_data", "session_members"."call_state", "session_members"."role", "session_members"."call_sid", "session_members"."muted" FROM "session_members" WHERE (("session_members"."session_id" = $1) AND ("session_members"."account_id" = ANY(SELECT "sessions"."account_id" FROM "sessions" WHERE ("sessions"."id" = $2)))) ORDER BY "session_members"."position";
 PREPARE log_admin(text, text) AS SELECT "session_log"."date", "session_log"."message" FROM "session_log" WHERE (("session_log"."session_id" = $1) AND ("session_log"."account_id" = ANY(SELECT "sessions"."account_id" FROM "sessions" WHERE ("sessions"."id" = $2)))) ORDER BY "session_log"."seq";
@@ -38,10 +40,14 @@ PREPARE evidence_session(text, text) AS SELECT COUNT(*) FROM "sessions" WHERE ((
 BEGIN;
 \echo '=== lock_user: change, round trip 1: lock the header among the caller’s accounts (User)'
 EXPLAIN (ANALYZE, BUFFERS) EXECUTE lock_user(:'sid', :'accounts');
-\echo '=== members_user: change or read: the members among the caller’s accounts (User)'
-EXPLAIN (ANALYZE, BUFFERS) EXECUTE members_user(:'sid', :'accounts');
-\echo '=== log_user: change or read: the log among the caller’s accounts (User)'
-EXPLAIN (ANALYZE, BUFFERS) EXECUTE log_user(:'sid', :'accounts');
+\echo '=== members_one: change or read: the members, caller with one account (User)'
+EXPLAIN (ANALYZE, BUFFERS) EXECUTE members_one(:'sid', ARRAY[:'account']);
+\echo '=== log_one: change or read: the log, caller with one account (User)'
+EXPLAIN (ANALYZE, BUFFERS) EXECUTE log_one(:'sid', ARRAY[:'account']);
+\echo '=== members_user: change or read: the members, caller with several accounts (User)'
+EXPLAIN (ANALYZE, BUFFERS) EXECUTE members_user(:'sid', :'sid', :'accounts');
+\echo '=== log_user: change or read: the log, caller with several accounts (User)'
+EXPLAIN (ANALYZE, BUFFERS) EXECUTE log_user(:'sid', :'sid', :'accounts');
 \echo '=== lock_admin: change, round trip 1: lock the header (Admin: every account)'
 EXPLAIN (ANALYZE, BUFFERS) EXECUTE lock_admin(:'sid');
 \echo '=== members_admin: change or read: the members of the session’s account (Admin)'

@@ -550,9 +550,12 @@ fn lock_futures<'c>(
     Loads { header: header.map(|r| r.optional()).boxed(), members, log }
 }
 
-/// The members and log of session `id`, sent before its header (and so its account) is known:
-/// by their key's leading column among the visible `accounts`, or, for a caller who sees
-/// every account, the account of the session with that ID (a subquery on `sessions (id)`).
+/// The members and log of session `id`, sent before its header (and so its account) is known.
+/// A caller with one account: by their key's leading column, `account_id = ANY($accounts)`
+/// (one index descent; on Citus, one shard). A caller with several accounts, or who sees every
+/// account: of the account of the session with that ID among them, a subquery on
+/// `sessions (id)` (two descents, where `= ANY` of n accounts would take n; on Citus they fan
+/// out either way).
 #[allow(clippy::type_complexity)]
 fn member_and_log_futures<'c>(
     mut connection: &'c AsyncPgConnection,
@@ -567,17 +570,33 @@ fn member_and_log_futures<'c>(
         .filter(session_log::session_id.eq(id.to_owned()))
         .order(session_log::seq)
         .select((session_log::date, session_log::message));
+    let of_session = || sessions::table.filter(sessions::id.eq(id.to_owned()));
     match accounts {
-        Some(accounts) => (
+        Some(accounts) if accounts.len() == 1 => (
             members
                 .filter(session_members::account_id.eq_any(accounts.clone()))
                 .load::<MemberRecord>(&mut connection)
                 .boxed(),
             log.filter(session_log::account_id.eq_any(accounts)).load::<LogRecord>(&mut connection).boxed(),
         ),
+        Some(accounts) => {
+            let account_of = || {
+                of_session()
+                    .filter(sessions::account_id.eq_any(accounts.clone()))
+                    .select(sessions::account_id)
+            };
+            (
+                members
+                    .filter(session_members::account_id.eq_any(account_of()))
+                    .load::<MemberRecord>(&mut connection)
+                    .boxed(),
+                log.filter(session_log::account_id.eq_any(account_of()))
+                    .load::<LogRecord>(&mut connection)
+                    .boxed(),
+            )
+        }
         None => {
-            let account_of =
-                || sessions::table.filter(sessions::id.eq(id.to_owned())).select(sessions::account_id);
+            let account_of = || of_session().select(sessions::account_id);
             (
                 members
                     .filter(session_members::account_id.eq_any(account_of()))
