@@ -106,6 +106,11 @@ cleanup() {
     fi
   done
   PIDS=()
+  # PgBouncer's folder (BENCH_PGBOUNCER=1), once PgBouncer is stopped: its log kept.
+  if [[ -n ${BOUNCER_DIR:-} && -d $BOUNCER_DIR ]]; then
+    cp "$BOUNCER_DIR/pgbouncer.log" "$RESULTS/" 2>/dev/null || true
+    rm -rf "$BOUNCER_DIR"
+  fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
