@@ -32,6 +32,10 @@ seed:
 bench:
     bench/run.sh
 
+# EXPLAIN every statement the PostgreSQL store sends at 400 000 sessions; fails on a Seq Scan (see docs/performance.md)
+explain:
+    bench/explain.sh
+
 # Benchmark DeleteChatMember on the embedded SQLite store, and synchronous=FULL against NORMAL (see docs/performance.md)
 bench-sqlite *ARGS:
     bench/sqlite.sh {{ARGS}}

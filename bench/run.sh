@@ -35,6 +35,11 @@
 #   BENCH_WARMUP=2 BENCH_CONCURRENCY="1 16" BENCH_DESIGNS="service keyed adapter onetrip";
 #   PGHOST/PGPORT/PGUSER (127.0.0.1/5432/postgres);
 #   EVO_DB_POOL_SIZE, EVO_WORKERS are passed to the service when set (else its defaults).
+#   BENCH_PGBOUNCER=1: the service reaches PostgreSQL through a PgBouncer of its own
+#   (Debian's `pgbouncer`, installed by scripts/db-up.sh), started here on a free loopback
+#   port in transaction mode as the `postgres` user, with EVO_DB_STATEMENT_CACHE=false;
+#   BENCH_PGBOUNCER_POOL (default: the service's pool size) server connections. pgbench,
+#   psql and `evo-sessions migrate` still go straight to PostgreSQL.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -101,6 +106,11 @@ cleanup() {
     fi
   done
   PIDS=()
+  # PgBouncer's folder (BENCH_PGBOUNCER=1), once PgBouncer is stopped: its log kept.
+  if [[ -n ${BOUNCER_DIR:-} && -d $BOUNCER_DIR ]]; then
+    cp "$BOUNCER_DIR/pgbouncer.log" "$RESULTS/" 2>/dev/null || true
+    rm -rf "$BOUNCER_DIR"
+  fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -187,11 +197,36 @@ seed "$SESSIONS"
 log "seeded in $(tail -1 "$RESULTS/seed-times.txt" | cut -d: -f2)"
 
 # ---------------------------------------------------------------------------------------
-# 2. The service
-PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+# 2. The service (through PgBouncer with BENCH_PGBOUNCER=1)
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+SERVICE_DATABASE_URL=$DATABASE_URL
+if [[ ${BENCH_PGBOUNCER:-0} = 1 ]]; then
+  PGBOUNCER=$(command -v pgbouncer || echo /usr/sbin/pgbouncer)
+  [[ -x $PGBOUNCER ]] || die "pgbouncer is missing (scripts/db-up.sh installs it)"
+  BOUNCER_DIR=$(mktemp -d /tmp/evo-bench-pgbouncer.XXXXXX)
+  BOUNCER_PORT=$(free_port)
+  BOUNCER_POOL=${BENCH_PGBOUNCER_POOL:-${EVO_DB_POOL_SIZE:-$((2 * $(nproc)))}}
+  printf '"%s" ""\n' "$PGUSER" >"$BOUNCER_DIR/userlist.txt"
+  printf '%s\n' "[databases]" "* = host=$PGHOST port=$PGPORT" "[pgbouncer]" "pool_mode = transaction" \
+    "listen_addr = 127.0.0.1" "listen_port = $BOUNCER_PORT" "unix_socket_dir =" "auth_type = trust" \
+    "auth_file = $BOUNCER_DIR/userlist.txt" "max_client_conn = 100" "default_pool_size = $BOUNCER_POOL" \
+    "logfile = $BOUNCER_DIR/pgbouncer.log" "pidfile = $BOUNCER_DIR/pgbouncer.pid" >"$BOUNCER_DIR/pgbouncer.ini"
+  chown -R postgres:postgres "$BOUNCER_DIR"
+  # setpriv execs PgBouncer itself, so the PID recorded is PgBouncer's.
+  setpriv --reuid=postgres --regid=postgres --init-groups "$PGBOUNCER" "$BOUNCER_DIR/pgbouncer.ini" \
+    >"$RESULTS/pgbouncer.out" 2>&1 &
+  PIDS+=("$!")
+  for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$BOUNCER_PORT") 2>/dev/null && break; sleep 0.1; done
+  (exec 3<>"/dev/tcp/127.0.0.1/$BOUNCER_PORT") 2>/dev/null || die "PgBouncer is not listening ($BOUNCER_DIR/pgbouncer.log)"
+  SERVICE_DATABASE_URL="postgres://$PGUSER@127.0.0.1:$BOUNCER_PORT/$DB"
+  export EVO_DB_STATEMENT_CACHE=false
+  echo "pgbouncer: $("$PGBOUNCER" --version | head -1), transaction mode, port $BOUNCER_PORT, default_pool_size $BOUNCER_POOL; service EVO_DB_STATEMENT_CACHE=false" >>"$RESULTS/machine.txt"
+  log "PgBouncer on 127.0.0.1:$BOUNCER_PORT (transaction mode, $BOUNCER_POOL server connections)"
+fi
+PORT=$(free_port)
 BASE=http://127.0.0.1:$PORT
 log "starting evo-sessions serve on 127.0.0.1:$PORT (pool ${EVO_DB_POOL_SIZE:-default}, workers ${EVO_WORKERS:-default})"
-EVO_BIND=127.0.0.1:$PORT "$BIN" serve >>"$RESULTS/serve.log" 2>&1 &
+DATABASE_URL=$SERVICE_DATABASE_URL EVO_BIND=127.0.0.1:$PORT "$BIN" serve >>"$RESULTS/serve.log" 2>&1 &
 SERVE_PID=$!
 PIDS+=("$SERVE_PID")
 for _ in $(seq 100); do
@@ -287,6 +322,7 @@ gen_pgbench_script() { # body out
     echo '\set ver :k - :kfirst'
     echo '\set n :n + 1'
     echo '\set sid 1000000000000000 + ((:i * 2654435761) % 4294967296) * 1000000 + :i'
+    echo '\set a :i % 10' # the session's account: acct-<a> (bench/sql/seed.sql)
     for k in $(seq $FIRST_K $LAST_K); do
       if ((k == FIRST_K)); then echo "\\if :k = $k"; else echo "\\elif :k = $k"; fi
       grep -v '^--' "$1" | sed "s/:member/:m$k/g"
@@ -384,8 +420,12 @@ if ((SCALE)); then
     log "scale run $r/2, c=16: service on $n sessions"
     WARMUP=$((WARMUP > 5 ? WARMUP : 5)) service_run 16 "$r" "$n" $(((r - 1) * n * 2 / 5)) $((n * 2 / 5)) $((n * 4 / 5 + (r - 1) * n / 10)) $((n / 10))
   done
-  # The adapter's queries on a session that still has all its members.
+  # The store's queries on a session that still has all its members (`just explain` checks
+  # the same plans on a database of its own and fails on a Seq Scan).
+  accounts='{acct-0,acct-1,acct-2,acct-3,acct-4,acct-5,acct-6,acct-7,acct-8,acct-9}'
   psql -X -d "$DB" -v sid="$(sid $((SCALE_SESSIONS - 1)))" -v key=agent2@example.com \
+    -v account=acct-$(((SCALE_SESSIONS - 1) % 10)) -v accounts="$accounts" -v scope=bench@example.com \
+    -v idem=none -v key_accounts="${accounts%\}},\"\"}" \
     -f "$BENCH/sql/explain.sql" >"$RESULTS/explain-$SCALE_SESSIONS.txt" 2>&1 ||
     log "EXPLAIN failed (see explain-$SCALE_SESSIONS.txt)"
   grep -E '^Vm(HWM|RSS)' "/proc/$SERVE_PID/status" | tr -s ' \t' ' ' >"$RESULTS/service-memory-after-scale.txt"

@@ -28,26 +28,30 @@ DECLARE
     s sessions%ROWTYPE;
     changed_at timestamptz;
 BEGIN
-    SELECT * INTO s FROM sessions WHERE id = p_id FOR UPDATE;
-    IF NOT FOUND OR NOT (s.account_id = ANY (p_accounts)) THEN
+    SELECT * INTO s FROM sessions WHERE id = p_id AND account_id = ANY (p_accounts) FOR UPDATE;
+    IF NOT FOUND THEN
         RAISE EXCEPTION 'NotFound: session %', p_id;
     END IF;
     IF s.channel <> 'Chat' THEN RAISE EXCEPTION 'NotAChatSession'; END IF;
     IF s.ended THEN RAISE EXCEPTION 'SessionEnded'; END IF;
     DELETE FROM session_members
-     WHERE session_id = p_id AND identity_key = p_key AND NOT is_original_member;
+     WHERE account_id = s.account_id AND session_id = p_id AND identity_key = p_key
+       AND NOT is_original_member;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'MemberNotFound or CannotRemoveOriginalMember: % in %', p_key, p_id;
     END IF;
     changed_at := greatest(date_trunc('milliseconds', p_now), s.date_last_modified);
-    INSERT INTO session_log (session_id, date, message) VALUES (p_id, changed_at, p_message);
+    INSERT INTO session_log (account_id, session_id, date, message)
+    VALUES (s.account_id, p_id, changed_at, p_message);
     UPDATE sessions SET date_last_modified = changed_at, last_modified_by = p_actor,
                         version = version + 1
-     WHERE id = p_id
+     WHERE account_id = s.account_id AND id = p_id
     RETURNING * INTO s;
     header := s;
-    members := ARRAY(SELECT m FROM session_members m WHERE m.session_id = p_id ORDER BY m.position);
-    log := ARRAY(SELECT l FROM session_log l WHERE l.session_id = p_id ORDER BY l.seq);
+    members := ARRAY(SELECT m FROM session_members m
+                      WHERE m.account_id = s.account_id AND m.session_id = p_id ORDER BY m.position);
+    log := ARRAY(SELECT l FROM session_log l
+                  WHERE l.account_id = s.account_id AND l.session_id = p_id ORDER BY l.seq);
     RETURN NEXT;
 END
 $$;

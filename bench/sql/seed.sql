@@ -11,7 +11,8 @@
 --   * members 2..8 are user IDs written "Agent<k>@Example.com", identity_key lower case
 --     "agent<k>@example.com", role Agent (the default for a user ID), display name "Agent <k>";
 --   * one initial log entry per session: "<actor name> started the session";
---   * `position` / `seq` (identity columns) follow join / log order.
+--   * `position` / `seq` (identity columns) follow join / log order;
+--   * members and log rows carry their session's account (every key leads with account_id).
 -- Accounts: session i belongs to acct-(i % 10).
 \set ON_ERROR_STOP on
 BEGIN;
@@ -28,9 +29,9 @@ SELECT bench.sid(i), 'acct-' || (i % 10), 'Chat', 'Incoming', 'None', 'Connected
 FROM generate_series(0, :sessions - 1) AS i,
      (SELECT date_trunc('milliseconds', now()) - interval '1 hour' AS now) AS t;
 
-INSERT INTO session_members (session_id, identity, identity_key, display_name,
+INSERT INTO session_members (account_id, session_id, identity, identity_key, display_name,
                              is_original_member, application_data, call_state, role, muted)
-SELECT bench.sid(i),
+SELECT 'acct-' || (i % 10), bench.sid(i),
        CASE WHEN k = 1 THEN '+1555' || lpad(i::text, 7, '0') ELSE 'Agent' || k || '@Example.com' END,
        CASE WHEN k = 1 THEN '+1555' || lpad(i::text, 7, '0') ELSE 'agent' || k || '@example.com' END,
        CASE WHEN k = 1 THEN 'Customer ' || i ELSE 'Agent ' || k END,
@@ -40,8 +41,8 @@ SELECT bench.sid(i),
 FROM generate_series(0, :sessions - 1) AS i, generate_series(1, 8) AS k
 ORDER BY i, k;
 
-INSERT INTO session_log (session_id, date, message)
-SELECT bench.sid(i), date_trunc('milliseconds', now()) - interval '1 hour',
+INSERT INTO session_log (account_id, session_id, date, message)
+SELECT 'acct-' || (i % 10), bench.sid(i), date_trunc('milliseconds', now()) - interval '1 hour',
        'Bench Seed started the session'
 FROM generate_series(0, :sessions - 1) AS i;
 COMMIT;

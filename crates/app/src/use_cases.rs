@@ -103,7 +103,7 @@ where
         now: Timestamp,
     ) -> Result<(), ServiceError> {
         let Some((hook, on_failure)) = &self.removal_hook else { return Ok(()) };
-        let Some(mut session) = self.repository.find(id).await? else { return Ok(()) };
+        let Some(mut session) = self.repository.find(id, actor).await? else { return Ok(()) };
         if !session.is_visible_to(actor) {
             return Ok(());
         }
@@ -217,7 +217,7 @@ where
 
     async fn get_session(&self, actor: &Actor, request: Parsed<SessionId>) -> Result<Session, ServiceError> {
         let id = admit(actor, request)?;
-        match self.repository.find(&id).await? {
+        match self.repository.find(&id, actor).await? {
             Some(session) if session.is_visible_to(actor) => Ok(session),
             // Another account's session answers exactly like a missing one.
             _ => Err(SessionError::NotFound.into()),

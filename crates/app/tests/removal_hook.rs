@@ -42,7 +42,7 @@ type Calls = Arc<Mutex<Vec<&'static str>>>;
 
 fn repository(calls: &Calls) -> MockSessionRepository {
     let mut repository = MockSessionRepository::new();
-    repository.expect_find().returning(|_| Ok(Some(chat())));
+    repository.expect_find().returning(|_, _| Ok(Some(chat())));
     let log = calls.clone();
     repository.expect_update().returning(move |_, actor, command, _, _, now| {
         log.lock().unwrap().push("update");

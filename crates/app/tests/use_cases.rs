@@ -59,7 +59,7 @@ fn store_with(sessions: Vec<Session>) -> (MockSessionRepository, Store) {
         Ok(session)
     });
     let shared = store.clone();
-    repository.expect_find().returning(move |id| Ok(shared.lock().unwrap().get(id).cloned()));
+    repository.expect_find().returning(move |id, _| Ok(shared.lock().unwrap().get(id).cloned()));
     let shared = store.clone();
     repository.expect_insert().returning(move |session, _actor, _idempotency| {
         shared.lock().unwrap().insert(session.id.clone(), session.clone());

@@ -26,8 +26,10 @@ pub trait SessionRepository: Send + Sync + 'static {
         idempotency: Option<Idempotency>,
     ) -> Result<(), UpdateError>;
 
-    /// Loads a session with its members and log, or `None`.
-    async fn find(&self, id: &SessionId) -> Result<Option<Session>, RepositoryError>;
+    /// Loads a session with its members and log, or `None`. Looks it up among the accounts
+    /// `actor` sees ([`visible_accounts`](Actor::visible_accounts)), so that every lookup
+    /// carries the leading column of the session's key: another account's session is `None`.
+    async fn find(&self, id: &SessionId, actor: &Actor) -> Result<Option<Session>, RepositoryError>;
 
     /// Atomically, and serialized with every other change to the same session: loads it,
     /// applies `command` for `actor` at `now`, persists the change with its event (the

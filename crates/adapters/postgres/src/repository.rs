@@ -91,10 +91,14 @@ const STATUS_POLL_INTERVAL: Duration = Duration::from_millis(50);
 const MAX_ATTEMPTS: usize = 3;
 /// The primary key constraint of `sessions`.
 const SESSIONS_PKEY: &str = "sessions_pkey";
-/// The unique (session, identity) constraint of `session_members`.
+/// The unique (account, session, identity) constraint of `session_members`.
 const MEMBER_UNIQUE: &str = "session_members_identity_key_unique";
 
 type Loaded = (SessionRecord, Vec<MemberRecord>, Vec<LogRecord>);
+
+/// The account a keyed answer is kept under when its request addressed no session the caller
+/// sees (see migrations/postgres/2026-12-01-000002_keys_lead_with_account_id).
+const NO_ACCOUNT: &str = "";
 
 #[diesel::declare_sql_function]
 extern "SQL" {
@@ -125,9 +129,9 @@ struct ServerTxid {
 #[derive(Debug, Clone)]
 enum Evidence {
     /// The change's log entry.
-    LogEntry { session_id: String, date: Timestamp, message: String },
+    LogEntry { account_id: String, session_id: String, date: Timestamp, message: String },
     /// A new session's row.
-    Session(String),
+    Session { account_id: String, id: String },
 }
 
 /// Sessions in PostgreSQL. Cheap to clone: clones share one connection pool.
@@ -232,13 +236,36 @@ impl PgSessionRepository {
         txid: Option<ServerTxid>,
         lost: String,
     ) -> Result<(), Failure> {
-        let evidence = Evidence::Session(session.id.as_str().to_owned());
+        let evidence = Evidence::Session {
+            account_id: session.account_id.as_str().to_owned(),
+            id: session.id.as_str().to_owned(),
+        };
         if let Some(txid) = txid {
             return self.settle_lost_commit(txid, evidence, lost).await;
         }
-        match self.find(&session.id).await {
+        let account = VisibleAccounts::Only(std::slice::from_ref(&session.account_id));
+        match self.find_among(&session.id, account).await {
             Ok(Some(_)) => Ok(()),
             _ => Err(Failure::OutcomeUnknown(format!("{lost}; whether the session was stored is not known"))),
+        }
+    }
+
+    /// [`SessionRepository::find`] among `accounts`: one snapshot, one round trip.
+    async fn find_among(
+        &self,
+        id: &SessionId,
+        accounts: VisibleAccounts<'_>,
+    ) -> Result<Option<Session>, RepositoryError> {
+        let lease = self.lease().await.map_err(Failure::into_repository_error)?;
+        let loaded = self
+            .within_deadline(find_session(lease.connection(), self.protocol, id.as_str(), accounts))
+            .await;
+        let loaded = lease.settle(loaded).map_err(Failure::into_repository_error)?;
+        match loaded {
+            None => Ok(None),
+            Some((header, members, log)) => restore_session(header, members, log)
+                .map(Some)
+                .map_err(|corrupt| RepositoryError::Internal(corrupt.to_string())),
         }
     }
 
@@ -460,8 +487,9 @@ async fn evidence_is_stored(
     evidence: &Evidence,
 ) -> Result<bool, Failure> {
     let count = match evidence {
-        Evidence::LogEntry { session_id, date, message } => {
+        Evidence::LogEntry { account_id, session_id, date, message } => {
             session_log::table
+                .filter(session_log::account_id.eq(account_id))
                 .filter(session_log::session_id.eq(session_id))
                 .filter(session_log::date.eq(date))
                 .filter(session_log::message.eq(message))
@@ -469,23 +497,45 @@ async fn evidence_is_stored(
                 .get_result::<i64>(&mut connection)
                 .await
         }
-        Evidence::Session(id) => {
-            sessions::table.filter(sessions::id.eq(id)).count().get_result::<i64>(&mut connection).await
+        Evidence::Session { account_id, id } => {
+            sessions::table
+                .filter(sessions::account_id.eq(account_id))
+                .filter(sessions::id.eq(id))
+                .count()
+                .get_result::<i64>(&mut connection)
+                .await
         }
     };
     count.map(|n| n > 0).map_err(|e| classify(&e))
 }
 
-/// The loads of a read: the header as it is, in the read's snapshot.
-fn read_futures<'c>(mut connection: &'c AsyncPgConnection, id: &str) -> Loads<'c, SessionRecord> {
-    let header = sessions::table
-        .filter(sessions::id.eq(id.to_owned()))
-        .select(evo_store_sql::session_columns!(sessions))
-        .get_result::<SessionRecord>(&mut connection)
-        .map(|r| r.optional())
-        .boxed();
-    let (members, log) = member_and_log_futures(connection, id);
-    Loads { header, members, log }
+/// The accounts a store lookup may return, as bound: `None` for every account.
+fn account_list(accounts: VisibleAccounts<'_>) -> Option<Vec<String>> {
+    match accounts {
+        VisibleAccounts::All => None,
+        VisibleAccounts::Only(accounts) => Some(accounts.iter().map(|a| a.as_str().to_owned()).collect()),
+    }
+}
+
+/// The loads of a read: the header as it is, in the read's snapshot, among `accounts`.
+fn read_futures<'c>(
+    mut connection: &'c AsyncPgConnection,
+    id: &str,
+    accounts: VisibleAccounts<'_>,
+) -> Loads<'c, SessionRecord> {
+    let by_id = sessions::table.filter(sessions::id.eq(id.to_owned()));
+    let columns = evo_store_sql::session_columns!(sessions);
+    let accounts = account_list(accounts);
+    let header = match accounts.clone() {
+        None => by_id.select(columns).get_result::<SessionRecord>(&mut connection).boxed(),
+        Some(accounts) => by_id
+            .filter(sessions::account_id.eq_any(accounts))
+            .select(columns)
+            .get_result::<SessionRecord>(&mut connection)
+            .boxed(),
+    };
+    let (members, log) = member_and_log_futures(connection, id, accounts);
+    Loads { header: header.map(|r| r.optional()).boxed(), members, log }
 }
 
 /// The loads of a change: the header locked `FOR UPDATE`, but only among the accounts the
@@ -497,42 +547,78 @@ fn lock_futures<'c>(
 ) -> Loads<'c, LockedHeader> {
     let by_id = sessions::table.filter(sessions::id.eq(id.to_owned()));
     let columns = (evo_store_sql::session_columns!(sessions), txid_current(), pg_postmaster_start_time());
-    let header = match accounts {
-        VisibleAccounts::All => {
-            by_id.select(columns).for_update().get_result::<LockedHeader>(&mut connection).boxed()
-        }
-        VisibleAccounts::Only(accounts) => {
-            let accounts: Vec<String> = accounts.iter().map(|a| a.as_str().to_owned()).collect();
-            by_id
-                .filter(sessions::account_id.eq_any(accounts))
-                .select(columns)
-                .for_update()
-                .get_result::<LockedHeader>(&mut connection)
-                .boxed()
-        }
+    let accounts = account_list(accounts);
+    let header = match accounts.clone() {
+        None => by_id.select(columns).for_update().get_result::<LockedHeader>(&mut connection).boxed(),
+        Some(accounts) => by_id
+            .filter(sessions::account_id.eq_any(accounts))
+            .select(columns)
+            .for_update()
+            .get_result::<LockedHeader>(&mut connection)
+            .boxed(),
     };
-    let (members, log) = member_and_log_futures(connection, id);
+    let (members, log) = member_and_log_futures(connection, id, accounts);
     Loads { header: header.map(|r| r.optional()).boxed(), members, log }
 }
 
+/// The members and log of session `id`, sent before its header (and so its account) is known.
+/// A caller with one account: by their key's leading column, `account_id = ANY($accounts)`
+/// (one index descent; on Citus, one shard). A caller with several accounts, or who sees every
+/// account: of the account of the session with that ID among them, a subquery on
+/// `sessions (id)` (two descents, where `= ANY` of n accounts would take n; on Citus they fan
+/// out either way).
 #[allow(clippy::type_complexity)]
 fn member_and_log_futures<'c>(
     mut connection: &'c AsyncPgConnection,
     id: &str,
+    accounts: Option<Vec<String>>,
 ) -> (BoxFuture<'c, QueryResult<Vec<MemberRecord>>>, BoxFuture<'c, QueryResult<Vec<LogRecord>>>) {
     let members = session_members::table
         .filter(session_members::session_id.eq(id.to_owned()))
         .order(session_members::position)
-        .select(evo_store_sql::member_columns!(session_members))
-        .load::<MemberRecord>(&mut connection)
-        .boxed();
+        .select(evo_store_sql::member_columns!(session_members));
     let log = session_log::table
         .filter(session_log::session_id.eq(id.to_owned()))
         .order(session_log::seq)
-        .select((session_log::date, session_log::message))
-        .load::<LogRecord>(&mut connection)
-        .boxed();
-    (members, log)
+        .select((session_log::date, session_log::message));
+    let of_session = || sessions::table.filter(sessions::id.eq(id.to_owned()));
+    match accounts {
+        Some(accounts) if accounts.len() == 1 => (
+            members
+                .filter(session_members::account_id.eq_any(accounts.clone()))
+                .load::<MemberRecord>(&mut connection)
+                .boxed(),
+            log.filter(session_log::account_id.eq_any(accounts)).load::<LogRecord>(&mut connection).boxed(),
+        ),
+        Some(accounts) => {
+            let account_of = || {
+                of_session()
+                    .filter(sessions::account_id.eq_any(accounts.clone()))
+                    .select(sessions::account_id)
+            };
+            (
+                members
+                    .filter(session_members::account_id.eq_any(account_of()))
+                    .load::<MemberRecord>(&mut connection)
+                    .boxed(),
+                log.filter(session_log::account_id.eq_any(account_of()))
+                    .load::<LogRecord>(&mut connection)
+                    .boxed(),
+            )
+        }
+        None => {
+            let account_of = || of_session().select(sessions::account_id);
+            (
+                members
+                    .filter(session_members::account_id.eq_any(account_of()))
+                    .load::<MemberRecord>(&mut connection)
+                    .boxed(),
+                log.filter(session_log::account_id.eq_any(account_of()))
+                    .load::<LogRecord>(&mut connection)
+                    .boxed(),
+            )
+        }
+    }
 }
 
 /// Runs one of the fixed statements (cached, so pipelined without a prepare trip).
@@ -592,8 +678,9 @@ async fn find_session(
     connection: &AsyncPgConnection,
     protocol: Protocol,
     id: &str,
+    accounts: VisibleAccounts<'_>,
 ) -> Result<Option<Loaded>, Failure> {
-    let Loads { header, members, log } = read_futures(connection, id);
+    let Loads { header, members, log } = read_futures(connection, id, accounts);
     let begin = control(connection, protocol, Control::BeginSnapshot);
     let (header, members, log) = match protocol {
         Protocol::Pipelined => {
@@ -630,26 +717,35 @@ enum Attempt {
 
 /// The pending checks of a keyed request, to send right after `BEGIN`: the key's advisory
 /// lock (held by whichever request runs the key, across instances, until its transaction
-/// ends) and the key's live answer.
+/// ends) and the key's live answer, among `accounts` (and the no-account `''`, see
+/// [`NO_ACCOUNT`]) when the caller's accounts are known; else under any account.
 #[allow(clippy::type_complexity)]
 fn key_checks<'c>(
     mut connection: &'c AsyncPgConnection,
     request: &Idempotency,
+    accounts: VisibleAccounts<'_>,
     now: Timestamp,
 ) -> (BoxFuture<'c, QueryResult<bool>>, BoxFuture<'c, QueryResult<Option<KeyRecord>>>) {
     let lock_name = format!("evo-sessions idempotency\n{}\n{}", request.scope, request.key);
     let locked = diesel::select(pg_try_advisory_xact_lock(hashtextextended(lock_name, 0_i64)))
         .get_result::<bool>(&mut connection)
         .boxed();
-    let stored = idempotency_keys::table
+    let by_key = idempotency_keys::table
         .filter(idempotency_keys::scope.eq(request.scope.clone()))
         .filter(idempotency_keys::key.eq(request.key.clone()))
         .filter(idempotency_keys::expires_at.gt(now))
-        .select(evo_store_sql::key_columns!(idempotency_keys))
-        .get_result::<KeyRecord>(&mut connection)
-        .map(|r| r.optional())
-        .boxed();
-    (locked, stored)
+        .select(evo_store_sql::key_columns!(idempotency_keys));
+    let stored = match account_list(accounts) {
+        None => by_key.get_result::<KeyRecord>(&mut connection).boxed(),
+        Some(mut accounts) => {
+            accounts.push(NO_ACCOUNT.to_owned());
+            by_key
+                .filter(idempotency_keys::account_id.eq_any(accounts))
+                .get_result::<KeyRecord>(&mut connection)
+                .boxed()
+        }
+    };
+    (locked, stored.map(|r| r.optional()).boxed())
 }
 
 /// What the key checks say: `Some` is the answer to give instead of carrying the request
@@ -669,9 +765,10 @@ async fn claim_key(
     connection: &AsyncPgConnection,
     protocol: Protocol,
     request: &Idempotency,
+    accounts: VisibleAccounts<'_>,
     now: Timestamp,
 ) -> Result<Option<KeyedRefusal>, Failure> {
-    let (locked, stored) = key_checks(connection, request, now);
+    let (locked, stored) = key_checks(connection, request, accounts, now);
     let claimed = futures_util::try_join!(control(connection, protocol, Control::Begin), locked, stored);
     let refusal = match claimed {
         Ok((_, locked, stored)) => match key_verdict(locked, stored, request) {
@@ -692,9 +789,11 @@ async fn claim_key(
 async fn keep_answer(
     connection: &AsyncPgConnection,
     request: &Idempotency,
+    account_id: String,
     record: KeyRecord,
 ) -> QueryResult<usize> {
     let statement = KeepAnswer {
+        account_id,
         scope: request.scope.clone(),
         key: request.key.clone(),
         fingerprint: record.fingerprint,
@@ -741,7 +840,7 @@ async fn change_session(
     // `BEGIN`); without the statement cache, where nothing pipelines, in a trip of its own.
     let pipelined_key = idempotency.filter(|_| protocol == Protocol::Pipelined);
     let began = match idempotency.filter(|_| protocol == Protocol::Unprepared) {
-        Some(key) => match claim_key(connection, protocol, key, now).await? {
+        Some(key) => match claim_key(connection, protocol, key, actor.visible_accounts(), now).await? {
             Some(refusal) => return Ok(Attempt::Keyed(refusal)),
             None => true,
         },
@@ -750,7 +849,7 @@ async fn change_session(
     let begin =
         async move { if began { Ok(()) } else { control(connection, protocol, Control::Begin).await } };
     let (locked, stored) = match pipelined_key {
-        Some(key) => key_checks(connection, key, now),
+        Some(key) => key_checks(connection, key, actor.visible_accounts(), now),
         None => (async { Ok(true) }.boxed(), async { Ok(None) }.boxed()),
     };
     let Loads { header, members, log } = lock_futures(connection, id.as_str(), actor.visible_accounts());
@@ -774,13 +873,15 @@ async fn change_session(
     let xid = header
         .as_ref()
         .map(|(_, xid, server_started)| ServerTxid { xid: *xid, server_started: *server_started });
+    // The account a keyed answer is kept under: the session's, or none when none is visible.
+    let account = header.as_ref().map_or_else(|| NO_ACCOUNT.to_owned(), |(h, _, _)| h.account_id.clone());
     let loaded = header.map(|(header, _, _)| (header, members, log));
     let (session, writes) = match decide(loaded, actor, command, if_version, now, outbox) {
         Ok(decided) => decided,
         Err(Refusal::Rejected(rejected)) => {
             // A keyed refusal is an answer too: kept, and committed.
             if let Some(key) = idempotency {
-                let kept = keep_answer(connection, key, KeyRecord::of(key, Err(&rejected))).await;
+                let kept = keep_answer(connection, key, account, KeyRecord::of(key, Err(&rejected))).await;
                 kept.map_err(|e| classify(&e))?;
                 control(connection, protocol, Control::Commit).await.map_err(|e| classify(&e))?;
             } else {
@@ -798,6 +899,7 @@ async fn change_session(
     // From here on the COMMIT may reach the server whatever happens to its answer.
     in_flight.xid = xid;
     in_flight.evidence = Some(Evidence::LogEntry {
+        account_id: writes.account_id.clone(),
         session_id: writes.session_id.clone(),
         date: writes.log_entry.date,
         message: writes.log_entry.message.clone(),
@@ -806,7 +908,7 @@ async fn change_session(
     let write = write.execute(connection);
     let kept = async move {
         match answer {
-            Some((key, record)) => keep_answer(connection, key, record).await,
+            Some((key, record)) => keep_answer(connection, key, account, record).await,
             None => Ok(0),
         }
     };
@@ -855,6 +957,7 @@ enum ChangeWrite {
 impl ChangeWrite {
     fn of(writes: &ChangeWrites) -> Self {
         let header = ChangeHeader {
+            account_id: writes.account_id.clone(),
             session_id: writes.session_id.clone(),
             header: writes.header.clone(),
             version_read: writes.version_read,
@@ -893,16 +996,22 @@ async fn insert_session(
     xid: &OnceLock<ServerTxid>,
 ) -> Result<Option<KeyedRefusal>, Failure> {
     // A new session's "now" is when it was opened.
+    // The store's insert knows no caller: the key is looked up under any account.
     let began = match idempotency {
-        Some(key) => match claim_key(connection, protocol, key, session.date_created).await? {
-            Some(refusal) => return Ok(Some(refusal)),
-            None => true,
-        },
+        Some(key) => {
+            match claim_key(connection, protocol, key, VisibleAccounts::All, session.date_created).await? {
+                Some(refusal) => return Ok(Some(refusal)),
+                None => true,
+            }
+        }
         None => false,
     };
     let id = session.id.as_str().to_owned();
-    let members = InsertMembers::new(id.clone(), session.members.iter().map(MemberRecord::of));
+    let account = session.account_id.as_str().to_owned();
+    let members =
+        InsertMembers::new(account.clone(), id.clone(), session.members.iter().map(MemberRecord::of));
     let log = InsertLog {
+        account_id: account.clone(),
         session_id: id,
         dates: session.log.iter().map(|entry| entry.date).collect(),
         messages: session.log.iter().map(|entry| entry.message.clone()).collect(),
@@ -911,7 +1020,7 @@ async fn insert_session(
         async move { if began { Ok(()) } else { control(connection, protocol, Control::Begin).await } };
     let kept = async move {
         match idempotency {
-            Some(key) => keep_answer(connection, key, KeyRecord::of(key, Ok(session))).await,
+            Some(key) => keep_answer(connection, key, account, KeyRecord::of(key, Ok(session))).await,
             None => Ok(0),
         }
     };
@@ -1019,16 +1128,8 @@ impl SessionRepository for PgSessionRepository {
         Ok(lease.settle(purged).map_err(Failure::into_repository_error)? as u64)
     }
 
-    async fn find(&self, id: &SessionId) -> Result<Option<Session>, RepositoryError> {
-        let lease = self.lease().await.map_err(Failure::into_repository_error)?;
-        let loaded = self.within_deadline(find_session(lease.connection(), self.protocol, id.as_str())).await;
-        let loaded = lease.settle(loaded).map_err(Failure::into_repository_error)?;
-        match loaded {
-            None => Ok(None),
-            Some((header, members, log)) => restore_session(header, members, log)
-                .map(Some)
-                .map_err(|corrupt| RepositoryError::Internal(corrupt.to_string())),
-        }
+    async fn find(&self, id: &SessionId, actor: &Actor) -> Result<Option<Session>, RepositoryError> {
+        self.find_among(id, actor.visible_accounts()).await
     }
 
     async fn update(

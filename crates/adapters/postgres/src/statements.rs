@@ -47,6 +47,7 @@ fixed_statement! {
 /// lock) and the log entry.
 #[derive(Debug, Clone)]
 pub(crate) struct ChangeHeader {
+    pub(crate) account_id: String,
     pub(crate) session_id: String,
     pub(crate) header: HeaderChange,
     pub(crate) version_read: i64,
@@ -57,7 +58,7 @@ pub(crate) struct ChangeHeader {
 
 impl ChangeHeader {
     /// `WITH s AS (update the header at the version read), l AS (append the log entry),
-    /// e AS (append the event to the outbox)`.
+    /// e AS (append the event to the outbox)`. Every row is addressed by its key, account first.
     fn walk_ctes<'b>(&'b self, out: &mut AstPass<'_, 'b, Pg>) -> QueryResult<()> {
         out.push_sql("WITH s AS (UPDATE sessions SET date_last_modified = ");
         out.push_bind_param::<Timestamptz, _>(&self.header.date_last_modified)?;
@@ -69,11 +70,16 @@ impl ChangeHeader {
         out.push_bind_param::<Nullable<Timestamptz>, _>(&self.header.date_completed)?;
         out.push_sql(", call_state = ");
         out.push_bind_param::<Text, _>(&self.header.call_state)?;
-        out.push_sql(", version = version + 1 WHERE id = ");
+        out.push_sql(", version = version + 1 WHERE account_id = ");
+        out.push_bind_param::<Text, _>(&self.account_id)?;
+        out.push_sql(" AND id = ");
         out.push_bind_param::<Text, _>(&self.session_id)?;
         out.push_sql(" AND version = ");
         out.push_bind_param::<BigInt, _>(&self.version_read)?;
-        out.push_sql(" RETURNING id), l AS (INSERT INTO session_log (session_id, date, message) SELECT id, ");
+        out.push_sql(
+            " RETURNING account_id, id), l AS (INSERT INTO session_log (account_id, session_id, date, message) \
+             SELECT account_id, id, ",
+        );
         out.push_bind_param::<Timestamptz, _>(&self.log_date)?;
         out.push_sql(", ");
         out.push_bind_param::<Text, _>(&self.log_message)?;
@@ -155,11 +161,15 @@ pub(crate) struct RemoveMemberWrite {
 impl QueryFragment<Pg> for RemoveMemberWrite {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
         self.change.walk_ctes(&mut out)?;
-        out.push_sql(
-            ", m AS (DELETE FROM session_members WHERE session_id IN (SELECT id FROM s) AND identity_key = ",
-        );
+        // The member by its unique key (account, session, identity), only if the header was
+        // written (the session still at the version read).
+        out.push_sql(", m AS (DELETE FROM session_members WHERE account_id = ");
+        out.push_bind_param::<Text, _>(&self.change.account_id)?;
+        out.push_sql(" AND session_id = ");
+        out.push_bind_param::<Text, _>(&self.change.session_id)?;
+        out.push_sql(" AND identity_key = ");
         out.push_bind_param::<Text, _>(&self.identity_key)?;
-        out.push_sql(")");
+        out.push_sql(" AND EXISTS (SELECT FROM s))");
         out.push_sql(APPLIED);
         Ok(())
     }
@@ -177,9 +187,9 @@ impl QueryFragment<Pg> for InviteMemberWrite {
         let m = &self.member;
         self.change.walk_ctes(&mut out)?;
         out.push_sql(
-            ", m AS (INSERT INTO session_members (session_id, identity, identity_key, endpoint_id, \
-             display_name, is_original_member, avatar_url, application_data, call_state, role, call_sid, \
-             muted) SELECT id, ",
+            ", m AS (INSERT INTO session_members (account_id, session_id, identity, identity_key, \
+             endpoint_id, display_name, is_original_member, avatar_url, application_data, call_state, role, \
+             call_sid, muted) SELECT account_id, id, ",
         );
         out.push_bind_param::<Text, _>(&m.identity)?;
         out.push_sql(", ");
@@ -236,6 +246,7 @@ counting_query!(RemoveMemberWrite, InviteMemberWrite, EndSessionWrite);
 /// order, so `position` follows the join order.
 #[derive(Debug, Clone, Default, QueryId)]
 pub(crate) struct InsertMembers {
+    account_id: String,
     session_id: String,
     identity: Vec<String>,
     identity_key: Vec<String>,
@@ -251,8 +262,12 @@ pub(crate) struct InsertMembers {
 }
 
 impl InsertMembers {
-    pub(crate) fn new(session_id: String, members: impl IntoIterator<Item = MemberRecord>) -> Self {
-        let mut columns = Self { session_id, ..Self::default() };
+    pub(crate) fn new(
+        account_id: String,
+        session_id: String,
+        members: impl IntoIterator<Item = MemberRecord>,
+    ) -> Self {
+        let mut columns = Self { account_id, session_id, ..Self::default() };
         for m in members {
             columns.identity.push(m.identity);
             columns.identity_key.push(m.identity_key);
@@ -273,10 +288,12 @@ impl InsertMembers {
 impl QueryFragment<Pg> for InsertMembers {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
         out.push_sql(
-            "INSERT INTO session_members (session_id, identity, identity_key, endpoint_id, display_name, \
-             is_original_member, avatar_url, application_data, call_state, role, call_sid, muted) \
-             SELECT ",
+            "INSERT INTO session_members (account_id, session_id, identity, identity_key, endpoint_id, \
+             display_name, is_original_member, avatar_url, application_data, call_state, role, call_sid, \
+             muted) SELECT ",
         );
+        out.push_bind_param::<Text, _>(&self.account_id)?;
+        out.push_sql(", ");
         out.push_bind_param::<Text, _>(&self.session_id)?;
         out.push_sql(
             ", u.identity, u.identity_key, u.endpoint_id, u.display_name, u.is_original_member, u.avatar_url, \
@@ -314,6 +331,7 @@ impl QueryFragment<Pg> for InsertMembers {
 /// The whole log of a new session in one statement, in order (see [`InsertMembers`]).
 #[derive(Debug, Clone, QueryId)]
 pub(crate) struct InsertLog {
+    pub(crate) account_id: String,
     pub(crate) session_id: String,
     pub(crate) dates: Vec<Timestamp>,
     pub(crate) messages: Vec<String>,
@@ -321,7 +339,9 @@ pub(crate) struct InsertLog {
 
 impl QueryFragment<Pg> for InsertLog {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
-        out.push_sql("INSERT INTO session_log (session_id, date, message) SELECT ");
+        out.push_sql("INSERT INTO session_log (account_id, session_id, date, message) SELECT ");
+        out.push_bind_param::<Text, _>(&self.account_id)?;
+        out.push_sql(", ");
         out.push_bind_param::<Text, _>(&self.session_id)?;
         out.push_sql(", u.date, u.message FROM unnest(");
         out.push_bind_param::<Array<Timestamptz>, _>(&self.dates)?;
@@ -337,6 +357,9 @@ impl QueryFragment<Pg> for InsertLog {
 /// builder is prepared anew each time: one more round trip, seen in tests/round_trips.rs).
 #[derive(Debug, Clone, QueryId)]
 pub(crate) struct KeepAnswer {
+    /// The account of the session the request addressed ('' when it addressed none the
+    /// caller sees): see migrations/postgres/2026-12-01-000002_keys_lead_with_account_id.
+    pub(crate) account_id: String,
     pub(crate) scope: String,
     pub(crate) key: String,
     pub(crate) fingerprint: String,
@@ -349,8 +372,11 @@ pub(crate) struct KeepAnswer {
 impl QueryFragment<Pg> for KeepAnswer {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
         out.push_sql(
-            "INSERT INTO idempotency_keys (scope, key, fingerprint, status, content_type, body, expires_at) VALUES (",
+            "INSERT INTO idempotency_keys (account_id, scope, key, fingerprint, status, content_type, body, \
+             expires_at) VALUES (",
         );
+        out.push_bind_param::<Text, _>(&self.account_id)?;
+        out.push_sql(", ");
         out.push_bind_param::<Text, _>(&self.scope)?;
         out.push_sql(", ");
         out.push_bind_param::<Text, _>(&self.key)?;
@@ -365,7 +391,7 @@ impl QueryFragment<Pg> for KeepAnswer {
         out.push_sql(", ");
         out.push_bind_param::<Timestamptz, _>(&self.expires_at)?;
         out.push_sql(
-            ") ON CONFLICT (scope, key) DO UPDATE SET fingerprint = EXCLUDED.fingerprint, \
+            ") ON CONFLICT (account_id, scope, key) DO UPDATE SET fingerprint = EXCLUDED.fingerprint, \
              status = EXCLUDED.status, content_type = EXCLUDED.content_type, body = EXCLUDED.body, \
              expires_at = EXCLUDED.expires_at",
         );

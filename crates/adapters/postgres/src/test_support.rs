@@ -46,6 +46,21 @@ impl TestDatabase {
     pub async fn create() -> Self {
         let admin_url = std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| DEFAULT_URL.to_owned());
         let template = TEMPLATE.get_or_init(|| async { prepare_template(&admin_url).await }).await.clone();
+        Self::create_from(admin_url, Some(template)).await
+    }
+
+    /// Creates an empty database for one test, with no migration applied (for tests of the
+    /// migrations themselves).
+    ///
+    /// # Panics
+    /// As [`create`](Self::create).
+    pub async fn create_empty() -> Self {
+        let admin_url = std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| DEFAULT_URL.to_owned());
+        Self::create_from(admin_url, None).await
+    }
+
+    async fn create_from(admin_url: String, template: Option<String>) -> Self {
+        let template = template.map(|t| format!(" TEMPLATE {t}")).unwrap_or_default();
         let name = format!(
             "{TEST_DB_PREFIX}{}_{}_{}",
             unix_seconds(),
@@ -56,7 +71,7 @@ impl TestDatabase {
         // Cloning fails while someone is connected to the template: retry briefly.
         let mut attempts = 0;
         loop {
-            match sql_query(format!("CREATE DATABASE {name} TEMPLATE {template}")).execute(&mut admin).await {
+            match sql_query(format!("CREATE DATABASE {name}{template}")).execute(&mut admin).await {
                 Ok(_) => break,
                 Err(error) if attempts < 50 => {
                     attempts += 1;

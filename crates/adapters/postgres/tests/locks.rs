@@ -69,7 +69,7 @@ async fn readiness_answers_while_every_request_connection_is_busy() {
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert!(!busy.is_finished(), "the change holds the pool's only connection");
     // ...and a request would wait for it in vain...
-    assert!(repository.find(&session.id).await.is_err(), "the request pool is saturated");
+    assert!(repository.find(&session.id, &agent()).await.is_err(), "the request pool is saturated");
     // ...while readiness has a connection of its own.
     repository.ping().await.expect("ready although the request pool is saturated");
     busy.abort();

@@ -115,7 +115,7 @@ async fn removal_with_lost_commit_answer(
 
 async fn members_now(setup: &Setup) -> usize {
     let direct = PgSessionRepository::connect(setup.database.config()).await.expect("direct connection");
-    direct.find(&setup.session_id).await.expect("find").expect("the session").members.len()
+    direct.find(&setup.session_id, &agent()).await.expect("find").expect("the session").members.len()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -52,14 +52,14 @@ async fn unavailable_while_postgres_is_unreachable_then_back_without_rebuilding(
     let repository = PgSessionRepository::connect(config).await.expect("connect through the proxy");
 
     let session = chat(&["+15551234567", "ann@example.com", "bob@example.com"]);
-    repository.insert(&session, &evo_store_testkit::fixtures::agent(), None).await.expect("insert");
-    assert!(repository.find(&session.id).await.expect("find").is_some());
+    repository.insert(&session, &agent(), None).await.expect("insert");
+    assert!(repository.find(&session.id, &agent()).await.expect("find").is_some());
 
     for mode in [Mode::Cut, Mode::Stall] {
         proxy.set(mode);
         assert_unavailable_within(&format!("{mode:?} ping"), limit, repository.ping()).await;
         assert_unavailable_within(&format!("{mode:?} find"), limit, async {
-            repository.find(&session.id).await.map(|_| ())
+            repository.find(&session.id, &agent()).await.map(|_| ())
         })
         .await;
         assert_unavailable_within(&format!("{mode:?} update"), limit, async {
@@ -82,7 +82,8 @@ async fn unavailable_while_postgres_is_unreachable_then_back_without_rebuilding(
             recovered = repository.ping().await;
         }
         recovered.unwrap_or_else(|e| panic!("no recovery after {mode:?}: {e}"));
-        let stored = repository.find(&session.id).await.expect("find after recovery").expect("the session");
+        let stored =
+            repository.find(&session.id, &agent()).await.expect("find after recovery").expect("the session");
         assert_eq!(stored.members.len(), 3, "a failed change was committed after {mode:?}");
     }
     let removed = repository

@@ -104,11 +104,8 @@ async fn warm_round_trips_removal_2_refusal_2_find_1_insert_1() {
         .update(&session.id, &agent(), &remove(0), None, None, at(1))
         .await
         .expect_err("warm-up refusal");
-    repository.find(&session.id).await.expect("warm-up find");
-    repository
-        .insert(&chat_with_users(8), &evo_store_testkit::fixtures::agent(), None)
-        .await
-        .expect("warm-up insert");
+    repository.find(&session.id, &agent()).await.expect("warm-up find");
+    repository.insert(&chat_with_users(8), &agent(), None).await.expect("warm-up insert");
     repository
         .update(&session.id, &agent(), &remove(7), None, Some(key("warm-up")), at(1))
         .await
@@ -130,7 +127,7 @@ async fn warm_round_trips_removal_2_refusal_2_find_1_insert_1() {
     })
     .await;
     let find = round_trips(|_| async {
-        repository.find(&session.id).await.expect("find");
+        repository.find(&session.id, &agent()).await.expect("find");
     })
     .await;
     let insert = round_trips(|_| async {

@@ -247,7 +247,12 @@ impl From<ChangeFailure> for UpdateError {
 
 type Loaded = (SessionRecord, Vec<MemberRecord>, Vec<LogRecord>);
 
+/// The account a keyed answer is kept under when its request addressed no session the caller
+/// sees (see migrations/sqlite/2026-12-01-000002_keys_lead_with_account_id).
+const NO_ACCOUNT: &str = "";
+
 /// Loads a session among the accounts in `accounts`: another account's reads as missing.
+/// Members and log by their key, account first.
 fn load(
     connection: &mut SqliteConnection,
     id: &str,
@@ -264,12 +269,15 @@ fn load(
     let Some(header) = header else {
         return Ok(None);
     };
+    let account = header.account_id.as_str();
     let members = session_members::table
+        .filter(session_members::account_id.eq(account))
         .filter(session_members::session_id.eq(id))
         .order(session_members::position)
         .select(evo_store_sql::member_columns!(session_members))
         .load::<MemberRecord>(connection)?;
     let log = session_log::table
+        .filter(session_log::account_id.eq(account))
         .filter(session_log::session_id.eq(id))
         .order(session_log::seq)
         .select((session_log::date, session_log::message))
@@ -284,30 +292,41 @@ fn insert_session(
     idempotency: Option<&Idempotency>,
 ) -> Result<EventId, ChangeFailure> {
     let id = session.id.as_str().to_owned();
+    let account = session.account_id.as_str().to_owned();
     connection.immediate_transaction(|connection| {
-        // A new session's "now" is when it was opened.
-        if let Some(refusal) = answered_before(connection, idempotency, session.date_created)? {
+        // A new session's "now" is when it was opened. The store's insert knows no caller:
+        // the key is looked up under any account.
+        if let Some(refusal) =
+            answered_before(connection, idempotency, VisibleAccounts::All, session.date_created)?
+        {
             return Err(ChangeFailure::Keyed(refusal));
         }
         diesel::insert_into(sessions::table)
             .values(evo_store_sql::session_values!(sessions, SessionRecord::of(session)))
             .execute(connection)?;
-        for member in &session.members {
+        // `position` and `seq` are numbered per session, from 1, in join and log order.
+        for (position, member) in (1_i64..).zip(&session.members) {
+            let member = MemberRecord::of(member);
             diesel::insert_into(session_members::table)
-                .values(evo_store_sql::member_values!(session_members, id.clone(), MemberRecord::of(member)))
+                .values((
+                    evo_store_sql::member_values!(session_members, account.clone(), id.clone(), member),
+                    session_members::position.eq(position),
+                ))
                 .execute(connection)?;
         }
-        for entry in &session.log {
+        for (seq, entry) in (1_i64..).zip(&session.log) {
             diesel::insert_into(session_log::table)
                 .values((
+                    session_log::account_id.eq(account.clone()),
                     session_log::session_id.eq(id.clone()),
+                    session_log::seq.eq(seq),
                     session_log::date.eq(entry.date),
                     session_log::message.eq(entry.message.clone()),
                 ))
                 .execute(connection)?;
         }
         let event_id = append_event(connection, event)?;
-        keep_answer(connection, idempotency, Ok(session))?;
+        keep_answer(connection, idempotency, &account, Ok(session))?;
         Ok(event_id)
     })
 }
@@ -322,21 +341,31 @@ fn append_event(connection: &mut SqliteConnection, event: EventRecord) -> QueryR
 }
 
 /// The answer a keyed request gets without being carried out, when its key holds a live
-/// answer. The write lock of `BEGIN IMMEDIATE` serializes requests, so none is ever found
-/// in flight here: a repeat waits for the first, then gets its answer.
+/// answer, among the caller's `accounts` and the no-account `''` (a key is the caller's in
+/// every account it sees). The write lock of `BEGIN IMMEDIATE` serializes requests, so none
+/// is ever found in flight here: a repeat waits for the first, then gets its answer.
 fn answered_before(
     connection: &mut SqliteConnection,
     idempotency: Option<&Idempotency>,
+    accounts: VisibleAccounts<'_>,
     now: Timestamp,
 ) -> QueryResult<Option<KeyedRefusal>> {
     let Some(request) = idempotency else { return Ok(None) };
-    let stored = idempotency_keys::table
+    let by_key = idempotency_keys::table
         .filter(idempotency_keys::scope.eq(&request.scope))
         .filter(idempotency_keys::key.eq(&request.key))
         .filter(idempotency_keys::expires_at.gt(now))
-        .select(evo_store_sql::key_columns!(idempotency_keys))
-        .get_result::<KeyRecord>(connection)
-        .optional()?;
+        .select(evo_store_sql::key_columns!(idempotency_keys));
+    let stored = match accounts {
+        VisibleAccounts::All => by_key.get_result::<KeyRecord>(connection).optional()?,
+        VisibleAccounts::Only(accounts) => by_key
+            .filter(
+                idempotency_keys::account_id
+                    .eq_any(accounts.iter().map(|a| a.as_str()).chain(std::iter::once(NO_ACCOUNT))),
+            )
+            .get_result::<KeyRecord>(connection)
+            .optional()?,
+    };
     Ok(stored.map(|record| record.answer_to(request)))
 }
 
@@ -345,12 +374,14 @@ fn answered_before(
 fn keep_answer(
     connection: &mut SqliteConnection,
     idempotency: Option<&Idempotency>,
+    account_id: &str,
     outcome: Result<&Session, &SessionError>,
 ) -> QueryResult<()> {
     let Some(request) = idempotency else { return Ok(()) };
     let record = KeyRecord::of(request, outcome);
     diesel::insert_into(idempotency_keys::table)
         .values((
+            idempotency_keys::account_id.eq(account_id),
             idempotency_keys::scope.eq(&request.scope),
             idempotency_keys::key.eq(&request.key),
             idempotency_keys::fingerprint.eq(&record.fingerprint),
@@ -359,7 +390,7 @@ fn keep_answer(
             idempotency_keys::body.eq(&record.body),
             idempotency_keys::expires_at.eq(request.expires_at),
         ))
-        .on_conflict((idempotency_keys::scope, idempotency_keys::key))
+        .on_conflict((idempotency_keys::account_id, idempotency_keys::scope, idempotency_keys::key))
         .do_update()
         .set((
             idempotency_keys::fingerprint.eq(&record.fingerprint),
@@ -382,18 +413,20 @@ fn change_session(
     let ChangeRequest { id, actor, command, if_version, idempotency, now } = request;
     // A keyed refusal is committed with its answer; the closure returns it as `Ok(Err(..))`.
     let outcome = connection.immediate_transaction(|connection| {
-        if let Some(refusal) = answered_before(connection, idempotency, now)? {
+        if let Some(refusal) = answered_before(connection, idempotency, actor.visible_accounts(), now)? {
             return Err(ChangeFailure::Keyed(refusal));
         }
         let loaded = load(connection, id.as_str(), actor.visible_accounts())?;
+        // The account a keyed answer is kept under: the session's, or none when none is visible.
+        let account = loaded.as_ref().map_or_else(|| NO_ACCOUNT.to_owned(), |(h, _, _)| h.account_id.clone());
         match decide(loaded, actor, command, if_version, now, outbox) {
             Ok((session, writes)) => {
                 let event_id = write_change(connection, writes)?;
-                keep_answer(connection, idempotency, Ok(&session))?;
+                keep_answer(connection, idempotency, &account, Ok(&session))?;
                 Ok(Ok((session, event_id)))
             }
             Err(Refusal::Rejected(rejected)) => {
-                keep_answer(connection, idempotency, Err(&rejected))?;
+                keep_answer(connection, idempotency, &account, Err(&rejected))?;
                 Ok(Err(rejected))
             }
             Err(Refusal::Corrupt(corrupt)) => Err(ChangeFailure::Corrupt(corrupt.to_string())),
@@ -413,11 +446,16 @@ struct ChangeRequest<'a> {
     now: Timestamp,
 }
 
+/// The writes of a change, each row by its key (account first). `position` and `seq` go on
+/// from the session's last (the write lock of `BEGIN IMMEDIATE` is held).
 fn write_change(connection: &mut SqliteConnection, writes: ChangeWrites) -> Result<EventId, ChangeFailure> {
-    let id = writes.session_id.as_str();
+    let (account, id) = (writes.account_id.as_str(), writes.session_id.as_str());
     let header = &writes.header;
     diesel::update(
-        sessions::table.filter(sessions::id.eq(id)).filter(sessions::version.eq(writes.version_read)),
+        sessions::table
+            .filter(sessions::account_id.eq(account))
+            .filter(sessions::id.eq(id))
+            .filter(sessions::version.eq(writes.version_read)),
     )
     .set((
         sessions::date_last_modified.eq(header.date_last_modified),
@@ -432,14 +470,23 @@ fn write_change(connection: &mut SqliteConnection, writes: ChangeWrites) -> Resu
         MemberWrite::Delete { identity_key } => {
             diesel::delete(
                 session_members::table
+                    .filter(session_members::account_id.eq(account))
                     .filter(session_members::session_id.eq(id))
                     .filter(session_members::identity_key.eq(identity_key)),
             )
             .execute(connection)?;
         }
         MemberWrite::Insert(member) => {
+            let last = session_members::table
+                .filter(session_members::account_id.eq(account))
+                .filter(session_members::session_id.eq(id))
+                .select(diesel::dsl::max(session_members::position))
+                .get_result::<Option<i64>>(connection)?;
             let inserted = diesel::insert_into(session_members::table)
-                .values(evo_store_sql::member_values!(session_members, id.to_owned(), (**member).clone()))
+                .values((
+                    evo_store_sql::member_values!(session_members, account, id, (**member).clone()),
+                    session_members::position.eq(last.unwrap_or(0) + 1),
+                ))
                 .execute(connection);
             match inserted {
                 Err(error) if is_unique_violation(&error, "session_members.") => {
@@ -452,9 +499,16 @@ fn write_change(connection: &mut SqliteConnection, writes: ChangeWrites) -> Resu
         }
         MemberWrite::Unchanged => {}
     }
+    let last = session_log::table
+        .filter(session_log::account_id.eq(account))
+        .filter(session_log::session_id.eq(id))
+        .select(diesel::dsl::max(session_log::seq))
+        .get_result::<Option<i64>>(connection)?;
     diesel::insert_into(session_log::table)
         .values((
+            session_log::account_id.eq(account),
             session_log::session_id.eq(id),
+            session_log::seq.eq(last.unwrap_or(0) + 1),
             session_log::date.eq(writes.log_entry.date),
             session_log::message.eq(&writes.log_entry.message),
         ))
@@ -487,12 +541,12 @@ impl SessionRepository for SqliteSessionRepository {
         }
     }
 
-    async fn find(&self, id: &SessionId) -> Result<Option<Session>, RepositoryError> {
-        let id = id.as_str().to_owned();
+    async fn find(&self, id: &SessionId, actor: &Actor) -> Result<Option<Session>, RepositoryError> {
+        let (id, actor) = (id.as_str().to_owned(), actor.clone());
         // One deferred (read) transaction: header, members and log from one snapshot.
         let loaded = self
             .run(move |connection| {
-                connection.transaction(|connection| load(connection, &id, VisibleAccounts::All))
+                connection.transaction(|connection| load(connection, &id, actor.visible_accounts()))
             })
             .await?;
         match loaded {

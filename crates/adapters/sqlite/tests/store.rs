@@ -37,7 +37,7 @@ async fn open_creates_the_file_in_wal_mode_and_reopening_keeps_the_sessions() {
     drop(raw);
 
     let reopened = SqliteSessionRepository::open(SqliteConfig::new(&path)).await.expect("reopen");
-    assert_eq!(reopened.find(&session.id).await.expect("find"), Some(session));
+    assert_eq!(reopened.find(&session.id, &agent()).await.expect("find"), Some(session));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -63,7 +63,7 @@ async fn a_change_waits_for_another_writer_then_answers_unavailable() {
     );
     assert!(took >= Duration::from_millis(250) && took < Duration::from_secs(3), "answered after {took:?}");
     // Readers are not blocked by the writer (WAL).
-    assert_eq!(repository.find(&session.id).await.expect("find").map(|s| s.members.len()), Some(2));
+    assert_eq!(repository.find(&session.id, &agent()).await.expect("find").map(|s| s.members.len()), Some(2));
 
     other.batch_execute("ROLLBACK").expect("release the lock");
     let changed = repository

@@ -32,6 +32,8 @@ pub enum MemberWrite {
 /// and the change's event (the outbox row).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ChangeWrites {
+    /// The session's account: the leading column of every key the writes touch.
+    pub account_id: String,
     /// The session's ID.
     pub session_id: String,
     /// The `version` read under the lock; the write sets `version + 1`.
@@ -94,6 +96,7 @@ pub fn decide(
         ChangeKind::Ended => MemberWrite::Unchanged,
     };
     let writes = ChangeWrites {
+        account_id: session.account_id.as_str().to_owned(),
         session_id: session.id.as_str().to_owned(),
         version_read,
         header: HeaderChange::of(&session),

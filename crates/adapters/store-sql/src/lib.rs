@@ -12,6 +12,7 @@
 mod change;
 mod events;
 mod keys;
+mod schema;
 
 use std::collections::BTreeMap;
 
@@ -509,14 +510,15 @@ macro_rules! session_values {
     }};
 }
 
-/// The insert values of a [`MemberRecord`] `$m` of session `$session_id` into the
-/// `session_members` table module `$t`.
+/// The insert values of a [`MemberRecord`] `$m` of session `$session_id` of account
+/// `$account_id` into the `session_members` table module `$t`.
 #[macro_export]
 macro_rules! member_values {
-    ($t:ident, $session_id:expr, $m:expr) => {{
+    ($t:ident, $account_id:expr, $session_id:expr, $m:expr) => {{
         use ::diesel::ExpressionMethods as _;
         let m: $crate::MemberRecord = $m;
         (
+            $t::account_id.eq($account_id),
             $t::session_id.eq($session_id),
             $t::identity.eq(m.identity),
             $t::identity_key.eq(m.identity_key),

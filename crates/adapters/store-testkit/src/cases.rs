@@ -31,7 +31,7 @@ pub(crate) async fn insert(repo: &Repo, session: &Session) {
 }
 
 async fn reload(repo: &Repo, id: &SessionId) -> Session {
-    repo.find(id).await.expect("find").unwrap_or_else(|| panic!("session {id} is missing"))
+    repo.find(id, &agent()).await.expect("find").unwrap_or_else(|| panic!("session {id} is missing"))
 }
 
 pub(crate) fn remove(raw: &str) -> SessionCommand {
@@ -58,13 +58,17 @@ async fn assert_refused_without_change(
     command: SessionCommand,
     expected: SessionError,
 ) {
-    let before = repo.find(id).await.expect("find");
+    let before = repo.find(id, &agent()).await.expect("find");
     let outcome = repo.update(id, &agent(), &command, None, None, at(60)).await;
     match outcome {
         Err(UpdateError::Rejected(error)) => assert_eq!(error, expected, "{command:?}"),
         other => panic!("{command:?}: expected Rejected({expected:?}), got {other:?}"),
     }
-    assert_eq!(repo.find(id).await.expect("find"), before, "a refused {command:?} changed the session");
+    assert_eq!(
+        repo.find(id, &agent()).await.expect("find"),
+        before,
+        "a refused {command:?} changed the session"
+    );
 }
 
 /// `ping` answers on a working store.
@@ -87,7 +91,7 @@ pub async fn insert_then_find_round_trips_every_field(repo: Repo) {
 /// `find` of an ID never stored is `None`.
 pub async fn find_of_an_unknown_session_is_none(repo: Repo) {
     insert(&repo, &chat(&["+15551234567"])).await;
-    assert_eq!(repo.find(&new_session_id("unknown")).await.expect("find"), None);
+    assert_eq!(repo.find(&new_session_id("unknown"), &agent()).await.expect("find"), None);
 }
 
 /// A second insert of the same ID is `AlreadyExists` and leaves the first untouched.
@@ -164,7 +168,7 @@ pub async fn update_of_an_unknown_session_is_not_found(repo: Repo) {
         let outcome = repo.update(&unknown, &agent(), &command, None, None, at(1)).await;
         assert_eq!(outcome.err(), Some(UpdateError::Rejected(SessionError::NotFound)));
     }
-    assert_eq!(repo.find(&unknown).await.expect("find"), None);
+    assert_eq!(repo.find(&unknown, &agent()).await.expect("find"), None);
 }
 
 /// Chat operations on a Voice session are refused and change nothing.
@@ -533,7 +537,8 @@ pub async fn concurrent_changes_on_one_version_apply_once(repo: Repo) {
 
 /// Renders answers as plain text naming the session and its version (or the refusal), so
 /// that a replay shows which change it answers.
-struct EchoAnswer;
+#[derive(Debug)]
+pub struct EchoAnswer;
 
 impl evo_ports::AnswerRenderer for EchoAnswer {
     fn render(&self, outcome: Result<&Session, &SessionError>) -> evo_ports::StoredAnswer {
@@ -658,7 +663,7 @@ pub async fn a_repeated_keyed_new_session_replays_its_answer(repo: Repo) {
         }
         other => panic!("expected a replay, got {other:?}"),
     }
-    assert_eq!(repo.find(&second.id).await.expect("find"), None, "the repeat stored no session");
+    assert_eq!(repo.find(&second.id, &agent()).await.expect("find"), None, "the repeat stored no session");
 }
 
 /// An expired key is used afresh; expired answers are purged in bounded batches.
@@ -685,4 +690,85 @@ pub async fn expired_keys_are_used_afresh_and_purged(repo: Repo) {
     assert_eq!(repo.purge_expired_keys(at(8), 10).await.expect("purge"), 1, "the other expired one");
     assert_eq!(repo.purge_expired_keys(at(8), 10).await.expect("purge"), 0, "the live one stays");
     assert_eq!(repo.purge_expired_keys(at(20), 10).await.expect("purge"), 1);
+}
+
+/// A caller with `roles` on `accounts`.
+fn caller(roles: &[&str], accounts: &[&str]) -> evo_domain::Actor {
+    evo_domain::Actor {
+        user_id: "agent@example.com".into(),
+        name: "Agent Smith".into(),
+        roles: roles.iter().map(|r| (*r).to_owned()).collect(),
+        account_ids: accounts
+            .iter()
+            .map(|a| evo_domain::AccountId::parse(a).expect("valid account"))
+            .collect(),
+    }
+}
+
+/// [`chat`] in `account` instead of the fixtures' account.
+fn chat_in(account: &str, identities: &[&str]) -> Session {
+    let mut data = chat(identities).into_data();
+    data.account_id = evo_domain::AccountId::parse(account).expect("valid account");
+    Session::restore(data)
+}
+
+/// A lookup by session ID carries the caller's accounts: another account's session is not
+/// found, nor changed, by a caller who does not see it; a caller who sees both accounts, and an
+/// administrator (every account), find and change either.
+pub async fn sessions_are_found_and_changed_only_among_the_callers_accounts(repo: Repo) {
+    let ours = chat(&["+15551234567", "ann@example.com", "bob@example.com"]);
+    let theirs = chat_in("globex", &["+15557654321", "cy@example.com", "dee@example.com"]);
+    insert(&repo, &ours).await;
+    insert(&repo, &theirs).await;
+
+    assert_eq!(repo.find(&theirs.id, &agent()).await.expect("find"), None, "another account's session");
+    assert_eq!(repo.find(&ours.id, &agent()).await.expect("find"), Some(ours.clone()));
+    let refused = repo.update(&theirs.id, &agent(), &remove("cy@example.com"), None, None, at(1)).await;
+    assert_eq!(refused.err(), Some(UpdateError::Rejected(SessionError::NotFound)));
+
+    let both = caller(&["User"], &["acme", "globex"]);
+    assert_eq!(repo.find(&theirs.id, &both).await.expect("find"), Some(theirs.clone()));
+    let admin = caller(&["Admin"], &[]);
+    assert_eq!(repo.find(&theirs.id, &admin).await.expect("find"), Some(theirs.clone()));
+    assert_eq!(repo.find(&ours.id, &admin).await.expect("find"), Some(ours.clone()));
+
+    let changed = repo.update(&theirs.id, &admin, &remove("cy@example.com"), None, None, at(2)).await;
+    let changed = changed.expect("an administrator changes any account's session");
+    assert_eq!(member_ids(&changed), ["+15557654321", "dee@example.com"]);
+    assert_eq!(repo.find(&theirs.id, &both).await.expect("find"), Some(changed.clone()));
+    let invited = repo.update(&theirs.id, &both, &invite("eve@example.com"), None, None, at(3)).await;
+    let invited = invited.expect("a caller who sees the account invites");
+    assert_eq!(member_ids(&invited), ["+15557654321", "dee@example.com", "eve@example.com"]);
+    assert_eq!(messages(&invited).len(), 3);
+    assert_eq!(repo.find(&theirs.id, &admin).await.expect("find"), Some(invited));
+    assert_eq!(reload(&repo, &ours.id).await, ours, "the other account's session is untouched");
+}
+
+/// A caller's key is one key in every account it sees (it is kept under the account of the
+/// session it addressed): reused on another account's session it is refused; a keyed
+/// change answered NotFound (no session, so no account) is replayed all the same.
+pub async fn a_key_is_the_callers_across_its_accounts(repo: Repo) {
+    let ours = chat(&["+15551234567", "ann@example.com", "bob@example.com"]);
+    let theirs = chat_in("globex", &["+15557654321", "cy@example.com", "dee@example.com"]);
+    insert(&repo, &ours).await;
+    insert(&repo, &theirs).await;
+    let both = caller(&["User"], &["acme", "globex"]);
+
+    let first = keyed("agent@example.com", "k-1", "remove bob", at(3600));
+    repo.update(&ours.id, &both, &remove("bob@example.com"), None, Some(first), at(1)).await.expect("first");
+    let other = keyed("agent@example.com", "k-1", "remove cy", at(3600));
+    let reused = repo.update(&theirs.id, &both, &remove("cy@example.com"), None, Some(other), at(2)).await;
+    assert_eq!(reused.err(), Some(UpdateError::Keyed(KeyedRefusal::Reused)));
+    assert_eq!(reload_as(&repo, &theirs.id, &both).await, theirs, "nothing changed");
+
+    let unseen = keyed("agent@example.com", "k-2", "remove cy as acme", at(3600));
+    let refused =
+        repo.update(&theirs.id, &agent(), &remove("cy@example.com"), None, Some(unseen.clone()), at(3)).await;
+    assert_eq!(refused.err(), Some(UpdateError::Rejected(SessionError::NotFound)));
+    let again = repo.update(&theirs.id, &agent(), &remove("cy@example.com"), None, Some(unseen), at(4)).await;
+    assert_eq!(replay_of(again), SessionError::NotFound.to_string(), "the NotFound answer is kept");
+}
+
+async fn reload_as(repo: &Repo, id: &SessionId, actor: &evo_domain::Actor) -> Session {
+    repo.find(id, actor).await.expect("find").unwrap_or_else(|| panic!("session {id} is missing"))
 }

@@ -55,6 +55,8 @@ macro_rules! repository_contract_tests {
             concurrent_repeats_of_one_keyed_change_apply_once,
             a_repeated_keyed_new_session_replays_its_answer,
             expired_keys_are_used_afresh_and_purged,
+            sessions_are_found_and_changed_only_among_the_callers_accounts,
+            a_key_is_the_callers_across_its_accounts,
         );
         $crate::repository_contract_tests!(@events $factory;
             every_change_has_one_event_and_a_refusal_none,
