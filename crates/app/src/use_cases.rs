@@ -93,16 +93,24 @@ where
     /// Asks the pre-removal hook, if any, about a removal that passes every check on a read
     /// without locks: the would-be `ChatMemberRemoving` event goes out before any lock is
     /// taken. A removal the read already refuses is left to the store, which answers it under
-    /// its lock (the hook is not asked about a change that will not happen).
+    /// its lock (the hook is not asked about a change that will not happen), and so is a
+    /// keyed request whose key already holds an answer (a repeat gets that answer, a reuse its
+    /// 422: contract section 9 puts the idempotency checks before the hook).
     async fn ask_before_removal(
         &self,
         actor: &Actor,
         id: &SessionId,
         command: &SessionCommand,
         if_version: Option<&IfVersion>,
+        idempotency: Option<&Idempotency>,
         now: Timestamp,
     ) -> Result<(), ServiceError> {
         let Some((hook, on_failure)) = &self.removal_hook else { return Ok(()) };
+        if let Some(key) = idempotency
+            && self.repository.has_kept_answer(key, actor, now).await?
+        {
+            return Ok(());
+        }
         let Some(mut session) = self.repository.find(id, actor).await? else { return Ok(()) };
         if !session.is_visible_to(actor) {
             return Ok(());
@@ -144,11 +152,11 @@ where
         let change = admit(actor, request)?;
         let now = self.clock.now();
         let command = command(change.command);
-        if matches!(command, SessionCommand::RemoveMember { .. }) {
-            self.ask_before_removal(actor, &change.session_id, &command, change.if_version.as_ref(), now)
-                .await?;
-        }
         let idempotency = change.idempotency.map(|input| self.idempotency(actor, input, now));
+        if matches!(command, SessionCommand::RemoveMember { .. }) {
+            let (id, if_version) = (&change.session_id, change.if_version.as_ref());
+            self.ask_before_removal(actor, id, &command, if_version, idempotency.as_ref(), now).await?;
+        }
         Ok(self
             .repository
             .update(&change.session_id, actor, &command, change.if_version, idempotency, now)

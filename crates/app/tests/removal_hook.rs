@@ -169,3 +169,51 @@ async fn other_changes_do_not_ask_the_hook() {
     assert!(service.end_session(&agent(), end).await.is_ok());
     assert_eq!(*calls.lock().unwrap(), ["update"]);
 }
+
+struct NoAnswer;
+
+impl AnswerRenderer for NoAnswer {
+    fn render(&self, _: Result<&Session, &SessionError>) -> StoredAnswer {
+        StoredAnswer { status: 200, content_type: "application/json".into(), body: Vec::new() }
+    }
+}
+
+fn keyed_removal(key: &str) -> Parsed<Change<Removal>> {
+    let mut change = remove("bob@example.com")?;
+    change.idempotency = Some(IdempotencyInput {
+        key: key.into(),
+        fingerprint: "remove bob".into(),
+        renderer: Arc::new(NoAnswer),
+    });
+    Ok(change)
+}
+
+/// Contract section 9: the idempotency checks come before the hook. A key that already holds
+/// an answer (a repeat, or a reuse with another request) is answered by the store without the
+/// hook being asked again; a new key is asked about as usual.
+#[tokio::test]
+async fn a_key_that_holds_an_answer_goes_to_the_store_without_asking_the_hook() {
+    let calls = Calls::default();
+    let (hook, _) = hook_answering(&calls, HookVerdict::Allow);
+    let mut repository = repository(&calls);
+    let log = calls.clone();
+    repository.expect_has_kept_answer().returning(move |key, actor, at| {
+        assert_eq!(
+            (key.scope.as_str(), actor.user_id.as_str(), at),
+            ("ann@example.com", "ann@example.com", now())
+        );
+        log.lock().unwrap().push("lookup");
+        Ok(key.key == "answered")
+    });
+    let mut clock = MockClock::new();
+    clock.expect_now().returning(now);
+    let service = SessionService::new(repository, MockTokenVerifier::new(), clock, MockIdGenerator::new())
+        .with_removal_hook(hook, OnHookFailure::Refuse);
+
+    assert!(service.delete_chat_member(&agent(), keyed_removal("answered")).await.is_ok());
+    assert_eq!(*calls.lock().unwrap(), ["lookup", "update"], "the repeat is not asked about");
+
+    calls.lock().unwrap().clear();
+    assert!(service.delete_chat_member(&agent(), keyed_removal("new")).await.is_ok());
+    assert_eq!(*calls.lock().unwrap(), ["lookup", "ask", "update"]);
+}

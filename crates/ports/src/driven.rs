@@ -60,6 +60,17 @@ pub trait SessionRepository: Send + Sync + 'static {
         now: Timestamp,
     ) -> Result<Session, UpdateError>;
 
+    /// Whether a live answer (unexpired at `now`) is kept under `idempotency`'s key among the
+    /// keys [`update`](Self::update) would look at for `actor`: such a request is a repeat (or a
+    /// reuse), which `update` answers without carrying it out. The use cases ask before calling
+    /// the pre-removal hook, which contract section 9 orders after the idempotency checks.
+    async fn has_kept_answer(
+        &self,
+        idempotency: &Idempotency,
+        actor: &Actor,
+        now: Timestamp,
+    ) -> Result<bool, RepositoryError>;
+
     /// Deletes at most `limit` idempotency records that expired before `now`; returns how
     /// many it deleted (bounded work, short locks: call it again while it returns `limit`).
     async fn purge_expired_keys(&self, now: Timestamp, limit: u32) -> Result<u64, RepositoryError>;

@@ -730,6 +730,17 @@ fn key_checks<'c>(
     let locked = diesel::select(pg_try_advisory_xact_lock(hashtextextended(lock_name, 0_i64)))
         .get_result::<bool>(&mut connection)
         .boxed();
+    (locked, kept_answer(connection, request, accounts, now))
+}
+
+/// The live answer kept under `request`'s key, among `accounts` and the no-account `''` when
+/// the caller's accounts are known; else under any account.
+fn kept_answer<'c>(
+    mut connection: &'c AsyncPgConnection,
+    request: &Idempotency,
+    accounts: VisibleAccounts<'_>,
+    now: Timestamp,
+) -> BoxFuture<'c, QueryResult<Option<KeyRecord>>> {
     let by_key = idempotency_keys::table
         .filter(idempotency_keys::scope.eq(request.scope.clone()))
         .filter(idempotency_keys::key.eq(request.key.clone()))
@@ -745,7 +756,7 @@ fn key_checks<'c>(
                 .boxed()
         }
     };
-    (locked, stored.map(|r| r.optional()).boxed())
+    stored.map(|r| r.optional()).boxed()
 }
 
 /// What the key checks say: `Some` is the answer to give instead of carrying the request
@@ -1103,6 +1114,26 @@ impl SessionRepository for PgSessionRepository {
         inserted.map_err(Failure::into_repository_error)?;
         self.events.committed();
         Ok(())
+    }
+
+    async fn has_kept_answer(
+        &self,
+        idempotency: &Idempotency,
+        actor: &Actor,
+        now: Timestamp,
+    ) -> Result<bool, RepositoryError> {
+        let lease = self.lease().await.map_err(Failure::into_repository_error)?;
+        let connection = lease.connection();
+        let protocol = self.protocol;
+        let lookup = async move {
+            // In a transaction: behind PgBouncer a prepared statement must stay on one server.
+            control(connection, protocol, Control::Begin).await?;
+            let kept = kept_answer(connection, idempotency, actor.visible_accounts(), now).await?;
+            control(connection, protocol, Control::Commit).await?;
+            QueryResult::Ok(kept.is_some())
+        };
+        let kept = self.within_deadline(lookup.map(|r| r.map_err(|e| classify(&e)))).await;
+        lease.settle(kept).map_err(Failure::into_repository_error)
     }
 
     async fn purge_expired_keys(&self, now: Timestamp, limit: u32) -> Result<u64, RepositoryError> {

@@ -351,22 +351,31 @@ fn answered_before(
     now: Timestamp,
 ) -> QueryResult<Option<KeyedRefusal>> {
     let Some(request) = idempotency else { return Ok(None) };
+    Ok(kept_answer(connection, request, accounts, now)?.map(|record| record.answer_to(request)))
+}
+
+/// The live answer kept under `request`'s key, among `accounts` and the no-account `''`.
+fn kept_answer(
+    connection: &mut SqliteConnection,
+    request: &Idempotency,
+    accounts: VisibleAccounts<'_>,
+    now: Timestamp,
+) -> QueryResult<Option<KeyRecord>> {
     let by_key = idempotency_keys::table
         .filter(idempotency_keys::scope.eq(&request.scope))
         .filter(idempotency_keys::key.eq(&request.key))
         .filter(idempotency_keys::expires_at.gt(now))
         .select(evo_store_sql::key_columns!(idempotency_keys));
-    let stored = match accounts {
-        VisibleAccounts::All => by_key.get_result::<KeyRecord>(connection).optional()?,
+    match accounts {
+        VisibleAccounts::All => by_key.get_result::<KeyRecord>(connection).optional(),
         VisibleAccounts::Only(accounts) => by_key
             .filter(
                 idempotency_keys::account_id
                     .eq_any(accounts.iter().map(|a| a.as_str()).chain(std::iter::once(NO_ACCOUNT))),
             )
             .get_result::<KeyRecord>(connection)
-            .optional()?,
-    };
-    Ok(stored.map(|record| record.answer_to(request)))
+            .optional(),
+    }
 }
 
 /// Keeps the answer of a keyed request, in the transaction of its change (an expired
@@ -583,6 +592,19 @@ impl SessionRepository for SqliteSessionRepository {
         let (session, event_id) = changed?;
         self.signal.raise(event_id);
         Ok(session)
+    }
+
+    async fn has_kept_answer(
+        &self,
+        idempotency: &Idempotency,
+        actor: &Actor,
+        now: Timestamp,
+    ) -> Result<bool, RepositoryError> {
+        let (request, actor) = (idempotency.clone(), actor.clone());
+        self.run(move |connection| {
+            Ok(kept_answer(connection, &request, actor.visible_accounts(), now)?.is_some())
+        })
+        .await
     }
 
     async fn purge_expired_keys(&self, now: Timestamp, limit: u32) -> Result<u64, RepositoryError> {

@@ -772,3 +772,46 @@ pub async fn a_key_is_the_callers_across_its_accounts(repo: Repo) {
 async fn reload_as(repo: &Repo, id: &SessionId, actor: &evo_domain::Actor) -> Session {
     repo.find(id, actor).await.expect("find").unwrap_or_else(|| panic!("session {id} is missing"))
 }
+
+/// `has_kept_answer` sees a key exactly where `update` would answer from it: the same caller's
+/// key, live, among the accounts it sees (and the no-account answers of NotFound), whatever
+/// the request (a reuse is an answer too: a 422).
+pub async fn a_kept_answer_is_seen_where_update_would_answer_from_it(repo: Repo) {
+    let ours = chat(&["+15551234567", "ann@example.com", "bob@example.com"]);
+    let theirs = chat_in("globex", &["+15557654321", "cy@example.com", "dee@example.com"]);
+    insert(&repo, &ours).await;
+    insert(&repo, &theirs).await;
+    let (acme_only, globex_only) = (agent(), caller(&["User"], &["globex"]));
+    let admin = caller(&["Admin"], &[]);
+    let key = keyed("agent@example.com", "k-1", "remove bob", at(3600));
+    let kept = async |key: &Idempotency, actor: &evo_domain::Actor, now| {
+        repo.has_kept_answer(key, actor, now).await.expect("has_kept_answer")
+    };
+    assert!(!kept(&key, &acme_only, at(0)).await, "nothing kept yet");
+
+    repo.update(&ours.id, &acme_only, &remove("bob@example.com"), None, Some(key.clone()), at(1))
+        .await
+        .expect("the keyed removal");
+    assert!(kept(&key, &acme_only, at(2)).await, "a repeat");
+    assert!(
+        kept(&keyed("agent@example.com", "k-1", "remove ann", at(3600)), &acme_only, at(2)).await,
+        "a reuse"
+    );
+    assert!(kept(&key, &admin, at(2)).await, "an Admin sees every account");
+    assert!(!kept(&keyed("agent@example.com", "k-2", "remove bob", at(3600)), &acme_only, at(2)).await);
+    assert!(!kept(&keyed("other@example.com", "k-1", "remove bob", at(3600)), &acme_only, at(2)).await);
+    assert!(!kept(&key, &globex_only, at(2)).await, "kept under acme, which that caller does not see");
+    assert!(!kept(&key, &acme_only, at(3600)).await, "expired");
+    // And update agrees: the same key on a session that caller sees is carried out.
+    let carried =
+        repo.update(&theirs.id, &globex_only, &remove("cy@example.com"), None, Some(key), at(3)).await;
+    assert_eq!(carried.expect("not a repeat for that caller").members.len(), 2);
+
+    // A NotFound answer has no account: every caller of that scope meets it.
+    let unseen = keyed("agent@example.com", "k-3", "remove cy as acme", at(3600));
+    let refused = repo
+        .update(&theirs.id, &acme_only, &remove("cy@example.com"), None, Some(unseen.clone()), at(4))
+        .await;
+    assert_eq!(refused.err(), Some(UpdateError::Rejected(SessionError::NotFound)));
+    assert!(kept(&unseen, &globex_only, at(5)).await);
+}

@@ -57,6 +57,7 @@ macro_rules! repository_contract_tests {
             expired_keys_are_used_afresh_and_purged,
             sessions_are_found_and_changed_only_among_the_callers_accounts,
             a_key_is_the_callers_across_its_accounts,
+            a_kept_answer_is_seen_where_update_would_answer_from_it,
         );
         $crate::repository_contract_tests!(@events $factory;
             every_change_has_one_event_and_a_refusal_none,
