@@ -40,6 +40,9 @@
 #   port in transaction mode as the `postgres` user, with EVO_DB_STATEMENT_CACHE=false;
 #   BENCH_PGBOUNCER_POOL (default: the service's pool size) server connections. pgbench,
 #   psql and `evo-sessions migrate` still go straight to PostgreSQL.
+#   BENCH_WEBHOOK=1: a webhook receiver of its own (bench/webhook_receiver.py, answers 204)
+#   gets every event while the removals run (EVO_WEBHOOK_URL); the outbox's state and the
+#   time its backlog takes to drain after the last run go to outbox.txt.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -223,6 +226,20 @@ if [[ ${BENCH_PGBOUNCER:-0} = 1 ]]; then
   echo "pgbouncer: $("$PGBOUNCER" --version | head -1), transaction mode, port $BOUNCER_PORT, default_pool_size $BOUNCER_POOL; service EVO_DB_STATEMENT_CACHE=false" >>"$RESULTS/machine.txt"
   log "PgBouncer on 127.0.0.1:$BOUNCER_PORT (transaction mode, $BOUNCER_POOL server connections)"
 fi
+# A webhook receiver (BENCH_WEBHOOK=1): every event is delivered while the removals run.
+if [[ ${BENCH_WEBHOOK:-0} = 1 ]]; then
+  RECEIVER_PORT=$(free_port)
+  "$PY" "$BENCH/webhook_receiver.py" "$RECEIVER_PORT" "$RESULTS/webhook-counts.json" \
+    >"$RESULTS/webhook-receiver.log" 2>&1 &
+  RECEIVER_PID=$!
+  PIDS+=("$RECEIVER_PID")
+  for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$RECEIVER_PORT") 2>/dev/null && break; sleep 0.1; done
+  (exec 3<>"/dev/tcp/127.0.0.1/$RECEIVER_PORT") 2>/dev/null || die "the webhook receiver is not listening"
+  export EVO_WEBHOOK_URL=http://127.0.0.1:$RECEIVER_PORT/events
+  export EVO_WEBHOOK_SECRET=whsec_$(head -c 24 /dev/urandom | base64)
+  echo "webhook: bench/webhook_receiver.py on 127.0.0.1:$RECEIVER_PORT (answers 204), EVO_WEBHOOK_URL set" >>"$RESULTS/machine.txt"
+  log "webhook receiver on 127.0.0.1:$RECEIVER_PORT"
+fi
 PORT=$(free_port)
 BASE=http://127.0.0.1:$PORT
 log "starting evo-sessions serve on 127.0.0.1:$PORT (pool ${EVO_DB_POOL_SIZE:-default}, workers ${EVO_WORKERS:-default})"
@@ -269,7 +286,7 @@ counts() {
   done
   echo "$now"
 }
-check() { psql -X -Atq -d "$DB" -f "$BENCH/sql/check.sql"; }
+check() { psql -X -Atq -d "$DB" -v events="${1:-0}" -f "$BENCH/sql/check.sql"; } # [1: the outbox too]
 # WAL written (bytes, full-page images): cluster-wide, so other databases' writes add noise.
 wal() { psql -X -Atq -F' ' -d "$DB" -c 'SELECT wal_bytes, wal_fpi FROM pg_stat_wal'; }
 
@@ -298,7 +315,7 @@ service_run() { # c run sessions first count wfirst wcount [design: service or k
   cpu_stop
   wal_after=$(wal)
   after=$(counts)
-  record "$design" "$c" "$r" "$n" "$out" "$before" "$after" "$(check)" "$(cut -d' ' -f1 /proc/loadavg)" \
+  record "$design" "$c" "$r" "$n" "$out" "$before" "$after" "$(check 1)" "$(cut -d' ' -f1 /proc/loadavg)" \
     "$wal_before" "$wal_after"
 }
 
@@ -378,6 +395,20 @@ for r in $(seq "$RUNS"); do
   done
 done
 grep -E '^Vm(HWM|RSS)' "/proc/$SERVE_PID/status" | tr -s ' \t' ' ' >"$RESULTS/service-memory.txt"
+# The outbox after the last run: how the events stand (0 none to deliver, 1 pending, 2
+# delivered, 3 dead) and, with a webhook, how long the backlog takes to drain.
+if [[ -n ${RECEIVER_PID:-} ]]; then
+  drained=
+  for i in $(seq 600); do
+    [[ $(psql -X -Atq -d "$DB" -c 'SELECT count(*) FROM session_events WHERE delivery = 1') = 0 ]] && { drained=$((i / 10)); break; }
+    sleep 0.1
+  done
+  log "webhook backlog after the last run drained in ${drained:-more than 60} s"
+  echo "backlog drained after the last run in: ${drained:-more than 60} s" >"$RESULTS/outbox.txt"
+fi
+psql -X -At -F' ' -d "$DB" -c 'SELECT delivery, count(*) FROM session_events GROUP BY 1 ORDER BY 1' \
+  | sed 's/^/events with delivery state /' >>"$RESULTS/outbox.txt"
+log "outbox: $(tr '\n' ';' <"$RESULTS/outbox.txt")"
 log "service memory: $(tr '\n' ' ' <"$RESULTS/service-memory.txt")"
 
 # ---------------------------------------------------------------------------------------

@@ -16,7 +16,7 @@
 -- Accounts: session i belongs to acct-(i % 10).
 \set ON_ERROR_STOP on
 BEGIN;
-TRUNCATE sessions, session_members, session_log, idempotency_keys RESTART IDENTITY;
+TRUNCATE sessions, session_members, session_log, idempotency_keys, session_events RESTART IDENTITY;
 
 INSERT INTO sessions (id, account_id, channel, direction, dial_state, call_state, queue_state,
                       hold_reason, ended, was_missed, customer_breadcrumb, customer_name,
