@@ -39,52 +39,80 @@ pub struct CorruptRow {
     pub problem: String,
 }
 
-/// One row of `sessions`, in the column order of the stores' `SESSION_COLUMNS` selects.
-#[derive(Debug, Clone, PartialEq, Queryable)]
-#[allow(missing_docs)] // each field is the column (and SessionInfo field) of the same name
-pub struct SessionRecord {
-    pub id: String,
-    pub account_id: String,
-    pub channel: String,
-    pub direction: String,
-    pub dial_state: String,
-    pub call_state: String,
-    pub queue_state: String,
-    pub hold_reason: String,
-    pub ended: bool,
-    pub was_missed: bool,
-    pub date_completed: Option<Timestamp>,
-    pub account_name: Option<String>,
-    pub customer_id: Option<String>,
-    pub customer_breadcrumb: Value,
-    pub customer_name: Option<String>,
-    pub endpoint_id: Option<String>,
-    pub endpoint_name: Option<String>,
-    pub destination: Option<String>,
-    pub to_address: Option<String>,
-    pub from_address: Option<String>,
-    pub from_name: Option<String>,
-    pub answered_by_name: Option<String>,
-    pub queue_member_id: Option<String>,
-    pub outcome: Option<String>,
-    pub call_sid: Option<String>,
-    pub console_data: Option<String>,
-    pub hold_queue_name: Option<String>,
-    pub held_by_user_id: Option<String>,
-    pub conference_sid: Option<String>,
-    pub display_name: Option<String>,
-    pub callback_number: Option<String>,
-    pub answered_by_id: Option<String>,
-    pub from_phone_number: Option<String>,
-    pub most_recent_participant_call_sid: Option<String>,
-    pub ring_queue_id: Option<String>,
-    pub date_created: Timestamp,
-    pub created_by: String,
-    pub date_last_modified: Timestamp,
-    pub last_modified_by: String,
-    /// Bumped by every change: a change applies only to the version it was decided on.
-    pub version: i64,
+/// The `sessions` columns, written once, in order: `column: Rust type [SQL type]`, in two
+/// groups (diesel's insert tuples stop at 32 elements). `$callback` (a macro of this crate)
+/// gets `{ $args } { first group } { second group }`: [`SessionRecord`], [`session_columns!`],
+/// [`session_values!`] and the `sessions` table of [`tables!`] are made from it. `Stamp` and
+/// `Document` are the store's own timestamp and JSON types (see [`schema`]).
+#[doc(hidden)]
+#[macro_export]
+macro_rules! with_session_columns {
+    ($callback:ident { $($args:tt)* }) => {
+        $crate::$callback! { { $($args)* }
+        {
+            id: String [Text],
+            account_id: String [Text],
+            channel: String [Text],
+            direction: String [Text],
+            dial_state: String [Text],
+            call_state: String [Text],
+            queue_state: String [Text],
+            hold_reason: String [Text],
+            ended: bool [Bool],
+            was_missed: bool [Bool],
+            date_completed: Option<Timestamp> [Nullable<Stamp>],
+            account_name: Option<String> [Nullable<Text>],
+            customer_id: Option<String> [Nullable<Text>],
+            customer_breadcrumb: Value [Document],
+            customer_name: Option<String> [Nullable<Text>],
+            endpoint_id: Option<String> [Nullable<Text>],
+            endpoint_name: Option<String> [Nullable<Text>],
+            destination: Option<String> [Nullable<Text>],
+            to_address: Option<String> [Nullable<Text>],
+            from_address: Option<String> [Nullable<Text>],
+        }
+        {
+            from_name: Option<String> [Nullable<Text>],
+            answered_by_name: Option<String> [Nullable<Text>],
+            queue_member_id: Option<String> [Nullable<Text>],
+            outcome: Option<String> [Nullable<Text>],
+            call_sid: Option<String> [Nullable<Text>],
+            console_data: Option<String> [Nullable<Text>],
+            hold_queue_name: Option<String> [Nullable<Text>],
+            held_by_user_id: Option<String> [Nullable<Text>],
+            conference_sid: Option<String> [Nullable<Text>],
+            display_name: Option<String> [Nullable<Text>],
+            callback_number: Option<String> [Nullable<Text>],
+            answered_by_id: Option<String> [Nullable<Text>],
+            from_phone_number: Option<String> [Nullable<Text>],
+            most_recent_participant_call_sid: Option<String> [Nullable<Text>],
+            ring_queue_id: Option<String> [Nullable<Text>],
+            date_created: Timestamp [Stamp],
+            created_by: String [Text],
+            date_last_modified: Timestamp [Stamp],
+            last_modified_by: String [Text],
+            version: i64 [BigInt],
+        }
+        }
+    };
 }
+
+/// Defines [`SessionRecord`] from [`with_session_columns!`].
+#[doc(hidden)]
+#[macro_export]
+macro_rules! session_record {
+    ({} $({ $($column:ident: $rust:ty [$($sql:tt)*],)* })*) => {
+        /// One row of `sessions`, in the column order of [`session_columns!`]. `version` is
+        /// bumped by every change: a change applies only to the version it was decided on.
+        #[derive(Debug, Clone, PartialEq, Queryable)]
+        #[allow(missing_docs)] // each field is the column (and SessionInfo field) of the same name
+        pub struct SessionRecord {
+            $($(pub $column: $rust,)*)*
+        }
+    };
+}
+
+with_session_columns!(session_record {});
 
 /// One row of `session_members` (without its session ID and position).
 #[derive(Debug, Clone, PartialEq, Queryable)]
@@ -376,53 +404,20 @@ fn application_data_from_json(value: Value) -> Result<BTreeMap<String, String>, 
         .collect()
 }
 
-/// The `sessions` columns in [`SessionRecord`] order, as a select clause, for a `table!`
-/// module named `$t` (each store declares its own, with its own column types).
+/// The `sessions` columns in [`SessionRecord`] order, as a select clause, for the `table!`
+/// module named `$t`.
 #[macro_export]
 macro_rules! session_columns {
     ($t:ident) => {
-        (
-            $t::id,
-            $t::account_id,
-            $t::channel,
-            $t::direction,
-            $t::dial_state,
-            $t::call_state,
-            $t::queue_state,
-            $t::hold_reason,
-            $t::ended,
-            $t::was_missed,
-            $t::date_completed,
-            $t::account_name,
-            $t::customer_id,
-            $t::customer_breadcrumb,
-            $t::customer_name,
-            $t::endpoint_id,
-            $t::endpoint_name,
-            $t::destination,
-            $t::to_address,
-            $t::from_address,
-            $t::from_name,
-            $t::answered_by_name,
-            $t::queue_member_id,
-            $t::outcome,
-            $t::call_sid,
-            $t::console_data,
-            $t::hold_queue_name,
-            $t::held_by_user_id,
-            $t::conference_sid,
-            $t::display_name,
-            $t::callback_number,
-            $t::answered_by_id,
-            $t::from_phone_number,
-            $t::most_recent_participant_call_sid,
-            $t::ring_queue_id,
-            $t::date_created,
-            $t::created_by,
-            $t::date_last_modified,
-            $t::last_modified_by,
-            $t::version,
-        )
+        $crate::with_session_columns!(session_select { $t })
+    };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! session_select {
+    ({ $t:ident } $({ $($column:ident: $rust:ty [$($sql:tt)*],)* })*) => {
+        ($($($t::$column,)*)*)
     };
 }
 
@@ -461,53 +456,16 @@ macro_rules! session_values {
     ($t:ident, $s:expr) => {{
         use ::diesel::ExpressionMethods as _;
         let s: $crate::SessionRecord = $s;
-        (
-            (
-                $t::id.eq(s.id),
-                $t::account_id.eq(s.account_id),
-                $t::channel.eq(s.channel),
-                $t::direction.eq(s.direction),
-                $t::dial_state.eq(s.dial_state),
-                $t::call_state.eq(s.call_state),
-                $t::queue_state.eq(s.queue_state),
-                $t::hold_reason.eq(s.hold_reason),
-                $t::ended.eq(s.ended),
-                $t::was_missed.eq(s.was_missed),
-                $t::date_completed.eq(s.date_completed),
-                $t::account_name.eq(s.account_name),
-                $t::customer_id.eq(s.customer_id),
-                $t::customer_breadcrumb.eq(s.customer_breadcrumb),
-                $t::customer_name.eq(s.customer_name),
-                $t::endpoint_id.eq(s.endpoint_id),
-                $t::endpoint_name.eq(s.endpoint_name),
-                $t::destination.eq(s.destination),
-                $t::to_address.eq(s.to_address),
-                $t::from_address.eq(s.from_address),
-            ),
-            (
-                $t::from_name.eq(s.from_name),
-                $t::answered_by_name.eq(s.answered_by_name),
-                $t::queue_member_id.eq(s.queue_member_id),
-                $t::outcome.eq(s.outcome),
-                $t::call_sid.eq(s.call_sid),
-                $t::console_data.eq(s.console_data),
-                $t::hold_queue_name.eq(s.hold_queue_name),
-                $t::held_by_user_id.eq(s.held_by_user_id),
-                $t::conference_sid.eq(s.conference_sid),
-                $t::display_name.eq(s.display_name),
-                $t::callback_number.eq(s.callback_number),
-                $t::answered_by_id.eq(s.answered_by_id),
-                $t::from_phone_number.eq(s.from_phone_number),
-                $t::most_recent_participant_call_sid.eq(s.most_recent_participant_call_sid),
-                $t::ring_queue_id.eq(s.ring_queue_id),
-                $t::date_created.eq(s.date_created),
-                $t::created_by.eq(s.created_by),
-                $t::date_last_modified.eq(s.date_last_modified),
-                $t::last_modified_by.eq(s.last_modified_by),
-                $t::version.eq(s.version),
-            ),
-        )
+        $crate::with_session_columns!(session_insert { $t, s })
     }};
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! session_insert {
+    ({ $t:ident, $s:ident } $({ $($column:ident: $rust:ty [$($sql:tt)*],)* })*) => {
+        ($(($($t::$column.eq($s.$column),)*),)*)
+    };
 }
 
 /// The insert values of a [`MemberRecord`] `$m` of session `$session_id` of account

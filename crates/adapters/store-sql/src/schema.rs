@@ -15,53 +15,7 @@
 #[macro_export]
 macro_rules! tables {
     (session_events ($($event_key:ident),+) { $($numbering:tt)* }) => {
-        ::diesel::table! {
-            use ::diesel::sql_types::*;
-            use super::{Document, Stamp};
-
-            sessions (account_id, id) {
-                id -> Text,
-                account_id -> Text,
-                channel -> Text,
-                direction -> Text,
-                dial_state -> Text,
-                call_state -> Text,
-                queue_state -> Text,
-                hold_reason -> Text,
-                ended -> Bool,
-                was_missed -> Bool,
-                date_completed -> Nullable<Stamp>,
-                account_name -> Nullable<Text>,
-                customer_id -> Nullable<Text>,
-                customer_breadcrumb -> Document,
-                customer_name -> Nullable<Text>,
-                endpoint_id -> Nullable<Text>,
-                endpoint_name -> Nullable<Text>,
-                destination -> Nullable<Text>,
-                to_address -> Nullable<Text>,
-                from_address -> Nullable<Text>,
-                from_name -> Nullable<Text>,
-                answered_by_name -> Nullable<Text>,
-                queue_member_id -> Nullable<Text>,
-                outcome -> Nullable<Text>,
-                call_sid -> Nullable<Text>,
-                console_data -> Nullable<Text>,
-                hold_queue_name -> Nullable<Text>,
-                held_by_user_id -> Nullable<Text>,
-                conference_sid -> Nullable<Text>,
-                display_name -> Nullable<Text>,
-                callback_number -> Nullable<Text>,
-                answered_by_id -> Nullable<Text>,
-                from_phone_number -> Nullable<Text>,
-                most_recent_participant_call_sid -> Nullable<Text>,
-                ring_queue_id -> Nullable<Text>,
-                date_created -> Stamp,
-                created_by -> Text,
-                date_last_modified -> Stamp,
-                last_modified_by -> Text,
-                version -> BigInt,
-            }
-        }
+        $crate::with_session_columns!(sessions_table {});
 
         ::diesel::table! {
             use ::diesel::sql_types::*;
@@ -141,5 +95,21 @@ macro_rules! tables {
             idempotency_keys,
             session_events
         );
+    };
+}
+
+/// The `sessions` table from [`with_session_columns!`](crate::with_session_columns).
+#[doc(hidden)]
+#[macro_export]
+macro_rules! sessions_table {
+    ({} $({ $($column:ident: $rust:ty [$($sql:tt)*],)* })*) => {
+        ::diesel::table! {
+            use ::diesel::sql_types::*;
+            use super::{Document, Stamp};
+
+            sessions (account_id, id) {
+                $($($column -> $($sql)*,)*)*
+            }
+        }
     };
 }
