@@ -7,12 +7,16 @@
 # Recreates the throwaway database evo_explain on the local PostgreSQL, applies
 # migrations/postgres (the SQL the binary embeds), seeds it as `just bench` does
 # (bench/sql/seed.sql: sessions over 10 accounts, 8 members and 1 log entry each) plus one kept
-# answer per session in idempotency_keys, then runs bench/sql/explain.sql: each statement
-# prepared with its generic plan and EXPLAINed (ANALYZE, BUFFERS) in a transaction rolled back,
-# on the last seeded session, as a User of the 10 accounts and as an Admin. Prints the scans
-# of each statement and FAILS (exit 1) if any plan has a Seq Scan on sessions,
-# session_members, session_log or idempotency_keys. Raw output:
-# bench/results/explain-<UTC timestamp>/. Loopback only; needs no build.
+# answer per session in idempotency_keys and an outbox of 4 events per session in
+# session_events (numbered in insert order from session_event_ids, over the last 72 h: the
+# oldest 30 % written with no webhook (delivery 0), the rest delivered (2) but for the newest
+# 2 000 still pending (1) and 1 in 10 000 dead letters (3); then 16 new events not yet
+# numbered), then runs bench/sql/explain.sql: each statement prepared with its generic plan and
+# EXPLAINed (ANALYZE, BUFFERS) in a transaction rolled back, on the last seeded session, as a
+# User of the 10 accounts and as an Admin. Prints the scans, buffers and time of each statement
+# and FAILS (exit 1) if any plan has a Seq Scan on sessions, session_members, session_log,
+# idempotency_keys or session_events. Raw output: bench/results/explain-<UTC timestamp>/.
+# Loopback only; needs no build.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -62,9 +66,52 @@ SELECT 'acct-' || (i % 10), 'bench@example.com', 'k-' || i, 'f', 200, 'applicati
 FROM generate_series(0, :sessions - 1) AS i;
 VACUUM (ANALYZE) idempotency_keys;
 SQL
+log "seeding $((SESSIONS * 4)) outbox events"
+psql_q -v sessions="$SESSIONS" <<'SQL'
+-- The outbox of a service with a webhook: 4 events per session (n = 4 i + k - 1, in insert
+-- order, which is numbering order: id = n + 1 from session_event_ids), spread over the last
+-- 72 h and a minute (the retention window, and the minute retention waits between batches).
+-- The oldest 30 % were written before the webhook was configured (0); the rest delivered
+-- (2), but for the newest 2 000, still pending and due (1), and 1 event in 10 000 of the
+-- webhook's a dead letter (3). Bodies of about 1.3 kB, as the service writes for a small session.
+BEGIN;
+TRUNCATE session_events RESTART IDENTITY;
+INSERT INTO session_events (account_id, session_id, id, event_type, body, created_at, delivery,
+                            attempts, pending_since, next_attempt_at, last_error)
+SELECT e.account_id, e.session_id, e.n + 1, e.event_type,
+       rpad('{"type":"' || e.event_type || '","date":"' || e.at || '","accountId":"' || e.account_id
+            || '","sessionId":"' || e.session_id || '","session":{"log":"', 1300, '.') || '"}}',
+       e.at, e.delivery, CASE e.delivery WHEN 3 THEN 154 ELSE 0 END, e.at,
+       CASE e.delivery WHEN 3 THEN e.at + interval '24 hours' ELSE e.at END,
+       CASE e.delivery WHEN 3 THEN 'the receiver answered HTTP 500' END
+FROM (SELECT 'acct-' || (i % 10) AS account_id, bench.sid(i) AS session_id, n,
+             (ARRAY['SessionCreated', 'ChatMemberAdded', 'ChatMemberRemoved', 'ChatMemberAdded'])[k] AS event_type,
+             date_trunc('milliseconds', now() - interval '72 hours 1 minute'
+                        + (interval '72 hours 1 minute') * (n::float8 / (4 * :sessions))) AS at,
+             CASE WHEN n >= 4 * :sessions - 2000 THEN 1
+                  WHEN n < 4 * :sessions * 3 / 10 THEN 0
+                  WHEN n % 10000 = 5000 THEN 3
+                  ELSE 2 END::smallint AS delivery
+      FROM generate_series(0, :sessions - 1) AS i, generate_series(1, 4) AS k,
+           LATERAL (SELECT 4::bigint * i + k - 1 AS n) AS nn
+      ORDER BY n) AS e;
+SELECT setval('session_event_ids', 4::bigint * :sessions);
+-- Committed a moment ago, not numbered yet: 16 events of 4 recent sessions.
+INSERT INTO session_events (account_id, session_id, event_type, body, created_at, delivery,
+                            pending_since, next_attempt_at)
+SELECT 'acct-' || (i % 10), bench.sid(i), 'ChatMemberAdded',
+       rpad('{"type":"ChatMemberAdded","accountId":"acct-' || (i % 10) || '","sessionId":"' || bench.sid(i)
+            || '","session":{"log":"', 1300, '.') || '"}}', t.now, 1, t.now, t.now
+FROM generate_series(:sessions - 20, :sessions - 17) AS i, generate_series(1, 4) AS k,
+     (SELECT date_trunc('milliseconds', now()) AS now) AS t
+ORDER BY i, k;
+COMMIT;
+VACUUM (ANALYZE) session_events;
+CHECKPOINT;
+SQL
 log "seeded in $((SECONDS - started)) s"
 fi
-psql -X -Atq -d "$DB" -c "SELECT 'rows: sessions ' || (SELECT count(*) FROM sessions) || ', members ' || (SELECT count(*) FROM session_members) || ', log ' || (SELECT count(*) FROM session_log) || ', keys ' || (SELECT count(*) FROM idempotency_keys)" >>"$OUT/machine.txt"
+psql -X -Atq -d "$DB" -c "SELECT 'rows: sessions ' || (SELECT count(*) FROM sessions) || ', members ' || (SELECT count(*) FROM session_members) || ', log ' || (SELECT count(*) FROM session_log) || ', keys ' || (SELECT count(*) FROM idempotency_keys) || ', events ' || (SELECT count(*) FROM session_events) || ' (' || (SELECT string_agg(delivery || ': ' || c, ', ' ORDER BY delivery) FROM (SELECT delivery, count(*) AS c FROM session_events GROUP BY delivery) AS d) || '; unnumbered ' || (SELECT count(*) FROM session_events WHERE id IS NULL) || ')'" >>"$OUT/machine.txt"
 
 last=$((SESSIONS - 1))
 sid=$(psql -X -Atq -d "$DB" -c "SELECT bench.sid($last)")
@@ -78,7 +125,7 @@ psql_q -v sid="$sid" -v account="$account" -v accounts="$accounts" -v key=agent2
 python3 - "$OUT/explain.txt" "$OUT/summary.md" <<'PY'
 import re, sys
 text = open(sys.argv[1]).read()
-ours = ("sessions", "session_members", "session_log", "idempotency_keys")
+ours = ("sessions", "session_members", "session_log", "idempotency_keys", "session_events")
 rows, bad = [], []
 for block in re.split(r"^=== ", text, flags=re.M)[1:]:
     head, _, plan = block.partition("\n")
@@ -94,11 +141,15 @@ for block in re.split(r"^=== ", text, flags=re.M)[1:]:
         elif "Conflict Arbiter Indexes:" in line:
             scans.append("ON CONFLICT arbiter " + line.split(":", 1)[1].strip())
     times = re.findall(r"Execution Time: ([0-9.]+) ms", plan)
-    rows.append((name, title, "; ".join(dict.fromkeys(scans)) or "no scan of a table (VALUES / unnest)", times[0] if times else "?"))
+    # The top node's buffers (they include its children's), before "Planning:".
+    top = plan.split("Planning:", 1)[0]
+    buffers = re.search(r"^\s*Buffers: (.*)$", top, flags=re.M)
+    rows.append((name, title, "; ".join(dict.fromkeys(scans)) or "no scan of a table (VALUES / unnest / function)",
+                 buffers.group(1) if buffers else "none", times[0] if times else "?"))
 with open(sys.argv[2], "w") as out:
-    out.write("| statement | what | scans (index, table) | execution ms |\n|---|---|---|---:|\n")
+    out.write("| statement | what | scans (index, table) | buffers | execution ms |\n|---|---|---|---|---:|\n")
     for row in rows:
-        out.write("| `%s` | %s | %s | %s |\n" % row)
+        out.write("| `%s` | %s | %s | %s | %s |\n" % row)
 print(open(sys.argv[2]).read())
 if bad:
     print("Seq Scan on our tables:\n  " + "\n  ".join(bad), file=sys.stderr)

@@ -323,31 +323,7 @@ impl EventLog for PgSessionRepository {
     }
 }
 
-#[derive(QueryableByName)]
-struct PendingSqlRow {
-    #[diesel(sql_type = BigInt)]
-    id: i64,
-    #[diesel(sql_type = Text)]
-    event_type: String,
-    #[diesel(sql_type = Text)]
-    account_id: String,
-    #[diesel(sql_type = Text)]
-    session_id: String,
-    #[diesel(sql_type = Text)]
-    body: String,
-    #[diesel(sql_type = Integer)]
-    attempts: i32,
-    #[diesel(sql_type = Timestamptz)]
-    pending_since: Timestamp,
-}
-
-#[derive(QueryableByName)]
-struct Counts {
-    #[diesel(sql_type = BigInt)]
-    pending: i64,
-    #[diesel(sql_type = BigInt)]
-    dead: i64,
-}
+evo_store_sql::pending_sql_row!(Timestamptz);
 
 #[async_trait]
 impl DeliveryQueue for PgSessionRepository {
@@ -377,17 +353,7 @@ impl DeliveryQueue for PgSessionRepository {
         let rows: Vec<PendingSqlRow> = in_transaction!(self, |connection| claim.load(connection).await)?;
         let mut claimed = rows
             .into_iter()
-            .map(|row| {
-                let event = EventRow {
-                    id: row.id,
-                    event_type: row.event_type,
-                    account_id: row.account_id,
-                    session_id: row.session_id,
-                    body: row.body,
-                };
-                let pending = PendingRow { event, attempts: row.attempts, pending_since: row.pending_since };
-                PendingDelivery::try_from(pending).map_err(corrupt)
-            })
+            .map(|row| PendingDelivery::try_from(PendingRow::from(row)).map_err(corrupt))
             .collect::<Result<Vec<_>, _>>()?;
         claimed.sort_by_key(|pending| pending.event.id);
         Ok(claimed)
@@ -431,24 +397,24 @@ impl DeliveryQueue for PgSessionRepository {
     }
 
     async fn redeliver_dead(&self, now: Timestamp) -> Result<u64, RepositoryError> {
-        let update =
-            diesel::update(session_events::table.filter(session_events::delivery.eq(delivery::DEAD))).set((
-                session_events::delivery.eq(delivery::PENDING),
-                session_events::attempts.eq(0),
-                session_events::pending_since.eq(now),
-                session_events::next_attempt_at.eq(now),
-            ));
+        let update = diesel::update(
+            session_events::table.filter(diesel::dsl::sql::<diesel::sql_types::Bool>(delivery::IS_DEAD)),
+        )
+        .set((
+            session_events::delivery.eq(delivery::PENDING),
+            session_events::attempts.eq(0),
+            session_events::pending_since.eq(now),
+            session_events::next_attempt_at.eq(now),
+        ));
         let sent = in_transaction!(self, |connection| update.execute(connection).await)?;
         Ok(sent as u64)
     }
 
     async fn delivery_counts(&self) -> Result<DeliveryCounts, RepositoryError> {
-        let query = diesel::sql_query(
-            "SELECT count(*) FILTER (WHERE delivery = 1) AS pending, count(*) FILTER (WHERE delivery = 3) AS dead \
-             FROM session_events WHERE delivery IN (1, 3)",
-        );
-        let counts: Counts = in_transaction!(self, |connection| query.get_result(connection).await)?;
-        Ok(DeliveryCounts { pending: counts.pending.max(0) as u64, dead: counts.dead.max(0) as u64 })
+        let query = diesel::sql_query(delivery::COUNTS_SQL);
+        let counts: delivery::CountsRow =
+            in_transaction!(self, |connection| query.get_result(connection).await)?;
+        Ok(counts.into())
     }
 
     async fn purge_settled_events(&self, before: Timestamp, limit: u32) -> Result<u64, RepositoryError> {

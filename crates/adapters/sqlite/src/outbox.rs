@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Integer, Text, TimestamptzSqlite};
+use diesel::sql_types::{BigInt, Integer, TimestamptzSqlite};
 use evo_domain::Timestamp;
 use evo_ports::{
     DeliveryCounts, DeliveryQueue, EventFilter, EventId, EventLog, PendingDelivery, RepositoryError,
@@ -168,32 +168,29 @@ impl DeliveryQueue for SqliteSessionRepository {
     async fn redeliver_dead(&self, now: Timestamp) -> Result<u64, RepositoryError> {
         let sent = self
             .run(move |connection| {
-                diesel::update(session_events::table.filter(session_events::delivery.eq(delivery::DEAD)))
-                    .set((
-                        session_events::delivery.eq(delivery::PENDING),
-                        session_events::attempts.eq(0),
-                        session_events::pending_since.eq(now),
-                        session_events::next_attempt_at.eq(now),
-                    ))
-                    .execute(connection)
+                diesel::update(
+                    session_events::table
+                        .filter(diesel::dsl::sql::<diesel::sql_types::Bool>(delivery::IS_DEAD)),
+                )
+                .set((
+                    session_events::delivery.eq(delivery::PENDING),
+                    session_events::attempts.eq(0),
+                    session_events::pending_since.eq(now),
+                    session_events::next_attempt_at.eq(now),
+                ))
+                .execute(connection)
             })
             .await?;
         Ok(sent as u64)
     }
 
     async fn delivery_counts(&self) -> Result<DeliveryCounts, RepositoryError> {
-        let (pending, dead) = self
+        let counts = self
             .run(|connection| {
-                let count = |state: i16, connection: &mut SqliteConnection| {
-                    session_events::table
-                        .filter(session_events::delivery.eq(state))
-                        .count()
-                        .get_result::<i64>(connection)
-                };
-                Ok((count(delivery::PENDING, connection)?, count(delivery::DEAD, connection)?))
+                diesel::sql_query(delivery::COUNTS_SQL).get_result::<delivery::CountsRow>(connection)
             })
             .await?;
-        Ok(DeliveryCounts { pending: pending.max(0) as u64, dead: dead.max(0) as u64 })
+        Ok(counts.into())
     }
 
     async fn purge_settled_events(&self, before: Timestamp, limit: u32) -> Result<u64, RepositoryError> {
@@ -212,37 +209,4 @@ impl DeliveryQueue for SqliteSessionRepository {
     }
 }
 
-/// [`PendingRow`] as `sql_query` loads it (by column name).
-#[derive(QueryableByName)]
-struct PendingSqlRow {
-    #[diesel(sql_type = BigInt)]
-    id: i64,
-    #[diesel(sql_type = Text)]
-    event_type: String,
-    #[diesel(sql_type = Text)]
-    account_id: String,
-    #[diesel(sql_type = Text)]
-    session_id: String,
-    #[diesel(sql_type = Text)]
-    body: String,
-    #[diesel(sql_type = Integer)]
-    attempts: i32,
-    #[diesel(sql_type = TimestamptzSqlite)]
-    pending_since: Timestamp,
-}
-
-impl From<PendingSqlRow> for PendingRow {
-    fn from(row: PendingSqlRow) -> Self {
-        Self {
-            event: EventRow {
-                id: row.id,
-                event_type: row.event_type,
-                account_id: row.account_id,
-                session_id: row.session_id,
-                body: row.body,
-            },
-            attempts: row.attempts,
-            pending_since: row.pending_since,
-        }
-    }
-}
+evo_store_sql::pending_sql_row!(TimestamptzSqlite);

@@ -138,9 +138,10 @@ async fn the_account_keys_migration_keeps_existing_data() {
 
     {
         let mut connection = connect(&path);
-        // The outbox (created after) first, then the account keys.
-        connection.revert_last_migration(MIGRATIONS).expect("the outbox's down.sql");
-        connection.revert_last_migration(MIGRATIONS).expect("down.sql");
+        // The later migrations first (the outbox...), then the account keys.
+        while !connection.revert_last_migration(MIGRATIONS).expect("down.sql").to_string().ends_with("000002")
+        {
+        }
         assert_eq!(count(&mut connection, "SELECT count(*) AS n FROM session_members"), 5);
         assert_eq!(count(&mut connection, "SELECT count(*) AS n FROM session_log"), 5);
         assert_eq!(count(&mut connection, "SELECT count(*) AS n FROM idempotency_keys"), 1);

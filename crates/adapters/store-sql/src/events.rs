@@ -21,6 +21,30 @@ pub mod delivery {
     pub const DELIVERED: i16 = 2;
     /// Dead letter: the retry window passed; kept until redelivered.
     pub const DEAD: i16 = 3;
+
+    /// The dead letters, as SQL with the state written out: a partial index
+    /// (`session_events_dead_idx`) is matched only against constants, never a parameter.
+    pub const IS_DEAD: &str = "delivery = 3";
+
+    /// The pending and dead-letter gauges, each counted on its partial index
+    /// (`session_events_pending_idx`, `session_events_dead_idx`): the same SQL on both stores.
+    pub const COUNTS_SQL: &str = "SELECT (SELECT count(*) FROM session_events WHERE delivery = 1) AS pending, \
+                                  (SELECT count(*) FROM session_events WHERE delivery = 3) AS dead";
+
+    /// A row of [`COUNTS_SQL`].
+    #[derive(Debug, diesel::QueryableByName)]
+    pub struct CountsRow {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        pending: i64,
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        dead: i64,
+    }
+
+    impl From<CountsRow> for evo_ports::DeliveryCounts {
+        fn from(row: CountsRow) -> Self {
+            Self { pending: row.pending.max(0) as u64, dead: row.dead.max(0) as u64 }
+        }
+    }
 }
 
 /// How a store makes the outbox rows of its changes.
@@ -158,6 +182,45 @@ impl TryFrom<PendingRow> for PendingDelivery {
             pending_since: row.pending_since,
         })
     }
+}
+
+/// `PendingSqlRow`: a [`PendingRow`] as `diesel::sql_query` loads it (by column name: `id,
+/// event_type, account_id, session_id, body, attempts, pending_since`), for a store whose
+/// timestamps are the SQL type `$stamp`; `From` makes it a [`PendingRow`].
+#[macro_export]
+macro_rules! pending_sql_row {
+    ($stamp:ty) => {
+        #[derive(::diesel::QueryableByName)]
+        struct PendingSqlRow {
+            #[diesel(sql_type = ::diesel::sql_types::BigInt)]
+            id: i64,
+            #[diesel(sql_type = ::diesel::sql_types::Text)]
+            event_type: String,
+            #[diesel(sql_type = ::diesel::sql_types::Text)]
+            account_id: String,
+            #[diesel(sql_type = ::diesel::sql_types::Text)]
+            session_id: String,
+            #[diesel(sql_type = ::diesel::sql_types::Text)]
+            body: String,
+            #[diesel(sql_type = ::diesel::sql_types::Integer)]
+            attempts: i32,
+            #[diesel(sql_type = $stamp)]
+            pending_since: ::evo_domain::Timestamp,
+        }
+
+        impl From<PendingSqlRow> for $crate::PendingRow {
+            fn from(row: PendingSqlRow) -> Self {
+                let event = $crate::EventRow {
+                    id: row.id,
+                    event_type: row.event_type,
+                    account_id: row.account_id,
+                    session_id: row.session_id,
+                    body: row.body,
+                };
+                Self { event, attempts: row.attempts, pending_since: row.pending_since }
+            }
+        }
+    };
 }
 
 /// The `session_events` columns of an [`EventRow`], as a select clause.
