@@ -125,8 +125,9 @@ pub trait DeliveryQueue: Send + Sync + 'static {
         limit: u32,
     ) -> Result<Vec<PendingDelivery>, RepositoryError>;
 
-    /// The event was delivered.
-    async fn mark_delivered(&self, id: EventId, now: Timestamp) -> Result<(), RepositoryError>;
+    /// These events were delivered (one statement for a worker's whole batch: a commit per
+    /// event would cost the database a WAL flush each).
+    async fn mark_delivered(&self, ids: &[EventId], now: Timestamp) -> Result<(), RepositoryError>;
 
     /// The attempt failed: try again at `next_attempt_at`.
     async fn mark_retry(

@@ -359,8 +359,12 @@ impl DeliveryQueue for PgSessionRepository {
         Ok(claimed)
     }
 
-    async fn mark_delivered(&self, id: EventId, _now: Timestamp) -> Result<(), RepositoryError> {
-        let update = diesel::update(session_events::table.filter(session_events::id.eq(number(id)))).set((
+    async fn mark_delivered(&self, ids: &[EventId], _now: Timestamp) -> Result<(), RepositoryError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<i64> = ids.iter().map(|&id| number(id)).collect();
+        let update = diesel::update(session_events::table.filter(session_events::id.eq_any(ids))).set((
             session_events::delivery.eq(delivery::DELIVERED),
             session_events::lease_until.eq(None::<Timestamp>),
         ));

@@ -114,9 +114,13 @@ impl DeliveryQueue for SqliteSessionRepository {
             .collect()
     }
 
-    async fn mark_delivered(&self, id: EventId, _now: Timestamp) -> Result<(), RepositoryError> {
+    async fn mark_delivered(&self, ids: &[EventId], _now: Timestamp) -> Result<(), RepositoryError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<i64> = ids.iter().map(|&id| number(id)).collect();
         self.run(move |connection| {
-            diesel::update(session_events::table.find(number(id)))
+            diesel::update(session_events::table.filter(session_events::id.eq_any(ids)))
                 .set((
                     session_events::delivery.eq(delivery::DELIVERED),
                     session_events::lease_until.eq(None::<Timestamp>),

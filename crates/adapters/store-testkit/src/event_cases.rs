@@ -173,7 +173,7 @@ pub async fn delivery_hands_out_each_sessions_events_in_order(repo: Repo) {
         "leased events are not handed out twice"
     );
 
-    repo.mark_delivered(a1.id, now).await.expect("delivered");
+    repo.mark_delivered(&[a1.id], now).await.expect("delivered");
     let next = repo.claim_due(now, lease, 10).await.expect("claim");
     assert_eq!(next.iter().map(|p| p.event.id).collect::<Vec<_>>(), [a2.id], "then the session's next");
 

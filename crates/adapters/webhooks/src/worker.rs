@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use evo_domain::Timestamp;
-use evo_ports::{Clock, DeliveryQueue, PendingDelivery, RepositoryError};
+use evo_ports::{Clock, DeliveryQueue, EventId, PendingDelivery, RepositoryError};
 use futures_util::StreamExt as _;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
@@ -64,9 +64,9 @@ impl<Q: DeliveryQueue + ?Sized> fmt::Debug for DeliveryWorker<Q> {
 /// How one attempt ended, for the rest of its session's chain.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Attempt {
-    /// Delivered and recorded: the session's next event may go.
+    /// Delivered (recorded with the batch): the session's next event may go.
     Delivered,
-    /// Not delivered, or not recorded: the session's later events wait for the next claim.
+    /// Not delivered: the session's later events wait for the next claim.
     Stopped,
 }
 
@@ -161,25 +161,41 @@ impl<Q: DeliveryQueue + ?Sized> DeliveryWorker<Q> {
         let lease_until = later(now, self.config.lease);
         let batch = self.queue.claim_due(now, lease_until, self.config.batch_size).await?;
         let claimed = batch.len();
-        let delivered = std::sync::atomic::AtomicUsize::new(0);
+        let delivered = std::sync::Mutex::new(Vec::new());
         futures_util::stream::iter(chains(batch))
             .for_each_concurrent(self.config.concurrency, |chain| async {
-                let count = self.work_chain(chain, lease_until, shutdown).await;
-                delivered.fetch_add(count, std::sync::atomic::Ordering::Relaxed);
+                let ids = self.work_chain(chain, lease_until, shutdown).await;
+                delivered.lock().unwrap_or_else(std::sync::PoisonError::into_inner).extend(ids);
             })
             .await;
-        Ok(Worked { claimed, delivered: delivered.into_inner() })
+        let delivered = delivered.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if delivered.is_empty() {
+            return Ok(Worked { claimed, delivered: 0 });
+        }
+        // One record for the whole batch, within its lease.
+        match self.queue.mark_delivered(&delivered, self.clock.now()).await {
+            Ok(()) => {
+                tracing::debug!(events = ?delivered, "webhooks delivered");
+                Ok(Worked { claimed, delivered: delivered.len() })
+            }
+            Err(error) => {
+                // Delivered, but the store does not know: they are sent again after the lease
+                // (at-least-once), and their sessions' next events wait for that.
+                tracing::warn!(events = ?delivered, %error, "webhooks delivered but not recorded");
+                Ok(Worked { claimed, delivered: 0 })
+            }
+        }
     }
 
     /// One session's claimed events, in order, up to the first that is not delivered;
-    /// returns how many were delivered.
+    /// returns the delivered ones (recorded by the caller, with the rest of the batch).
     async fn work_chain(
         &self,
         chain: Vec<PendingDelivery>,
         lease_until: Timestamp,
         shutdown: &CancellationToken,
-    ) -> usize {
-        let mut delivered = 0;
+    ) -> Vec<EventId> {
+        let mut delivered = Vec::new();
         for pending in chain {
             if shutdown.is_cancelled() {
                 break;
@@ -191,7 +207,7 @@ impl<Q: DeliveryQueue + ?Sized> DeliveryWorker<Q> {
             if self.attempt(&pending).await == Attempt::Stopped {
                 break;
             }
-            delivered += 1;
+            delivered.push(pending.event.id);
         }
         delivered
     }
@@ -205,18 +221,7 @@ impl<Q: DeliveryQueue + ?Sized> DeliveryWorker<Q> {
                 metrics::count(Outcome::Delivered);
                 let waited = (now - pending.pending_since).to_std().unwrap_or_default();
                 metrics::latency(waited.as_secs_f64());
-                return match self.queue.mark_delivered(event.id, now).await {
-                    Ok(()) => {
-                        tracing::debug!(event = event.id, session = %event.session_id, "webhook delivered");
-                        Attempt::Delivered
-                    }
-                    Err(error) => {
-                        // Delivered, but the store does not know: it is sent again after the
-                        // lease (at-least-once), and the session's next event waits for that.
-                        tracing::warn!(event = event.id, %error, "webhook delivered but not recorded");
-                        Attempt::Stopped
-                    }
-                };
+                return Attempt::Delivered;
             }
             Err(failure) => failure.to_string(),
         };

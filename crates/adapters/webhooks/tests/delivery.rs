@@ -373,3 +373,24 @@ async fn a_sessions_backlog_goes_out_without_waiting_for_the_poll() {
     shutdown.cancel();
     running.await.unwrap();
 }
+
+/// A batch's deliveries are recorded together: one `mark_delivered` for the whole claim (a
+/// commit per event would cost the database a WAL flush each), none for a failed attempt.
+#[tokio::test]
+async fn a_batch_is_recorded_delivered_in_one_call() {
+    let receiver = Receiver::answering(|request, _| {
+        Reply::status(if request.body_text().contains("\"s-3\"") { 500 } else { 204 })
+    });
+    let (queue, clock) = (FakeQueue::new(), ManualClock::new());
+    let ids: Vec<_> = ["s-1", "s-2", "s-3", "s-4"].iter().map(|s| queue.commit(s, clock.now())).collect();
+    let worker = worker(&queue, config(&receiver.url), &clock);
+
+    assert_eq!(worker.run_once().await.unwrap(), 4);
+
+    let mut marks = queue.marks_delivered.lock().unwrap().clone();
+    assert_eq!(marks.len(), 1, "one record for the batch: {marks:?}");
+    marks[0].sort_unstable();
+    assert_eq!(marks[0], [ids[0], ids[1], ids[3]], "the delivered ones, not the failed one");
+    assert_eq!(queue.state(ids[2]), State::Pending);
+    assert!([ids[0], ids[1], ids[3]].iter().all(|&id| queue.state(id) == State::Delivered));
+}

@@ -283,6 +283,8 @@ pub struct FakeQueue {
     pub runs_per_session: AtomicBool,
     /// The `limit` of each purge call.
     pub purges: Mutex<Vec<u64>>,
+    /// The ids of each `mark_delivered` call.
+    pub marks_delivered: Mutex<Vec<Vec<EventId>>>,
 }
 
 impl FakeQueue {
@@ -395,12 +397,17 @@ impl DeliveryQueue for FakeQueue {
         Ok(claimed)
     }
 
-    async fn mark_delivered(&self, id: EventId, now: Timestamp) -> Result<(), RepositoryError> {
-        self.update(id, |row| {
-            row.state = State::Delivered;
-            row.lease_until = None;
-            row.delivered_at = Some(now);
-        })
+    async fn mark_delivered(&self, ids: &[EventId], now: Timestamp) -> Result<(), RepositoryError> {
+        self.check()?;
+        lock(&self.marks_delivered).push(ids.to_vec());
+        for &id in ids {
+            self.update(id, |row| {
+                row.state = State::Delivered;
+                row.lease_until = None;
+                row.delivered_at = Some(now);
+            })?;
+        }
+        Ok(())
     }
 
     async fn mark_retry(
