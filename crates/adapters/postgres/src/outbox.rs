@@ -283,24 +283,7 @@ impl EventLog for PgSessionRepository {
         filter: &EventFilter,
         limit: u32,
     ) -> Result<Vec<StoredEvent>, RepositoryError> {
-        let mut query = session_events::table
-            .filter(session_events::id.gt(number(after)))
-            .order(session_events::id)
-            .limit(i64::from(limit))
-            .select(evo_store_sql::event_columns!(session_events))
-            .into_boxed();
-        match filter {
-            EventFilter::Session { account_id, session_id } => {
-                query = query
-                    .filter(session_events::account_id.eq(account_id.as_str().to_owned()))
-                    .filter(session_events::session_id.eq(session_id.as_str().to_owned()));
-            }
-            EventFilter::Accounts(accounts) => {
-                let accounts: Vec<String> = accounts.iter().map(|a| a.as_str().to_owned()).collect();
-                query = query.filter(session_events::account_id.eq_any(accounts));
-            }
-            EventFilter::All => {}
-        }
+        let query = evo_store_sql::events_after_query!(session_events, number(after), filter, limit);
         let rows: Vec<(Option<i64>, String, String, String, String)> =
             in_transaction!(self, |connection| query.load(connection).await)?;
         rows.into_iter()

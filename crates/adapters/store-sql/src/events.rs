@@ -223,6 +223,35 @@ macro_rules! pending_sql_row {
     };
 }
 
+/// The query of `EventLog::events_after` on the `session_events` table module `$t`, boxed:
+/// the events numbered after `$after`, oldest first, at most `$limit`, among those
+/// `$filter` (an `&EventFilter`) lets through.
+#[macro_export]
+macro_rules! events_after_query {
+    ($t:ident, $after:expr, $filter:expr, $limit:expr) => {{
+        use ::diesel::{ExpressionMethods as _, QueryDsl as _};
+        let mut query = $t::table
+            .filter($t::id.gt($after))
+            .order($t::id)
+            .limit(i64::from($limit))
+            .select($crate::event_columns!($t))
+            .into_boxed();
+        match $filter {
+            ::evo_ports::EventFilter::Session { account_id, session_id } => {
+                query = query
+                    .filter($t::account_id.eq(account_id.as_str().to_owned()))
+                    .filter($t::session_id.eq(session_id.as_str().to_owned()));
+            }
+            ::evo_ports::EventFilter::Accounts(accounts) => {
+                let accounts: Vec<String> = accounts.iter().map(|a| a.as_str().to_owned()).collect();
+                query = query.filter($t::account_id.eq_any(accounts));
+            }
+            ::evo_ports::EventFilter::All => {}
+        }
+        query
+    }};
+}
+
 /// The `session_events` columns of an [`EventRow`], as a select clause.
 #[macro_export]
 macro_rules! event_columns {
