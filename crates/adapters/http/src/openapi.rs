@@ -116,7 +116,7 @@ const ERROR_RESPONSES: &[(&str, &str, &str)] = &[
     (
         "409",
         "Conflict",
-        "`SessionEnded`, `CannotRemoveOriginalMember`, `MemberAlreadyExists`, `SessionFull` (100 members), `SessionLimitReached` (1,000 log entries; EndSession is always allowed) or `IdempotencyKeyInFlight` (a request with this Idempotency-Key is still running)",
+        "`SessionEnded`, `CannotRemoveOriginalMember`, `MemberAlreadyExists`, `SessionFull` (100 members), `SessionLimitReached` (1,000 log entries; EndSession is always allowed) `IdempotencyKeyInFlight` (a request with this Idempotency-Key is still running) or, on DeleteChatMember with a pre-removal hook, `RemovalRefused` (the hook said no; its message when it gave one)",
     ),
     ("413", "RequestTooLarge", "`RequestTooLarge`: a body over 64 KiB"),
     (
