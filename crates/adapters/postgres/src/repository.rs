@@ -71,8 +71,8 @@ use evo_domain::{
 };
 use evo_ports::{Idempotency, KeyedRefusal, RepositoryError, SessionRepository, UpdateError};
 use evo_store_sql::{
-    ChangeWrites, EventRecord, KeyRecord, LogRecord, MemberRecord, MemberWrite, Outbox, Refusal,
-    SessionRecord, decide, restore_session,
+    ChangeRequest, ChangeWrites, EventRecord, KeyRecord, LogRecord, MemberRecord, MemberWrite, Outbox,
+    Refusal, SessionRecord, decide, restore_session,
 };
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
@@ -582,42 +582,27 @@ fn member_and_log_futures<'c>(
         .order(session_log::seq)
         .select((session_log::date, session_log::message));
     let of_session = || sessions::table.filter(sessions::id.eq(id.to_owned()));
+    // Both loads, with `account_id = ANY(accounts)` made by `$accounts` (a list or a subquery:
+    // different types, so a macro rather than a closure).
+    macro_rules! loads_among {
+        ($accounts:expr) => {
+            (
+                members
+                    .filter(session_members::account_id.eq_any($accounts))
+                    .load::<MemberRecord>(&mut connection)
+                    .boxed(),
+                log.filter(session_log::account_id.eq_any($accounts))
+                    .load::<LogRecord>(&mut connection)
+                    .boxed(),
+            )
+        };
+    }
     match accounts {
-        Some(accounts) if accounts.len() == 1 => (
-            members
-                .filter(session_members::account_id.eq_any(accounts.clone()))
-                .load::<MemberRecord>(&mut connection)
-                .boxed(),
-            log.filter(session_log::account_id.eq_any(accounts)).load::<LogRecord>(&mut connection).boxed(),
+        Some(accounts) if accounts.len() == 1 => loads_among!(accounts.clone()),
+        Some(accounts) => loads_among!(
+            of_session().filter(sessions::account_id.eq_any(accounts.clone())).select(sessions::account_id)
         ),
-        Some(accounts) => {
-            let account_of = || {
-                of_session()
-                    .filter(sessions::account_id.eq_any(accounts.clone()))
-                    .select(sessions::account_id)
-            };
-            (
-                members
-                    .filter(session_members::account_id.eq_any(account_of()))
-                    .load::<MemberRecord>(&mut connection)
-                    .boxed(),
-                log.filter(session_log::account_id.eq_any(account_of()))
-                    .load::<LogRecord>(&mut connection)
-                    .boxed(),
-            )
-        }
-        None => {
-            let account_of = || of_session().select(sessions::account_id);
-            (
-                members
-                    .filter(session_members::account_id.eq_any(account_of()))
-                    .load::<MemberRecord>(&mut connection)
-                    .boxed(),
-                log.filter(session_log::account_id.eq_any(account_of()))
-                    .load::<LogRecord>(&mut connection)
-                    .boxed(),
-            )
-        }
+        None => loads_among!(of_session().select(sessions::account_id)),
     }
 }
 
@@ -826,26 +811,15 @@ struct InFlight {
     changed: Option<Box<Session>>,
 }
 
-/// What one change asks for: the arguments of [`SessionRepository::update`].
-#[derive(Clone, Copy)]
-struct ChangeRequest<'a> {
-    id: &'a SessionId,
-    actor: &'a Actor,
-    command: &'a SessionCommand,
-    if_version: Option<&'a IfVersion>,
-    idempotency: Option<&'a Idempotency>,
-    now: Timestamp,
-    outbox: &'a Outbox,
-}
-
 /// One attempt at a change: the two pipelined round trips described in the module docs.
 async fn change_session(
     connection: &AsyncPgConnection,
     protocol: Protocol,
+    outbox: &Outbox,
     request: ChangeRequest<'_>,
     in_flight: &mut InFlight,
 ) -> Result<Attempt, Failure> {
-    let ChangeRequest { id, actor, command, if_version, idempotency, now, outbox } = request;
+    let ChangeRequest { id, actor, command, if_version, idempotency, now } = request;
     // A keyed request begins its transaction with the key's checks (one more round trip).
     // A keyed change sends the key's checks in the read's round trip (pipelined, right after
     // `BEGIN`); without the statement cache, where nothing pipelines, in a trip of its own.
@@ -1125,11 +1099,26 @@ impl SessionRepository for PgSessionRepository {
         let lease = self.lease().await.map_err(Failure::into_repository_error)?;
         let connection = lease.connection();
         let protocol = self.protocol;
+        // In a transaction (behind PgBouncer a prepared statement must stay on one server),
+        // pipelined as `find` is: one round trip with the statement cache.
         let lookup = async move {
-            // In a transaction: behind PgBouncer a prepared statement must stay on one server.
-            control(connection, protocol, Control::Begin).await?;
-            let kept = kept_answer(connection, idempotency, actor.visible_accounts(), now).await?;
-            control(connection, protocol, Control::Commit).await?;
+            let kept = kept_answer(connection, idempotency, actor.visible_accounts(), now);
+            let begin = control(connection, protocol, Control::Begin);
+            let kept = match protocol {
+                Protocol::Pipelined => {
+                    let (begin, kept, commit) =
+                        futures_util::join!(begin, kept, control(connection, protocol, Control::Commit));
+                    begin?;
+                    commit?;
+                    kept?
+                }
+                Protocol::Unprepared => {
+                    let (begin, kept) = futures_util::join!(begin, kept);
+                    begin?;
+                    control(connection, protocol, Control::Commit).await?;
+                    kept?
+                }
+            };
             QueryResult::Ok(kept.is_some())
         };
         let kept = self.within_deadline(lookup.map(|r| r.map_err(|e| classify(&e)))).await;
@@ -1179,14 +1168,19 @@ impl SessionRepository for PgSessionRepository {
             if_version: if_version.as_ref(),
             idempotency: idempotency.as_ref(),
             now,
-            outbox: &self.outbox,
         };
         let mut last_conflict = String::new();
         for _ in 0..MAX_ATTEMPTS {
             let lease = self.lease().await.map_err(Failure::into_repository_error)?;
             let mut in_flight = InFlight::default();
             let attempt = self
-                .within_deadline(change_session(lease.connection(), self.protocol, request, &mut in_flight))
+                .within_deadline(change_session(
+                    lease.connection(),
+                    self.protocol,
+                    &self.outbox,
+                    request,
+                    &mut in_flight,
+                ))
                 .await;
             let attempt = match (lease.settle(attempt), in_flight) {
                 (

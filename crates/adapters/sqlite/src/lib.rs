@@ -34,8 +34,8 @@ use evo_domain::{
 };
 use evo_ports::{EventId, Idempotency, KeyedRefusal, RepositoryError, SessionRepository, UpdateError};
 use evo_store_sql::{
-    ChangeWrites, EventRecord, EventSignal, KeyRecord, LogRecord, MemberRecord, MemberWrite, Outbox, Refusal,
-    SessionRecord, decide, restore_session,
+    ChangeRequest, ChangeWrites, EventRecord, EventSignal, KeyRecord, LogRecord, MemberRecord, MemberWrite,
+    Outbox, Refusal, SessionRecord, decide, restore_session,
 };
 
 use crate::schema::{idempotency_keys, session_events, session_log, session_members, sessions};
@@ -442,17 +442,6 @@ fn change_session(
         }
     })?;
     outcome.map_err(ChangeFailure::Rejected)
-}
-
-/// What one change asks for: the arguments of [`SessionRepository::update`].
-#[derive(Clone, Copy)]
-struct ChangeRequest<'a> {
-    id: &'a SessionId,
-    actor: &'a Actor,
-    command: &'a SessionCommand,
-    if_version: Option<&'a IfVersion>,
-    idempotency: Option<&'a Idempotency>,
-    now: Timestamp,
 }
 
 /// The writes of a change, each row by its key (account first). `position` and `seq` go on

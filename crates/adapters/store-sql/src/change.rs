@@ -3,12 +3,30 @@
 //! Each store only locks, loads and executes what this decides.
 
 use evo_domain::{
-    Actor, ChangeKind, IfVersion, Session, SessionCommand, SessionError, SessionEvent, Timestamp,
+    Actor, ChangeKind, IfVersion, Session, SessionCommand, SessionError, SessionEvent, SessionId, Timestamp,
 };
+use evo_ports::Idempotency;
 
 use crate::{
     CorruptRow, EventRecord, HeaderChange, LogRecord, MemberRecord, Outbox, SessionRecord, restore_session,
 };
+
+/// What one change asks a store for: the arguments of `SessionRepository::update`, borrowed.
+#[derive(Debug, Clone, Copy)]
+pub struct ChangeRequest<'a> {
+    /// The session.
+    pub id: &'a SessionId,
+    /// Who changes it.
+    pub actor: &'a Actor,
+    /// What to do.
+    pub command: &'a SessionCommand,
+    /// The versions the session must be at (`If-Match`).
+    pub if_version: Option<&'a IfVersion>,
+    /// The request's key, if any.
+    pub idempotency: Option<&'a Idempotency>,
+    /// When.
+    pub now: Timestamp,
+}
 
 /// The rows of one session as a store read them under its lock.
 pub type LoadedSession = (SessionRecord, Vec<MemberRecord>, Vec<LogRecord>);

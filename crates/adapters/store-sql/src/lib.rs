@@ -23,7 +23,7 @@ use evo_domain::{
 };
 use serde_json::{Map, Value};
 
-pub use change::{ChangeWrites, LoadedSession, MemberWrite, Refusal, decide};
+pub use change::{ChangeRequest, ChangeWrites, LoadedSession, MemberWrite, Refusal, decide};
 pub use events::{EventRecord, EventRow, EventSignal, Outbox, PendingRow, SummaryRenderer, delivery};
 pub use keys::KeyRecord;
 
