@@ -202,6 +202,11 @@ log "seeded in $(tail -1 "$RESULTS/seed-times.txt" | cut -d: -f2)"
 # ---------------------------------------------------------------------------------------
 # 2. The service (through PgBouncer with BENCH_PGBOUNCER=1)
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+# Waits up to 10 s for a listener on 127.0.0.1:$1; fails otherwise.
+listening() {
+  for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done
+  return 1
+}
 SERVICE_DATABASE_URL=$DATABASE_URL
 if [[ ${BENCH_PGBOUNCER:-0} = 1 ]]; then
   PGBOUNCER=$(command -v pgbouncer || echo /usr/sbin/pgbouncer)
@@ -219,8 +224,7 @@ if [[ ${BENCH_PGBOUNCER:-0} = 1 ]]; then
   setpriv --reuid=postgres --regid=postgres --init-groups "$PGBOUNCER" "$BOUNCER_DIR/pgbouncer.ini" \
     >"$RESULTS/pgbouncer.out" 2>&1 &
   PIDS+=("$!")
-  for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$BOUNCER_PORT") 2>/dev/null && break; sleep 0.1; done
-  (exec 3<>"/dev/tcp/127.0.0.1/$BOUNCER_PORT") 2>/dev/null || die "PgBouncer is not listening ($BOUNCER_DIR/pgbouncer.log)"
+  listening "$BOUNCER_PORT" || die "PgBouncer is not listening ($BOUNCER_DIR/pgbouncer.log)"
   SERVICE_DATABASE_URL="postgres://$PGUSER@127.0.0.1:$BOUNCER_PORT/$DB"
   export EVO_DB_STATEMENT_CACHE=false
   echo "pgbouncer: $("$PGBOUNCER" --version | head -1), transaction mode, port $BOUNCER_PORT, default_pool_size $BOUNCER_POOL; service EVO_DB_STATEMENT_CACHE=false" >>"$RESULTS/machine.txt"
@@ -233,8 +237,7 @@ if [[ ${BENCH_WEBHOOK:-0} = 1 ]]; then
     >"$RESULTS/webhook-receiver.log" 2>&1 &
   RECEIVER_PID=$!
   PIDS+=("$RECEIVER_PID")
-  for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$RECEIVER_PORT") 2>/dev/null && break; sleep 0.1; done
-  (exec 3<>"/dev/tcp/127.0.0.1/$RECEIVER_PORT") 2>/dev/null || die "the webhook receiver is not listening"
+  listening "$RECEIVER_PORT" || die "the webhook receiver is not listening"
   export EVO_WEBHOOK_URL=http://127.0.0.1:$RECEIVER_PORT/events
   export EVO_WEBHOOK_SECRET=whsec_$(head -c 24 /dev/urandom | base64)
   echo "webhook: bench/webhook_receiver.py on 127.0.0.1:$RECEIVER_PORT (answers 204), EVO_WEBHOOK_URL set" >>"$RESULTS/machine.txt"
