@@ -87,6 +87,14 @@ pub trait TokenVerifier: Send + Sync + 'static {
     async fn verify(&self, token: &str) -> Result<Actor, AuthError>;
 }
 
+/// One verifier shared by several use-case instances (one per HTTP worker).
+#[async_trait]
+impl<T: TokenVerifier + ?Sized> TokenVerifier for std::sync::Arc<T> {
+    async fn verify(&self, token: &str) -> Result<Actor, AuthError> {
+        (**self).verify(token).await
+    }
+}
+
 /// The current time. The domain never reads a clock; the use cases ask this port.
 #[cfg_attr(feature = "mock", mockall::automock)]
 pub trait Clock: Send + Sync + 'static {

@@ -47,7 +47,10 @@ fn main() -> ExitCode {
             Command::Serve => serve(config).await,
             Command::Migrate => migrate(&config).await,
             Command::Token(args) => token(&config, args),
-            Command::Seed => seed::run(&config, open_use_cases(&config).await?.use_cases).await,
+            Command::Seed => {
+                let use_cases = open_use_cases(&config).await?.use_cases.swap_remove(0);
+                seed::run(&config, use_cases).await
+            }
             Command::Webhooks(WebhooksCommand::Redeliver) => redeliver(&config).await,
         }
     });
@@ -108,7 +111,8 @@ async fn serve(config: Config) -> Result<(), String> {
         shutdown_drain: config.shutdown_drain,
         ..Default::default()
     };
-    let server = evo_http::server(listener, use_cases, Some(streams), options).map_err(|e| e.to_string())?;
+    let server = evo_http::server_per_worker(listener, use_cases, Some(streams), options)
+        .map_err(|e| e.to_string())?;
     info!(%address, "evo-sessions listening on http://{address}");
     if let KeySource::DevSecretFile { path, .. } = &config.keys {
         info!(
@@ -125,7 +129,8 @@ async fn serve(config: Config) -> Result<(), String> {
 
 /// What the HTTP adapter serves.
 struct Wired {
-    use_cases: Arc<dyn SessionUseCases>,
+    /// One per HTTP worker, or one for all (see [`wire`]).
+    use_cases: Vec<Arc<dyn SessionUseCases>>,
     streams: Arc<dyn EventStreams>,
 }
 
@@ -138,13 +143,16 @@ async fn open_use_cases(config: &Config) -> Result<Wired, String> {
     match &config.store {
         StoreConfig::Postgres(pg) => {
             let repository = open_postgres(pg).await?.with_outbox(outbox);
-            info!(pool_size = pg.pool_size, "PostgreSQL store ready");
-            Ok(wire(repository, verifier, config))
+            // A request pool per worker keeps each connection on its worker's thread.
+            let per_worker = repository.per_worker(config.workers).map_err(|e| e.to_string())?;
+            info!(pool_size = pg.pool_size, workers = config.workers, "PostgreSQL store ready");
+            Ok(wire(repository, per_worker, verifier, config))
         }
         StoreConfig::Sqlite(sqlite) => {
             let repository = open_sqlite(sqlite).await?.with_outbox(outbox);
             info!(path = %sqlite.path.display(), "SQLite store ready");
-            Ok(wire(repository, verifier, config))
+            // One writer at a time and blocking calls on their own threads: one for all.
+            Ok(wire(repository.clone(), vec![repository], verifier, config))
         }
     }
 }
@@ -160,28 +168,41 @@ async fn open_sqlite(
     evo_sqlite::SqliteSessionRepository::open(sqlite.clone()).await.map_err(|e| e.to_string())
 }
 
-fn wire<R>(repository: R, verifier: JwtVerifier, config: &Config) -> Wired
+/// Wires the use cases: the background tasks and the streams on `repository`, the requests
+/// of HTTP worker `i` on `per_worker[i % len]` (the same store, maybe with a pool of its own).
+fn wire<R>(repository: R, per_worker: Vec<R>, verifier: JwtVerifier, config: &Config) -> Wired
 where
     R: SessionRepository + EventLog + DeliveryQueue + Clone,
 {
     tokio::spawn(purge_expired_keys(repository.clone()));
     start_event_tasks(Arc::new(repository.clone()), config);
-    let streams = Arc::new(EventStreamService::new(repository.clone()));
-    let mut service = SessionService::with_idempotency_ttl(
-        repository,
-        verifier,
-        SystemClock,
-        UuidSessionIds,
-        config.idempotency_ttl,
-    );
-    if let Some(hook) = &config.events.hook {
+    let streams = Arc::new(EventStreamService::new(repository));
+    let verifier = Arc::new(verifier);
+    let hook = config.events.hook.as_ref().map(|hook| {
         info!(url = %hook.redacted_url(), "asking the pre-removal hook before every removal");
         let on_failure =
             if config.hook_failure_allows { OnHookFailure::Allow } else { OnHookFailure::Refuse };
-        let hook = HttpRemovalHook::new(hook, Arc::new(evo_http::WireEventRenderer));
-        service = service.with_removal_hook(Arc::new(hook), on_failure);
-    }
-    Wired { use_cases: Arc::new(service), streams }
+        let hook: Arc<dyn evo_ports::RemovalHook> =
+            Arc::new(HttpRemovalHook::new(hook, Arc::new(evo_http::WireEventRenderer)));
+        (hook, on_failure)
+    });
+    let use_cases = per_worker
+        .into_iter()
+        .map(|repository| {
+            let mut service = SessionService::with_idempotency_ttl(
+                repository,
+                verifier.clone(),
+                SystemClock,
+                UuidSessionIds,
+                config.idempotency_ttl,
+            );
+            if let Some((hook, on_failure)) = &hook {
+                service = service.with_removal_hook(hook.clone(), *on_failure);
+            }
+            Arc::new(service) as Arc<dyn SessionUseCases>
+        })
+        .collect();
+    Wired { use_cases, streams }
 }
 
 /// The outbox's background work: retention always (events are written for live streams

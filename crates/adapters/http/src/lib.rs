@@ -94,14 +94,34 @@ pub fn server(
     streams: Option<Arc<dyn EventStreams>>,
     options: HttpOptions,
 ) -> std::io::Result<actix_web::dev::Server> {
+    server_per_worker(listener, vec![use_cases], streams, options)
+}
+
+/// [`server`] with use cases of their own for each worker: worker `i` serves with
+/// `use_cases[i % len]`. Why: a store whose connections are driven on the thread that
+/// opened them (PostgreSQL) keeps each worker's connections on that worker's thread when
+/// each worker has its own pool (`PgSessionRepository::per_worker`).
+pub fn server_per_worker(
+    listener: TcpListener,
+    use_cases: Vec<Arc<dyn SessionUseCases>>,
+    streams: Option<Arc<dyn EventStreams>>,
+    options: HttpOptions,
+) -> std::io::Result<actix_web::dev::Server> {
+    if use_cases.is_empty() {
+        return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, "no use cases to serve"));
+    }
     let workers = options.workers.max(1);
+    // The factory runs once on each worker's thread (again if actix restarts a worker).
+    let next_worker = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let shutdown_timeout = options.shutdown_timeout.as_secs();
     let drain = options.shutdown_drain;
     // One rate table and one drain flag for every worker: both are per instance.
     let shared = Shared::new(&options);
     let draining = shared.draining.clone();
     let server = HttpServer::new(move || {
-        app_with(use_cases.clone(), streams.clone(), options.clone(), shared.clone())
+        let worker = next_worker.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let use_cases = use_cases[worker % use_cases.len()].clone();
+        app_with(use_cases, streams.clone(), options.clone(), shared.clone())
     })
     .workers(workers)
     .shutdown_timeout(shutdown_timeout)

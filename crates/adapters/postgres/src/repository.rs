@@ -141,6 +141,9 @@ pub struct PgSessionRepository {
     /// One connection of its own for readiness, so that a saturated request pool does not make
     /// every instance look unready at once (a balancer would then have nowhere to send work).
     health_pool: Pool<AsyncPgConnection>,
+    /// What the request pool was built from, so that [`per_worker`](Self::per_worker) can
+    /// build more.
+    config: std::sync::Arc<PgConfig>,
     query_deadline: Duration,
     protocol: Protocol,
     outbox: Outbox,
@@ -161,6 +164,7 @@ impl PgSessionRepository {
         let repository = Self {
             pool: build_pool(&config)?,
             health_pool: build_pool(&PgConfig { pool_size: 1, ..config.clone() })?,
+            config: std::sync::Arc::new(config.clone()),
             query_deadline: config.query_deadline(),
             protocol: if config.prepared_statement_cache {
                 Protocol::Pipelined
@@ -180,6 +184,24 @@ impl PgSessionRepository {
     /// The same store, writing each change's event as `outbox` says.
     pub fn with_outbox(self, outbox: Outbox) -> Self {
         Self { outbox, ..self }
+    }
+
+    /// The same store once per worker, each with a request pool of its own; the pool size
+    /// is shared out between them (at least one connection each), so the instance still
+    /// opens at most about `pool_size` request connections.
+    ///
+    /// Why: a connection's driver task runs on the runtime that opened it. Pools open
+    /// connections lazily, on the runtime of the request that first needs one, so a pool
+    /// used by one actix worker only (a single-threaded runtime) has all its connections
+    /// driven on that worker's thread. A pool shared by every worker hands a request
+    /// connections driven on another thread: each round trip then wakes that thread twice
+    /// (eventfd writes, futexes, context switches; docs/performance.md). Everything else
+    /// (health pool, outbox, event news) stays shared.
+    pub fn per_worker(&self, workers: usize) -> Result<Vec<Self>, PgStoreError> {
+        let workers = workers.max(1);
+        let size = self.config.pool_size.div_ceil(workers).max(1);
+        let config = PgConfig { pool_size: size, ..(*self.config).clone() };
+        (0..workers).map(|_| Ok(Self { pool: build_pool(&config)?, ..self.clone() })).collect()
     }
 
     async fn lease(&self) -> Result<Lease, Failure> {

@@ -74,3 +74,30 @@ async fn readiness_answers_while_every_request_connection_is_busy() {
     repository.ping().await.expect("ready although the request pool is saturated");
     busy.abort();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn each_worker_has_its_share_of_the_pool_and_no_other_workers_connections() {
+    let database = TestDatabase::create().await;
+    let mut config = database.config();
+    config.pool_size = 2;
+    config.wait_timeout = Duration::from_millis(300);
+    let repository = PgSessionRepository::connect(config).await.expect("connect");
+    let [first, second]: [PgSessionRepository; 2] =
+        repository.per_worker(2).expect("a pool per worker").try_into().expect("one store per worker");
+    let session = chat(&["+15551234567", "ann@example.com", "bob@example.com"]);
+    first.insert(&session, &agent(), None).await.expect("insert");
+    let _holder = hold_row_lock(&database, session.id.as_str()).await;
+
+    // The first worker's change waits for the lock on its only connection (2 shared by 2)...
+    let busy = {
+        let (first, id) = (first.clone(), session.id.clone());
+        tokio::spawn(async move { first.update(&id, &agent(), &remove_bob(), None, None, at(5)).await })
+    };
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(!busy.is_finished(), "the change holds the first worker's only connection");
+    assert!(first.find(&session.id, &agent()).await.is_err(), "the first worker's pool is saturated");
+    // ...while the second worker still reads, on a connection of its own pool.
+    let found = second.find(&session.id, &agent()).await.expect("the second worker has its own pool");
+    assert!(found.is_some());
+    busy.abort();
+}
