@@ -76,7 +76,8 @@ pub struct Settings {
         global = true
     )]
     pub database_url: String,
-    /// Connections in the database pool [default: 2 x cores].
+    /// Connections in the database pool, shared out between the HTTP workers [default: 4 x
+    /// EVO_WORKERS].
     #[arg(long, env = "EVO_DB_POOL_SIZE", global = true)]
     pub db_pool_size: Option<usize>,
     /// How long a request waits for a pooled connection before answering 503, in milliseconds.

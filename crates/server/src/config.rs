@@ -69,6 +69,9 @@ pub struct Config {
 
 /// Longest allowed wait for a pooled connection: past this a request should rather fail fast.
 const MAX_DB_WAIT: Duration = Duration::from_secs(60);
+/// The default pool: this many database connections for each HTTP worker (each worker has a
+/// pool of its own, `PgSessionRepository::per_worker`).
+const CONNECTIONS_PER_WORKER: usize = 4;
 
 impl Config {
     /// Checks `settings`; on failure returns every problem found.
@@ -84,7 +87,11 @@ impl Config {
             })
             .ok();
 
-        let pool_size = settings.db_pool_size.unwrap_or(2 * cores);
+        // Measured (docs/performance.md, "Pool size"): with a pool per worker, 2 connections a
+        // worker left c=16 requests waiting for a connection, 4 did as well as 8.
+        let pool_size = settings
+            .db_pool_size
+            .unwrap_or(CONNECTIONS_PER_WORKER * settings.workers.unwrap_or(cores).max(1));
         if pool_size == 0 || pool_size > 1000 {
             problems.push(format!("EVO_DB_POOL_SIZE must be between 1 and 1000, not {pool_size}"));
         }
@@ -335,6 +342,17 @@ mod tests {
         let KeySource::DevSecretFile { path, audience, .. } = &config.keys else { panic!("{config:?}") };
         assert_eq!(audience, &None);
         assert_eq!(path, &PathBuf::from("data/jwt-secret"));
+    }
+
+    #[test]
+    fn the_default_pool_is_four_connections_per_worker() {
+        let config = parse(&["--database-url", "sqlite://x.db", "--workers", "3"]).unwrap();
+        let StoreConfig::Sqlite(sqlite) = &config.store else { panic!("{config:?}") };
+        assert_eq!((config.workers, sqlite.pool_size), (3, 12));
+        let config =
+            parse(&["--database-url", "sqlite://x.db", "--workers", "3", "--db-pool-size", "5"]).unwrap();
+        let StoreConfig::Sqlite(sqlite) = &config.store else { panic!("{config:?}") };
+        assert_eq!(sqlite.pool_size, 5, "a pool size given is kept");
     }
 
     #[test]
