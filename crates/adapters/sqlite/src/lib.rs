@@ -16,6 +16,7 @@ mod outbox;
 mod schema;
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -104,6 +105,12 @@ pub struct SqliteSessionRepository {
     pool: Pool<AsyncSqlite>,
     outbox: Outbox,
     signal: EventSignal,
+    /// Requests that write queue here, first come first served, before taking a connection.
+    /// SQLite lets one writer in at a time; without a queue the others wait in its busy
+    /// handler, which sleeps 1, 2, 5 … up to 100 ms between tries and lets newcomers in
+    /// first: the c=16 tail ran to a second (docs/performance.md). Bounded by `busy_timeout`.
+    writer: Arc<tokio::sync::Mutex<()>>,
+    busy_timeout: Duration,
 }
 
 impl std::fmt::Debug for SqliteSessionRepository {
@@ -159,12 +166,29 @@ impl SqliteSessionRepository {
             .runtime(deadpool::Runtime::Tokio1)
             .build()
             .map_err(|e| SqliteStoreError::Pool(e.to_string()))?;
-        Ok(Self { pool, outbox: Outbox::default(), signal: EventSignal::default() })
+        Ok(Self {
+            pool,
+            outbox: Outbox::default(),
+            signal: EventSignal::default(),
+            writer: Arc::new(tokio::sync::Mutex::new(())),
+            busy_timeout: config.busy_timeout,
+        })
     }
 
     /// The same store, writing each change's event as `outbox` says.
     pub fn with_outbox(self, outbox: Outbox) -> Self {
         Self { outbox, ..self }
+    }
+
+    /// [`run`](Self::run) for a request that writes: after the writers before it.
+    async fn run_writing<R: Send + 'static>(
+        &self,
+        task: impl FnOnce(&mut SqliteConnection) -> QueryResult<R> + Send + 'static,
+    ) -> Result<R, RepositoryError> {
+        let _turn = tokio::time::timeout(self.busy_timeout, self.writer.lock()).await.map_err(|_| {
+            RepositoryError::Unavailable(format!("no turn to write within {:?}", self.busy_timeout))
+        })?;
+        self.run(task).await
     }
 
     /// Runs `task` on a pooled connection, on the blocking pool.
@@ -525,7 +549,9 @@ impl SessionRepository for SqliteSessionRepository {
         let event = self.outbox.record(&SessionEvent::session_created(session, actor));
         let session = session.clone();
         let inserted = self
-            .run(move |connection| Ok(insert_session(connection, &session, event, idempotency.as_ref())))
+            .run_writing(move |connection| {
+                Ok(insert_session(connection, &session, event, idempotency.as_ref()))
+            })
             .await?;
         match inserted {
             Ok(event_id) => {
@@ -566,7 +592,7 @@ impl SessionRepository for SqliteSessionRepository {
     ) -> Result<Session, UpdateError> {
         let (id, actor, command, outbox) = (id.clone(), actor.clone(), command.clone(), self.outbox.clone());
         let changed = self
-            .run(move |connection| {
+            .run_writing(move |connection| {
                 let request = ChangeRequest {
                     id: &id,
                     actor: &actor,
