@@ -1,15 +1,13 @@
 #!/usr/bin/env python3
-"""The SQLite side of bench/sqlite.sh (Python's own sqlite3 module, not the SQLite the
-service links: the version is printed by `versions`).
+"""The SQLite side of bench/sqlite.sh, with Python's own sqlite3 module (seeding and checks
+only: the bare loop is bench/sqlite_loop.c, on the SQLite the service links).
 
-  sqlite.py versions                       Python's SQLite version
   sqlite.py sid I                          session number I -> session ID
   sqlite.py seed DB SESSIONS               (re)seed SESSIONS Chat sessions x 8 members
-  sqlite.py counts DB                      "members log versions" once they stop moving
+  sqlite.py counts DB                      "members log versions events" once they stop moving
   sqlite.py check DB SESSIONS              sessions failing members + removals = 8 etc.
   sqlite.py compare DB SID PROBE_SID       a seeded row against one the service wrote
-  sqlite.py loop DB SYNC FIRST COUNT MAX_S OUT.json
-                                           the store's removal transaction, COUNT times
+  sqlite.py loop_rows DB SESSIONS OUT.json the rows after a bare loop against its removals
   sqlite.py record JSONL KIND C RUN WRK_OUT BEFORE AFTER INCONSISTENT LOAD
   sqlite.py brief < lines                  one line per record, for the progress log
   sqlite.py table RESULTS_DIR              the Markdown table and the ratios
@@ -17,7 +15,9 @@ service links: the version is printed by `versions`).
 The rows are the ones evo-sqlite writes for a new incoming Chat session (as bench/sql/seed.sql
 does for PostgreSQL): enums by wire name, booleans 0/1, JSON as text, times as text the way
 diesel writes a chrono DateTime<Utc> to SQLite (`%F %T%.f%:z`: `2026-12-01 14:03:07.123+00:00`,
-the fraction left out when it is .000), `compare` checks that against a row of the service.
+the fraction left out when it is .000); members and log entries carry their session's account
+(every key leads with account_id) and are numbered per session from 1 (`position`, `seq`), as
+evo-sqlite numbers them. `compare` checks that against a row of the service.
 """
 
 import json
@@ -30,8 +30,6 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 MEMBERS = 8
-ACCOUNTS = [f"acct-{a}" for a in range(10)]
-ACTOR, ACTOR_NAME = "bench@example.com", "Bench User"
 DATE_SHAPE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d{3})?\+00:00$")
 
 # The columns of evo-store-sql's session_columns! / member_columns! selects, in order.
@@ -61,10 +59,6 @@ def store_time(t):
     return t.strftime("%Y-%m-%d %H:%M:%S") + (f".{ms:03d}" if ms else "") + "+00:00"
 
 
-def parse_store_time(text):
-    return datetime.fromisoformat(text)
-
-
 def connect(db, synchronous="FULL"):
     connection = sqlite3.connect(db, isolation_level=None, timeout=10)
     # The pragmas evo-sqlite's connection_pragmas() runs, synchronous as asked.
@@ -84,10 +78,10 @@ def seed(db, sessions):
     actor = "bench-seed@example.com"
     connection = connect(db)
     connection.execute("BEGIN IMMEDIATE")
-    for table in ("session_log", "session_members", "sessions"):
+    for table in ("session_events", "idempotency_keys", "session_log", "session_members", "sessions"):
         connection.execute(f"DELETE FROM {table}")
-    # RESTART IDENTITY: position and seq start again at 1 (AUTOINCREMENT keeps them here).
-    connection.execute("DELETE FROM sqlite_sequence WHERE name IN ('session_members', 'session_log')")
+    # RESTART IDENTITY: the events are numbered from 1 again (AUTOINCREMENT keeps the highest).
+    connection.execute("DELETE FROM sqlite_sequence WHERE name = 'session_events'")
     connection.executemany(
         "INSERT INTO sessions (id, account_id, channel, direction, dial_state, call_state, "
         "queue_state, hold_reason, ended, was_missed, customer_breadcrumb, customer_name, "
@@ -103,20 +97,22 @@ def seed(db, sessions):
 
     def members():
         for i in range(sessions):
-            phone = f"+1555{i:07d}"
-            yield (sid(i), phone, phone, f"Customer {i}", 1, "Caller")
+            account, phone = f"acct-{i % 10}", f"+1555{i:07d}"
+            yield (account, sid(i), 1, phone, phone, f"Customer {i}", 1, "Caller")
             for k in range(2, MEMBERS + 1):
-                yield (sid(i), f"Agent{k}@Example.com", f"agent{k}@example.com", f"Agent {k}", 0, "Agent")
+                yield (account, sid(i), k, f"Agent{k}@Example.com", f"agent{k}@example.com", f"Agent {k}", 0,
+                       "Agent")
 
     connection.executemany(
-        "INSERT INTO session_members (session_id, identity, identity_key, display_name, "
-        "is_original_member, application_data, call_state, role, muted) "
-        "VALUES (?, ?, ?, ?, ?, '{}', 'Connected', ?, 0)",
+        "INSERT INTO session_members (account_id, session_id, position, identity, identity_key, "
+        "display_name, is_original_member, application_data, call_state, role, muted) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, '{}', 'Connected', ?, 0)",
         members(),
     )
     connection.executemany(
-        "INSERT INTO session_log (session_id, date, message) VALUES (?, ?, 'Bench Seed started the session')",
-        ((sid(i), t) for i in range(sessions)),
+        "INSERT INTO session_log (account_id, session_id, seq, date, message) "
+        "VALUES (?, ?, 1, ?, 'Bench Seed started the session')",
+        ((f"acct-{i % 10}", sid(i), t) for i in range(sessions)),
     )
     connection.execute("COMMIT")
     busy, wal_pages, moved = connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
@@ -130,7 +126,7 @@ def counts_once(db):
     connection = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10)
     row = connection.execute(
         "SELECT (SELECT count(*) FROM session_members), (SELECT count(*) FROM session_log), "
-        "(SELECT coalesce(sum(version), 0) FROM sessions)"
+        "(SELECT coalesce(sum(version), 0) FROM sessions), (SELECT count(*) FROM session_events)"
     ).fetchone()
     connection.close()
     return " ".join(str(v) for v in row)
@@ -149,15 +145,22 @@ def counts(db):
 
 def check(db, sessions):
     """Seeded sessions that are not consistent: members + version = 8, log = 1 + version,
-    the original member still there. Prints how many fail (0 is the only good answer)."""
+    events = version (the seed writes none; every committed change writes one, the service's
+    and the bare loop's alike), the original member still there. Prints how many fail (0 is
+    the only good answer)."""
     connection = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10)
     bad = connection.execute(
         """
         SELECT count(*) FROM sessions s
-        WHERE (SELECT count(*) FROM session_members m WHERE m.session_id = s.id) + s.version <> ?
-           OR (SELECT count(*) FROM session_log l WHERE l.session_id = s.id) <> 1 + s.version
+        WHERE (SELECT count(*) FROM session_members m
+               WHERE m.account_id = s.account_id AND m.session_id = s.id) + s.version <> ?
+           OR (SELECT count(*) FROM session_log l
+               WHERE l.account_id = s.account_id AND l.session_id = s.id) <> 1 + s.version
+           OR (SELECT count(*) FROM session_events e
+               WHERE e.account_id = s.account_id AND e.session_id = s.id) <> s.version
            OR NOT EXISTS (SELECT 1 FROM session_members m
-                          WHERE m.session_id = s.id AND m.is_original_member = 1)
+                          WHERE m.account_id = s.account_id AND m.session_id = s.id
+                            AND m.is_original_member = 1)
         """,
         (MEMBERS,),
     ).fetchone()[0]
@@ -185,7 +188,7 @@ def compare(db, seeded_sid, probe_sid):
         return rows(f"SELECT {select} FROM {table} WHERE {where} ORDER BY {order}", key)
 
     session_columns = [c.strip() for c in SESSION_COLUMNS.split(",")]
-    member_columns = [c.strip() for c in MEMBER_COLUMNS.split(",")]
+    member_columns = ["account_id", "position"] + [c.strip() for c in MEMBER_COLUMNS.split(",")]
     same_value = {
         "sessions": ["channel", "direction", "dial_state", "call_state", "queue_state", "hold_reason",
                      "ended", "was_missed", "customer_breadcrumb", "date_completed"],
@@ -198,7 +201,7 @@ def compare(db, seeded_sid, probe_sid):
     for table, columns, where, order in (
         ("sessions", session_columns, "id = ?", "id"),
         ("session_members", member_columns, "session_id = ?", "position"),
-        ("session_log", ["date", "message"], "session_id = ?", "seq"),
+        ("session_log", ["account_id", "seq", "date", "message"], "session_id = ?", "seq"),
     ):
         seeded = typed(table, columns, where, order, seeded_sid)
         probe = typed(table, columns, where, order, probe_sid)
@@ -231,83 +234,18 @@ def compare(db, seeded_sid, probe_sid):
           + ", ".join(sorted(set(seen_dates))[:4]))
 
 
-def loop(db, synchronous, first, count, max_seconds, out):
-    """The store's removal (evo-sqlite change_session for DeleteChatMember), COUNT times on
-    distinct sessions FIRST.., one connection: BEGIN IMMEDIATE; header (with the account
-    filter), members, log; UPDATE the header (guarded by the version read); DELETE the
-    member; INSERT the log entry; COMMIT."""
-    first, count, max_seconds = int(first), int(count), float(max_seconds)
-    connection = connect(db, synchronous)
-    mode = connection.execute("PRAGMA synchronous").fetchone()[0]
-    journal = connection.execute("PRAGMA journal_mode").fetchone()[0]
-    expected = {"FULL": 2, "NORMAL": 1}[synchronous]
-    if mode != expected or journal != "wal":
-        raise SystemExit(f"synchronous={mode} journal_mode={journal}, asked {synchronous} in WAL")
-    marks = ", ".join("?" * len(ACCOUNTS))
-    header_sql = f"SELECT {SESSION_COLUMNS} FROM sessions WHERE id = ? AND account_id IN ({marks})"
-    members_sql = f"SELECT {MEMBER_COLUMNS} FROM session_members WHERE session_id = ? ORDER BY position"
-    log_sql = "SELECT date, message FROM session_log WHERE session_id = ? ORDER BY seq"
-    update_sql = (
-        "UPDATE sessions SET date_last_modified = ?, last_modified_by = ?, ended = ?, "
-        "date_completed = ?, call_state = ?, version = version + 1 WHERE id = ? AND version = ?"
-    )
-    delete_sql = "DELETE FROM session_members WHERE session_id = ? AND identity_key = ?"
-    insert_sql = "INSERT INTO session_log (session_id, date, message) VALUES (?, ?, ?)"
-    key, label = "agent5@example.com", "Agent 5"
-    latencies = []
-    started = time.perf_counter()
-    deadline = started + max_seconds
-    done = 0
-    for i in range(first, first + count):
-        if time.perf_counter() > deadline:
-            break
-        s = sid(i)
-        t0 = time.perf_counter_ns()
-        connection.execute("BEGIN IMMEDIATE")
-        header = connection.execute(header_sql, (s, *ACCOUNTS)).fetchone()
-        members = connection.execute(members_sql, (s,)).fetchall()
-        log = connection.execute(log_sql, (s,)).fetchall()
-        if header is None or not any(m[1] == key for m in members) or not log:
-            connection.execute("ROLLBACK")
-            raise SystemExit(f"session {i} ({s}): not seeded as expected")
-        last_modified = parse_store_time(header[37])
-        now = datetime.now(timezone.utc)
-        now = max(now.replace(microsecond=now.microsecond // 1000 * 1000), last_modified)
-        changed_at = store_time(now)
-        updated = connection.execute(update_sql, (changed_at, ACTOR, 0, None, "Connected", s, header[39]))
-        if updated.rowcount != 1:
-            connection.execute("ROLLBACK")
-            raise SystemExit(f"session {i} ({s}): the version guard matched {updated.rowcount} rows")
-        connection.execute(delete_sql, (s, key))
-        connection.execute(insert_sql, (s, changed_at, f"{ACTOR_NAME} removed {label} from the chat"))
-        connection.execute("COMMIT")
-        latencies.append(time.perf_counter_ns() - t0)
-        done += 1
-    seconds = time.perf_counter() - started
-    connection.close()
-    latencies.sort()
-    result = {
-        "synchronous": synchronous,
-        "removals": done,
-        "asked": count,
-        "seconds": seconds,
-        "rate": done / seconds,
-        "p50_ms": percentile(latencies, 50) / 1e6,
-        "p99_ms": percentile(latencies, 99) / 1e6,
-        "time_bounded": done < count,
-        "sqlite": sqlite3.sqlite_version,
-    }
-    Path(out).write_text(json.dumps(result) + "\n")
-    print(f"synchronous={synchronous}: {done} removals in {seconds:.2f} s = {result['rate']:,.0f}/s, "
-          f"p50 {result['p50_ms']:.3f} ms, p99 {result['p99_ms']:.3f} ms"
-          + (" (stopped by the time bound)" if done < count else ""))
-
-
-def percentile(sorted_values, p):
-    if not sorted_values:
-        return None
-    index = min(len(sorted_values) - 1, max(0, round(p / 100 * len(sorted_values) + 0.5) - 1))
-    return sorted_values[index]
+def loop_rows(db, sessions, out):
+    """The rows after a bare loop (bench/sqlite_loop.c) on a fresh seed, against the removals
+    its OUT.json reports: each removed one member, added one log entry, one version and one
+    event. Raises on any difference."""
+    removals = json.loads(Path(out).read_text())["removals"]
+    members, log, versions, events = map(int, counts_once(db).split())
+    seeded = int(sessions)
+    expected = (seeded * MEMBERS - removals, seeded + removals, removals, removals)
+    if (members, log, versions, events) != expected:
+        raise SystemExit(f"after {removals} removals: members {members}, log {log}, versions {versions}, "
+                         f"events {events}; expected {expected[0]}, {expected[1]}, {expected[2]}, {expected[3]}")
+    print(f"exact: {removals} removals, {events} events")
 
 
 def parse_wrk(path):
@@ -339,14 +277,16 @@ def record(jsonl, kind, c, run, wrk_out, before, after, inconsistent, load):
     line["removed_members"] = b[0] - a[0]
     line["added_log"] = a[1] - b[1]
     line["added_versions"] = a[2] - b[2]
+    line["added_events"] = a[3] - b[3]
     with open(jsonl, "a") as f:
         f.write(json.dumps(line) + "\n")
 
 
 def rows_vs_200s(r):
-    deltas = {r["removed_members"], r["added_log"], r["added_versions"]}
+    deltas = {r["removed_members"], r["added_log"], r["added_versions"], r.get("added_events", r["added_log"])}
     if len(deltas) != 1:
-        return f"MISMATCH members {r['removed_members']} log {r['added_log']} versions {r['added_versions']}"
+        return (f"MISMATCH members {r['removed_members']} log {r['added_log']} versions {r['added_versions']} "
+                f"events {r.get('added_events', '?')}")
     extra = deltas.pop() - r["ok"]
     if extra == 0:
         return "exact"
@@ -396,7 +336,9 @@ def table(results):
             continue
         loop_rate[mode] = statistics.median(l["rate"] for l in ls)
         bounded = " (time-bounded)" if any(l["time_bounded"] for l in ls) else ""
-        print(f"| bare loop, store's transaction, synchronous={mode} (Python sqlite3 {ls[0]['sqlite']}, "
+        # Loops of before bench/sqlite_loop.c have no "loop": Python's sqlite3 module.
+        how = f"C, SQLite {ls[0]['sqlite']}" if ls[0].get("loop", "").startswith("C") else f"Python sqlite3 {ls[0]['sqlite']}"
+        print(f"| bare loop, store's transaction, synchronous={mode} ({how}, "
               f"{ls[0]['asked']} removals{bounded}) | 1 | {spread([l['rate'] for l in ls], '{:,.0f}')} "
               f"| {spread([l['p50_ms'] for l in ls], '{:.3f}')} | {spread([l['p99_ms'] for l in ls], '{:.3f}')} "
               f"| – | – |")
@@ -414,13 +356,12 @@ def table(results):
 
 def main(argv):
     commands = {
-        "versions": lambda: print(sqlite3.sqlite_version),
         "sid": lambda i: print(sid(int(i))),
         "seed": seed,
         "counts": counts,
         "check": check,
         "compare": compare,
-        "loop": loop,
+        "loop_rows": loop_rows,
         "record": record,
         "brief": brief,
         "table": table,

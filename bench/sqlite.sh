@@ -7,7 +7,10 @@
 #
 # What it does (docs/performance.md, "SQLite (embedded default)", has the latest figures):
 #   1. builds the release binary once (cargo build --release --locked -p evo-server --bin
-#      evo-sessions, in CARGO_TARGET_DIR, /var/tmp/evo-sessions-target unless set);
+#      evo-sessions, in CARGO_TARGET_DIR, /var/tmp/evo-sessions-target unless set), and the
+#      bare loop bench/sqlite_loop.c once per checksum of its sources (gcc, with the
+#      sqlite3.c that libsqlite3-sys bundles into the service, found with cargo metadata,
+#      and the defines of that crate's build.rs; cached in $CARGO_TARGET_DIR/bench-sqlite-loop/);
 #   2. in a temp folder, `evo-sessions migrate` on sqlite://$TMP/bench.db, then seeds
 #      BENCH_SESSIONS Chat sessions x 8 members (bench/sqlite.py seed: the rows of
 #      bench/sql/seed.sql, the session IDs of bench/wrk/delete.lua, times as evo-sqlite
@@ -21,14 +24,17 @@
 #      sessions, then wrk + bench/wrk/delete.lua on the first 80 % (every request removes a
 #      real member); counts rows before and after and checks every session;
 #   5. stops the service and runs the store's removal transaction in a bare loop on the same
-#      file (bench/sqlite.py loop: Python's sqlite3 module, one connection, WAL), with
-#      synchronous=FULL and with synchronous=NORMAL, interleaved, reseeded before each;
+#      file (bench/sqlite_loop.c: the same statements, the outbox event included, prepared
+#      once, on one connection with the store's pragmas), with synchronous=FULL and with
+#      synchronous=NORMAL, interleaved, reseeded before each; checks the rows after each;
 #   6. prints one table and keeps the raw outputs in bench/results/sqlite-<UTC timestamp>/.
 #
 # Loopback only. Everything started here is stopped by PID on exit (trap), and the temp
 # folder is removed. Settings (environment): BENCH_SESSIONS=20000 BENCH_RUNS=3
 # BENCH_DURATION=8 BENCH_WARMUP=2 BENCH_CONCURRENCY="1 16" BENCH_LOOP_REMOVALS=3000
 # BENCH_LOOP_RUNS=3 BENCH_LOOP_MAX_SECS=60 (a loop stops there, and says so);
+# BENCH_LOOP_CFLAGS=-O3 (the loop's and its sqlite3.c's optimisation, as cc-rs builds the
+# service's copy in a release build);
 # BENCH_TMPDIR (the temp folder's parent: the disk measured; default $TMPDIR or /tmp);
 # EVO_DB_POOL_SIZE, EVO_WORKERS are passed to the service when set (else its defaults).
 set -euo pipefail
@@ -45,6 +51,7 @@ CONCURRENCY=${BENCH_CONCURRENCY:-"1 16"}
 LOOP_REMOVALS=${BENCH_LOOP_REMOVALS:-3000}
 LOOP_RUNS=${BENCH_LOOP_RUNS:-3}
 LOOP_MAX_SECS=${BENCH_LOOP_MAX_SECS:-60}
+read -r -a LOOP_CFLAGS <<<"${BENCH_LOOP_CFLAGS:--O3}"
 while (($#)); do
   case $1 in
     --quick) RUNS=1 DURATION=5 LOOP_RUNS=1 ;;
@@ -59,7 +66,8 @@ FIRST_K=2 LAST_K=8             # members 2..8 are removable; member 1 is the ori
 
 # A shared target folder: other engineers build there too (cargo waits for its lock).
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/var/tmp/evo-sessions-target}
-BIN=$CARGO_TARGET_DIR/release/evo-sessions
+# BENCH_BIN: measure that binary as it is (no build), e.g. a copy kept for an A/B comparison.
+BIN=${BENCH_BIN:-$CARGO_TARGET_DIR/release/evo-sessions}
 
 RESULTS=$BENCH/results/sqlite-$(date -u +%Y%m%dT%H%M%SZ)
 mkdir -p "$RESULTS"
@@ -103,13 +111,83 @@ if ! command -v wrk >/dev/null; then
   log "installing wrk"
   if [[ $(id -u) = 0 ]]; then apt-get install -y wrk >/dev/null; else sudo apt-get install -y wrk >/dev/null; fi
 fi
-for tool in curl python3 cargo wrk; do command -v $tool >/dev/null || die "$tool is missing"; done
+for tool in curl python3 cargo wrk gcc sha256sum; do command -v $tool >/dev/null || die "$tool is missing"; done
 
 # ---------------------------------------------------------------------------------------
 # 1. Build (once)
-log "building (cargo build --release --locked -p evo-server --bin evo-sessions, target $CARGO_TARGET_DIR)"
-cargo build --release --locked -p evo-server --bin evo-sessions 2>"$RESULTS/build.log" ||
-  { tail -20 "$RESULTS/build.log" >&2; die "release build failed (${RESULTS#"$ROOT"/}/build.log)"; }
+if [[ -n ${BENCH_BIN:-} ]]; then
+  log "measuring $BENCH_BIN as it is (BENCH_BIN: no build)"
+  [[ -x $BENCH_BIN ]] || die "BENCH_BIN=$BENCH_BIN is not an executable"
+else
+  log "building (cargo build --release --locked -p evo-server --bin evo-sessions, target $CARGO_TARGET_DIR)"
+  cargo build --release --locked -p evo-server --bin evo-sessions 2>"$RESULTS/build.log" ||
+    { tail -20 "$RESULTS/build.log" >&2; die "release build failed (${RESULTS#"$ROOT"/}/build.log)"; }
+fi
+
+# The bare loop, compiled with the amalgamation the service links: the sqlite3/ folder of the
+# libsqlite3-sys in Cargo.lock (cargo metadata reads the lock file and the registry's sources;
+# it builds nothing), with the defines its build.rs passes to cc for the bundled build on Linux
+# (libsqlite3-sys 0.35.0, src build.rs, build_bundled::main). Features of that crate that add
+# defines must stay off (they are checked), and the variables its build.rs reads are passed on.
+SQLITE_DEFINES=(
+  -DSQLITE_CORE -DSQLITE_DEFAULT_FOREIGN_KEYS=1 -DSQLITE_ENABLE_API_ARMOR
+  -DSQLITE_ENABLE_COLUMN_METADATA -DSQLITE_ENABLE_DBSTAT_VTAB -DSQLITE_ENABLE_FTS3
+  -DSQLITE_ENABLE_FTS3_PARENTHESIS -DSQLITE_ENABLE_FTS5 -DSQLITE_ENABLE_JSON1
+  -DSQLITE_ENABLE_LOAD_EXTENSION=1 -DSQLITE_ENABLE_MEMORY_MANAGEMENT -DSQLITE_ENABLE_RTREE
+  -DSQLITE_ENABLE_STAT4 -DSQLITE_SOUNDEX -DSQLITE_THREADSAFE=1 -DSQLITE_USE_URI
+  -DHAVE_USLEEP=1 -DHAVE_ISNAN -D_POSIX_THREAD_SAFE_FUNCTIONS
+  -DHAVE_LOCALTIME_R # not Windows
+)
+for name in SQLITE_MAX_VARIABLE_NUMBER SQLITE_MAX_EXPR_DEPTH SQLITE_MAX_COLUMN; do
+  if [[ -n ${!name:-} ]]; then SQLITE_DEFINES+=("-D$name=${!name}"); fi
+done
+for extra in ${LIBSQLITE3_FLAGS:-}; do
+  case $extra in -D* | -U*) SQLITE_DEFINES+=("$extra") ;; SQLITE_*) SQLITE_DEFINES+=("-D$extra") ;; esac
+done
+log "locating libsqlite3-sys's sqlite3.c (cargo metadata --format-version 1 --locked)"
+SQLITE_LOCATION=$(cargo metadata --format-version 1 --locked 2>>"$RESULTS/build.log" | "$PY" -c '
+import json, os, sys
+meta = json.load(sys.stdin)
+found = [p for p in meta["packages"] if p["name"] == "libsqlite3-sys"]
+if len(found) != 1:
+    raise SystemExit(f"{len(found)} libsqlite3-sys packages in the dependency graph, one expected")
+package = found[0]
+features = next(n["features"] for n in meta["resolve"]["nodes"] if n["id"] == package["id"])
+# The features whose build.rs branches add defines, or replace the bundled build.
+adding = {"bundled-sqlcipher", "bundled-sqlcipher-vendored-openssl", "sqlcipher", "loadable_extension",
+          "unlock_notify", "column_metadata", "preupdate_hook", "session", "with-asan", "in_gecko"}
+if "bundled" not in features or adding & set(features):
+    raise SystemExit(f"libsqlite3-sys features {sorted(features)}: bench/sqlite.sh knows the defines of "
+                     "bundled without any of " + ", ".join(sorted(adding)))
+print(package["version"], os.path.join(os.path.dirname(package["manifest_path"]), "sqlite3"))
+') || die "cannot locate the bundled SQLite with cargo metadata (see build.log)"
+read -r SQLITE_SYS_VERSION SQLITE_DIR <<<"$SQLITE_LOCATION"
+[[ -f $SQLITE_DIR/sqlite3.c && -f $SQLITE_DIR/sqlite3.h ]] || die "no sqlite3.c and sqlite3.h in $SQLITE_DIR"
+
+# Compiled once per checksum: sqlite3.o of (sqlite3.c, sqlite3.h, flags, gcc), then the loop
+# of (that, sqlite_loop.c). Written under a temporary name and renamed: runs may share the folder.
+LOOP_CACHE=$CARGO_TARGET_DIR/bench-sqlite-loop
+mkdir -p "$LOOP_CACHE"
+GCC_VERSION=$(gcc -dumpfullversion -dumpversion 2>/dev/null | head -1)
+OBJ_KEY=$( { sha256sum "$SQLITE_DIR/sqlite3.c" "$SQLITE_DIR/sqlite3.h" | cut -d' ' -f1
+  echo "gcc $GCC_VERSION ${LOOP_CFLAGS[*]} ${SQLITE_DEFINES[*]}"; } | sha256sum | cut -c1-16)
+LOOP_KEY=$( { echo "$OBJ_KEY"; sha256sum "$BENCH/sqlite_loop.c" | cut -d' ' -f1; } | sha256sum | cut -c1-16)
+SQLITE_OBJ=$LOOP_CACHE/sqlite3-$OBJ_KEY.o
+LOOP_BIN=$LOOP_CACHE/sqlite-loop-$LOOP_KEY
+if [[ ! -x $LOOP_BIN ]]; then
+  if [[ ! -f $SQLITE_OBJ ]]; then
+    log "compiling $SQLITE_DIR/sqlite3.c (gcc ${LOOP_CFLAGS[*]}, once: about a minute)"
+    gcc "${LOOP_CFLAGS[@]}" "${SQLITE_DEFINES[@]}" -w -c "$SQLITE_DIR/sqlite3.c" -o "$SQLITE_OBJ.$$" \
+      2>>"$RESULTS/build.log" || { rm -f "$SQLITE_OBJ.$$"; die "compiling sqlite3.c failed (see build.log)"; }
+    mv -f "$SQLITE_OBJ.$$" "$SQLITE_OBJ"
+  fi
+  log "compiling bench/sqlite_loop.c"
+  gcc "${LOOP_CFLAGS[@]}" -Wall -Wextra -I"$SQLITE_DIR" "$BENCH/sqlite_loop.c" "$SQLITE_OBJ" \
+    -o "$LOOP_BIN.$$" -lpthread -ldl -lm 2>>"$RESULTS/build.log" ||
+    { rm -f "$LOOP_BIN.$$"; die "compiling bench/sqlite_loop.c failed (see build.log)"; }
+  mv -f "$LOOP_BIN.$$" "$LOOP_BIN"
+fi
+"$LOOP_BIN" options >"$RESULTS/loop-compile-options.txt"
 
 bundled_sqlite() { # the SQLite that libsqlite3-sys bundles, from Cargo.lock and its sources
   local version header
@@ -124,13 +202,14 @@ bundled_sqlite() { # the SQLite that libsqlite3-sys bundles, from Cargo.lock and
 {
   echo "date_utc: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
   echo "git: $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- crates migrations Cargo.lock || echo ' + uncommitted changes in crates/ or migrations/')"
+  [[ -n ${BENCH_BIN:-} ]] && echo "binary: $BENCH_BIN (BENCH_BIN; the git line is the checkout's, not necessarily the binary's)"
   echo "cpus: $(nproc) ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | xargs))"
   echo "memory: $(free -g | awk '/Mem:/ {print $2 " GiB"}')"
   echo "kernel: $(uname -r)"
   echo "temp folder: $TMP"
   echo "disk: $(df -T "$TMP" | awk 'NR == 2 {print $1 " " $2 " mounted on " $7}')"
   echo "service SQLite: $(bundled_sqlite)"
-  echo "loop SQLite: Python $("$PY" -c 'import platform; print(platform.python_version())') sqlite3 module, SQLite $(sq versions)"
+  echo "loop SQLite: $("$LOOP_BIN" version) from $SQLITE_DIR/sqlite3.c (libsqlite3-sys $SQLITE_SYS_VERSION), gcc $GCC_VERSION ${LOOP_CFLAGS[*]}, ${SQLITE_DEFINES[*]}; ${LOOP_BIN#"$CARGO_TARGET_DIR"/}"
   echo "wrk: $(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2)"
   echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
   echo "sessions: $SESSIONS; runs: $RUNS x ${DURATION}s after ${WARMUP}s warm-up; concurrency: $CONCURRENCY"
@@ -240,11 +319,13 @@ stop_pid "$SERVE_PID"
 for r in $(seq "$LOOP_RUNS"); do
   for mode in FULL NORMAL; do
     seed
-    timeout $((LOOP_MAX_SECS + 60)) "$PY" "$BENCH/sqlite.py" loop "$DB" "$mode" 0 "$LOOP_REMOVALS" \
+    timeout $((LOOP_MAX_SECS + 60)) "$LOOP_BIN" "$DB" "$mode" 0 "$LOOP_REMOVALS" \
       "$LOOP_MAX_SECS" "$RESULTS/loop-$mode-r$r.json" 2>&1 | tee -a "$RESULTS/loops.txt" |
       sed "s/^/[loop $r\/$LOOP_RUNS] /" >&2 || true
     [[ -s $RESULTS/loop-$mode-r$r.json ]] || die "loop $mode run $r failed (see loops.txt)"
     [[ $(sq check "$DB" "$SESSIONS") = 0 ]] || die "the loop left inconsistent sessions"
+    sq loop_rows "$DB" "$SESSIONS" "$RESULTS/loop-$mode-r$r.json" >>"$RESULTS/loops.txt" ||
+      die "the loop's rows do not match its removals"
   done
 done
 
