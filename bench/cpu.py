@@ -34,8 +34,10 @@ def group_of(pid, service_pid):
             comm = f.read().strip()
     except OSError:
         return None
+    if pid == service_pid:  # whatever its name (BENCH_BIN may be a renamed copy)
+        return "evo-sessions"
     if comm == "evo-sessions":
-        return "evo-sessions" if pid == service_pid else "other"
+        return "other"
     if comm in ("wrk", "pgbench"):
         return comm
     if comm == "postgres" or cmd.startswith("postgres"):

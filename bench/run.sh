@@ -19,9 +19,12 @@
 #        (1k) keyed   the same, each request with an Idempotency-Key of its own
 #        (2) adapter  pgbench replaying the adapter's own statements (2 round trips)
 #        (3) onetrip  pgbench calling bench.remove_member: the same removal in 1 round trip
+#        (4) lean     pgbench calling lean.remove_member: the same removal plus its outbox
+#                     event, in 1 round trip, on the leanest schema holding the same data
+#                     (bench/sql/lean.sql, filled from the seeded tables before each run)
 #      each run on a freshly reseeded database, after a warm-up on sessions kept apart
 #      for it; rows are counted before and after and every session is checked for
-#      consistency (bench/sql/check.sql);
+#      consistency (bench/sql/check.sql; lean: bench/sql/lean_check.sql);
 #   3. reads the service's peak RSS (VmHWM); profiles one more c=16 service run with perf
 #      (call graphs; bench/profile.py splits the service's CPU per request phase) and counts
 #      its syscalls and context switches; reseeds 400 000 sessions and repeats the c=16
@@ -32,7 +35,7 @@
 # Loopback only: the service, wrk, pgbench and psql talk to 127.0.0.1. Everything started
 # here is stopped by PID on exit (trap). Settings (environment):
 #   BENCH_SESSIONS=40000 BENCH_SCALE_SESSIONS=400000 BENCH_RUNS=3 BENCH_DURATION=8
-#   BENCH_WARMUP=2 BENCH_CONCURRENCY="1 16" BENCH_DESIGNS="service keyed adapter onetrip";
+#   BENCH_WARMUP=2 BENCH_CONCURRENCY="1 16" BENCH_DESIGNS="service keyed adapter onetrip lean";
 #   PGHOST/PGPORT/PGUSER (127.0.0.1/5432/postgres);
 #   EVO_DB_POOL_SIZE, EVO_WORKERS are passed to the service when set (else its defaults).
 #   BENCH_PGBOUNCER=1: the service reaches PostgreSQL through a PgBouncer of its own
@@ -55,7 +58,7 @@ RUNS=${BENCH_RUNS:-3}
 DURATION=${BENCH_DURATION:-8}
 WARMUP=${BENCH_WARMUP:-2}
 CONCURRENCY=${BENCH_CONCURRENCY:-"1 16"}
-DESIGNS=${BENCH_DESIGNS:-"service keyed adapter onetrip"}
+DESIGNS=${BENCH_DESIGNS:-"service keyed adapter onetrip lean"}
 SCALE=1
 PROFILE=1
 SYNC_COMMIT=""
@@ -79,7 +82,8 @@ DB=evo_bench
 export DATABASE_URL="postgres://$PGUSER@$PGHOST:$PGPORT/$DB"
 TARGET_DIR=${CARGO_TARGET_DIR:-target}
 [[ $TARGET_DIR = /* ]] || TARGET_DIR=$ROOT/$TARGET_DIR
-BIN=$TARGET_DIR/release/evo-sessions
+# BENCH_BIN: measure that binary as it is (no build), e.g. a copy kept for an A/B comparison.
+BIN=${BENCH_BIN:-$TARGET_DIR/release/evo-sessions}
 
 # Sessions [0, MEASURED) are measured; [MEASURED, SESSIONS) are kept for the warm-ups, so
 # that every measured session starts at version 0 with its 8 members (pgbench then knows
@@ -155,13 +159,19 @@ fi
 
 # ---------------------------------------------------------------------------------------
 # 1. Build, database, seed
-log "building (cargo build --release -p evo-server --locked, target $TARGET_DIR)"
-CARGO_TARGET_DIR=$TARGET_DIR cargo build --release -p evo-server --locked 2>"$RESULTS/build.log" ||
-  { tail -20 "$RESULTS/build.log" >&2; die "release build failed (bench/results/.../build.log)"; }
+if [[ -n ${BENCH_BIN:-} ]]; then
+  log "measuring $BENCH_BIN as it is (BENCH_BIN: no build)"
+  [[ -x $BENCH_BIN ]] || die "BENCH_BIN=$BENCH_BIN is not an executable"
+else
+  log "building (cargo build --release -p evo-server --locked, target $TARGET_DIR)"
+  CARGO_TARGET_DIR=$TARGET_DIR cargo build --release -p evo-server --locked 2>"$RESULTS/build.log" ||
+    { tail -20 "$RESULTS/build.log" >&2; die "release build failed (bench/results/.../build.log)"; }
+fi
 
 {
   echo "date_utc: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
   echo "git: $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- crates migrations Cargo.lock || echo ' + uncommitted changes in crates/')"
+  [[ -n ${BENCH_BIN:-} ]] && echo "binary: $BENCH_BIN (BENCH_BIN; the git line is the checkout's, not necessarily the binary's)"
   echo "cpus: $(nproc) ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | xargs))"
   echo "memory: $(free -g | awk '/Mem:/ {print $2 " GiB"}')"
   echo "kernel: $(uname -r)"
@@ -198,6 +208,14 @@ seed() { # sessions
 log "seeding $SESSIONS sessions x 8 members"
 seed "$SESSIONS"
 log "seeded in $(tail -1 "$RESULTS/seed-times.txt" | cut -d: -f2)"
+# Design (4): the schema `lean` rebuilt from nothing and filled from the rows seed() just
+# wrote (bench/sql/lean.sql), so that it starts from the same fresh seed.
+seed_lean() {
+  local started=$SECONDS
+  psql_q -f "$BENCH/sql/lean.sql"
+  sync
+  echo "seed lean from the seeded tables: $((SECONDS - started)) s" >>"$RESULTS/seed-times.txt"
+}
 
 # ---------------------------------------------------------------------------------------
 # 2. The service (through PgBouncer with BENCH_PGBOUNCER=1)
@@ -278,18 +296,25 @@ log "GET /sessions/$CHECK_SID: 200, 8 members, 1 log entry"
 
 # Row counts once they stop moving: requests that wrk cut off at its deadline may still be
 # committing (or rolling back) in the service, and must not land in the next run's delta.
-counts() {
-  local previous now
-  now=$(psql -X -Atq -F' ' -d "$DB" -f "$BENCH/sql/counts.sql")
+counts() { # [lean: the schema lean's]
+  local previous now sql=(-f "$BENCH/sql/counts.sql")
+  [[ ${1:-} = lean ]] && sql=(-v counts=1 -f "$BENCH/sql/lean_check.sql")
+  now=$(psql -X -Atq -F' ' -d "$DB" "${sql[@]}")
   for _ in $(seq 20); do
     sleep 0.3
     previous=$now
-    now=$(psql -X -Atq -F' ' -d "$DB" -f "$BENCH/sql/counts.sql")
+    now=$(psql -X -Atq -F' ' -d "$DB" "${sql[@]}")
     [[ $now = "$previous" ]] && break
   done
   echo "$now"
 }
-check() { psql -X -Atq -d "$DB" -v events="${1:-0}" -f "$BENCH/sql/check.sql"; } # [1: the outbox too]
+check() { # [1: the outbox too | lean: the schema lean, its events too]
+  if [[ ${1:-} = lean ]]; then
+    psql -X -Atq -d "$DB" -f "$BENCH/sql/lean_check.sql"
+  else
+    psql -X -Atq -d "$DB" -v events="${1:-0}" -f "$BENCH/sql/check.sql"
+  fi
+}
 # WAL written (bytes, full-page images): cluster-wide, so other databases' writes add noise.
 wal() { psql -X -Atq -F' ' -d "$DB" -c 'SELECT wal_bytes, wal_fpi FROM pg_stat_wal'; }
 
@@ -354,6 +379,7 @@ gen_pgbench_script() { # body out
 }
 gen_pgbench_script "$BENCH/pgbench/adapter.sql" "$RESULTS/pgbench-adapter.sql"
 gen_pgbench_script "$BENCH/pgbench/onetrip.sql" "$RESULTS/pgbench-onetrip.sql"
+gen_pgbench_script "$BENCH/pgbench/lean.sql" "$RESULTS/pgbench-lean.sql"
 
 pgbench_run() { # design c first count duration out [log_prefix]
   local design=$1 c=$2 first=$3 count=$4 duration=$5 out=$6 logging=()
@@ -364,20 +390,24 @@ pgbench_run() { # design c first count duration out [log_prefix]
 }
 
 sql_run() { # design c run
-  local design=$1 c=$2 r=$3 n=$SESSIONS measured out before after
+  local design=$1 c=$2 r=$3 n=$SESSIONS measured out before after tables=
   measured=$(measured_of "$n")
   out=$RESULTS/$design-c$c-r$r.txt
   seed "$n"
+  if [[ $design = lean ]]; then
+    tables=lean # counted and checked in the schema lean
+    seed_lean
+  fi
   pgbench_run "$design" "$c" "$measured" $((n - measured)) "$WARMUP" "$RESULTS/warmup-$design-c$c-r$r.txt"
-  before=$(counts)
+  before=$(counts $tables)
   mkdir -p "$RESULTS/pgbench-logs"
   wal_before=$(wal)
   cpu_start "${out%.txt}.cpu.json"
   pgbench_run "$design" "$c" 0 "$measured" "$DURATION" "$out" "$RESULTS/pgbench-logs/$design-c$c-r$r"
   cpu_stop
   wal_after=$(wal)
-  after=$(counts)
-  record "$design" "$c" "$r" "$n" "$out" "$before" "$after" "$(check)" "$(cut -d' ' -f1 /proc/loadavg)" \
+  after=$(counts $tables)
+  record "$design" "$c" "$r" "$n" "$out" "$before" "$after" "$(check $tables)" "$(cut -d' ' -f1 /proc/loadavg)" \
     "$wal_before" "$wal_after"
 }
 
