@@ -16,7 +16,6 @@ mod outbox;
 mod schema;
 
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -105,12 +104,13 @@ pub struct SqliteSessionRepository {
     pool: Pool<AsyncSqlite>,
     outbox: Outbox,
     signal: EventSignal,
-    /// Requests that write queue here, first come first served, before taking a connection.
-    /// SQLite lets one writer in at a time; without a queue the others wait in its busy
-    /// handler, which sleeps 1, 2, 5 … up to 100 ms between tries and lets newcomers in
-    /// first: the c=16 tail ran to a second (docs/performance.md). Bounded by `busy_timeout`.
-    writer: Arc<tokio::sync::Mutex<()>>,
-    busy_timeout: Duration,
+    /// The one connection requests write on: they queue for it first come first served
+    /// (the pool's wait), bounded by `busy_timeout`. SQLite lets one writer in at a time;
+    /// writers on several connections waited in its busy handler, which sleeps 1, 2, 5 … up
+    /// to 100 ms between tries and lets newcomers in first (the c=16 tail ran to a second),
+    /// and each found its page cache emptied by the others' commits and read the pages
+    /// again, about a hundred system calls per removal (docs/performance.md).
+    writer: Pool<AsyncSqlite>,
 }
 
 impl std::fmt::Debug for SqliteSessionRepository {
@@ -143,35 +143,11 @@ impl SqliteSessionRepository {
             .await
             .map_err(|e| SqliteStoreError::Migration(format!("the migration task failed: {e}")))??;
 
-        let mut manager_config = ManagerConfig::<AsyncSqlite>::default();
-        // Local file: nothing to probe before reuse.
-        manager_config.recycling_method = RecyclingMethod::Fast;
-        manager_config.custom_setup = Box::new(move |url| {
-            let (url, pragmas) = (url.to_owned(), pragmas.clone());
-            Box::pin(async move {
-                let mut connection = AsyncSqlite::establish(&url).await?;
-                connection
-                    .batch_execute(&pragmas)
-                    .await
-                    .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
-                Ok(connection)
-            })
-        });
-        let manager = AsyncDieselConnectionManager::new_with_config(path_text, manager_config);
-        let pool = Pool::builder(manager)
-            .max_size(config.pool_size.max(1))
-            .wait_timeout(Some(config.busy_timeout))
-            .create_timeout(Some(config.busy_timeout))
-            .recycle_timeout(Some(config.busy_timeout))
-            .runtime(deadpool::Runtime::Tokio1)
-            .build()
-            .map_err(|e| SqliteStoreError::Pool(e.to_string()))?;
         Ok(Self {
-            pool,
+            pool: build_pool(&path_text, &pragmas, config.pool_size, config.busy_timeout)?,
             outbox: Outbox::default(),
             signal: EventSignal::default(),
-            writer: Arc::new(tokio::sync::Mutex::new(())),
-            busy_timeout: config.busy_timeout,
+            writer: build_pool(&path_text, &pragmas, 1, config.busy_timeout)?,
         })
     }
 
@@ -180,15 +156,14 @@ impl SqliteSessionRepository {
         Self { outbox, ..self }
     }
 
-    /// [`run`](Self::run) for a request that writes: after the writers before it.
+    /// [`run`](Self::run) for a request that writes: on the writer connection, after the
+    /// writers before it.
     async fn run_writing<R: Send + 'static>(
         &self,
         task: impl FnOnce(&mut SqliteConnection) -> QueryResult<R> + Send + 'static,
     ) -> Result<R, RepositoryError> {
-        let _turn = tokio::time::timeout(self.busy_timeout, self.writer.lock()).await.map_err(|_| {
-            RepositoryError::Unavailable(format!("no turn to write within {:?}", self.busy_timeout))
-        })?;
-        self.run(task).await
+        let mut connection: Object<AsyncSqlite> = self.writer.get().await.map_err(pool_error)?;
+        connection.spawn_blocking(task).await.map_err(|e| database_error(&e))
     }
 
     /// Runs `task` on a pooled connection, on the blocking pool.
@@ -199,6 +174,40 @@ impl SqliteSessionRepository {
         let mut connection: Object<AsyncSqlite> = self.pool.get().await.map_err(pool_error)?;
         connection.spawn_blocking(task).await.map_err(|e| database_error(&e))
     }
+}
+
+/// A pool of at most `size` connections to `path`, each set up with `pragmas`; waits (for a
+/// free connection, to open one, to recycle one) bounded by `timeout`.
+fn build_pool(
+    path: &str,
+    pragmas: &str,
+    size: usize,
+    timeout: Duration,
+) -> Result<Pool<AsyncSqlite>, SqliteStoreError> {
+    let pragmas = pragmas.to_owned();
+    let mut manager_config = ManagerConfig::<AsyncSqlite>::default();
+    // Local file: nothing to probe before reuse.
+    manager_config.recycling_method = RecyclingMethod::Fast;
+    manager_config.custom_setup = Box::new(move |url| {
+        let (url, pragmas) = (url.to_owned(), pragmas.clone());
+        Box::pin(async move {
+            let mut connection = AsyncSqlite::establish(&url).await?;
+            connection
+                .batch_execute(&pragmas)
+                .await
+                .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
+            Ok(connection)
+        })
+    });
+    let manager = AsyncDieselConnectionManager::new_with_config(path, manager_config);
+    Pool::builder(manager)
+        .max_size(size.max(1))
+        .wait_timeout(Some(timeout))
+        .create_timeout(Some(timeout))
+        .recycle_timeout(Some(timeout))
+        .runtime(deadpool::Runtime::Tokio1)
+        .build()
+        .map_err(|e| SqliteStoreError::Pool(e.to_string()))
 }
 
 fn migrate(path: &str, pragmas: &str) -> Result<(), SqliteStoreError> {
@@ -624,7 +633,7 @@ impl SessionRepository for SqliteSessionRepository {
 
     async fn purge_expired_keys(&self, now: Timestamp, limit: u32) -> Result<u64, RepositoryError> {
         let purged = self
-            .run(move |connection| {
+            .run_writing(move |connection| {
                 diesel::sql_query(
                     "DELETE FROM idempotency_keys WHERE rowid IN \
                      (SELECT rowid FROM idempotency_keys WHERE expires_at <= ? ORDER BY expires_at LIMIT ?)",

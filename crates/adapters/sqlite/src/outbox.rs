@@ -68,7 +68,7 @@ impl DeliveryQueue for SqliteSessionRepository {
         limit: u32,
     ) -> Result<Vec<PendingDelivery>, RepositoryError> {
         let rows = self
-            .run(move |connection| {
+            .run_writing(move |connection| {
                 connection.immediate_transaction(|connection| {
                     // The first pending event of each session, if due and not leased: a later
                     // one waits until the earlier is delivered or dead.
@@ -102,7 +102,7 @@ impl DeliveryQueue for SqliteSessionRepository {
             return Ok(());
         }
         let ids: Vec<i64> = ids.iter().map(|&id| number(id)).collect();
-        self.run(move |connection| {
+        self.run_writing(move |connection| {
             diesel::update(session_events::table.filter(session_events::id.eq_any(ids)))
                 .set((
                     session_events::delivery.eq(delivery::DELIVERED),
@@ -122,7 +122,7 @@ impl DeliveryQueue for SqliteSessionRepository {
         error: &str,
     ) -> Result<(), RepositoryError> {
         let error = error.to_owned();
-        self.run(move |connection| {
+        self.run_writing(move |connection| {
             diesel::update(session_events::table.find(number(id)))
                 .set((
                     session_events::attempts.eq(i32::try_from(attempts).unwrap_or(i32::MAX)),
@@ -138,7 +138,7 @@ impl DeliveryQueue for SqliteSessionRepository {
 
     async fn mark_dead(&self, id: EventId, attempts: u32, error: &str) -> Result<(), RepositoryError> {
         let error = error.to_owned();
-        self.run(move |connection| {
+        self.run_writing(move |connection| {
             diesel::update(session_events::table.find(number(id)))
                 .set((
                     session_events::delivery.eq(delivery::DEAD),
@@ -154,7 +154,7 @@ impl DeliveryQueue for SqliteSessionRepository {
 
     async fn redeliver_dead(&self, now: Timestamp) -> Result<u64, RepositoryError> {
         let sent = self
-            .run(move |connection| {
+            .run_writing(move |connection| {
                 diesel::update(
                     session_events::table
                         .filter(diesel::dsl::sql::<diesel::sql_types::Bool>(delivery::IS_DEAD)),
@@ -182,7 +182,7 @@ impl DeliveryQueue for SqliteSessionRepository {
 
     async fn purge_settled_events(&self, before: Timestamp, limit: u32) -> Result<u64, RepositoryError> {
         let purged = self
-            .run(move |connection| {
+            .run_writing(move |connection| {
                 diesel::sql_query(
                     "DELETE FROM session_events WHERE id IN (SELECT id FROM session_events \
                      WHERE delivery IN (0, 2) AND created_at < ? ORDER BY created_at LIMIT ?)",
