@@ -232,12 +232,6 @@ def table(results_dir):
             out.append(f"  - per CPU-second of our processes (load generator included; robust to the "
                        f"machine's other load): (1)/(2) = {ps / pa:.2f}, (1)/(3) = {ps / po:.2f}")
     scaled = [k for k in medians if k[0] != base_sessions and k[1] == "service"]
-    for k in scaled:
-        base = medians.get((base_sessions, "service", k[2]))
-        if base:
-            change = (medians[k] / base - 1) * 100
-            out.append(f"- scale: c={k[2]} service with {k[0]:,} sessions vs {base_sessions:,}: "
-                       f"{change:+.1f} % ({'within' if change >= -10 else 'OUTSIDE'} the 10 % bound)")
     out.append("")
     out.append("Targets of issue 15 (measured, this run; the ceiling is (4), the lean schema):")
     s16 = groups.get((base_sessions, "service", 16), [])

@@ -162,8 +162,7 @@ impl SqliteSessionRepository {
         &self,
         task: impl FnOnce(&mut SqliteConnection) -> QueryResult<R> + Send + 'static,
     ) -> Result<R, RepositoryError> {
-        let mut connection: Object<AsyncSqlite> = self.writer.get().await.map_err(pool_error)?;
-        connection.spawn_blocking(task).await.map_err(|e| database_error(&e))
+        run_on(&self.writer, task).await
     }
 
     /// Runs `task` on a pooled connection, on the blocking pool.
@@ -171,9 +170,17 @@ impl SqliteSessionRepository {
         &self,
         task: impl FnOnce(&mut SqliteConnection) -> QueryResult<R> + Send + 'static,
     ) -> Result<R, RepositoryError> {
-        let mut connection: Object<AsyncSqlite> = self.pool.get().await.map_err(pool_error)?;
-        connection.spawn_blocking(task).await.map_err(|e| database_error(&e))
+        run_on(&self.pool, task).await
     }
+}
+
+/// Runs `task` on a connection of `pool`, on the blocking pool.
+async fn run_on<R: Send + 'static>(
+    pool: &Pool<AsyncSqlite>,
+    task: impl FnOnce(&mut SqliteConnection) -> QueryResult<R> + Send + 'static,
+) -> Result<R, RepositoryError> {
+    let mut connection: Object<AsyncSqlite> = pool.get().await.map_err(pool_error)?;
+    connection.spawn_blocking(task).await.map_err(|e| database_error(&e))
 }
 
 /// A pool of at most `size` connections to `path`, each set up with `pragmas`; waits (for a
