@@ -87,11 +87,13 @@ impl Config {
             })
             .ok();
 
+        let workers = settings.workers.unwrap_or(cores);
+        if workers == 0 || workers > 256 {
+            problems.push(format!("EVO_WORKERS must be between 1 and 256, not {workers}"));
+        }
         // Measured (docs/performance.md, "Pool size"): with a pool per worker, 2 connections a
         // worker left c=16 requests waiting for a connection, 4 did as well as 8.
-        let pool_size = settings
-            .db_pool_size
-            .unwrap_or(CONNECTIONS_PER_WORKER * settings.workers.unwrap_or(cores).max(1));
+        let pool_size = settings.db_pool_size.unwrap_or(CONNECTIONS_PER_WORKER * workers.max(1));
         if pool_size == 0 || pool_size > 1000 {
             problems.push(format!("EVO_DB_POOL_SIZE must be between 1 and 1000, not {pool_size}"));
         }
@@ -133,10 +135,6 @@ impl Config {
                 "EVO_IDEMPOTENCY_TTL_SECS must be between 1 and 2592000 (30 days), not {}",
                 settings.idempotency_ttl_secs
             ));
-        }
-        let workers = settings.workers.unwrap_or(cores);
-        if workers == 0 || workers > 256 {
-            problems.push(format!("EVO_WORKERS must be between 1 and 256, not {workers}"));
         }
         for origin in &settings.cors_origins {
             if !(origin.starts_with("http://") || origin.starts_with("https://")) {
