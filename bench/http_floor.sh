@@ -8,6 +8,7 @@ set -euo pipefail
 BIN=${1:-${CARGO_TARGET_DIR:-target}/release/evo-sessions}
 [[ -x $BIN ]] || { echo "no binary at $BIN: cargo build --release -p evo-server" >&2; exit 2; }
 BIN=$(realpath "$BIN")
+for tool in wrk curl python3; do command -v $tool >/dev/null || { echo "$tool is missing (apt-get install -y $tool)" >&2; exit 2; }; done
 DIR=$(mktemp -d)
 PORT=$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
 cd "$DIR"

@@ -9,7 +9,8 @@
 //! power loss, and a 200 must survive it: contract section 14). Each change runs in one `BEGIN IMMEDIATE`
 //! transaction: it takes the write lock before reading, so changes are serialized (a
 //! deferred transaction that upgrades to a write could fail with `SQLITE_BUSY` at once,
-//! whatever the busy timeout). The rule itself is decided in the domain,
+//! whatever the busy timeout); they take turns on one writer connection, first come first
+//! served, and reads use a pool beside it. The rule itself is decided in the domain,
 //! [`Session::apply`](evo_domain::Session::apply), inside that transaction.
 
 mod outbox;
@@ -55,7 +56,8 @@ type AsyncSqlite = SyncConnectionWrapper<SqliteConnection>;
 pub struct SqliteConfig {
     /// The database file; its folder and the file are created when missing.
     pub path: PathBuf,
-    /// Most connections open at once (readers run in parallel; writers take turns).
+    /// Connections for reads (they run in parallel); writes have one connection of their
+    /// own beside them, on which they take turns.
     pub pool_size: usize,
     /// How long a statement waits for a lock before the store answers `Unavailable`; also
     /// bounds the wait for a free connection.
