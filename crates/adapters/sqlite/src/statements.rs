@@ -1,0 +1,102 @@
+//! Statements written by hand because diesel would not cache their prepared form, and SQLite
+//! would parse them again on every change: diesel caches no `UPDATE` and no upsert's
+//! `DO UPDATE` (a changeset may skip its `None` fields, so its SQL can vary). Each is a type of its own, with one fixed SQL
+//! text, so that the connection's statement cache keeps it prepared.
+//!
+//! The cache keys statements by type: never let two SQL texts share a type.
+
+use diesel::QueryResult;
+use diesel::query_builder::{AstPass, QueryFragment, QueryId};
+use diesel::sql_types::{BigInt, Binary, Bool, Integer, Nullable, Text};
+use diesel::sqlite::Sqlite;
+use evo_domain::Timestamp;
+use evo_store_sql::{HeaderChange, KeyRecord};
+
+use crate::schema::Stamp;
+
+/// A change's header write: only at the version read in the change's transaction (which
+/// holds SQLite's write lock, so it always applies); counts 1 if it did.
+#[derive(Debug)]
+pub(crate) struct UpdateHeader<'a> {
+    pub(crate) account_id: &'a str,
+    pub(crate) session_id: &'a str,
+    pub(crate) header: &'a HeaderChange,
+    pub(crate) version_read: i64,
+}
+
+impl QueryId for UpdateHeader<'_> {
+    type QueryId = UpdateHeader<'static>;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl QueryFragment<Sqlite> for UpdateHeader<'_> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Sqlite>) -> QueryResult<()> {
+        out.push_sql("UPDATE sessions SET date_last_modified = ");
+        out.push_bind_param::<Stamp, _>(&self.header.date_last_modified)?;
+        out.push_sql(", last_modified_by = ");
+        out.push_bind_param::<Text, _>(&self.header.last_modified_by)?;
+        out.push_sql(", ended = ");
+        out.push_bind_param::<Bool, _>(&self.header.ended)?;
+        out.push_sql(", date_completed = ");
+        out.push_bind_param::<Nullable<Stamp>, _>(&self.header.date_completed)?;
+        out.push_sql(", call_state = ");
+        out.push_bind_param::<Text, _>(&self.header.call_state)?;
+        out.push_sql(", version = version + 1 WHERE account_id = ");
+        out.push_bind_param::<Text, _>(&self.account_id)?;
+        out.push_sql(" AND id = ");
+        out.push_bind_param::<Text, _>(&self.session_id)?;
+        out.push_sql(" AND version = ");
+        out.push_bind_param::<BigInt, _>(&self.version_read)?;
+        Ok(())
+    }
+}
+
+impl<Conn> diesel::RunQueryDsl<Conn> for UpdateHeader<'_> {}
+
+/// Keeps a keyed request's answer, replacing an expired one under the same key (a live one
+/// was answered before the change, in the same transaction).
+#[derive(Debug)]
+pub(crate) struct KeepAnswer<'a> {
+    pub(crate) account_id: &'a str,
+    pub(crate) scope: &'a str,
+    pub(crate) key: &'a str,
+    pub(crate) record: &'a KeyRecord,
+    pub(crate) expires_at: Timestamp,
+}
+
+impl QueryId for KeepAnswer<'_> {
+    type QueryId = KeepAnswer<'static>;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl QueryFragment<Sqlite> for KeepAnswer<'_> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Sqlite>) -> QueryResult<()> {
+        out.push_sql(
+            "INSERT INTO idempotency_keys (account_id, scope, key, fingerprint, status, content_type, \
+             body, expires_at) VALUES (",
+        );
+        out.push_bind_param::<Text, _>(&self.account_id)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(&self.scope)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(&self.key)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(&self.record.fingerprint)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Integer, _>(&self.record.status)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(&self.record.content_type)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Binary, _>(&self.record.body)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Stamp, _>(&self.expires_at)?;
+        out.push_sql(
+            ") ON CONFLICT (account_id, scope, key) DO UPDATE SET fingerprint = excluded.fingerprint, \
+             status = excluded.status, content_type = excluded.content_type, body = excluded.body, \
+             expires_at = excluded.expires_at",
+        );
+        Ok(())
+    }
+}
+
+impl<Conn> diesel::RunQueryDsl<Conn> for KeepAnswer<'_> {}
