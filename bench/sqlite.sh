@@ -4,6 +4,8 @@
 #
 #   bench/sqlite.sh              3 runs of 8 s per concurrency (1, 16), 3 loops per mode (~2.5 min)
 #   bench/sqlite.sh --quick      1 run of 5 s per concurrency, 1 loop per mode (a smoke test)
+#   bench/sqlite.sh --profile    also one c=1 run under perf (call graphs, then syscalls and
+#                                context switches per removal), after the measured runs
 #
 # What it does (docs/performance.md, "SQLite (embedded default)", has the latest figures):
 #   1. builds the release binary once (cargo build --release --locked -p evo-server --bin
@@ -52,9 +54,11 @@ LOOP_REMOVALS=${BENCH_LOOP_REMOVALS:-3000}
 LOOP_RUNS=${BENCH_LOOP_RUNS:-3}
 LOOP_MAX_SECS=${BENCH_LOOP_MAX_SECS:-60}
 read -r -a LOOP_CFLAGS <<<"${BENCH_LOOP_CFLAGS:--O3}"
+PROFILE=0
 while (($#)); do
   case $1 in
     --quick) RUNS=1 DURATION=5 LOOP_RUNS=1 ;;
+    --profile) PROFILE=1 ;;
     -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench/sqlite.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
@@ -311,6 +315,35 @@ for r in $(seq "$RUNS"); do
   done
 done
 grep -E '^Vm(HWM|RSS)' "/proc/$SERVE_PID/status" | tr -s ' \t' ' ' >"$RESULTS/service-memory.txt"
+
+# Where the service's time goes at c=1 (not in the table: perf slows it down): one run
+# sampled with call graphs, then one counted for syscalls and context switches per removal
+# (their wrk outputs give the removals).
+if ((PROFILE)) && command -v perf >/dev/null; then
+  log "profile: perf record of the service during a c=1 run"
+  seed
+  perf record -F 999 -e cpu-clock --call-graph dwarf,32768 -p "$SERVE_PID" \
+    -o "$RESULTS/perf.data" -- sleep "$DURATION" >"$RESULTS/perf-record.log" 2>&1 &
+  PERF_PID=$!
+  PIDS+=("$PERF_PID")
+  wrk_run 1 0 $((MEASURED / 2)) "$DURATION" "$RESULTS/profile-wrk.txt"
+  wait "$PERF_PID" || true
+  forget_pid "$PERF_PID"
+  perf stat -e raw_syscalls:sys_enter,context-switches,task-clock -p "$SERVE_PID" \
+    -o "$RESULTS/perf-stat.txt" -- sleep "$DURATION" >/dev/null 2>&1 &
+  PERF_PID=$!
+  PIDS+=("$PERF_PID")
+  wrk_run 1 $((MEASURED / 2)) $((MEASURED / 2)) "$DURATION" "$RESULTS/profile-stat-wrk.txt"
+  wait "$PERF_PID" || true
+  forget_pid "$PERF_PID"
+  log "profile: perf report (takes a while)"
+  timeout 300 perf report -i "$RESULTS/perf.data" --no-children --sort dso,sym -g none --stdio \
+    --percent-limit 0.5 >"$RESULTS/perf-report.txt" 2>/dev/null || log "perf report failed"
+  timeout 300 perf report -i "$RESULTS/perf.data" --children --sort sym -g none --stdio \
+    --percent-limit 1 >"$RESULTS/perf-report-children.txt" 2>/dev/null || log "perf report failed"
+  rm -f "$RESULTS/perf.data" # large; the reports keep what it said
+  log "profile: $(grep -E 'raw_syscalls|context-switches|task-clock' "$RESULTS/perf-stat.txt" | awk '{print $1, $2}' | tr '\n' ' ')for $(grep -m1 'requests in' "$RESULTS/profile-stat-wrk.txt")"
+fi
 log "service memory: $(tr '\n' ' ' <"$RESULTS/service-memory.txt")"
 stop_pid "$SERVE_PID"
 
