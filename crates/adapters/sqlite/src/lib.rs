@@ -16,8 +16,10 @@
 mod outbox;
 mod schema;
 mod statements;
+mod writer;
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -41,6 +43,7 @@ use evo_store_sql::{
 };
 
 use crate::schema::{idempotency_keys, session_events, session_log, session_members, sessions};
+use crate::writer::{Writer, write_transaction};
 
 diesel::define_sql_function! {
     /// The rowid of the last row this connection inserted.
@@ -50,7 +53,7 @@ diesel::define_sql_function! {
 /// The migrations of `migrations/sqlite`, compiled in.
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../../migrations/sqlite");
 
-type AsyncSqlite = SyncConnectionWrapper<SqliteConnection>;
+pub(crate) type AsyncSqlite = SyncConnectionWrapper<SqliteConnection>;
 
 /// Where the SQLite database lives and how it is used.
 #[derive(Debug, Clone)]
@@ -107,13 +110,12 @@ pub struct SqliteSessionRepository {
     pool: Pool<AsyncSqlite>,
     outbox: Outbox,
     signal: EventSignal,
-    /// The one connection requests write on: they queue for it first come first served
-    /// (the pool's wait), bounded by `busy_timeout`. SQLite lets one writer in at a time;
-    /// writers on several connections waited in its busy handler, which sleeps 1, 2, 5 … up
-    /// to 100 ms between tries and lets newcomers in first (the c=16 tail ran to a second),
-    /// and each found its page cache emptied by the others' commits and read the pages
-    /// again, about a hundred system calls per removal (docs/performance.md).
-    writer: Pool<AsyncSqlite>,
+    /// The one connection every write runs on, first come first served ([`writer`]):
+    /// changes waiting for it share a transaction and one durable commit. SQLite lets one
+    /// writer in at a time: writers on several connections waited in its busy handler
+    /// (sleeping up to 100 ms between tries, newcomers first: the c=16 tail ran to a second)
+    /// and found their page caches emptied by the others' commits (docs/performance.md).
+    writer: Arc<Writer>,
 }
 
 impl std::fmt::Debug for SqliteSessionRepository {
@@ -150,7 +152,10 @@ impl SqliteSessionRepository {
             pool: build_pool(&path_text, &pragmas, config.pool_size, config.busy_timeout)?,
             outbox: Outbox::default(),
             signal: EventSignal::default(),
-            writer: build_pool(&path_text, &pragmas, 1, config.busy_timeout)?,
+            writer: Writer::new(
+                build_pool(&path_text, &pragmas, 1, config.busy_timeout)?,
+                config.busy_timeout,
+            ),
         })
     }
 
@@ -159,13 +164,13 @@ impl SqliteSessionRepository {
         Self { outbox, ..self }
     }
 
-    /// [`run`](Self::run) for a request that writes: on the writer connection, after the
-    /// writers before it.
+    /// [`run`](Self::run) for a write that is not a change: on the writer connection, alone,
+    /// after the writes before it.
     async fn run_writing<R: Send + 'static>(
         &self,
         task: impl FnOnce(&mut SqliteConnection) -> QueryResult<R> + Send + 'static,
     ) -> Result<R, RepositoryError> {
-        run_on(&self.writer, task).await
+        self.writer.alone(task).await
     }
 
     /// Runs `task` on a pooled connection, on the blocking pool.
@@ -173,17 +178,14 @@ impl SqliteSessionRepository {
         &self,
         task: impl FnOnce(&mut SqliteConnection) -> QueryResult<R> + Send + 'static,
     ) -> Result<R, RepositoryError> {
-        run_on(&self.pool, task).await
+        let mut connection: Object<AsyncSqlite> = self.pool.get().await.map_err(pool_error)?;
+        connection.spawn_blocking(task).await.map_err(|e| database_error(&e))
     }
 }
 
-/// Runs `task` on a connection of `pool`, on the blocking pool.
-async fn run_on<R: Send + 'static>(
-    pool: &Pool<AsyncSqlite>,
-    task: impl FnOnce(&mut SqliteConnection) -> QueryResult<R> + Send + 'static,
-) -> Result<R, RepositoryError> {
-    let mut connection: Object<AsyncSqlite> = pool.get().await.map_err(pool_error)?;
-    connection.spawn_blocking(task).await.map_err(|e| database_error(&e))
+/// Whether a change's outcome is a database error (not a refusal): see [`Writer::change`].
+fn database_failed<T>(outcome: &Result<T, ChangeFailure>) -> bool {
+    matches!(outcome, Err(ChangeFailure::Database(_)))
 }
 
 /// A pool of at most `size` connections to `path`, each set up with `pragmas`; waits (for a
@@ -235,7 +237,7 @@ fn migrate(path: &str, pragmas: &str) -> Result<(), SqliteStoreError> {
     Ok(())
 }
 
-fn pool_error(error: PoolError) -> RepositoryError {
+pub(crate) fn pool_error(error: PoolError) -> RepositoryError {
     match error {
         PoolError::Timeout(kind) => {
             RepositoryError::Unavailable(format!("no database connection within the {kind:?} timeout"))
@@ -248,7 +250,7 @@ fn pool_error(error: PoolError) -> RepositoryError {
 }
 
 /// SQLite answers `database is locked` / `busy` once the busy timeout has passed.
-fn database_error(error: &DieselError) -> RepositoryError {
+pub(crate) fn database_error(error: &DieselError) -> RepositoryError {
     let text = error.to_string();
     if text.contains("database is locked") || text.contains("busy") {
         RepositoryError::Unavailable(format!("the database stayed locked: {text}"))
@@ -344,7 +346,7 @@ fn insert_session(
 ) -> Result<EventId, ChangeFailure> {
     let id = session.id.as_str().to_owned();
     let account = session.account_id.as_str().to_owned();
-    connection.immediate_transaction(|connection| {
+    write_transaction(connection, |connection| {
         // A new session's "now" is when it was opened. The store's insert knows no caller:
         // the key is looked up under any account.
         if let Some(refusal) =
@@ -455,7 +457,7 @@ fn change_session(
 ) -> Result<(Session, EventId), ChangeFailure> {
     let ChangeRequest { id, actor, command, if_version, idempotency, now } = request;
     // A keyed refusal is committed with its answer; the closure returns it as `Ok(Err(..))`.
-    let outcome = connection.immediate_transaction(|connection| {
+    let outcome = write_transaction(connection, |connection| {
         if let Some(refusal) = answered_before(connection, idempotency, actor.visible_accounts(), now)? {
             return Err(ChangeFailure::Keyed(refusal));
         }
@@ -550,9 +552,13 @@ impl SessionRepository for SqliteSessionRepository {
         let event = self.outbox.record(&SessionEvent::session_created(session, actor));
         let session = session.clone();
         let inserted = self
-            .run_writing(move |connection| {
-                Ok(insert_session(connection, &session, event, idempotency.as_ref()))
-            })
+            .writer
+            .change(
+                move |connection| {
+                    Ok(insert_session(connection, &session, event.clone(), idempotency.as_ref()))
+                },
+                database_failed,
+            )
             .await?;
         match inserted {
             Ok(event_id) => {
@@ -593,17 +599,21 @@ impl SessionRepository for SqliteSessionRepository {
     ) -> Result<Session, UpdateError> {
         let (id, actor, command, outbox) = (id.clone(), actor.clone(), command.clone(), self.outbox.clone());
         let changed = self
-            .run_writing(move |connection| {
-                let request = ChangeRequest {
-                    id: &id,
-                    actor: &actor,
-                    command: &command,
-                    if_version: if_version.as_ref(),
-                    idempotency: idempotency.as_ref(),
-                    now,
-                };
-                Ok(change_session(connection, &outbox, request))
-            })
+            .writer
+            .change(
+                move |connection| {
+                    let request = ChangeRequest {
+                        id: &id,
+                        actor: &actor,
+                        command: &command,
+                        if_version: if_version.as_ref(),
+                        idempotency: idempotency.as_ref(),
+                        now,
+                    };
+                    Ok(change_session(connection, &outbox, request))
+                },
+                database_failed,
+            )
             .await?;
         let (session, event_id) = changed?;
         self.signal.raise(event_id);
