@@ -44,10 +44,6 @@ const BATCH: i64 = 500;
 const POLL: Duration = Duration::from_millis(200);
 /// Every how many polls the newest number is read (about once a second).
 const LOOK_EVERY: u32 = 5;
-/// How long the sequencer lets commits gather once told of one, so that under load one
-/// numbering transaction serves many events instead of about one each (its statements and
-/// durable commit are then shared); an event's wait for its number grows by at most this.
-const GATHER: Duration = Duration::from_millis(10);
 
 diesel::define_sql_function! {
     fn pg_try_advisory_xact_lock(key: BigInt) -> diesel::sql_types::Bool;
@@ -98,9 +94,7 @@ impl EventNews {
 async fn sequence(pool: Pool<AsyncPgConnection>, signal: EventSignal, told: Arc<Notify>) {
     let mut polls = 0u32;
     loop {
-        if tokio::time::timeout(POLL, told.notified()).await.is_ok() {
-            tokio::time::sleep(GATHER).await;
-        }
+        let _ = tokio::time::timeout(POLL, told.notified()).await;
         // Once a second, what is numbered anywhere: a lost notification (or a listener that
         // cannot connect) delays streams here by at most that.
         polls = polls.wrapping_add(1);
