@@ -15,7 +15,9 @@
 //! alone. Other writes (the outbox's, purges) always run alone.
 //!
 //! A write that waited longer than the busy timeout for its turn is refused unrun
-//! (`Unavailable`): it never runs after its caller was told it failed.
+//! (`Unavailable`): it never runs after its caller was told it failed. A write whose caller
+//! is gone before its turn (the request dropped) is not run either, as on PostgreSQL, where a
+//! dropped request's transaction is rolled back.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -52,6 +54,8 @@ trait Write: Send {
     /// Whether it may share a transaction with others.
     fn shares(&self) -> bool;
     fn waited_too_long(&self, now: Instant) -> bool;
+    /// Whether its caller is gone (the request was dropped): it is then not run at all.
+    fn abandoned(&self) -> bool;
     /// Runs it; false when it met a database error (its transaction may be gone).
     fn run(&mut self, connection: &mut SqliteConnection) -> bool;
     /// Forgets the result of a run whose transaction was rolled back.
@@ -83,6 +87,10 @@ where
 
     fn waited_too_long(&self, now: Instant) -> bool {
         now > self.deadline
+    }
+
+    fn abandoned(&self) -> bool {
+        self.reply.is_closed()
     }
 
     fn run(&mut self, connection: &mut SqliteConnection) -> bool {
@@ -221,6 +229,9 @@ impl Writer {
         let mut queue = self.lock_queue();
         let mut group: Vec<Box<dyn Write>> = Vec::new();
         while let Some(write) = queue.pop_front() {
+            if write.abandoned() {
+                continue;
+            }
             if write.waited_too_long(now) {
                 write.refuse(RepositoryError::Unavailable(format!(
                     "the write waited more than {:?} for the database",
