@@ -105,6 +105,10 @@ pub enum SqliteStoreError {
 }
 
 /// Sessions in a SQLite file. Cheap to clone: clones share one connection pool.
+///
+/// When the last clone is dropped, the writer connection closes once the writer has finished
+/// (a moment after the last write's answer, on the writer's task): a connection opened right
+/// after should set a busy timeout.
 #[derive(Clone)]
 pub struct SqliteSessionRepository {
     pool: Pool<AsyncSqlite>,

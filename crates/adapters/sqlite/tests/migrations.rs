@@ -72,7 +72,8 @@ fn count(connection: &mut SqliteConnection, sql: &str) -> i64 {
 
 fn connect(path: &std::path::Path) -> SqliteConnection {
     let mut connection = SqliteConnection::establish(&path.display().to_string()).expect("connect");
-    connection.batch_execute("PRAGMA foreign_keys = ON;").expect("foreign keys");
+    // busy_timeout: a dropped store's writer connection closes just after its last answer.
+    connection.batch_execute("PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;").expect("pragmas");
     connection
 }
 
