@@ -144,6 +144,12 @@ fn a_change_through_one_instance_reaches_streams_on_every_other_within_a_second(
     let instances: Vec<Server> = (0..3).map(|_| Server::start(&dir.0, &url, &env())).collect();
     let token = mint(&dir.0, &url, "ann@example.com", &["User"], &["acme"]);
     let id = create(&instances[0].base, &token, 6);
+    // The session's SessionCreated is numbered after its commit, and a stream opened before
+    // that would show it (docs/reliability.md, "not guaranteed"): wait until a replay from
+    // the start finds it numbered, then open the streams under test.
+    let replay = Stream::open(instances[0].port, &format!("/sessions/{id}/events"), &token, Some(0));
+    let created = replay.events(1, QUICK);
+    assert_eq!(created.first().map(|(_, kind, _)| kind.as_str()), Some("SessionCreated"));
     let streams = [
         Stream::open(instances[0].port, "/events", &token, None),
         Stream::open(instances[1].port, &format!("/sessions/{id}/events"), &token, None),
