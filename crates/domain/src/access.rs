@@ -83,9 +83,15 @@ pub enum VisibleAccounts<'a> {
 impl VisibleAccounts<'_> {
     /// Whether `account` is among them.
     pub fn contains(&self, account: &AccountId) -> bool {
+        self.contains_str(account.as_str())
+    }
+
+    /// [`contains`](Self::contains) for an account ID as stored (a store compares its rows'
+    /// text without parsing them).
+    pub fn contains_str(&self, account: &str) -> bool {
         match self {
             Self::All => true,
-            Self::Only(accounts) => accounts.contains(account),
+            Self::Only(accounts) => accounts.iter().any(|visible| visible.as_str() == account),
         }
     }
 }

@@ -300,20 +300,13 @@ type Loaded = (SessionRecord, Vec<MemberRecord>, Vec<LogRecord>);
 /// sees (see migrations/sqlite/2026-12-01-000002_keys_lead_with_account_id).
 const NO_ACCOUNT: &str = "";
 
-/// Whether `account` is among `accounts`. The accounts are compared here rather than in an
-/// `IN (...)` list: diesel does not cache a statement whose number of binds varies, and
-/// SQLite would parse it again on every request (measured: a tenth of the service's CPU per
-/// removal). SQLite locks the whole file anyway, so reading a row before dropping it locks
-/// nothing more.
-fn sees(accounts: VisibleAccounts<'_>, account: &str) -> bool {
-    match accounts {
-        VisibleAccounts::All => true,
-        VisibleAccounts::Only(visible) => visible.iter().any(|a| a.as_str() == account),
-    }
-}
-
 /// Loads a session among the accounts in `accounts`: another account's reads as missing.
 /// Members and log by their key, account first.
+///
+/// The accounts are compared on the rows read rather than in an `IN (...)` list: diesel
+/// does not cache a statement whose number of binds varies, and SQLite would parse it again
+/// on every request (measured: a tenth of the service's CPU per removal). SQLite locks the
+/// whole file anyway, so reading a row before dropping it locks nothing more.
 fn load(
     connection: &mut SqliteConnection,
     id: &str,
@@ -323,7 +316,7 @@ fn load(
         .filter(sessions::id.eq(id))
         .select(evo_store_sql::session_columns!(sessions))
         .load::<SessionRecord>(connection)?;
-    let Some(header) = headers.into_iter().find(|header| sees(accounts, &header.account_id)) else {
+    let Some(header) = headers.into_iter().find(|header| accounts.contains_str(&header.account_id)) else {
         return Ok(None);
     };
     let account = header.account_id.as_str();
@@ -418,7 +411,7 @@ fn kept_answer(
     accounts: VisibleAccounts<'_>,
     now: Timestamp,
 ) -> QueryResult<Option<KeyRecord>> {
-    // Filtered by account here, not in SQL: see [`sees`].
+    // Filtered by account on the rows read, not in SQL: see [`load`].
     let kept = idempotency_keys::table
         .filter(idempotency_keys::scope.eq(&request.scope))
         .filter(idempotency_keys::key.eq(&request.key))
@@ -427,7 +420,7 @@ fn kept_answer(
         .load::<(String, KeyRecord)>(connection)?;
     Ok(kept
         .into_iter()
-        .find(|(account, _)| account == NO_ACCOUNT || sees(accounts, account))
+        .find(|(account, _)| account == NO_ACCOUNT || accounts.contains_str(account))
         .map(|(_, record)| record))
 }
 
