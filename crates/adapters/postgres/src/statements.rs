@@ -60,22 +60,13 @@ impl ChangeHeader {
     /// `WITH s AS (update the header at the version read), l AS (append the log entry),
     /// e AS (append the event to the outbox)`. Every row is addressed by its key, account first.
     fn walk_ctes<'b>(&'b self, out: &mut AstPass<'_, 'b, Pg>) -> QueryResult<()> {
-        out.push_sql("WITH s AS (UPDATE sessions SET date_last_modified = ");
-        out.push_bind_param::<Timestamptz, _>(&self.header.date_last_modified)?;
-        out.push_sql(", last_modified_by = ");
-        out.push_bind_param::<Text, _>(&self.header.last_modified_by)?;
-        out.push_sql(", ended = ");
-        out.push_bind_param::<Bool, _>(&self.header.ended)?;
-        out.push_sql(", date_completed = ");
-        out.push_bind_param::<Nullable<Timestamptz>, _>(&self.header.date_completed)?;
-        out.push_sql(", call_state = ");
-        out.push_bind_param::<Text, _>(&self.header.call_state)?;
-        out.push_sql(", version = version + 1 WHERE account_id = ");
-        out.push_bind_param::<Text, _>(&self.account_id)?;
-        out.push_sql(" AND id = ");
-        out.push_bind_param::<Text, _>(&self.session_id)?;
-        out.push_sql(" AND version = ");
-        out.push_bind_param::<BigInt, _>(&self.version_read)?;
+        out.push_sql("WITH s AS (");
+        self.header.walk_versioned_update::<Pg, Timestamptz>(
+            &self.account_id,
+            &self.session_id,
+            &self.version_read,
+            out,
+        )?;
         out.push_sql(
             " RETURNING account_id, id), l AS (INSERT INTO session_log (account_id, session_id, date, message) \
              SELECT account_id, id, ",

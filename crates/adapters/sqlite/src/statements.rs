@@ -1,18 +1,32 @@
 //! Statements written by hand because diesel would not cache their prepared form, and SQLite
-//! would parse them again on every change: diesel caches no `UPDATE` and no upsert's
-//! `DO UPDATE` (a changeset may skip its `None` fields, so its SQL can vary). Each is a type of its own, with one fixed SQL
-//! text, so that the connection's statement cache keeps it prepared.
+//! would parse them again on every change: diesel caches no `UPDATE` and no upsert's `DO
+//! UPDATE` (a changeset may skip its `None` fields, so its SQL can vary). Each is a type of
+//! its own, with one fixed SQL text, so that the connection's statement cache keeps it
+//! prepared.
 //!
 //! The cache keys statements by type: never let two SQL texts share a type.
 
 use diesel::QueryResult;
 use diesel::query_builder::{AstPass, QueryFragment, QueryId};
-use diesel::sql_types::{BigInt, Binary, Bool, Integer, Nullable, Text};
+use diesel::sql_types::{Binary, Integer, Text};
 use diesel::sqlite::Sqlite;
 use evo_domain::Timestamp;
 use evo_store_sql::{HeaderChange, KeyRecord};
 
 use crate::schema::Stamp;
+
+/// What makes a statement type cacheable and runnable: a static query ID (its type, without
+/// the lifetime of the values it binds) and diesel's `execute`.
+macro_rules! cached_statement {
+    ($name:ident) => {
+        impl QueryId for $name<'_> {
+            type QueryId = $name<'static>;
+            const HAS_STATIC_QUERY_ID: bool = true;
+        }
+
+        impl<Conn> diesel::RunQueryDsl<Conn> for $name<'_> {}
+    };
+}
 
 /// A change's header write: only at the version read in the change's transaction (which
 /// holds SQLite's write lock, so it always applies); counts 1 if it did.
@@ -24,34 +38,18 @@ pub(crate) struct UpdateHeader<'a> {
     pub(crate) version_read: i64,
 }
 
-impl QueryId for UpdateHeader<'_> {
-    type QueryId = UpdateHeader<'static>;
-    const HAS_STATIC_QUERY_ID: bool = true;
-}
+cached_statement!(UpdateHeader);
 
 impl QueryFragment<Sqlite> for UpdateHeader<'_> {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Sqlite>) -> QueryResult<()> {
-        out.push_sql("UPDATE sessions SET date_last_modified = ");
-        out.push_bind_param::<Stamp, _>(&self.header.date_last_modified)?;
-        out.push_sql(", last_modified_by = ");
-        out.push_bind_param::<Text, _>(&self.header.last_modified_by)?;
-        out.push_sql(", ended = ");
-        out.push_bind_param::<Bool, _>(&self.header.ended)?;
-        out.push_sql(", date_completed = ");
-        out.push_bind_param::<Nullable<Stamp>, _>(&self.header.date_completed)?;
-        out.push_sql(", call_state = ");
-        out.push_bind_param::<Text, _>(&self.header.call_state)?;
-        out.push_sql(", version = version + 1 WHERE account_id = ");
-        out.push_bind_param::<Text, _>(&self.account_id)?;
-        out.push_sql(" AND id = ");
-        out.push_bind_param::<Text, _>(&self.session_id)?;
-        out.push_sql(" AND version = ");
-        out.push_bind_param::<BigInt, _>(&self.version_read)?;
-        Ok(())
+        self.header.walk_versioned_update::<Sqlite, Stamp>(
+            self.account_id,
+            self.session_id,
+            &self.version_read,
+            &mut out,
+        )
     }
 }
-
-impl<Conn> diesel::RunQueryDsl<Conn> for UpdateHeader<'_> {}
 
 /// Keeps a keyed request's answer, replacing an expired one under the same key (a live one
 /// was answered before the change, in the same transaction).
@@ -64,10 +62,7 @@ pub(crate) struct KeepAnswer<'a> {
     pub(crate) expires_at: Timestamp,
 }
 
-impl QueryId for KeepAnswer<'_> {
-    type QueryId = KeepAnswer<'static>;
-    const HAS_STATIC_QUERY_ID: bool = true;
-}
+cached_statement!(KeepAnswer);
 
 impl QueryFragment<Sqlite> for KeepAnswer<'_> {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Sqlite>) -> QueryResult<()> {
@@ -98,5 +93,3 @@ impl QueryFragment<Sqlite> for KeepAnswer<'_> {
         Ok(())
     }
 }
-
-impl<Conn> diesel::RunQueryDsl<Conn> for KeepAnswer<'_> {}

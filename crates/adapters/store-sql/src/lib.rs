@@ -16,7 +16,11 @@ mod schema;
 
 use std::collections::BTreeMap;
 
-use diesel::Queryable;
+use diesel::backend::Backend;
+use diesel::query_builder::AstPass;
+use diesel::serialize::ToSql;
+use diesel::sql_types::{BigInt, Bool, HasSqlType, Nullable, SqlType, Text, is_nullable};
+use diesel::{QueryResult, Queryable};
 use evo_domain::{
     AccountId, CustomerBreadcrumb, LogEntry, Member, MemberIdentity, Session, SessionData, SessionDetails,
     SessionId, Timestamp,
@@ -167,6 +171,46 @@ impl HeaderChange {
             date_completed: session.date_completed,
             call_state: session.call_state.as_str(),
         }
+    }
+}
+
+impl HeaderChange {
+    /// Writes `UPDATE sessions SET <these columns>, version = version + 1 WHERE account_id =
+    /// $ AND id = $ AND version = $` into a hand-written statement (both stores: SQLite alone,
+    /// PostgreSQL inside its change's CTE): the header is rewritten only at the version it was
+    /// decided on. `Stamp` is the store's timestamp SQL type.
+    pub fn walk_versioned_update<'b, DB, Stamp>(
+        &'b self,
+        account_id: &'b str,
+        session_id: &'b str,
+        version_read: &'b i64,
+        out: &mut AstPass<'_, 'b, DB>,
+    ) -> QueryResult<()>
+    where
+        DB: Backend + HasSqlType<Stamp> + HasSqlType<Text> + HasSqlType<Bool> + HasSqlType<BigInt>,
+        Stamp: SqlType<IsNull = is_nullable::NotNull>,
+        Timestamp: ToSql<Stamp, DB>,
+        str: ToSql<Text, DB>,
+        bool: ToSql<Bool, DB>,
+        i64: ToSql<BigInt, DB>,
+    {
+        out.push_sql("UPDATE sessions SET date_last_modified = ");
+        out.push_bind_param::<Stamp, _>(&self.date_last_modified)?;
+        out.push_sql(", last_modified_by = ");
+        out.push_bind_param::<Text, str>(self.last_modified_by.as_str())?;
+        out.push_sql(", ended = ");
+        out.push_bind_param::<Bool, _>(&self.ended)?;
+        out.push_sql(", date_completed = ");
+        out.push_bind_param::<Nullable<Stamp>, _>(&self.date_completed)?;
+        out.push_sql(", call_state = ");
+        out.push_bind_param::<Text, str>(self.call_state)?;
+        out.push_sql(", version = version + 1 WHERE account_id = ");
+        out.push_bind_param::<Text, str>(account_id)?;
+        out.push_sql(" AND id = ");
+        out.push_bind_param::<Text, str>(session_id)?;
+        out.push_sql(" AND version = ");
+        out.push_bind_param::<BigInt, _>(version_read)?;
+        Ok(())
     }
 }
 
