@@ -156,10 +156,17 @@ impl SqliteSessionRepository {
             pool: build_pool(&path_text, &pragmas, config.pool_size, config.busy_timeout)?,
             outbox: Outbox::default(),
             signal: EventSignal::default(),
-            writer: Writer::new(
-                build_pool(&path_text, &pragmas, 1, config.busy_timeout)?,
+            writer: Writer::start(
+                Box::new(move || {
+                    connect(&path_text, &pragmas)
+                        .map_err(|e| RepositoryError::Unavailable(format!("cannot open the database: {e}")))
+                }),
                 config.busy_timeout,
-            ),
+            )
+            .map_err(|e| SqliteStoreError::Open {
+                path: config.path.display().to_string(),
+                reason: format!("cannot start the writer thread: {e}"),
+            })?,
         })
     }
 
@@ -226,12 +233,16 @@ fn build_pool(
         .map_err(|e| SqliteStoreError::Pool(e.to_string()))
 }
 
+/// A connection to `path`, set up with `pragmas` (blocking: off the async workers).
+fn connect(path: &str, pragmas: &str) -> Result<SqliteConnection, String> {
+    let mut connection = SqliteConnection::establish(path).map_err(|e| e.to_string())?;
+    connection.batch_execute(pragmas).map_err(|e| e.to_string())?;
+    Ok(connection)
+}
+
 fn migrate(path: &str, pragmas: &str) -> Result<(), SqliteStoreError> {
-    let mut connection = SqliteConnection::establish(path)
-        .map_err(|e| SqliteStoreError::Open { path: path.to_owned(), reason: e.to_string() })?;
-    connection
-        .batch_execute(pragmas)
-        .map_err(|e| SqliteStoreError::Open { path: path.to_owned(), reason: e.to_string() })?;
+    let mut connection =
+        connect(path, pragmas).map_err(|reason| SqliteStoreError::Open { path: path.to_owned(), reason })?;
     let applied = connection
         .run_pending_migrations(MIGRATIONS)
         .map_err(|e| SqliteStoreError::Migration(e.to_string()))?;

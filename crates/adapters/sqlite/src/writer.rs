@@ -20,19 +20,18 @@
 //! dropped request's transaction is rolled back.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::panic::AssertUnwindSafe;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use diesel::connection::{AnsiTransactionManager, TransactionManager};
 use diesel::result::Error as DieselError;
 use diesel::sqlite::SqliteConnection;
 use diesel::{Connection, QueryResult};
-use diesel_async::pooled_connection::deadpool::{Object, Pool};
 use evo_ports::RepositoryError;
 use tokio::sync::oneshot;
 
-use crate::{AsyncSqlite, database_error, pool_error};
+use crate::database_error;
 
 /// Most changes in one transaction: bounds what one failed commit takes down, and how long
 /// the write lock is held at once.
@@ -118,24 +117,51 @@ where
     }
 }
 
-/// The queue in front of the writer connection.
+/// Opens the writer's connection, set up like every connection of the store.
+pub(crate) type OpenConnection = Box<dyn Fn() -> Result<SqliteConnection, RepositoryError> + Send>;
+
+/// The queue in front of the writer connection, which a thread of its own owns and drives.
+///
+/// A thread rather than a task: the writer's turns then depend on no HTTP worker's event
+/// loop (a task stays on the runtime that spawned it, and an actix worker is busy with its
+/// own requests), and a change costs one hop there and one back (a task on the blocking
+/// pool also woke its spawner a second time, to hand the connection back).
 pub(crate) struct Writer {
-    connection: Pool<AsyncSqlite>,
-    queue: Mutex<VecDeque<Box<dyn Write>>>,
-    /// Whether a drain is running (at most one at a time).
-    draining: AtomicBool,
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    state: Mutex<State>,
+    /// Wakes the writer thread when it waits for work.
+    work_came: Condvar,
+    /// How long a write may wait for its turn.
     patience: Duration,
 }
 
+struct State {
+    queue: VecDeque<Box<dyn Write>>,
+    /// Whether the writer thread waits on `work_came` (only then is it notified: a
+    /// notification costs a system call).
+    idle: bool,
+    /// Cleared when the store is dropped: the thread finishes the queue, closes its
+    /// connection and ends.
+    open: bool,
+}
+
 impl Writer {
-    /// `connection`: a pool of one; `patience`: how long a write may wait for its turn.
-    pub(crate) fn new(connection: Pool<AsyncSqlite>, patience: Duration) -> Arc<Self> {
-        Arc::new(Self { connection, queue: Mutex::default(), draining: AtomicBool::new(false), patience })
+    /// Starts the writer thread; it opens its connection with `open` at the first write (and
+    /// again after one it had to close). `patience`: how long a write may wait for its turn.
+    pub(crate) fn start(open: OpenConnection, patience: Duration) -> std::io::Result<Arc<Self>> {
+        let state = State { queue: VecDeque::new(), idle: false, open: true };
+        let shared = Arc::new(Shared { state: Mutex::new(state), work_came: Condvar::new(), patience });
+        let for_thread = Arc::clone(&shared);
+        std::thread::Builder::new().name("sqlite-writer".into()).spawn(move || for_thread.run(&open))?;
+        Ok(Arc::new(Self { shared }))
     }
 
     /// Runs `work` alone, in its own transaction (or none), after the writes before it.
     pub(crate) async fn alone<R: Send + 'static>(
-        self: &Arc<Self>,
+        &self,
         work: impl FnOnce(&mut SqliteConnection) -> QueryResult<R> + Send + 'static,
     ) -> Result<R, RepositoryError> {
         let mut work = Some(work);
@@ -150,7 +176,7 @@ impl Writer {
     /// possibly in one transaction with other changes; `failed` says whether its result is
     /// a database error. `work` may run twice, the first run rolled back.
     pub(crate) async fn change<R: Send + 'static>(
-        self: &Arc<Self>,
+        &self,
         work: impl FnMut(&mut SqliteConnection) -> QueryResult<R> + Send + 'static,
         failed: fn(&R) -> bool,
     ) -> Result<R, RepositoryError> {
@@ -158,75 +184,85 @@ impl Writer {
     }
 
     async fn enqueue<R: Send + 'static>(
-        self: &Arc<Self>,
+        &self,
         work: impl FnMut(&mut SqliteConnection) -> QueryResult<R> + Send + 'static,
         shares: bool,
         failed: fn(&R) -> bool,
     ) -> Result<R, RepositoryError> {
         let (reply, answer) = oneshot::channel();
-        let deadline = Instant::now() + self.patience;
+        let deadline = Instant::now() + self.shared.patience;
         let write = Queued { work, shares, failed, result: None, reply, deadline };
-        self.lock_queue().push_back(Box::new(write));
-        if !self.draining.swap(true, Ordering::AcqRel) {
-            tokio::spawn(Arc::clone(self).drain());
+        let wake = {
+            let mut state = self.shared.lock();
+            state.queue.push_back(Box::new(write));
+            state.idle
+        };
+        if wake {
+            self.shared.work_came.notify_one();
         }
         answer.await.unwrap_or_else(|_| Err(RepositoryError::Internal("the writer stopped".into())))
     }
+}
 
-    fn lock_queue(&self) -> std::sync::MutexGuard<'_, VecDeque<Box<dyn Write>>> {
-        self.queue.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+impl Drop for Writer {
+    fn drop(&mut self) {
+        self.shared.lock().open = false;
+        self.shared.work_came.notify_one();
+    }
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Runs the queue empty, then stands down (or goes on, if a write came meanwhile).
-    async fn drain(self: Arc<Self>) {
-        let mut stand_down = StandDown(Some(&self));
-        loop {
-            match self.connection.get().await {
-                Ok(mut connection) => {
-                    let writer = Arc::clone(&self);
-                    let drained = connection.spawn_blocking(move |c| Ok(writer.run_queue(c))).await;
-                    if !matches!(drained, Ok(true)) {
-                        // Its transaction state is unknown: close it; the pool opens another.
-                        drop(Object::take(connection));
-                    }
-                }
-                Err(error) => {
-                    let error = pool_error(error);
-                    let waiting: Vec<_> = self.lock_queue().drain(..).collect();
-                    for write in waiting {
-                        write.refuse(error.clone());
+    /// The writer thread: runs groups as they come, until the store is dropped.
+    fn run(&self, open: &OpenConnection) {
+        let mut connection: Option<SqliteConnection> = None;
+        while let Some(group) = self.next_group() {
+            if connection.is_none() {
+                match open() {
+                    Ok(opened) => connection = Some(opened),
+                    Err(error) => {
+                        group.into_iter().for_each(|write| write.refuse(error.clone()));
+                        continue;
                     }
                 }
             }
-            self.draining.store(false, Ordering::Release);
-            if self.lock_queue().is_empty() || self.draining.swap(true, Ordering::AcqRel) {
-                stand_down.0 = None;
-                return;
+            let Some(live) = connection.as_mut() else { continue };
+            // A write that panics drops its group unanswered (its callers hear that the
+            // writer stopped); the thread goes on for the others.
+            let ran = std::panic::catch_unwind(AssertUnwindSafe(|| run_group(live, group)));
+            let state = AnsiTransactionManager::transaction_manager_status_mut(live).transaction_depth();
+            if ran.is_err() || !matches!(state, Ok(None)) {
+                // Its transaction state is unknown: close it; the next write opens another.
+                connection = None;
             }
         }
     }
 
-    /// Runs groups until the queue is empty; false when the connection must be closed.
-    fn run_queue(&self, connection: &mut SqliteConnection) -> bool {
+    /// Waits for the next group: the next write if it runs alone, else every sharing change
+    /// at the front (at most [`MOST_PER_COMMIT`]). Writes that waited too long are refused
+    /// here, and writes whose caller is gone are dropped. None once the store is dropped and
+    /// the queue is empty.
+    fn next_group(&self) -> Option<Vec<Box<dyn Write>>> {
+        let mut state = self.lock();
         loop {
-            let group = self.next_group();
-            if group.is_empty() {
-                return true;
+            let group = self.take_group(&mut state.queue);
+            if !group.is_empty() {
+                return Some(group);
             }
-            run_group(connection, group);
-            let state =
-                AnsiTransactionManager::transaction_manager_status_mut(connection).transaction_depth();
-            if !matches!(state, Ok(None)) {
-                return false;
+            if !state.open {
+                return None;
             }
+            state.idle = true;
+            state = self.work_came.wait(state).unwrap_or_else(|poisoned| poisoned.into_inner());
+            state.idle = false;
         }
     }
 
-    /// The next write if it runs alone, else every sharing change at the front (at most
-    /// [`MOST_PER_COMMIT`]). Writes that waited too long are refused here.
-    fn next_group(&self) -> Vec<Box<dyn Write>> {
+    fn take_group(&self, queue: &mut VecDeque<Box<dyn Write>>) -> Vec<Box<dyn Write>> {
         let now = Instant::now();
-        let mut queue = self.lock_queue();
         let mut group: Vec<Box<dyn Write>> = Vec::new();
         while let Some(write) = queue.pop_front() {
             if write.abandoned() {
@@ -296,18 +332,80 @@ fn run_group(connection: &mut SqliteConnection, mut group: Vec<Box<dyn Write>>) 
     }
 }
 
-/// Stands a drain down when it is dropped unfinished (its runtime shutting down): the next
-/// write starts another, and the writes waiting are refused rather than left hanging.
-struct StandDown<'a>(Option<&'a Writer>);
+#[cfg(test)]
+mod tests {
+    use std::path::{Path, PathBuf};
 
-impl Drop for StandDown<'_> {
-    fn drop(&mut self) {
-        if let Some(writer) = self.0 {
-            let waiting: Vec<_> = writer.lock_queue().drain(..).collect();
-            writer.draining.store(false, Ordering::Release);
-            for write in waiting {
-                write.refuse(RepositoryError::Unavailable("the writer stopped".into()));
+    use diesel::Connection;
+    use diesel::connection::SimpleConnection;
+
+    use super::*;
+
+    /// A database file of its own for one test, removed (with its WAL) when dropped.
+    struct TempDatabase(PathBuf);
+
+    impl TempDatabase {
+        fn new(tag: &str) -> Self {
+            Self(std::env::temp_dir().join(format!("evo-sqlite-writer-{tag}-{}.db", std::process::id())))
+        }
+
+        fn wal(&self) -> PathBuf {
+            self.0.with_extension("db-wal")
+        }
+    }
+
+    impl Drop for TempDatabase {
+        fn drop(&mut self) {
+            for path in [self.0.clone(), self.wal(), self.0.with_extension("db-shm")] {
+                let _ = std::fs::remove_file(path);
             }
         }
+    }
+
+    fn opener(path: &Path) -> OpenConnection {
+        let path = path.display().to_string();
+        Box::new(move || {
+            let mut connection = SqliteConnection::establish(&path)
+                .map_err(|e| RepositoryError::Unavailable(e.to_string()))?;
+            connection
+                .batch_execute("PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL")
+                .map_err(|e| RepositoryError::Unavailable(e.to_string()))?;
+            Ok(connection)
+        })
+    }
+
+    #[tokio::test]
+    async fn a_write_that_panics_is_answered_and_the_writer_goes_on() {
+        let database = TempDatabase::new("panic");
+        let writer = Writer::start(opener(&database.0), Duration::from_secs(5)).expect("writer");
+        let panicked =
+            writer.alone(|_| -> QueryResult<()> { panic!("a write's bug (expected by this test)") }).await;
+        assert!(
+            matches!(&panicked, Err(RepositoryError::Internal(message)) if message.contains("writer stopped")),
+            "{panicked:?}"
+        );
+        let next = writer.alone(|c| c.batch_execute("CREATE TABLE t (x INTEGER)"));
+        let next = tokio::time::timeout(Duration::from_secs(10), next).await;
+        assert!(matches!(next, Ok(Ok(()))), "the next write runs: {next:?}");
+    }
+
+    #[tokio::test]
+    async fn dropping_the_writer_ends_its_thread_and_closes_its_connection() {
+        let database = TempDatabase::new("drop");
+        let writer = Writer::start(opener(&database.0), Duration::from_secs(5)).expect("writer");
+        let wrote =
+            writer.alone(|c| c.batch_execute("CREATE TABLE t (x INTEGER); INSERT INTO t VALUES (1)")).await;
+        assert!(matches!(wrote, Ok(())), "{wrote:?}");
+        assert!(database.wal().exists(), "the writer's connection is open, in WAL mode");
+        drop(writer);
+        // SQLite removes the WAL file when the last connection to the database closes.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while database.wal().exists() && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert!(
+            !database.wal().exists(),
+            "the writer's connection is still open after the writer was dropped"
+        );
     }
 }
