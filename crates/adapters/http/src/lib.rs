@@ -42,7 +42,7 @@ pub use openapi::ApiDoc;
 pub use request::MAX_BODY_BYTES;
 
 use handlers::{AppState, method_not_allowed};
-use observability::{CorsOrigins, RequestSpan};
+use observability::{CorsOrigins, RequestSpan, RoutePattern};
 use rate_limit::ChangeRateLimit;
 
 /// How the HTTP server runs.
@@ -250,70 +250,76 @@ fn app_with(
 /// `/csv/reply/` and `/jsv/reply/` are routed here as `/json/reply/` by format negotiation.
 const PREDEFINED_PREFIXES: [&str; 2] = ["/api", "/json/reply"];
 
+/// A resource that hands its pattern to the requests routed to it ([`RoutePattern`]).
+fn resource(pattern: impl Into<String>) -> actix_web::Resource {
+    let pattern = pattern.into();
+    web::resource(pattern.clone()).app_data(RoutePattern(pattern))
+}
+
 /// Registers every route. Each resource answers other methods with a JSON 405.
 fn routes(config: &mut web::ServiceConfig) {
     config
         .service(
-            web::resource("/sessions")
+            resource("/sessions")
                 .route(web::post().to(handlers::new_session))
                 .default_service(method_not_allowed("POST")),
         )
         .service(
-            web::resource("/sessions/{sessionId}")
+            resource("/sessions/{sessionId}")
                 .route(web::get().to(handlers::get_session))
                 .route(web::delete().to(handlers::end_session))
                 .default_service(method_not_allowed("GET, DELETE")),
         )
         .service(
-            web::resource("/sessions/{sessionId}/events")
+            resource("/sessions/{sessionId}/events")
                 .route(web::get().to(events::session_events))
                 .default_service(method_not_allowed("GET")),
         )
         .service(
-            web::resource("/events")
+            resource("/events")
                 .route(web::get().to(events::all_events))
                 .default_service(method_not_allowed("GET")),
         )
         .service(
-            web::resource("/sessions/{sessionId}/members")
+            resource("/sessions/{sessionId}/members")
                 .route(web::post().to(handlers::invite_chat_member))
                 .default_service(method_not_allowed("POST")),
         )
         .service(
-            web::resource("/sessions/{sessionId}/members/{memberId}")
+            resource("/sessions/{sessionId}/members/{memberId}")
                 .route(web::delete().to(handlers::delete_chat_member))
                 .default_service(method_not_allowed("DELETE")),
         );
     for prefix in PREDEFINED_PREFIXES {
         config
             .service(
-                web::resource(format!("{prefix}/NewSession"))
+                resource(format!("{prefix}/NewSession"))
                     .route(web::post().to(handlers::new_session))
                     .default_service(method_not_allowed("POST")),
             )
             .service(
-                web::resource(format!("{prefix}/GetSession"))
+                resource(format!("{prefix}/GetSession"))
                     .route(web::get().to(handlers::get_session))
                     .default_service(method_not_allowed("GET")),
             )
             .service(
-                web::resource(format!("{prefix}/EndSession"))
+                resource(format!("{prefix}/EndSession"))
                     .route(web::delete().to(handlers::end_session))
                     .default_service(method_not_allowed("DELETE")),
             )
             .service(
-                web::resource(format!("{prefix}/InviteChatMember"))
+                resource(format!("{prefix}/InviteChatMember"))
                     .route(web::post().to(handlers::invite_chat_member))
                     .default_service(method_not_allowed("POST")),
             )
             .service(
-                web::resource(format!("{prefix}/DeleteChatMember"))
+                resource(format!("{prefix}/DeleteChatMember"))
                     .route(web::delete().to(handlers::delete_chat_member))
                     .default_service(method_not_allowed("DELETE")),
             );
     }
     let get_only = |path: &str, route: actix_web::Route| {
-        web::resource(path.to_owned()).route(route).default_service(method_not_allowed("GET"))
+        resource(path).route(route).default_service(method_not_allowed("GET"))
     };
     config
         .service(get_only("/health/live", web::get().to(handlers::health_live)))

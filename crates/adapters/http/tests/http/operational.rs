@@ -92,6 +92,12 @@ async fn metrics_count_requests_by_route_pattern() {
         .to_request();
     let response = actix_web::test::call_service(&service, request).await;
     assert_eq!(response.status(), 200);
+    // A method the route does not serve is still counted under the route; a path no route
+    // matches, under `unmatched`.
+    let wrong_method = TestRequest::put().uri("/sessions/metrics-probe-session").to_request();
+    assert_eq!(actix_web::test::call_service(&service, wrong_method).await.status(), 405);
+    let nowhere = TestRequest::get().uri("/metrics-probe/nowhere").to_request();
+    assert_eq!(actix_web::test::call_service(&service, nowhere).await.status(), 404);
     let response =
         actix_web::test::call_service(&service, TestRequest::get().uri("/metrics").to_request()).await;
     assert_eq!(response.status(), 200);
@@ -116,6 +122,15 @@ async fn metrics_count_requests_by_route_pattern() {
         .unwrap_or_else(|| panic!("no count for the route:\n{text}"));
     let count: f64 = count_line.rsplit(' ').next().unwrap().parse().unwrap();
     assert!(count >= 1.0, "{count_line}");
+    for (method, route, status) in [("PUT", "/sessions/{sessionId}", "405"), ("GET", "unmatched", "404")] {
+        assert!(
+            text.lines().any(|line| line.starts_with("http_requests_total{")
+                && line.contains(&format!(r#"route="{route}""#))
+                && line.contains(&format!(r#"method="{method}""#))
+                && line.contains(&format!(r#"status="{status}""#))),
+            "no count for {method} {route} {status}:\n{text}"
+        );
+    }
     assert!(text.contains("http_request_duration_seconds_bucket{"), "{text}");
     assert!(!text.contains("metrics-probe-session"), "raw paths are never labels");
 }
