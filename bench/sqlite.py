@@ -270,11 +270,14 @@ def parse_wrk(path):
     }
 
 
-def record(jsonl, kind, c, run, wrk_out, before, after, inconsistent, load):
+def record(jsonl, kind, c, run, wrk_out, before, after, inconsistent, load, cpu_ticks=None, hz=None):
     line = {"kind": kind, "c": int(c), "run": int(run), "load": float(load), "inconsistent": int(inconsistent)}
     line.update(parse_wrk(wrk_out))
     b, a = [list(map(int, x.split())) for x in (before, after)]
     line["removed_members"] = b[0] - a[0]
+    # The service's CPU (all threads, /proc/PID/stat) over the removals it committed.
+    if cpu_ticks is not None and line["removed_members"] > 0:
+        line["cpu_us_per_removal"] = int(cpu_ticks) / int(hz) / line["removed_members"] * 1e6
     line["added_log"] = a[1] - b[1]
     line["added_versions"] = a[2] - b[2]
     line["added_events"] = a[3] - b[3]
@@ -298,8 +301,9 @@ def rows_vs_200s(r):
 def brief():
     for raw in sys.stdin:
         r = json.loads(raw)
+        cpu = f", CPU {r['cpu_us_per_removal']:.0f} µs per removal" if "cpu_us_per_removal" in r else ""
         print(f"  c={r['c']} run {r['run']}: {r['rate']:,.0f} removals/s, p50 {r['p50_ms']:.2f} ms, "
-              f"p99 {r['p99_ms']:.2f} ms, non-2xx {r['non2xx']}, socket errors {r['socket_errors']}, "
+              f"p99 {r['p99_ms']:.2f} ms{cpu}, non-2xx {r['non2xx']}, socket errors {r['socket_errors']}, "
               f"rows: {rows_vs_200s(r)}, inconsistent sessions {r['inconsistent']}")
 
 
@@ -311,12 +315,18 @@ def spread(values, fmt):
     return f"{fmt.format(med)} ({fmt.format(values[0])}–{fmt.format(values[-1])})"
 
 
+def cpu_spread(rows):
+    """CPU per removal of the rows that measured it (runs of before it did not): "–" if none."""
+    cpu = [r["cpu_us_per_removal"] for r in rows if "cpu_us_per_removal" in r]
+    return spread(cpu, "{:,.0f}") if cpu else "–"
+
+
 def table(results):
     results = Path(results)
     runs = [json.loads(l) for l in (results / "runs.jsonl").read_text().splitlines() if l.strip()]
     loops = [json.loads(p.read_text()) for p in sorted(results.glob("loop-*.json"))]
-    print("| measurement | c | removals/s | p50 ms | p99 ms | non-2xx / socket errors | DB rows vs 200s |")
-    print("|---|---:|---:|---:|---:|---:|---|")
+    print("| measurement | c | removals/s | p50 ms | p99 ms | CPU µs per removal | non-2xx / socket errors | DB rows vs 200s |")
+    print("|---|---:|---:|---:|---:|---:|---:|---|")
     service = {}
     for c in sorted({r["c"] for r in runs}):
         rs = [r for r in runs if r["c"] == c]
@@ -328,7 +338,7 @@ def table(results):
             checks += "; INCONSISTENT SESSIONS"
         print(f"| service over HTTP (wrk), synchronous=FULL | {c} | {spread([r['rate'] for r in rs], '{:,.0f}')} "
               f"| {spread([r['p50_ms'] for r in rs], '{:.2f}')} | {spread([r['p99_ms'] for r in rs], '{:.2f}')} "
-              f"| {errors} / {sockets} | {checks} |")
+              f"| {cpu_spread(rs)} | {errors} / {sockets} | {checks} |")
     loop_rate = {}
     for mode in ("FULL", "NORMAL"):
         ls = [l for l in loops if l["synchronous"] == mode]
@@ -341,7 +351,7 @@ def table(results):
         print(f"| bare loop, store's transaction, synchronous={mode} ({how}, "
               f"{ls[0]['asked']} removals{bounded}) | 1 | {spread([l['rate'] for l in ls], '{:,.0f}')} "
               f"| {spread([l['p50_ms'] for l in ls], '{:.3f}')} | {spread([l['p99_ms'] for l in ls], '{:.3f}')} "
-              f"| – | – |")
+              f"| {cpu_spread(ls)} | – | – |")
     print()
     print(f"Each figure: the median of {max([len([r for r in runs if r['c'] == c]) for c in service] or [0])} "
           f"service runs / {len([l for l in loops if l['synchronous'] == 'FULL'])} loops per mode, (min–max).")
@@ -352,6 +362,12 @@ def table(results):
         print(f"service c=1 / FULL loop: {service[1] / loop_rate['FULL']:.2f}")
     if "FULL" in loop_rate and 16 in service:
         print(f"service c=16 / FULL loop: {service[16] / loop_rate['FULL']:.2f}")
+    loop_cpu = [l["cpu_us_per_removal"] for l in loops if l["synchronous"] == "FULL" and "cpu_us_per_removal" in l]
+    for c in sorted(service):
+        cpu = [r["cpu_us_per_removal"] for r in runs if r["c"] == c and "cpu_us_per_removal" in r]
+        if cpu and loop_cpu:
+            print(f"CPU per removal, service c={c} / FULL loop: {statistics.median(cpu):,.0f} / "
+                  f"{statistics.median(loop_cpu):,.0f} µs = {statistics.median(cpu) / statistics.median(loop_cpu):.2f}")
 
 
 def main(argv):

@@ -298,6 +298,9 @@ wrk_run() { # c first count duration out
     "$TOKEN" >"$out" 2>&1
 }
 
+# The service's CPU time so far (user + system, all threads), in clock ticks.
+service_ticks() { awk '{print $14 + $15}' "/proc/$SERVE_PID/stat"; }
+
 # ---------------------------------------------------------------------------------------
 # 4. Service runs, interleaved by concurrency, each on a fresh reseed.
 for r in $(seq "$RUNS"); do
@@ -307,10 +310,12 @@ for r in $(seq "$RUNS"); do
     out=$RESULTS/service-c$c-r$r.txt
     wrk_run "$c" "$MEASURED" $((SESSIONS - MEASURED)) "$WARMUP" "$RESULTS/warmup-c$c-r$r.txt"
     before=$(sq counts "$DB")
+    ticks_before=$(service_ticks)
     wrk_run "$c" 0 "$MEASURED" "$DURATION" "$out"
+    ticks=$(($(service_ticks) - ticks_before))
     after=$(sq counts "$DB")
     sq record "$RUNS_JSONL" service "$c" "$r" "$out" "$before" "$after" "$(sq check "$DB" "$SESSIONS")" \
-      "$(cut -d' ' -f1 /proc/loadavg)"
+      "$(cut -d' ' -f1 /proc/loadavg)" "$ticks" "$(getconf CLK_TCK)"
     tail -1 "$RUNS_JSONL" | sq brief >&2
   done
 done
