@@ -24,11 +24,13 @@
 #      is stored like the seeded ones (bench/sqlite.py compare);
 #   4. for each run and concurrency (1, 16): reseeds, warms up on the last 20 % of the
 #      sessions, then wrk + bench/wrk/delete.lua on the first 80 % (every request removes a
-#      real member); counts rows before and after and checks every session;
+#      real member); counts rows before and after and checks every session; reads the
+#      service's CPU time (/proc/PID/stat, all threads) before and after: CPU per removal;
 #   5. stops the service and runs the store's removal transaction in a bare loop on the same
 #      file (bench/sqlite_loop.c: the same statements, the outbox event included, prepared
 #      once, on one connection with the store's pragmas), with synchronous=FULL and with
-#      synchronous=NORMAL, interleaved, reseeded before each; checks the rows after each;
+#      synchronous=NORMAL, interleaved, reseeded before each; checks the rows after each (the
+#      loop reports its own CPU per removal, from getrusage);
 #   6. prints one table and keeps the raw outputs in bench/results/sqlite-<UTC timestamp>/.
 #
 # Loopback only. Everything started here is stopped by PID on exit (trap), and the temp
