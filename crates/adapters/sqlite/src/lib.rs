@@ -1,8 +1,9 @@
 //! # evo-sqlite
 //!
-//! The embedded SQLite session store of evo-sessions: the zero-setup default. diesel with
-//! diesel-async's `SyncConnectionWrapper` (each operation runs on Tokio's blocking pool),
-//! bundled SQLite, migrations from `migrations/sqlite` compiled in.
+//! The embedded SQLite session store of evo-sessions: the zero-setup default. diesel, with
+//! reads on diesel-async's `SyncConnectionWrapper` (each runs on Tokio's blocking pool) and
+//! writes on a thread of their own ([`writer`]), bundled SQLite, migrations from
+//! `migrations/sqlite` compiled in.
 //!
 //! Every connection uses WAL (readers never wait for the writer), `busy_timeout`,
 //! `foreign_keys=ON` and `synchronous=FULL` (in WAL mode `NORMAL` may lose the last commits on
@@ -53,7 +54,7 @@ diesel::define_sql_function! {
 /// The migrations of `migrations/sqlite`, compiled in.
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../../migrations/sqlite");
 
-pub(crate) type AsyncSqlite = SyncConnectionWrapper<SqliteConnection>;
+type AsyncSqlite = SyncConnectionWrapper<SqliteConnection>;
 
 /// Where the SQLite database lives and how it is used.
 #[derive(Debug, Clone)]
@@ -107,8 +108,8 @@ pub enum SqliteStoreError {
 /// Sessions in a SQLite file. Cheap to clone: clones share one connection pool.
 ///
 /// When the last clone is dropped, the writer connection closes once the writer has finished
-/// (a moment after the last write's answer, on the writer's task): a connection opened right
-/// after should set a busy timeout.
+/// (a moment after the last write's answer, on the writer's thread): a connection opened
+/// right after should set a busy timeout.
 #[derive(Clone)]
 pub struct SqliteSessionRepository {
     pool: Pool<AsyncSqlite>,
@@ -252,7 +253,7 @@ fn migrate(path: &str, pragmas: &str) -> Result<(), SqliteStoreError> {
     Ok(())
 }
 
-pub(crate) fn pool_error(error: PoolError) -> RepositoryError {
+fn pool_error(error: PoolError) -> RepositoryError {
     match error {
         PoolError::Timeout(kind) => {
             RepositoryError::Unavailable(format!("no database connection within the {kind:?} timeout"))

@@ -220,16 +220,14 @@ impl Shared {
     fn run(&self, open: &OpenConnection) {
         let mut connection: Option<SqliteConnection> = None;
         while let Some(group) = self.next_group() {
-            if connection.is_none() {
-                match open() {
-                    Ok(opened) => connection = Some(opened),
-                    Err(error) => {
-                        group.into_iter().for_each(|write| write.refuse(error.clone()));
-                        continue;
-                    }
+            // The connection kept from the last group, or a new one.
+            let live = match connection.take().map_or_else(open, Ok) {
+                Ok(live) => connection.insert(live),
+                Err(error) => {
+                    group.into_iter().for_each(|write| write.refuse(error.clone()));
+                    continue;
                 }
-            }
-            let Some(live) = connection.as_mut() else { continue };
+            };
             // A write that panics drops its group unanswered (its callers hear that the
             // writer stopped); the thread goes on for the others.
             let ran = std::panic::catch_unwind(AssertUnwindSafe(|| run_group(live, group)));
@@ -336,7 +334,6 @@ fn run_group(connection: &mut SqliteConnection, mut group: Vec<Box<dyn Write>>) 
 mod tests {
     use std::path::{Path, PathBuf};
 
-    use diesel::Connection;
     use diesel::connection::SimpleConnection;
 
     use super::*;
@@ -365,12 +362,8 @@ mod tests {
     fn opener(path: &Path) -> OpenConnection {
         let path = path.display().to_string();
         Box::new(move || {
-            let mut connection = SqliteConnection::establish(&path)
-                .map_err(|e| RepositoryError::Unavailable(e.to_string()))?;
-            connection
-                .batch_execute("PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL")
-                .map_err(|e| RepositoryError::Unavailable(e.to_string()))?;
-            Ok(connection)
+            crate::connect(&path, "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL")
+                .map_err(RepositoryError::Unavailable)
         })
     }
 
