@@ -31,8 +31,8 @@ async fn open_creates_the_file_in_wal_mode_and_reopening_keeps_the_sessions() {
     drop(repository);
 
     let mut raw = SqliteConnection::establish(&path.display().to_string()).expect("raw connection");
-    // The writer's connection closes (and checkpoints) just after its last answer, on its
-    // drain task: wait for that instead of failing on the lock.
+    // The writer's connection closes (and checkpoints) just after its last answer, on the
+    // writer's thread: wait for that instead of failing on the lock.
     raw.batch_execute("PRAGMA busy_timeout = 5000").expect("busy timeout");
     let mode: JournalMode =
         diesel::sql_query("PRAGMA journal_mode").get_result(&mut raw).expect("journal mode");
