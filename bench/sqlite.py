@@ -8,7 +8,9 @@ only: the bare loop is bench/sqlite_loop.c, on the SQLite the service links).
   sqlite.py check DB SESSIONS              sessions failing members + removals = 8 etc.
   sqlite.py compare DB SID PROBE_SID       a seeded row against one the service wrote
   sqlite.py loop_rows DB SESSIONS OUT.json the rows after a bare loop against its removals
-  sqlite.py record JSONL KIND C RUN WRK_OUT BEFORE AFTER INCONSISTENT LOAD
+  sqlite.py record JSONL KIND C RUN WRK_OUT BEFORE AFTER INCONSISTENT LOAD [TICKS HZ [THREADS0 THREADS1]]
+  sqlite.py threads PID                    the CPU ticks of PID's threads, summed by name (JSON)
+  sqlite.py floor JSONL NAME C WRK_OUT TICKS HZ   a run of a request that is not a removal
   sqlite.py brief < lines                  one line per record, for the progress log
   sqlite.py table RESULTS_DIR              the Markdown table and the ratios
 
@@ -270,7 +272,28 @@ def parse_wrk(path):
     }
 
 
-def record(jsonl, kind, c, run, wrk_out, before, after, inconsistent, load, cpu_ticks=None, hz=None):
+def thread_group(name):
+    """A thread's name without its number: the two HTTP workers are one group."""
+    return re.sub(r"\d+", "#", name)
+
+
+def threads(pid):
+    """{thread name group: CPU ticks (user + system)} of the process's threads alive now."""
+    ticks = {}
+    for stat in Path(f"/proc/{pid}/task").glob("*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:  # the thread ended meanwhile
+            continue
+        name = text[text.index("(") + 1 : text.rindex(")")]
+        fields = text[text.rindex(")") + 2 :].split()
+        group = thread_group(name)
+        ticks[group] = ticks.get(group, 0) + int(fields[11]) + int(fields[12])
+    print(json.dumps(ticks, sort_keys=True))
+
+
+def record(jsonl, kind, c, run, wrk_out, before, after, inconsistent, load, cpu_ticks=None, hz=None,
+           threads_before=None, threads_after=None):
     line = {"kind": kind, "c": int(c), "run": int(run), "load": float(load), "inconsistent": int(inconsistent)}
     line.update(parse_wrk(wrk_out))
     b, a = [list(map(int, x.split())) for x in (before, after)]
@@ -278,11 +301,34 @@ def record(jsonl, kind, c, run, wrk_out, before, after, inconsistent, load, cpu_
     # The service's CPU (all threads, /proc/PID/stat) over the removals it committed.
     if cpu_ticks is not None and line["removed_members"] > 0:
         line["cpu_us_per_removal"] = int(cpu_ticks) / int(hz) / line["removed_members"] * 1e6
+        if threads_before and threads_after:
+            t0, t1 = json.loads(threads_before), json.loads(threads_after)
+            line["cpu_us_per_removal_by_thread"] = {
+                name: (t1[name] - t0.get(name, 0)) / int(hz) / line["removed_members"] * 1e6 for name in t1
+            }
     line["added_log"] = a[1] - b[1]
     line["added_versions"] = a[2] - b[2]
     line["added_events"] = a[3] - b[3]
     with open(jsonl, "a") as f:
         f.write(json.dumps(line) + "\n")
+
+
+def floor(jsonl, name, c, wrk_out, cpu_ticks, hz):
+    """A run of a request that changes nothing (GET /health/live, GET /sessions/{id}): what
+    the service's HTTP path costs at c=1 with no write behind it."""
+    line = {"kind": "floor", "request": name, "c": int(c)}
+    line.update(parse_wrk(wrk_out))
+    if line["ok"] > 0:
+        line["cpu_us_per_request"] = int(cpu_ticks) / int(hz) / line["ok"] * 1e6
+    with open(jsonl, "a") as f:
+        f.write(json.dumps(line) + "\n")
+
+
+def by_thread(r):
+    """ " (writer 160, workers 200, ...)": the CPU per removal of the busiest thread groups."""
+    shares = sorted(r.get("cpu_us_per_removal_by_thread", {}).items(), key=lambda kv: -kv[1])
+    shown = [f"{name} {us:.0f}" for name, us in shares if us >= 1]
+    return f" ({', '.join(shown)})" if shown else ""
 
 
 def rows_vs_200s(r):
@@ -301,7 +347,12 @@ def rows_vs_200s(r):
 def brief():
     for raw in sys.stdin:
         r = json.loads(raw)
-        cpu = f", CPU {r['cpu_us_per_removal']:.0f} µs per removal" if "cpu_us_per_removal" in r else ""
+        if r.get("kind") == "floor":
+            print(f"  {r['request']} c={r['c']}: {r['rate']:,.0f} requests/s ({1e6 / r['rate']:.0f} µs each), "
+                  f"p50 {r['p50_ms']:.3f} ms, CPU {r.get('cpu_us_per_request', 0):.0f} µs per request, "
+                  f"non-2xx {r['non2xx']}, socket errors {r['socket_errors']}")
+            continue
+        cpu = f", CPU {r['cpu_us_per_removal']:.0f} µs per removal{by_thread(r)}" if "cpu_us_per_removal" in r else ""
         print(f"  c={r['c']} run {r['run']}: {r['rate']:,.0f} removals/s, p50 {r['p50_ms']:.2f} ms, "
               f"p99 {r['p99_ms']:.2f} ms{cpu}, non-2xx {r['non2xx']}, socket errors {r['socket_errors']}, "
               f"rows: {rows_vs_200s(r)}, inconsistent sessions {r['inconsistent']}")
@@ -323,7 +374,9 @@ def cpu_spread(rows):
 
 def table(results):
     results = Path(results)
-    runs = [json.loads(l) for l in (results / "runs.jsonl").read_text().splitlines() if l.strip()]
+    lines = [json.loads(l) for l in (results / "runs.jsonl").read_text().splitlines() if l.strip()]
+    runs = [r for r in lines if r.get("kind") != "floor"]
+    floors = [r for r in lines if r.get("kind") == "floor"]
     loops = [json.loads(p.read_text()) for p in sorted(results.glob("loop-*.json"))]
     print("| measurement | c | removals/s | p50 ms | p99 ms | CPU µs per removal | non-2xx / socket errors | DB rows vs 200s |")
     print("|---|---:|---:|---:|---:|---:|---:|---|")
@@ -368,6 +421,30 @@ def table(results):
         if cpu and loop_cpu:
             print(f"CPU per removal, service c={c} / FULL loop: {statistics.median(cpu):,.0f} / "
                   f"{statistics.median(loop_cpu):,.0f} µs = {statistics.median(cpu) / statistics.median(loop_cpu):.2f}")
+    for c in sorted(service):
+        groups = {}
+        for r in runs:
+            if r["c"] == c:
+                for name, us in r.get("cpu_us_per_removal_by_thread", {}).items():
+                    groups.setdefault(name, []).append(us)
+        shown = sorted(((statistics.median(v), name) for name, v in groups.items()), reverse=True)
+        if shown:
+            print(f"CPU per removal by thread, c={c} (medians): "
+                  + ", ".join(f"{name} {us:,.0f} µs" for us, name in shown if us >= 1))
+    # At c=1 one request runs at a time, so time per removal is 1 / rate. What the service's
+    # HTTP path costs on its own bounds the ratio any store could reach behind it.
+    if floors and "FULL" in loop_rate and 1 in service:
+        loop_us, service_us = 1e6 / loop_rate["FULL"], 1e6 / service[1]
+        print(f"c=1 time per removal: service {service_us:,.0f} µs, FULL loop {loop_us:,.0f} µs: "
+              f"the service adds {service_us - loop_us:,.0f} µs")
+        for name in sorted({f["request"] for f in floors}):
+            fs = [f for f in floors if f["request"] == name]
+            each = statistics.median(1e6 / f["rate"] for f in fs)
+            cpu = [f["cpu_us_per_request"] for f in fs if "cpu_us_per_request" in f]
+            cpu_text = f", CPU {statistics.median(cpu):,.0f} µs" if cpu else ""
+            print(f"c=1 floor, {name}: {each:,.0f} µs per request (p50 "
+                  f"{statistics.median(f['p50_ms'] for f in fs):.3f} ms{cpu_text}); a removal that cost the "
+                  f"loop's time plus only this would be {loop_us / (loop_us + each):.2f} of the loop")
 
 
 def main(argv):
@@ -379,6 +456,8 @@ def main(argv):
         "compare": compare,
         "loop_rows": loop_rows,
         "record": record,
+        "threads": threads,
+        "floor": floor,
         "brief": brief,
         "table": table,
     }

@@ -25,7 +25,10 @@
 #   4. for each run and concurrency (1, 16): reseeds, warms up on the last 20 % of the
 #      sessions, then wrk + bench/wrk/delete.lua on the first 80 % (every request removes a
 #      real member); counts rows before and after and checks every session; reads the
-#      service's CPU time (/proc/PID/stat, all threads) before and after: CPU per removal;
+#      service's CPU time (/proc/PID/stat, all threads, and per thread name) before and
+#      after: CPU per removal, and how it splits among the service's threads;
+#      then, at c=1, the floors: GET /health/live (HTTP alone) and GET /sessions/{id} (the
+#      token, a read, the JSON), 1 run each, with the service's CPU per request;
 #   5. stops the service and runs the store's removal transaction in a bare loop on the same
 #      file (bench/sqlite_loop.c: the same statements, the outbox event included, prepared
 #      once, on one connection with the store's pragmas), with synchronous=FULL and with
@@ -312,15 +315,36 @@ for r in $(seq "$RUNS"); do
     out=$RESULTS/service-c$c-r$r.txt
     wrk_run "$c" "$MEASURED" $((SESSIONS - MEASURED)) "$WARMUP" "$RESULTS/warmup-c$c-r$r.txt"
     before=$(sq counts "$DB")
+    threads_before=$(sq threads "$SERVE_PID")
     ticks_before=$(service_ticks)
     wrk_run "$c" 0 "$MEASURED" "$DURATION" "$out"
     ticks=$(($(service_ticks) - ticks_before))
+    threads_after=$(sq threads "$SERVE_PID")
     after=$(sq counts "$DB")
     sq record "$RUNS_JSONL" service "$c" "$r" "$out" "$before" "$after" "$(sq check "$DB" "$SESSIONS")" \
-      "$(cut -d' ' -f1 /proc/loadavg)" "$ticks" "$(getconf CLK_TCK)"
+      "$(cut -d' ' -f1 /proc/loadavg)" "$ticks" "$(getconf CLK_TCK)" "$threads_before" "$threads_after"
     tail -1 "$RUNS_JSONL" | sq brief >&2
   done
 done
+
+# The floors at c=1: what the HTTP path costs with no write behind it. GET /health/live is
+# HTTP alone; GET /sessions/{id} adds the token, a read on the store and the session's JSON.
+# One request at a time, so each request's time is 1 / rate.
+floor_run() { # name path [token]
+  local name=$1 out=$RESULTS/floor-${1//[^a-z]/-}.txt ticks_before ticks
+  timeout $((WARMUP + 30)) wrk -t1 -c1 -d"${WARMUP}s" -s "$BENCH/wrk/get.lua" "$BASE" -- "${@:2}" >/dev/null 2>&1
+  ticks_before=$(service_ticks)
+  timeout $((DURATION + 30)) wrk -t1 -c1 -d"${DURATION}s" --timeout 5s -s "$BENCH/wrk/get.lua" "$BASE" -- "${@:2}" \
+    >"$out" 2>&1
+  ticks=$(($(service_ticks) - ticks_before))
+  sq floor "$RUNS_JSONL" "$name" 1 "$out" "$ticks" "$(getconf CLK_TCK)"
+  tail -1 "$RUNS_JSONL" | sq brief >&2
+}
+if [[ " $CONCURRENCY " = *" 1 "* ]]; then
+  log "floors at c=1: GET /health/live, GET /sessions/{id} (${DURATION}s each)"
+  floor_run "GET /health/live" /health/live
+  floor_run "GET /sessions/{id}" "/sessions/$CHECK_SID" "$TOKEN"
+fi
 grep -E '^Vm(HWM|RSS)' "/proc/$SERVE_PID/status" | tr -s ' \t' ' ' >"$RESULTS/service-memory.txt"
 
 # Where the service's time goes at c=1 (not in the table: perf slows it down): one run
