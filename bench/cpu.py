@@ -7,7 +7,8 @@ Every 0.2 s it reads utime + stime of every process and keeps, per PID, the firs
 last value seen, so processes that start during the run (pgbench's backends) count fully
 and processes that exit lose at most one interval. Groups:
   evo-sessions (the benchmarked service, SERVICE_PID only: other evo-sessions processes,
-  such as other people's test runs, count as "other"), wrk, pgbench, "postgres evo_bench" (backends of the bench database),
+  such as other people's test runs, count as "other"), wrk, pgbench, "store loop" (design
+  (1s), crates/server/examples/store_loop.rs), "postgres evo_bench" (backends of the bench database),
   "postgres other-db" (backends of other databases: other people's tests),
   "postgres aux" (WAL writer, checkpointer, ...: shared work, mostly ours), other.
 Also the machine's busy time from /proc/stat, so "other" (compilers running beside the
@@ -40,6 +41,8 @@ def group_of(pid, service_pid):
         return "other"
     if comm in ("wrk", "pgbench"):
         return comm
+    if comm == "store_loop":  # design (1s): the service's store driven without HTTP
+        return "store loop"
     if comm == "postgres" or cmd.startswith("postgres"):
         # A backend's title: "postgres: [cluster: ]<user> <database> <client> <state>".
         backend = BACKEND.match(cmd)

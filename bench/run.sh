@@ -22,6 +22,10 @@
 #        (4) lean     pgbench calling lean.remove_member: the same removal plus its outbox
 #                     event, in 1 round trip, on the leanest schema holding the same data
 #                     (bench/sql/lean.sql, filled from the seeded tables before each run)
+#        (1s) store   the service's store driven in-process, without HTTP (the example
+#                     crates/server/examples/store_loop.rs: per-worker threads and pools as
+#                     in the service, the rule, the event, diesel-async): the floor of the
+#                     service's own CPU
 #      each run on a freshly reseeded database, after a warm-up on sessions kept apart
 #      for it; rows are counted before and after and every session is checked for
 #      consistency (bench/sql/check.sql; lean: bench/sql/lean_check.sql);
@@ -35,7 +39,7 @@
 # Loopback only: the service, wrk, pgbench and psql talk to 127.0.0.1. Everything started
 # here is stopped by PID on exit (trap). Settings (environment):
 #   BENCH_SESSIONS=40000 BENCH_SCALE_SESSIONS=400000 BENCH_RUNS=3 BENCH_DURATION=8
-#   BENCH_WARMUP=2 BENCH_CONCURRENCY="1 16" BENCH_DESIGNS="service keyed adapter onetrip lean";
+#   BENCH_WARMUP=2 BENCH_CONCURRENCY="1 16" BENCH_DESIGNS="service keyed store adapter onetrip lean";
 #   PGHOST/PGPORT/PGUSER (127.0.0.1/5432/postgres);
 #   EVO_DB_POOL_SIZE, EVO_WORKERS are passed to the service when set (else its defaults).
 #   BENCH_PGBOUNCER=1: the service reaches PostgreSQL through a PgBouncer of its own
@@ -58,7 +62,7 @@ RUNS=${BENCH_RUNS:-3}
 DURATION=${BENCH_DURATION:-8}
 WARMUP=${BENCH_WARMUP:-2}
 CONCURRENCY=${BENCH_CONCURRENCY:-"1 16"}
-DESIGNS=${BENCH_DESIGNS:-"service keyed adapter onetrip lean"}
+DESIGNS=${BENCH_DESIGNS:-"service keyed store adapter onetrip lean"}
 SCALE=1
 PROFILE=1
 SYNC_COMMIT=""
@@ -166,6 +170,12 @@ else
   log "building (cargo build --release -p evo-server --locked, target $TARGET_DIR)"
   CARGO_TARGET_DIR=$TARGET_DIR cargo build --release -p evo-server --locked 2>"$RESULTS/build.log" ||
     { tail -20 "$RESULTS/build.log" >&2; die "release build failed (bench/results/.../build.log)"; }
+fi
+STORE_LOOP=$TARGET_DIR/release/examples/store_loop
+if [[ " $DESIGNS " = *" store "* ]]; then
+  log "building the store loop (cargo build --release -p evo-server --example store_loop --locked)"
+  CARGO_TARGET_DIR=$TARGET_DIR cargo build --release -p evo-server --example store_loop --locked \
+    2>>"$RESULTS/build.log" || { tail -20 "$RESULTS/build.log" >&2; die "the store loop's build failed"; }
 fi
 
 {
@@ -381,6 +391,27 @@ gen_pgbench_script "$BENCH/pgbench/adapter.sql" "$RESULTS/pgbench-adapter.sql"
 gen_pgbench_script "$BENCH/pgbench/onetrip.sql" "$RESULTS/pgbench-onetrip.sql"
 gen_pgbench_script "$BENCH/pgbench/lean.sql" "$RESULTS/pgbench-lean.sql"
 
+# Design (1s): the store loop, which removes as wrk + the service would, minus HTTP.
+store_loop_run() { # c first count duration out
+  timeout $(($4 + 30)) "$STORE_LOOP" "$1" "$2" "$3" "$FIRST_K" "$LAST_K" "$4" >"$5" 2>&1 || true
+}
+store_run() { # c run
+  local c=$1 r=$2 n=$SESSIONS measured out before after
+  measured=$(measured_of "$n")
+  out=$RESULTS/store-c$c-r$r.txt
+  seed "$n"
+  store_loop_run "$c" "$measured" $((n - measured)) "$WARMUP" "$RESULTS/warmup-store-c$c-r$r.txt"
+  before=$(counts)
+  wal_before=$(wal)
+  cpu_start "${out%.txt}.cpu.json"
+  store_loop_run "$c" 0 "$measured" "$DURATION" "$out"
+  cpu_stop
+  wal_after=$(wal)
+  after=$(counts)
+  record store "$c" "$r" "$n" "$out" "$before" "$after" "$(check 1)" "$(cut -d' ' -f1 /proc/loadavg)" \
+    "$wal_before" "$wal_after"
+}
+
 pgbench_run() { # design c first count duration out [log_prefix]
   local design=$1 c=$2 first=$3 count=$4 duration=$5 out=$6 logging=()
   [[ -n ${7:-} ]] && logging=(--log "--log-prefix=$7")
@@ -420,6 +451,8 @@ for r in $(seq "$RUNS"); do
         seed "$SESSIONS"
         m=$(measured_of "$SESSIONS")
         service_run "$c" "$r" "$SESSIONS" 0 "$m" "$m" $((SESSIONS - m)) "$design"
+      elif [[ $design = store ]]; then
+        store_run "$c" "$r"
       else
         sql_run "$design" "$c" "$r"
       fi
