@@ -127,6 +127,10 @@ def record(args):
         "wal_kb_per_removal": round((int(float(wal1.split()[0])) - int(float(wal0.split()[0])))
                                     / 1024 / max(1, db["members_removed"]), 2),
         "fpi_per_removal": round((int(wal1.split()[1]) - int(wal0.split()[1])) / max(1, db["members_removed"]), 2),
+        # Blocks of the bench database read from outside shared_buffers, and found in it.
+        **({"blocks_read_per_removal": round((int(wal1.split()[2]) - int(wal0.split()[2])) / max(1, db["members_removed"]), 2),
+            "blocks_hit_per_removal": round((int(wal1.split()[3]) - int(wal0.split()[3])) / max(1, db["members_removed"]), 1)}
+           if len(wal1.split()) >= 4 else {}),
     }
     with open(jsonl, "a") as f:
         f.write(json.dumps(entry) + "\n")
@@ -235,6 +239,7 @@ def table(results_dir):
             out.append(f"  - per CPU-second of our processes (load generator included; robust to the "
                        f"machine's other load): (1)/(2) = {ps / pa:.2f}, (1)/(3) = {ps / po:.2f}")
     scaled = [k for k in medians if k[0] != base_sessions and k[1] == "service"]
+    scaled_ceilings = [k for k in medians if k[0] != base_sessions and k[1] != "service"]
     out.append("")
     out.append("Targets of issue 15 (measured, this run; the ceiling is (4), the lean schema):")
     s16 = groups.get((base_sessions, "service", 16), [])
@@ -270,6 +275,18 @@ def table(results_dir):
             change = (medians[k] / base - 1) * 100
             out.append(f"- c={k[2]} throughput at {k[0]:,} sessions within 5 % of {base_sessions:,}: "
                        f"{change:+.1f} % -> {verdict(change >= -5)}")
+    for k in scaled_ceilings:
+        base = medians.get((base_sessions, k[1], k[2]))
+        if base:
+            out.append(f"  - for comparison, {DESIGNS[k[1]].split(' (pgbench')[0]} at {k[0]:,} sessions: "
+                       f"{(medians[k] / base - 1) * 100:+.1f} % of its {base_sessions:,}-session figure")
+    for k in sorted(k for k in groups if k[0] != base_sessions):
+        runs = groups[k]
+        base_runs = groups.get((base_sessions, k[1], k[2]), [])
+        if base_runs and "blocks_read_per_removal" in runs[0] and "blocks_read_per_removal" in base_runs[0]:
+            out.append(f"  - blocks read from outside shared_buffers per removal, {k[1]}: "
+                       f"{med_key(base_runs, 'blocks_read_per_removal'):.2f} at {base_sessions:,} sessions, "
+                       f"{med_key(runs, 'blocks_read_per_removal'):.2f} at {k[0]:,}")
     errs = sum(x["errors"] for x in s16 + s1)
     out.append(f"- no errors: {errs} non-2xx / socket errors -> {verdict(errs == 0)}")
     p = results_dir / "service-memory.txt"

@@ -4,7 +4,8 @@
 #   bench/run.sh                 everything (about 8-10 minutes on 2 cores)
 #   bench/run.sh --no-scale      skip the 400 000-session scale check
 #   bench/run.sh --quick         2 runs of 5 s per point, no scale check (a smoke test)
-#   bench/run.sh --scale-only    only the service at c=16 (40 000 sessions) and the scale check
+#   bench/run.sh --scale-only    only the service and the lean ceiling at c=16 (40 000 sessions),
+#                                and the scale check
 #   bench/run.sh --sync-commit off   run with synchronous_commit=off on the bench database
 #                                (shows the CPU costs that a durable commit's fsync hides)
 #   bench/run.sh --no-profile    skip the perf profile of the service (done when perf exists)
@@ -72,7 +73,7 @@ while (($#)); do
     --no-scale) SCALE=0 ;;
     --no-profile) PROFILE=0 ;;
     --quick) RUNS=2 DURATION=5 SCALE=0 PROFILE=0 ;;
-    --scale-only) DESIGNS=service CONCURRENCY=16 SCALE=1 PROFILE=0 ;;
+    --scale-only) DESIGNS="service lean" CONCURRENCY=16 SCALE=1 PROFILE=0 ;;
     --sync-commit) SYNC_COMMIT=$2; shift ;;
     -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench/run.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
@@ -326,7 +327,12 @@ check() { # [1: the outbox too | lean: the schema lean, its events too]
   fi
 }
 # WAL written (bytes, full-page images): cluster-wide, so other databases' writes add noise.
-wal() { psql -X -Atq -F' ' -d "$DB" -c 'SELECT wal_bytes, wal_fpi FROM pg_stat_wal'; }
+# Then the bench database's blocks read (missed in shared_buffers) and hit: what a data set
+# larger than shared_buffers costs shows there (the scale check).
+wal() {
+  psql -X -Atq -F' ' -d "$DB" -c 'SELECT w.wal_bytes, w.wal_fpi, d.blks_read, d.blks_hit
+    FROM pg_stat_wal w, pg_stat_database d WHERE d.datname = current_database()'
+}
 
 # Appends one JSON line to runs.jsonl: what was run, what it reported, what the DB shows.
 record() { # design c run sessions output_file before after extra_json
@@ -420,21 +426,25 @@ pgbench_run() { # design c first count duration out [log_prefix]
     -f "$RESULTS/pgbench-$design.sql" "$DB" >"$out" 2>&1 || true
 }
 
-sql_run() { # design c run
-  local design=$1 c=$2 r=$3 n=$SESSIONS measured out before after tables=
+sql_run() { # design c run [sessions first count wfirst wcount: a seed made by the caller]
+  local design=$1 c=$2 r=$3 n=${4:-$SESSIONS} measured out before after tables=
+  local first=${5:-0} count=${6:-} wfirst=${7:-} wcount=${8:-}
   measured=$(measured_of "$n")
+  count=${count:-$measured} wfirst=${wfirst:-$measured} wcount=${wcount:-$((n - measured))}
   out=$RESULTS/$design-c$c-r$r.txt
-  seed "$n"
-  if [[ $design = lean ]]; then
-    tables=lean # counted and checked in the schema lean
-    seed_lean
+  if [[ -z ${4:-} ]]; then
+    seed "$n"
+    [[ $design = lean ]] && seed_lean
+  else
+    out=$RESULTS/$design-n$n-c$c-r$r.txt
   fi
-  pgbench_run "$design" "$c" "$measured" $((n - measured)) "$WARMUP" "$RESULTS/warmup-$design-c$c-r$r.txt"
+  [[ $design = lean ]] && tables=lean # counted and checked in the schema lean
+  pgbench_run "$design" "$c" "$wfirst" "$wcount" "$WARMUP" "$RESULTS/warmup-${out##*/}"
   before=$(counts $tables)
   mkdir -p "$RESULTS/pgbench-logs"
   wal_before=$(wal)
   cpu_start "${out%.txt}.cpu.json"
-  pgbench_run "$design" "$c" 0 "$measured" "$DURATION" "$out" "$RESULTS/pgbench-logs/$design-c$c-r$r"
+  pgbench_run "$design" "$c" "$first" "$count" "$DURATION" "$out" "$RESULTS/pgbench-logs/$(basename "${out%.txt}")"
   cpu_stop
   wal_after=$(wal)
   after=$(counts $tables)
@@ -517,6 +527,18 @@ if ((SCALE)); then
     log "scale run $r/2, c=16: service on $n sessions"
     WARMUP=$((WARMUP > 5 ? WARMUP : 5)) service_run 16 "$r" "$n" $(((r - 1) * n * 2 / 5)) $((n * 2 / 5)) $((n * 4 / 5 + (r - 1) * n / 10)) $((n / 10))
   done
+  # The ceiling on the same number of sessions: does it lose as much? (Reseeded, and the
+  # lean schema filled from it, then the same partitions as the service's runs.)
+  if [[ " $DESIGNS " = *" lean "* ]]; then
+    log "scale check: the lean ceiling on $n sessions (reseed, fill the lean schema)"
+    seed "$n"
+    seed_lean
+    for r in 1 2; do
+      log "scale run $r/2, c=16: lean on $n sessions"
+      WARMUP=$((WARMUP > 5 ? WARMUP : 5)) sql_run lean 16 "$r" "$n" $(((r - 1) * n * 2 / 5)) $((n * 2 / 5)) \
+        $((n * 4 / 5 + (r - 1) * n / 10)) $((n / 10))
+    done
+  fi
   # The store's queries on a session that still has all its members (`just explain` checks
   # the same plans on a database of its own and fails on a Seq Scan).
   accounts='{acct-0,acct-1,acct-2,acct-3,acct-4,acct-5,acct-6,acct-7,acct-8,acct-9}'
