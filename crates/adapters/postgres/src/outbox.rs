@@ -7,7 +7,16 @@
 //! up to `n` never meets a lower one later (a stream resumes with no gap). Within a session
 //! insert order is change order (changes to a session are serialized by its row lock).
 //!
-//! After numbering, the sequencer sends `NOTIFY evo_events, '<last number>'`; every
+//! A change that is alone in flight on its instance numbers its own event in the insert,
+//! when it can without breaking either order: no earlier event of its session waits for a
+//! number, and it gets the same lock, which it then holds until its commit
+//! (`statements::ChangeHeader`). Events of other sessions that wait do not matter: they get
+//! their numbers later, above this one, and become readable later too. At c=1 this saves the
+//! sequencer's transaction per change, which doubled the database's CPU per removal
+//! (docs/performance.md). Under load changes leave their events to the sequencer, which
+//! numbers them in batches for less.
+//!
+//! Whoever numbers sends `NOTIFY evo_events, '<last number>'` with its commit; every
 //! instance keeps one connection listening (to [`PgConfig::notify_url`], which must reach
 //! PostgreSQL itself: PgBouncer in transaction mode does not carry notifications) and wakes
 //! its streams. Each instance also reads the newest number once a second, so a lost
@@ -35,9 +44,9 @@ use crate::repository::{PgSessionRepository, build_pool};
 use crate::schema::session_events;
 
 /// The advisory lock the numbering transaction holds ("evo_evnt").
-const SEQUENCER_LOCK: i64 = 0x6576_6f5f_6576_6e74;
+pub(crate) const SEQUENCER_LOCK: i64 = 0x6576_6f5f_6576_6e74;
 /// The channel of the numbering notifications.
-const CHANNEL: &str = "evo_events";
+pub(crate) const CHANNEL: &str = "evo_events";
 /// Most events numbered in one transaction.
 const BATCH: i64 = 500;
 /// How often the sequencer looks without being told (events committed on other instances).
@@ -85,9 +94,15 @@ impl EventNews {
         Ok(Self { pool, signal, sequencer, _tasks: Arc::new(AbortOnDrop(tasks)) })
     }
 
-    /// A change committed here: number it soon.
+    /// A change committed here, its event unnumbered: number it soon.
     pub(crate) fn committed(&self) {
         self.sequencer.notify_one();
+    }
+
+    /// A change committed here with its event numbered `last`, in its own transaction: wake
+    /// the streams here (the other instances heard its notification).
+    pub(crate) fn numbered(&self, last: i64) {
+        self.signal.raise(EventId::try_from(last).unwrap_or_default());
     }
 }
 
@@ -134,7 +149,12 @@ async fn number_batch(pool: &Pool<AsyncPgConnection>) -> Result<Option<(EventId,
     let mut connection = pool.get().await.map_err(|e| e.to_string())?;
     let numbered = connection
         .transaction::<_, diesel::result::Error, _>(async |connection| {
-            if !diesel::select(pg_try_advisory_xact_lock(SEQUENCER_LOCK)).get_result::<bool>(connection).await? {
+            // Look before taking the lock: a change that finds it taken leaves its event
+            // for us, so holding it for nothing would only make more work.
+            let waits = diesel::select(diesel::dsl::exists(session_events::table.filter(session_events::id.is_null())))
+                .get_result::<bool>(connection)
+                .await?;
+            if !waits || !diesel::select(pg_try_advisory_xact_lock(SEQUENCER_LOCK)).get_result::<bool>(connection).await? {
                 return Ok(None);
             }
             let waiting: Vec<(String, String, i64)> = session_events::table

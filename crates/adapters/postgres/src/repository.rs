@@ -147,6 +147,9 @@ pub struct PgSessionRepository {
     query_deadline: Duration,
     protocol: Protocol,
     outbox: Outbox,
+    /// Changes of this instance in flight (shared by every worker's copy): a change alone
+    /// tries to number its event itself (see `ChangeHeader::number_now`).
+    changes_in_flight: std::sync::Arc<std::sync::atomic::AtomicUsize>,
     /// Numbers committed events and tells every instance (see [`crate::outbox`]).
     pub(crate) events: crate::outbox::EventNews,
 }
@@ -172,6 +175,7 @@ impl PgSessionRepository {
                 Protocol::Unprepared
             },
             outbox: Outbox::default(),
+            changes_in_flight: Default::default(),
             events: crate::outbox::EventNews::start(&config)?,
         };
         repository.ping().await.map_err(|error| PgStoreError::Connect {
@@ -716,8 +720,34 @@ async fn find_session(
 }
 
 /// How one attempt at a change ended.
+/// One change of this instance in flight, counted while it lives.
+struct InFlightHere<'a> {
+    count: &'a std::sync::atomic::AtomicUsize,
+    alone: bool,
+}
+
+impl<'a> InFlightHere<'a> {
+    fn enter(count: &'a std::sync::atomic::AtomicUsize) -> Self {
+        let before = count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Self { count, alone: before == 0 }
+    }
+
+    /// Whether no other change of this instance was in flight when this one began.
+    fn alone(&self) -> bool {
+        self.alone
+    }
+}
+
+impl Drop for InFlightHere<'_> {
+    fn drop(&mut self) {
+        self.count.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
 enum Attempt {
-    Done(Box<Session>),
+    /// Committed; with the number its event got in its own transaction, if it got one
+    /// (`None` too when that is not known, as after a lost answer to `COMMIT`).
+    Done(Box<Session>, Option<i64>),
     Rejected(SessionError),
     Keyed(KeyedRefusal),
 }
@@ -839,6 +869,7 @@ async fn change_session(
     protocol: Protocol,
     outbox: &Outbox,
     request: ChangeRequest<'_>,
+    number_now: bool,
     in_flight: &mut InFlight,
 ) -> Result<Attempt, Failure> {
     let ChangeRequest { id, actor, command, if_version, idempotency, now } = request;
@@ -902,7 +933,7 @@ async fn change_session(
         }
     };
     let answer = idempotency.map(|key| (key, KeyRecord::of(key, Ok(&session))));
-    let write = ChangeWrite::of(&writes);
+    let write = ChangeWrite::of(&writes, number_now);
     // From here on the COMMIT may reach the server whatever happens to its answer.
     in_flight.xid = xid;
     in_flight.evidence = Some(Evidence::LogEntry {
@@ -931,8 +962,8 @@ async fn change_session(
     };
     kept.map_err(|e| classify(&e))?;
     // A failed write aborts the transaction, and the pipelined COMMIT then only rolls back.
-    match written {
-        Ok(1) => {}
+    let numbered = match written {
+        Ok((1, numbered, _)) => numbered,
         Ok(_) => {
             in_flight.xid = None;
             return Err(Failure::Retry(format!("session {id} changed under its lock")));
@@ -943,10 +974,10 @@ async fn change_session(
             return Ok(Attempt::Rejected(writes.duplicate_member()));
         }
         Err(error) => return Err(classify(&error)),
-    }
+    };
     commit.map_err(|e| classify(&e))?;
     let session = in_flight.changed.take().expect("set before the write");
-    Ok(Attempt::Done(session))
+    Ok(Attempt::Done(session, numbered))
 }
 
 async fn rollback(connection: &AsyncPgConnection, protocol: Protocol) -> Result<(), Failure> {
@@ -955,15 +986,19 @@ async fn rollback(connection: &AsyncPgConnection, protocol: Protocol) -> Result<
 
 /// The one writing statement of a change (already applied to the session in memory): it
 /// writes only when the session is still at the version read, and counts 1 if it did.
+/// `Numbered` variants also try to number the event in its insert (crate::outbox).
 enum ChangeWrite {
-    Remove(RemoveMemberWrite),
-    Invite(Box<InviteMemberWrite>),
-    End(EndSessionWrite),
+    Remove(RemoveMemberWrite<false>),
+    RemoveNumbered(RemoveMemberWrite<true>),
+    Invite(Box<InviteMemberWrite<false>>),
+    InviteNumbered(Box<InviteMemberWrite<true>>),
+    End(EndSessionWrite<false>),
+    EndNumbered(EndSessionWrite<true>),
 }
 
 impl ChangeWrite {
-    fn of(writes: &ChangeWrites) -> Self {
-        let header = ChangeHeader {
+    fn of(writes: &ChangeWrites, number_now: bool) -> Self {
+        let change = ChangeHeader {
             account_id: writes.account_id.clone(),
             session_id: writes.session_id.clone(),
             header: writes.header.clone(),
@@ -972,22 +1007,33 @@ impl ChangeWrite {
             log_message: writes.log_entry.message.clone(),
             event: writes.event.clone(),
         };
-        match &writes.member {
-            MemberWrite::Delete { identity_key } => {
-                Self::Remove(RemoveMemberWrite { change: header, identity_key: identity_key.clone() })
+        match (&writes.member, number_now) {
+            (MemberWrite::Delete { identity_key }, false) => {
+                Self::Remove(RemoveMemberWrite { change, identity_key: identity_key.clone() })
             }
-            MemberWrite::Insert(member) => {
-                Self::Invite(Box::new(InviteMemberWrite { change: header, member: (**member).clone() }))
+            (MemberWrite::Delete { identity_key }, true) => {
+                Self::RemoveNumbered(RemoveMemberWrite { change, identity_key: identity_key.clone() })
             }
-            MemberWrite::Unchanged => Self::End(EndSessionWrite { change: header }),
+            (MemberWrite::Insert(member), false) => {
+                Self::Invite(Box::new(InviteMemberWrite { change, member: (**member).clone() }))
+            }
+            (MemberWrite::Insert(member), true) => {
+                Self::InviteNumbered(Box::new(InviteMemberWrite { change, member: (**member).clone() }))
+            }
+            (MemberWrite::Unchanged, false) => Self::End(EndSessionWrite { change }),
+            (MemberWrite::Unchanged, true) => Self::EndNumbered(EndSessionWrite { change }),
         }
     }
 
-    async fn execute(self, mut connection: &AsyncPgConnection) -> QueryResult<i64> {
+    /// Answers (1 if written else 0, the event's number if it got one, notifications queued).
+    async fn execute(self, mut connection: &AsyncPgConnection) -> QueryResult<(i64, Option<i64>, i64)> {
         match self {
             Self::Remove(statement) => statement.get_result(&mut connection).await,
+            Self::RemoveNumbered(statement) => statement.get_result(&mut connection).await,
             Self::Invite(statement) => (*statement).get_result(&mut connection).await,
+            Self::InviteNumbered(statement) => (*statement).get_result(&mut connection).await,
             Self::End(statement) => statement.get_result(&mut connection).await,
+            Self::EndNumbered(statement) => statement.get_result(&mut connection).await,
         }
     }
 }
@@ -1191,6 +1237,7 @@ impl SessionRepository for PgSessionRepository {
             idempotency: idempotency.as_ref(),
             now,
         };
+        let in_flight_here = InFlightHere::enter(&self.changes_in_flight);
         let mut last_conflict = String::new();
         for _ in 0..MAX_ATTEMPTS {
             let lease = self.lease().await.map_err(Failure::into_repository_error)?;
@@ -1201,6 +1248,7 @@ impl SessionRepository for PgSessionRepository {
                     self.protocol,
                     &self.outbox,
                     request,
+                    in_flight_here.alone(),
                     &mut in_flight,
                 ))
                 .await;
@@ -1208,12 +1256,18 @@ impl SessionRepository for PgSessionRepository {
                 (
                     Err(Failure::Unavailable(reason)),
                     InFlight { xid: Some(xid), evidence: Some(evidence), changed: Some(session) },
-                ) => self.settle_lost_commit(xid, evidence, reason).await.map(|()| Attempt::Done(session)),
+                ) => self
+                    .settle_lost_commit(xid, evidence, reason)
+                    .await
+                    .map(|()| Attempt::Done(session, None)),
                 (attempt, _) => attempt,
             };
             match attempt {
-                Ok(Attempt::Done(session)) => {
-                    self.events.committed();
+                Ok(Attempt::Done(session, numbered)) => {
+                    match numbered {
+                        Some(number) => self.events.numbered(number),
+                        None => self.events.committed(),
+                    }
                     return Ok(*session);
                 }
                 Ok(Attempt::Rejected(refusal)) => return Err(UpdateError::Rejected(refusal)),

@@ -59,7 +59,8 @@ pub(crate) struct ChangeHeader {
 impl ChangeHeader {
     /// `WITH s AS (update the header at the version read), l AS (append the log entry),
     /// e AS (append the event to the outbox)`. Every row is addressed by its key, account first.
-    fn walk_ctes<'b>(&'b self, out: &mut AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+    /// `numbered`: the event tries to take its number in its insert (see below).
+    fn walk_ctes<'b>(&'b self, numbered: bool, out: &mut AstPass<'_, 'b, Pg>) -> QueryResult<()> {
         out.push_sql("WITH s AS (");
         self.header.walk_versioned_update::<Pg, Timestamptz>(
             &self.account_id,
@@ -76,10 +77,43 @@ impl ChangeHeader {
         out.push_bind_param::<Text, _>(&self.log_message)?;
         out.push_sql(
             " FROM s), e AS (INSERT INTO session_events (account_id, session_id, event_type, body, \
-             created_at, delivery, pending_since, next_attempt_at) SELECT ",
+             created_at, delivery, pending_since, next_attempt_at",
         );
+        out.push_sql(if numbered { ", id) SELECT " } else { ") SELECT " });
         walk_event(&self.event, EventSession::FromChange, out)?;
-        out.push_sql(" FROM s)");
+        if !numbered {
+            out.push_sql(" FROM s)");
+            return Ok(());
+        }
+        // Its number now (crate::outbox), only if no event of its session waits for one (an
+        // older one would then get a higher number) and no one else is numbering: the
+        // outbox's lock, tried after that check (CASE keeps the order), is then held until
+        // this transaction ends.
+        out.push_sql(", CASE WHEN NOT EXISTS (SELECT FROM session_events WHERE account_id = ");
+        out.push_bind_param::<Text, _>(&self.account_id)?;
+        out.push_sql(" AND session_id = ");
+        out.push_bind_param::<Text, _>(&self.session_id)?;
+        out.push_sql(" AND id IS NULL) THEN CASE WHEN pg_try_advisory_xact_lock(");
+        out.push_bind_param::<BigInt, _>(&crate::outbox::SEQUENCER_LOCK)?;
+        out.push_sql(") THEN nextval('session_event_ids') END END FROM s RETURNING id)");
+        Ok(())
+    }
+
+    /// The closing select of every change: 1 when the session was still at the version read
+    /// (and everything was written), 0 when it was not (and nothing was); the event's number
+    /// when it got one; and how many notifications of that number to every instance were
+    /// queued (sent at commit).
+    fn walk_applied<'b>(&'b self, numbered: bool, out: &mut AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        if !numbered {
+            out.push_sql(" SELECT (SELECT count(*) FROM s), NULL::bigint, 0::bigint");
+            return Ok(());
+        }
+        out.push_sql(
+            " SELECT (SELECT count(*) FROM s), (SELECT max(id) FROM e), \
+             (SELECT count(*) FROM (SELECT pg_notify(",
+        );
+        out.push_bind_param::<Text, _>(&crate::outbox::CHANNEL)?;
+        out.push_sql(", id::text) FROM e WHERE id IS NOT NULL) told)");
         Ok(())
     }
 }
@@ -138,20 +172,16 @@ impl QueryFragment<Pg> for InsertEvent {
     }
 }
 
-/// The closing select of every change: 1 when the session was still at the version read
-/// (and everything was written), 0 when it was not (and nothing was).
-const APPLIED: &str = " SELECT count(*) FROM s";
-
 /// A removal: header, log entry, and the member's row deleted.
-#[derive(Debug, Clone, QueryId)]
-pub(crate) struct RemoveMemberWrite {
+#[derive(Debug, Clone)]
+pub(crate) struct RemoveMemberWrite<const NUMBERED: bool> {
     pub(crate) change: ChangeHeader,
     pub(crate) identity_key: String,
 }
 
-impl QueryFragment<Pg> for RemoveMemberWrite {
+impl<const NUMBERED: bool> QueryFragment<Pg> for RemoveMemberWrite<NUMBERED> {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
-        self.change.walk_ctes(&mut out)?;
+        self.change.walk_ctes(NUMBERED, &mut out)?;
         // The member by its unique key (account, session, identity), only if the header was
         // written (the session still at the version read).
         out.push_sql(", m AS (DELETE FROM session_members WHERE account_id = ");
@@ -161,22 +191,22 @@ impl QueryFragment<Pg> for RemoveMemberWrite {
         out.push_sql(" AND identity_key = ");
         out.push_bind_param::<Text, _>(&self.identity_key)?;
         out.push_sql(" AND EXISTS (SELECT FROM s))");
-        out.push_sql(APPLIED);
+        self.change.walk_applied(NUMBERED, &mut out)?;
         Ok(())
     }
 }
 
 /// An invite: header, log entry, and the member's row inserted (after every other).
-#[derive(Debug, Clone, QueryId)]
-pub(crate) struct InviteMemberWrite {
+#[derive(Debug, Clone)]
+pub(crate) struct InviteMemberWrite<const NUMBERED: bool> {
     pub(crate) change: ChangeHeader,
     pub(crate) member: MemberRecord,
 }
 
-impl QueryFragment<Pg> for InviteMemberWrite {
+impl<const NUMBERED: bool> QueryFragment<Pg> for InviteMemberWrite<NUMBERED> {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
         let m = &self.member;
-        self.change.walk_ctes(&mut out)?;
+        self.change.walk_ctes(NUMBERED, &mut out)?;
         out.push_sql(
             ", m AS (INSERT INTO session_members (account_id, session_id, identity, identity_key, \
              endpoint_id, display_name, is_original_member, avatar_url, application_data, call_state, role, \
@@ -204,29 +234,36 @@ impl QueryFragment<Pg> for InviteMemberWrite {
         out.push_sql(", ");
         out.push_bind_param::<Bool, _>(&m.muted)?;
         out.push_sql(" FROM s)");
-        out.push_sql(APPLIED);
+        self.change.walk_applied(NUMBERED, &mut out)?;
         Ok(())
     }
 }
 
 /// An end: header (ended, dateCompleted, callState) and log entry.
-#[derive(Debug, Clone, QueryId)]
-pub(crate) struct EndSessionWrite {
+#[derive(Debug, Clone)]
+pub(crate) struct EndSessionWrite<const NUMBERED: bool> {
     pub(crate) change: ChangeHeader,
 }
 
-impl QueryFragment<Pg> for EndSessionWrite {
+impl<const NUMBERED: bool> QueryFragment<Pg> for EndSessionWrite<NUMBERED> {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
-        self.change.walk_ctes(&mut out)?;
-        out.push_sql(APPLIED);
+        self.change.walk_ctes(NUMBERED, &mut out)?;
+        self.change.walk_applied(NUMBERED, &mut out)?;
         Ok(())
     }
 }
 
+// A change's write with and without the numbering are two SQL texts, so two types (the
+// statement cache keys by type): the `NUMBERED` parameter.
 macro_rules! counting_query {
     ($($name:ident),+) => {
-        $(impl Query for $name {
-            type SqlType = BigInt;
+        $(impl<const NUMBERED: bool> Query for $name<NUMBERED> {
+            type SqlType = (BigInt, Nullable<BigInt>, BigInt);
+        }
+
+        impl<const NUMBERED: bool> QueryId for $name<NUMBERED> {
+            type QueryId = Self;
+            const HAS_STATIC_QUERY_ID: bool = true;
         })+
     };
 }
