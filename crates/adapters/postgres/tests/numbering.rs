@@ -7,7 +7,7 @@ use std::time::Duration;
 use diesel::QueryableByName;
 use diesel::sql_types::{BigInt, Bool, Nullable, Text};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
-use evo_domain::SessionCommand;
+use evo_domain::{Session, SessionCommand};
 use evo_ports::SessionRepository;
 use evo_postgres::PgSessionRepository;
 use evo_postgres::test_support::TestDatabase;
@@ -56,18 +56,25 @@ async fn all_numbered(connection: &mut AsyncPgConnection, session_id: &str) -> V
     );
 }
 
-fn remove(who: &str) -> SessionCommand {
-    SessionCommand::remove(identity(who))
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_change_made_alone_numbers_its_event_in_its_own_transaction() {
+/// A fresh database with one Chat session (Ann and Bob) whose `SessionCreated` is numbered,
+/// the store, and a connection for checks.
+async fn numbered_session() -> (TestDatabase, PgSessionRepository, AsyncPgConnection, Session) {
     let database = TestDatabase::create().await;
     let repository = PgSessionRepository::connect(database.config()).await.expect("connect");
     let mut sql = AsyncPgConnection::establish(&database.url).await.expect("connect for checks");
     let session = chat(&["+15551234567", "ann@example.com", "bob@example.com"]);
     repository.insert(&session, &agent(), None).await.expect("insert");
     all_numbered(&mut sql, session.id.as_str()).await;
+    (database, repository, sql, session)
+}
+
+fn remove(who: &str) -> SessionCommand {
+    SessionCommand::remove(identity(who))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_made_alone_numbers_its_event_in_its_own_transaction() {
+    let (_database, repository, mut sql, session) = numbered_session().await;
 
     repository
         .update(&session.id, &agent(), &remove("bob@example.com"), None, None, at(5))
@@ -85,12 +92,7 @@ async fn a_change_made_alone_numbers_its_event_in_its_own_transaction() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_event_never_takes_a_number_ahead_of_an_earlier_one_of_its_session() {
-    let database = TestDatabase::create().await;
-    let repository = PgSessionRepository::connect(database.config()).await.expect("connect");
-    let mut sql = AsyncPgConnection::establish(&database.url).await.expect("connect for checks");
-    let session = chat(&["+15551234567", "ann@example.com", "bob@example.com"]);
-    repository.insert(&session, &agent(), None).await.expect("insert");
-    all_numbered(&mut sql, session.id.as_str()).await;
+    let (_database, repository, mut sql, session) = numbered_session().await;
 
     // An earlier event of the session still waits for its number, as one does when its
     // change found the numbering lock taken. (Written here, so that no one is told to
