@@ -148,7 +148,7 @@ pub struct PgSessionRepository {
     protocol: Protocol,
     outbox: Outbox,
     /// Changes of this instance in flight (shared by every worker's copy): a change alone
-    /// tries to number its event itself (see `ChangeHeader::number_now`).
+    /// tries to number its event itself (see `ChangeWrite::of`).
     changes_in_flight: std::sync::Arc<std::sync::atomic::AtomicUsize>,
     /// Numbers committed events and tells every instance (see [`crate::outbox`]).
     pub(crate) events: crate::outbox::EventNews,
@@ -719,7 +719,6 @@ async fn find_session(
     Ok(header.map(|header| (header, members, log)))
 }
 
-/// How one attempt at a change ended.
 /// One change of this instance in flight, counted while it lives.
 struct InFlightHere<'a> {
     count: &'a std::sync::atomic::AtomicUsize,
@@ -744,6 +743,7 @@ impl Drop for InFlightHere<'_> {
     }
 }
 
+/// How one attempt at a change ended.
 enum Attempt {
     /// Committed; with the number its event got in its own transaction, if it got one
     /// (`None` too when that is not known, as after a lost answer to `COMMIT`).
@@ -986,18 +986,42 @@ async fn rollback(connection: &AsyncPgConnection, protocol: Protocol) -> Result<
 
 /// The one writing statement of a change (already applied to the session in memory): it
 /// writes only when the session is still at the version read, and counts 1 if it did.
-/// `Numbered` variants also try to number the event in its insert (crate::outbox).
+/// `Numbered` also tries to number the event in its insert (crate::outbox): a second SQL
+/// text, so a second type for the statement cache.
 enum ChangeWrite {
-    Remove(RemoveMemberWrite<false>),
-    RemoveNumbered(RemoveMemberWrite<true>),
-    Invite(Box<InviteMemberWrite<false>>),
-    InviteNumbered(Box<InviteMemberWrite<true>>),
-    End(EndSessionWrite<false>),
-    EndNumbered(EndSessionWrite<true>),
+    Plain(WriteStatement<false>),
+    Numbered(WriteStatement<true>),
+}
+
+/// A change's writing statement by kind of change.
+enum WriteStatement<const NUMBERED: bool> {
+    Remove(RemoveMemberWrite<NUMBERED>),
+    Invite(Box<InviteMemberWrite<NUMBERED>>),
+    End(EndSessionWrite<NUMBERED>),
 }
 
 impl ChangeWrite {
+    /// `number_now`: the change is alone in flight here, so numbering its own event is worth
+    /// trying (under load the lock is mostly taken, and the sequencer's batches cost less).
     fn of(writes: &ChangeWrites, number_now: bool) -> Self {
+        if number_now {
+            Self::Numbered(WriteStatement::of(writes))
+        } else {
+            Self::Plain(WriteStatement::of(writes))
+        }
+    }
+
+    /// Answers (1 if written else 0, the event's number if it got one, notifications queued).
+    async fn execute(self, connection: &AsyncPgConnection) -> QueryResult<(i64, Option<i64>, i64)> {
+        match self {
+            Self::Plain(statement) => statement.execute(connection).await,
+            Self::Numbered(statement) => statement.execute(connection).await,
+        }
+    }
+}
+
+impl<const NUMBERED: bool> WriteStatement<NUMBERED> {
+    fn of(writes: &ChangeWrites) -> Self {
         let change = ChangeHeader {
             account_id: writes.account_id.clone(),
             session_id: writes.session_id.clone(),
@@ -1007,33 +1031,22 @@ impl ChangeWrite {
             log_message: writes.log_entry.message.clone(),
             event: writes.event.clone(),
         };
-        match (&writes.member, number_now) {
-            (MemberWrite::Delete { identity_key }, false) => {
+        match &writes.member {
+            MemberWrite::Delete { identity_key } => {
                 Self::Remove(RemoveMemberWrite { change, identity_key: identity_key.clone() })
             }
-            (MemberWrite::Delete { identity_key }, true) => {
-                Self::RemoveNumbered(RemoveMemberWrite { change, identity_key: identity_key.clone() })
-            }
-            (MemberWrite::Insert(member), false) => {
+            MemberWrite::Insert(member) => {
                 Self::Invite(Box::new(InviteMemberWrite { change, member: (**member).clone() }))
             }
-            (MemberWrite::Insert(member), true) => {
-                Self::InviteNumbered(Box::new(InviteMemberWrite { change, member: (**member).clone() }))
-            }
-            (MemberWrite::Unchanged, false) => Self::End(EndSessionWrite { change }),
-            (MemberWrite::Unchanged, true) => Self::EndNumbered(EndSessionWrite { change }),
+            MemberWrite::Unchanged => Self::End(EndSessionWrite { change }),
         }
     }
 
-    /// Answers (1 if written else 0, the event's number if it got one, notifications queued).
     async fn execute(self, mut connection: &AsyncPgConnection) -> QueryResult<(i64, Option<i64>, i64)> {
         match self {
             Self::Remove(statement) => statement.get_result(&mut connection).await,
-            Self::RemoveNumbered(statement) => statement.get_result(&mut connection).await,
             Self::Invite(statement) => (*statement).get_result(&mut connection).await,
-            Self::InviteNumbered(statement) => (*statement).get_result(&mut connection).await,
             Self::End(statement) => statement.get_result(&mut connection).await,
-            Self::EndNumbered(statement) => statement.get_result(&mut connection).await,
         }
     }
 }
