@@ -37,6 +37,15 @@ struct Tally {
     exhausted: u64,
 }
 
+impl Tally {
+    /// Adds what another task (or worker) measured.
+    fn absorb(&mut self, other: Tally) {
+        self.latencies_us.extend(other.latencies_us);
+        self.refused += other.refused;
+        self.exhausted += other.exhausted;
+    }
+}
+
 /// `bench.sid(i)` of bench/sql/schema.sql (and `sid` of bench/wrk/delete.lua).
 fn sid(i: u64) -> String {
     (1_000_000_000_000_000 + (i * 2_654_435_761 % 4_294_967_296) * 1_000_000 + i).to_string()
@@ -128,9 +137,7 @@ fn main() {
                     let mut tally = Tally::default();
                     for task in running {
                         let done = task.await.expect("a removal task panicked");
-                        tally.latencies_us.extend(done.latencies_us);
-                        tally.refused += done.refused;
-                        tally.exhausted += done.exhausted;
+                        tally.absorb(done);
                     }
                     tally
                 })
@@ -140,9 +147,7 @@ fn main() {
     let mut tally = Tally::default();
     for thread in threads {
         let done = thread.join().expect("a worker panicked");
-        tally.latencies_us.extend(done.latencies_us);
-        tally.refused += done.refused;
-        tally.exhausted += done.exhausted;
+        tally.absorb(done);
     }
     let elapsed = started.elapsed();
     report(&mut tally, elapsed);
