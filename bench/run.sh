@@ -33,7 +33,8 @@
 #   3. reads the service's peak RSS (VmHWM); profiles one more c=16 service run with perf
 #      (call graphs; bench/profile.py splits the service's CPU per request phase) and counts
 #      its syscalls and context switches; reseeds 400 000 sessions and repeats the c=16
-#      service run, and records EXPLAIN (ANALYZE, BUFFERS) of the adapter's queries;
+#      service run and the lean ceiling (the plans at that size: `just explain`, which
+#      seeds the outbox explain.sql needs);
 #   4. prints one table (bench/report.py) and keeps every raw output in
 #      bench/results/<UTC timestamp>/.
 #
@@ -539,14 +540,6 @@ if ((SCALE)); then
         $((n * 4 / 5 + (r - 1) * n / 10)) $((n / 10))
     done
   fi
-  # The store's queries on a session that still has all its members (`just explain` checks
-  # the same plans on a database of its own and fails on a Seq Scan).
-  accounts='{acct-0,acct-1,acct-2,acct-3,acct-4,acct-5,acct-6,acct-7,acct-8,acct-9}'
-  psql -X -d "$DB" -v sid="$(sid $((SCALE_SESSIONS - 1)))" -v key=agent2@example.com \
-    -v account=acct-$(((SCALE_SESSIONS - 1) % 10)) -v accounts="$accounts" -v scope=bench@example.com \
-    -v idem=none -v key_accounts="${accounts%\}},\"\"}" \
-    -f "$BENCH/sql/explain.sql" >"$RESULTS/explain-$SCALE_SESSIONS.txt" 2>&1 ||
-    log "EXPLAIN failed (see explain-$SCALE_SESSIONS.txt)"
   grep -E '^Vm(HWM|RSS)' "/proc/$SERVE_PID/status" | tr -s ' \t' ' ' >"$RESULTS/service-memory-after-scale.txt"
 fi
 
