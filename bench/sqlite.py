@@ -13,6 +13,8 @@ only: the bare loop is bench/sqlite_loop.c, on the SQLite the service links).
   sqlite.py floor JSONL NAME C WRK_OUT TICKS HZ   a run of a request that is not a removal
   sqlite.py brief < lines                  one line per record, for the progress log
   sqlite.py table RESULTS_DIR              the Markdown table and the ratios
+  sqlite.py writer_split REMOVALS < script  the writer thread's CPU per removal by part and kind
+                                           (from `perf script -F ip,sym,dso --comms sqlite-writer`)
 
 The rows are the ones evo-sqlite writes for a new incoming Chat session (as bench/sql/seed.sql
 does for PostgreSQL): enums by wire name, booleans 0/1, JSON as text, times as text the way
@@ -447,6 +449,66 @@ def table(results):
                   f"loop's time plus only this would be {loop_us / (loop_us + each):.2f} of the loop")
 
 
+# The writer thread's samples (perf script with call graphs), each by the part of a change
+# it was spent in (the first of these frames on its stack, from the leaf up) ...
+WRITER_PARTS = [
+    ("BEGIN and COMMIT (the commit: WAL writes, fsync, checkpoints)", "sqlite3_exec"),
+    ("load (3 selects: header, members, log)", "evo_sqlite::load"),
+    ("write_change (the change's statements)", "evo_sqlite::write_change"),
+    ("decide (restore the session, the rule, the event's JSON)", "evo_store_sql::change::decide"),
+]
+# ... and by the kind of code its leaf function is: SQLite's C functions (names from the
+# amalgamation, in the service's own binary), the kernel, libc, or else Rust.
+SQLITE_C = re.compile(
+    r"^(sqlite3|pcache|wal|btree|vdbe|pager|unix|getPage|getAndInitPage|readDbPage|balance|"
+    r"insertCell|moveTo|fillInCell|accessPayload|robust|yy|pageFind|allocate|clearCell|dropCell|"
+    r"freePage|releasePage|mem[0-9A-Z]|column|valueFromExpr|page|cell|decodeFlags|zeroPage|"
+    r"rebuild|defragment|editPage|computeCellSize|serialGet|checkpoint|getOverflow|copyPayload|"
+    r"ptrmap|invalidate)")
+
+
+def writer_split(removals):
+    """Prints a Markdown table: µs per removal (under perf) by part and kind of code."""
+    samples, stack = [], []
+    for line in sys.stdin:
+        if not line.strip():
+            if stack:
+                samples.append(stack)
+            stack = []
+        elif line[0] in " \t":
+            frame = line.strip().split(" ", 1)
+            stack.append(frame[1] if len(frame) > 1 else "?")
+    if stack:
+        samples.append(stack)
+    kinds = ["kernel", "SQLite's C", "Rust", "libc"]
+    cells = {}
+    for stack in samples:
+        leaf = stack[0]
+        name = leaf.split(" (")[0]
+        if "[kernel" in leaf:
+            kind = "kernel"
+        elif "libc.so" in leaf or "(inlined)" in leaf or "ld-linux" in leaf:
+            kind = "libc"
+        else:
+            kind = "SQLite's C" if SQLITE_C.match(name) else "Rust"
+        part = next((label for label, frame in WRITER_PARTS if any(frame in f for f in stack)),
+                    "the rest (the queue, the answer's oneshot and its wake)")
+        cells[(part, kind)] = cells.get((part, kind), 0) + 1
+    if not samples:
+        print("no samples of the writer thread")
+        return
+    # perf record -F 999: one sample per 1/999 s of the thread's CPU.
+    us = 1e6 / 999 / int(removals)
+    print(f"{len(samples)} samples of the writer thread over {int(removals):,} removals "
+          "(µs per removal, under perf)\n")
+    print("| part | " + " | ".join(kinds) + " |")
+    print("|---|" + "---:|" * len(kinds))
+    for part in [label for label, _ in WRITER_PARTS] + ["the rest (the queue, the answer's oneshot and its wake)"]:
+        print(f"| {part} | " + " | ".join(f"{cells.get((part, k), 0) * us:.0f}" for k in kinds) + " |")
+    totals = [sum(v for (p, k), v in cells.items() if k == kind) * us for kind in kinds]
+    print("| **all** | " + " | ".join(f"**{t:.0f}**" for t in totals) + " |")
+
+
 def main(argv):
     commands = {
         "sid": lambda i: print(sid(int(i))),
@@ -460,6 +522,7 @@ def main(argv):
         "floor": floor,
         "brief": brief,
         "table": table,
+        "writer_split": writer_split,
     }
     if len(argv) < 2 or argv[1] not in commands:
         raise SystemExit(__doc__)

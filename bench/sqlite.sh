@@ -5,7 +5,9 @@
 #   bench/sqlite.sh              3 runs of 8 s per concurrency (1, 16), 3 loops per mode (~2.5 min)
 #   bench/sqlite.sh --quick      1 run of 5 s per concurrency, 1 loop per mode (a smoke test)
 #   bench/sqlite.sh --profile    also one c=1 run under perf (call graphs, then syscalls and
-#                                context switches per removal), after the measured runs
+#                                context switches per removal), after the measured runs;
+#                                writer-split.md: the writer thread's CPU per removal by part
+#                                of a change and kind of code (bench/sqlite.py writer_split)
 #
 # What it does (docs/performance.md, "SQLite (embedded default)", has the latest figures):
 #   1. builds the release binary once (cargo build --release --locked -p evo-server --bin
@@ -372,6 +374,10 @@ if ((PROFILE)) && command -v perf >/dev/null; then
     --percent-limit 0.5 >"$RESULTS/perf-report.txt" 2>/dev/null || log "perf report failed"
   timeout 300 perf report -i "$RESULTS/perf.data" --children --sort sym -g none --stdio \
     --percent-limit 1 >"$RESULTS/perf-report-children.txt" 2>/dev/null || log "perf report failed"
+  # The writer thread's CPU per removal by part of a change and kind of code.
+  removals=$(grep -m1 'requests in' "$RESULTS/profile-wrk.txt" | awk '{print $1}')
+  timeout 300 perf script -i "$RESULTS/perf.data" --comms sqlite-writer -F ip,sym,dso 2>/dev/null |
+    sq writer_split "${removals:-0}" >"$RESULTS/writer-split.md" || log "writer split failed"
   rm -f "$RESULTS/perf.data" # large; the reports keep what it said
   log "profile: $(grep -E 'raw_syscalls|context-switches|task-clock' "$RESULTS/perf-stat.txt" | awk '{print $1, $2}' | tr '\n' ' ')for $(grep -m1 'requests in' "$RESULTS/profile-stat-wrk.txt")"
 fi
