@@ -457,6 +457,7 @@ WRITER_PARTS = [
     ("write_change (the change's statements)", "evo_sqlite::write_change"),
     ("decide (restore the session, the rule, the event's JSON)", "evo_store_sql::change::decide"),
 ]
+WRITER_REST = "the rest (the queue, the answer's oneshot and its wake)"
 # ... and by the kind of code its leaf function is: SQLite's C functions (names from the
 # amalgamation, in the service's own binary), the kernel, libc, or else Rust.
 SQLITE_C = re.compile(
@@ -491,11 +492,10 @@ def writer_split(removals):
             kind = "libc"
         else:
             kind = "SQLite's C" if SQLITE_C.match(name) else "Rust"
-        part = next((label for label, frame in WRITER_PARTS if any(frame in f for f in stack)),
-                    "the rest (the queue, the answer's oneshot and its wake)")
+        part = next((label for label, frame in WRITER_PARTS if any(frame in f for f in stack)), WRITER_REST)
         cells[(part, kind)] = cells.get((part, kind), 0) + 1
-    if not samples:
-        print("no samples of the writer thread")
+    if not samples or int(removals) <= 0:
+        print(f"no writer samples to split ({len(samples)} samples, {removals} removals)")
         return
     # perf record -F 999: one sample per 1/999 s of the thread's CPU.
     us = 1e6 / 999 / int(removals)
@@ -503,7 +503,7 @@ def writer_split(removals):
           "(µs per removal, under perf)\n")
     print("| part | " + " | ".join(kinds) + " |")
     print("|---|" + "---:|" * len(kinds))
-    for part in [label for label, _ in WRITER_PARTS] + ["the rest (the queue, the answer's oneshot and its wake)"]:
+    for part in [label for label, _ in WRITER_PARTS] + [WRITER_REST]:
         print(f"| {part} | " + " | ".join(f"{cells.get((part, k), 0) * us:.0f}" for k in kinds) + " |")
     totals = [sum(v for (p, k), v in cells.items() if k == kind) * us for kind in kinds]
     print("| **all** | " + " | ".join(f"**{t:.0f}**" for t in totals) + " |")

@@ -10,7 +10,8 @@
  * notes the time and signals back. It prints, per hand-off, the median and p90 of:
  *   - there: from the signal to the worker running;
  *   - back: from the worker's signal to the main thread running;
- * and the CPU both threads spent per round trip (getrusage), beyond the sleeps. */
+ * and the CPU both threads spent per round trip (getrusage), the main thread's sleep and its
+ * wake included. */
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <stdio.h>

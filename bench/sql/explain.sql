@@ -110,6 +110,7 @@ EXPLAIN (ANALYZE, BUFFERS) EXECUTE write_removal(now(), 'bench@example.com', fal
 EXPLAIN (ANALYZE, BUFFERS) EXECUTE write_invite(now(), 'bench@example.com', false, NULL, 'Connected', :'account', :'sid', :ver + 1, now(), 'Bench User added Zed to the chat', :'account', 'ChatMemberAdded', :'body', now(), 1::smallint, now(), now(), 'zed@example.com', 'zed@example.com', NULL, 'Zed', false, NULL, '{}', 'Connected', 'Agent', NULL, false);
 \echo '=== write_end: change, round trip 2: an end (header, log, event)'
 EXPLAIN (ANALYZE, BUFFERS) EXECUTE write_end(now(), 'bench@example.com', true, now(), 'Disconnected', :'account', :'sid', :ver + 2, now(), 'Bench User ended the session', :'account', 'SessionEnded', :'body', now(), 1::smallint, now(), now());
+-- 7311153500597415540 and 'evo_events': SEQUENCER_LOCK and CHANNEL of crates/adapters/postgres/src/outbox.rs.
 \echo '=== write_removal_numbered: change, round trip 2: a removal alone in flight, numbering its event in its insert'
 EXPLAIN (ANALYZE, BUFFERS) EXECUTE write_removal_numbered(now(), 'bench@example.com', false, NULL, 'Connected', :'account', :'sid', :ver + 3, now(), 'Bench User removed Agent 3 from the chat', :'account', 'ChatMemberRemoved', :'body', now(), 1::smallint, now(), now(), :'account', :'sid', 7311153500597415540, :'account', :'sid', 'agent3@example.com', 'evo_events');
 \echo '=== keep_answer: keyed change or create: keep the answer (upsert)'
