@@ -111,7 +111,8 @@ pub struct PendingDelivery {
 }
 
 /// The outbox as the webhook worker sees it. Each pending event is worked on by one worker
-/// at a time (a lease), and an event waits until its session's earlier events are delivered
+/// at a time (a lease, short and renewed while the work goes on, so that the events of a
+/// worker that died go to another within one lease), and an event waits until its session's earlier events are delivered
 /// or dead-lettered.
 #[cfg_attr(feature = "mock", mockall::automock)]
 #[async_trait]
@@ -124,6 +125,17 @@ pub trait DeliveryQueue: Send + Sync + 'static {
         lease_until: Timestamp,
         limit: u32,
     ) -> Result<Vec<PendingDelivery>, RepositoryError>;
+
+    /// Extends the lease of those of `ids` still leased until `held_until` (the claim's own
+    /// lease, or its last renewal) to `lease_until`; returns the ids renewed. An event whose
+    /// attempt was recorded, or whose lease lapsed and was claimed by another worker, is not
+    /// renewed: the lease's end is the claim's token.
+    async fn renew_lease(
+        &self,
+        ids: &[EventId],
+        held_until: Timestamp,
+        lease_until: Timestamp,
+    ) -> Result<Vec<EventId>, RepositoryError>;
 
     /// These events were delivered (one statement for a worker's whole batch: a commit per
     /// event would cost the database a WAL flush each).

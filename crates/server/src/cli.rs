@@ -145,9 +145,10 @@ pub struct Settings {
     /// before the event is dead-lettered.
     #[arg(long, env = "EVO_WEBHOOK_RETRY_HOURS", default_value_t = 24, global = true)]
     pub webhook_retry_hours: u64,
-    /// Seconds a claimed webhook delivery is kept from other workers (after a crash, how long
-    /// its events wait before another instance takes them); more than the 10 s request timeout.
-    #[arg(long, env = "EVO_WEBHOOK_LEASE_SECS", default_value_t = 120, global = true)]
+    /// Seconds a claimed webhook delivery is kept from other workers unless its worker renews
+    /// the claim (every third of it, while it delivers): after a crash, how long its events
+    /// wait before another instance, or this one restarted, takes them. At least 3.
+    #[arg(long, env = "EVO_WEBHOOK_LEASE_SECS", default_value_t = 10, global = true)]
     pub webhook_lease_secs: u64,
     /// Asked before every removal, with the would-be `ChatMemberRemoving` event: 2xx goes on,
     /// 4xx refuses (409 RemovalRefused); needs EVO_WEBHOOK_SECRET.

@@ -39,6 +39,7 @@ use std::time::{Duration, Instant};
 
 use pg_cluster::PgCluster;
 use serde_json::{Value, json};
+use support::receiver::{Received, Receiver};
 use support::sse::{Frame, Stream};
 use support::{Server, Workdir, agent_with_timeout, mint, test_database};
 
@@ -653,8 +654,14 @@ fn a_sigkill_during_concurrent_removals_on_sqlite_loses_no_acknowledged_removal(
 /// service gets SIGKILL; it is restarted on the same store and port, and every session is
 /// checked.
 fn sigkill_the_service_during_removals(store: &str, dir: &Workdir, database_url: &str) {
+    let receiver = Receiver::start(|_, _| (200, Duration::ZERO));
     // 164 changes in a second or two: within the rate limit's burst, but it is not under test.
-    let env = [("EVO_DB_POOL_SIZE", "8".to_owned()), ("EVO_RATE_LIMIT_PER_SEC", "0".to_owned())];
+    let env = [
+        ("EVO_DB_POOL_SIZE", "8".to_owned()),
+        ("EVO_RATE_LIMIT_PER_SEC", "0".to_owned()),
+        ("EVO_WEBHOOK_URL", receiver.url.clone()),
+        ("EVO_WEBHOOK_SECRET", WEBHOOK_SECRET.to_owned()),
+    ];
     let server = Server::start(&dir.0, database_url, &env);
     let token = mint(&dir.0, database_url, "ann@example.com", &["User"], &["acme"]);
     let client = Client::new(&server.base, &token);
@@ -707,12 +714,37 @@ fn sigkill_the_service_during_removals(store: &str, dir: &Workdir, database_url:
     let client = Client::new(&server.base, &token);
     let gone = check_after_crash(&client, &sessions);
     assert!(gone >= acknowledged);
+    // Every acknowledged removal's event reaches the webhook within 15 s of the restart, even
+    // those the killed instance had claimed (docs/api.md, "Webhooks").
+    let removed_ok: BTreeSet<String> = sessions.iter().flat_map(|s| s.removed_ok.iter().cloned()).collect();
+    let heard = |received: &[Received]| -> BTreeSet<String> {
+        received
+            .iter()
+            .filter(|r| r.answered == 200)
+            .map(Received::json)
+            .filter(|event| event["type"] == "ChatMemberRemoved")
+            .filter_map(|event| event["member"]["displayName"].as_str().map(str::to_owned))
+            .collect()
+    };
+    let received = receiver.wait_until(Duration::from_secs(15).saturating_sub(restarted.elapsed()), |r| {
+        heard(r).is_superset(&removed_ok)
+    });
+    let delivered = heard(&received);
+    let missing: Vec<&String> = removed_ok.difference(&delivered).collect();
+    assert!(
+        missing.is_empty(),
+        "acknowledged removals not delivered within 15 s of the restart: {missing:?}"
+    );
     eprintln!(
         "crash ({store}): killed after {killed_after} answers; {acknowledged} removals acknowledged, \
          {unknown} unanswered, {gone} members gone after the restart (ready in {ready_after:?}), \
-         all {SESSIONS} sessions consistent"
+         all {SESSIONS} sessions consistent, every acknowledged removal delivered {:?} after the restart",
+        restarted.elapsed()
     );
 }
+
+/// `whsec_` and the base64 of 32 bytes.
+const WEBHOOK_SECRET: &str = "whsec_ZXZvLXNlc3Npb25zLXdlYmhvb2stdGVzdC1rZXktMDEyMzQ1Njc=";
 
 /// Every answer one member's removal got, in order (503s are retried).
 #[derive(Debug)]

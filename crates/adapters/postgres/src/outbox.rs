@@ -362,6 +362,28 @@ impl DeliveryQueue for PgSessionRepository {
         Ok(claimed)
     }
 
+    async fn renew_lease(
+        &self,
+        ids: &[EventId],
+        held_until: Timestamp,
+        lease_until: Timestamp,
+    ) -> Result<Vec<EventId>, RepositoryError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<i64> = ids.iter().map(|&id| number(id)).collect();
+        let renew = diesel::update(
+            session_events::table
+                .filter(session_events::id.eq_any(ids))
+                .filter(session_events::delivery.eq(delivery::PENDING))
+                .filter(session_events::lease_until.eq(Some(held_until))),
+        )
+        .set(session_events::lease_until.eq(Some(lease_until)))
+        .returning(session_events::id);
+        let renewed: Vec<Option<i64>> = in_transaction!(self, |connection| renew.load(connection).await)?;
+        Ok(renewed.into_iter().flatten().filter_map(|id| EventId::try_from(id).ok()).collect())
+    }
+
     async fn mark_delivered(&self, ids: &[EventId], _now: Timestamp) -> Result<(), RepositoryError> {
         if ids.is_empty() {
             return Ok(());

@@ -97,6 +97,34 @@ impl DeliveryQueue for SqliteSessionRepository {
             .collect()
     }
 
+    async fn renew_lease(
+        &self,
+        ids: &[EventId],
+        held_until: Timestamp,
+        lease_until: Timestamp,
+    ) -> Result<Vec<EventId>, RepositoryError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<i64> = ids.iter().map(|&id| number(id)).collect();
+        let renewed = self
+            .run_writing(move |connection| {
+                // The writer runs one thing at a time: nothing changes between the two.
+                let held = session_events::table
+                    .filter(session_events::id.eq_any(ids))
+                    .filter(session_events::delivery.eq(delivery::PENDING))
+                    .filter(session_events::lease_until.eq(Some(held_until)))
+                    .select(session_events::id)
+                    .load::<i64>(connection)?;
+                diesel::update(session_events::table.filter(session_events::id.eq_any(&held)))
+                    .set(session_events::lease_until.eq(Some(lease_until)))
+                    .execute(connection)?;
+                Ok(held)
+            })
+            .await?;
+        Ok(renewed.into_iter().filter_map(|id| EventId::try_from(id).ok()).collect())
+    }
+
     async fn mark_delivered(&self, ids: &[EventId], _now: Timestamp) -> Result<(), RepositoryError> {
         if ids.is_empty() {
             return Ok(());

@@ -172,6 +172,21 @@ pub async fn delivery_hands_out_each_sessions_events_in_order(repo: Repo) {
         repo.claim_due(now, lease, 10).await.expect("claim").is_empty(),
         "leased events are not handed out twice"
     );
+    // A renewal keeps the claim past its first end; one naming another end renews nothing
+    // (the claim lapsed and may be another worker's).
+    let renewed = repo.renew_lease(&[a1.id, b1.id], lease, at(160)).await.expect("renew");
+    assert_eq!(renewed.len(), 2, "{renewed:?}");
+    assert!(
+        repo.renew_lease(&[a1.id], lease, at(999)).await.expect("renew").is_empty(),
+        "not the held lease"
+    );
+    assert!(
+        repo.claim_due(at(140), at(170), 10).await.expect("claim").is_empty(),
+        "renewed: still held at 140"
+    );
+    let taken_over = repo.claim_due(at(160), at(190), 10).await.expect("claim");
+    assert_eq!(taken_over.len(), 2, "an unrenewed lease lapses and the events go to the next claimer");
+    let lease = at(190);
 
     repo.mark_delivered(&[a1.id], now).await.expect("delivered");
     let next = repo.claim_due(now, lease, 10).await.expect("claim");

@@ -20,8 +20,11 @@ pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 pub const DEFAULT_BATCH_SIZE: u32 = 16;
 /// How many sessions' events are delivered at once.
 pub const DEFAULT_CONCURRENCY: usize = 4;
-/// How long a claim keeps other workers off its events.
-pub const DEFAULT_LEASE: Duration = Duration::from_secs(120);
+/// How long a claim keeps other workers off its events unless its holder renews it (every
+/// third of it, while it works): after a crash, the longest its events wait.
+pub const DEFAULT_LEASE: Duration = Duration::from_secs(10);
+/// The shortest lease: a renewal, every third of it, must have a second to land.
+pub const MIN_LEASE: Duration = Duration::from_secs(3);
 /// The first retry's delay; each further one doubles it.
 pub const DEFAULT_FIRST_RETRY: Duration = Duration::from_secs(1);
 /// The longest delay between two attempts.
@@ -123,13 +126,13 @@ pub enum ConfigError {
         /// The setting.
         setting: &'static str,
     },
-    /// The lease cannot cover one attempt.
-    #[error("the delivery lease ({lease:?}) must be longer than the request timeout ({timeout:?})")]
+    /// The lease leaves a renewal no time to land.
+    #[error(
+        "EVO_WEBHOOK_LEASE_SECS ({lease:?}) must be at least {MIN_LEASE:?}: it is renewed every third of it"
+    )]
     LeaseTooShort {
         /// The lease.
         lease: Duration,
-        /// The request timeout.
-        timeout: Duration,
     },
 }
 
@@ -144,8 +147,9 @@ pub struct WebhookConfig {
     pub retry_window: Duration,
     /// How long one POST may take, answer included.
     pub request_timeout: Duration,
-    /// How long a claim keeps other workers off its events; an attempt is not started when
-    /// the lease would end before the attempt's timeout.
+    /// How long a claim keeps other workers off its events unless renewed: the worker renews
+    /// it every third of it while it works, and starts no attempt (and drops the one under
+    /// way) once it has passed unrenewed.
     pub lease: Duration,
     /// How many due events one claim takes.
     pub batch_size: u32,
@@ -197,8 +201,8 @@ impl WebhookConfig {
         if self.concurrency == 0 {
             return Err(ConfigError::Zero { setting: "the webhook concurrency" });
         }
-        if self.lease <= self.request_timeout {
-            return Err(ConfigError::LeaseTooShort { lease: self.lease, timeout: self.request_timeout });
+        if self.lease < MIN_LEASE {
+            return Err(ConfigError::LeaseTooShort { lease: self.lease });
         }
         Ok(())
     }
@@ -324,8 +328,9 @@ pub struct EventSettings {
     pub webhook_secret: Option<String>,
     /// `EVO_WEBHOOK_RETRY_HOURS`.
     pub webhook_retry_hours: u64,
-    /// `EVO_WEBHOOK_LEASE_SECS`: how long a claimed event is kept from other workers (and,
-    /// after a crash, how long it waits before another worker takes it).
+    /// `EVO_WEBHOOK_LEASE_SECS`: how long a claimed event is kept from other workers unless
+    /// its worker renews the claim (after a crash, how long it waits before another worker
+    /// takes it).
     pub webhook_lease_secs: u64,
     /// `EVO_PRE_REMOVE_HOOK_URL`.
     pub pre_remove_hook_url: Option<String>,

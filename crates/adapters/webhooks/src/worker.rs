@@ -36,6 +36,25 @@ pub(crate) fn later(at: Timestamp, span: Duration) -> Timestamp {
         .unwrap_or(DateTime::<Utc>::MAX_UTC)
 }
 
+/// Returns once the lease `held` ends (on `clock`) without having been renewed.
+async fn lease_lapses(held: &mut tokio::sync::watch::Receiver<Timestamp>, clock: &dyn Clock) {
+    loop {
+        let left = (*held.borrow_and_update() - clock.now()).to_std().unwrap_or_default();
+        if left.is_zero() {
+            return;
+        }
+        tokio::select! {
+            () = tokio::time::sleep(left) => {}
+            changed = held.changed() => {
+                if changed.is_err() {
+                    // The renewal is gone (its batch is over): the last end stands.
+                    tokio::time::sleep(left).await;
+                }
+            }
+        }
+    }
+}
+
 /// What one claim came to.
 struct Worked {
     claimed: usize,
@@ -157,17 +176,29 @@ impl<Q: DeliveryQueue + ?Sized> DeliveryWorker<Q> {
     }
 
     async fn work_due(&self, shutdown: &CancellationToken) -> Result<Worked, RepositoryError> {
-        let now = self.clock.now();
-        let lease_until = later(now, self.config.lease);
-        let batch = self.queue.claim_due(now, lease_until, self.config.batch_size).await?;
+        let lease_until = later(self.clock.now(), self.config.lease);
+        let batch = self.queue.claim_due(self.clock.now(), lease_until, self.config.batch_size).await?;
         let claimed = batch.len();
+        if claimed == 0 {
+            return Ok(Worked { claimed, delivered: 0 });
+        }
+        let ids: Vec<EventId> = batch.iter().map(|pending| pending.event.id).collect();
+        let (held, lease) = tokio::sync::watch::channel(lease_until);
         let delivered = std::sync::Mutex::new(Vec::new());
-        futures_util::stream::iter(chains(batch))
-            .for_each_concurrent(self.config.concurrency, |chain| async {
-                let ids = self.work_chain(chain, lease_until, shutdown).await;
-                delivered.lock().unwrap_or_else(std::sync::PoisonError::into_inner).extend(ids);
-            })
-            .await;
+        let work =
+            futures_util::stream::iter(chains(batch)).for_each_concurrent(self.config.concurrency, |chain| {
+                let lease = lease.clone();
+                let delivered = &delivered;
+                async move {
+                    let ids = self.work_chain(chain, lease, shutdown).await;
+                    delivered.lock().unwrap_or_else(std::sync::PoisonError::into_inner).extend(ids);
+                }
+            });
+        // The lease is renewed while the batch is worked; the renewal never ends by itself.
+        tokio::select! {
+            () = work => {}
+            () = self.keep_lease(&ids, &held) => {}
+        }
         let delivered = delivered.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
         if delivered.is_empty() {
             return Ok(Worked { claimed, delivered: 0 });
@@ -187,12 +218,33 @@ impl<Q: DeliveryQueue + ?Sized> DeliveryWorker<Q> {
         }
     }
 
-    /// One session's claimed events, in order, up to the first that is not delivered;
-    /// returns the delivered ones (recorded by the caller, with the rest of the batch).
+    /// Renews the batch's lease every third of it, publishing each new end in `held`. A
+    /// renewal that fails is tried again at the next turn; the attempts stop on their own when
+    /// the end they know passes (see [`lease_lapses`]). Never returns.
+    async fn keep_lease(&self, ids: &[EventId], held: &tokio::sync::watch::Sender<Timestamp>) {
+        let every = self.config.lease / 3;
+        loop {
+            tokio::time::sleep(every).await;
+            let (until, renewed_until) = (*held.borrow(), later(self.clock.now(), self.config.lease));
+            match self.queue.renew_lease(ids, until, renewed_until).await {
+                Ok(renewed) if renewed.is_empty() => tracing::debug!("no claimed event left to renew"),
+                Ok(_) => {
+                    held.send_replace(renewed_until);
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "cannot renew the lease of claimed webhook events; attempts stop when it ends");
+                }
+            }
+        }
+    }
+
+    /// One session's claimed events, in order, up to the first that is not delivered or the
+    /// lease's end; returns the delivered ones (recorded by the caller, with the rest of the
+    /// batch).
     async fn work_chain(
         &self,
         chain: Vec<PendingDelivery>,
-        lease_until: Timestamp,
+        mut lease: tokio::sync::watch::Receiver<Timestamp>,
         shutdown: &CancellationToken,
     ) -> Vec<EventId> {
         let mut delivered = Vec::new();
@@ -200,11 +252,15 @@ impl<Q: DeliveryQueue + ?Sized> DeliveryWorker<Q> {
             if shutdown.is_cancelled() {
                 break;
             }
-            // An attempt that could outlast the lease might run beside another worker's.
-            if later(self.clock.now(), self.config.request_timeout) >= lease_until {
-                break;
-            }
-            if self.attempt(&pending).await == Attempt::Stopped {
+            // Past the lease's end another worker may hold the event: an attempt then could
+            // run beside its attempt, so none starts, and one under way is dropped (it is
+            // retried by whoever claims the event next: at-least-once).
+            let attempt = tokio::select! {
+                biased;
+                () = lease_lapses(&mut lease, self.clock.as_ref()) => Attempt::Stopped,
+                attempt = self.attempt(&pending) => attempt,
+            };
+            if attempt == Attempt::Stopped {
                 break;
             }
             delivered.push(pending.event.id);

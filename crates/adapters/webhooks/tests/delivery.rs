@@ -148,13 +148,14 @@ async fn within_one_batch_a_sessions_events_go_one_by_one_and_stop_at_the_first_
 }
 
 #[tokio::test]
-async fn an_attempt_that_would_outlast_the_lease_is_not_started() {
+async fn no_attempt_starts_once_the_lease_has_passed_unrenewed() {
     let clock = ManualClock::new();
     let moved = Arc::clone(&clock);
-    // Answering the first event takes (on the test's clock) most of the lease.
+    // Answering the first event takes (on the test's clock) longer than the lease, and no
+    // renewal lands meanwhile (the renewal runs every third of the lease in real time).
     let receiver = Receiver::answering(move |_, index| {
         if index == 0 {
-            moved.advance(Duration::from_secs(15));
+            moved.advance(Duration::from_secs(25));
         }
         Reply::status(200)
     });
@@ -167,12 +168,42 @@ async fn an_attempt_that_would_outlast_the_lease_is_not_started() {
     let worker = worker(&queue, config, &clock);
 
     assert_eq!(worker.run_once().await.unwrap(), 2);
-    assert_eq!(receiver.ids(), ["evt_1"], "15 s + the 10 s timeout would pass the 20 s lease");
+    assert_eq!(receiver.ids(), ["evt_1"], "the lease ended 5 s before the second attempt");
     assert_eq!((queue.state(2), queue.row(2).attempts), (State::Pending, 0));
 
-    clock.advance(Duration::from_secs(6));
     worker.run_once().await.unwrap();
-    assert_eq!(queue.state(2), State::Delivered, "taken again once its lease ended");
+    assert_eq!(queue.state(2), State::Delivered, "taken again, its lease having ended");
+}
+
+/// The wall clock: a lease that ends in real time.
+struct WallClock;
+
+impl Clock for WallClock {
+    fn now(&self) -> evo_domain::Timestamp {
+        chrono::Utc::now()
+    }
+}
+
+#[tokio::test]
+async fn a_delivery_longer_than_the_lease_renews_it_so_no_other_worker_takes_the_event() {
+    let receiver = Receiver::answering(|_, _| Reply::status(200).after(Duration::from_millis(1200)));
+    let queue = FakeQueue::new();
+    let clock: Arc<dyn Clock> = Arc::new(WallClock);
+    let id = queue.commit("s-a", clock.now());
+    let mut config = config(&receiver.url);
+    config.lease = Duration::from_millis(300);
+    let first = DeliveryWorker::new(Arc::clone(&queue), config.clone(), Arc::clone(&clock));
+    let second = DeliveryWorker::new(Arc::clone(&queue), config, clock);
+
+    let slow = tokio::spawn(async move { first.run_once().await.unwrap() });
+    // Twice the lease later, while the first attempt still waits for its answer.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(second.run_once().await.unwrap(), 0, "the renewed lease keeps the event off a second worker");
+    assert_eq!(slow.await.unwrap(), 1);
+
+    assert_eq!(queue.state(id), State::Delivered);
+    assert_eq!(receiver.ids(), [format!("evt_{id}")], "delivered once");
+    assert!(queue.renewals.lock().unwrap().len() >= 2, "renewed every 100 ms");
 }
 
 #[tokio::test]

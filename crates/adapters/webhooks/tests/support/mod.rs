@@ -285,6 +285,8 @@ pub struct FakeQueue {
     pub purges: Mutex<Vec<u64>>,
     /// The ids of each `mark_delivered` call.
     pub marks_delivered: Mutex<Vec<Vec<EventId>>>,
+    /// The new end of each lease renewal asked for.
+    pub renewals: Mutex<Vec<Timestamp>>,
 }
 
 impl FakeQueue {
@@ -395,6 +397,27 @@ impl DeliveryQueue for FakeQueue {
             }
         }
         Ok(claimed)
+    }
+
+    async fn renew_lease(
+        &self,
+        ids: &[EventId],
+        held_until: Timestamp,
+        lease_until: Timestamp,
+    ) -> Result<Vec<EventId>, RepositoryError> {
+        self.check()?;
+        lock(&self.renewals).push(lease_until);
+        let mut rows = lock(&self.rows);
+        Ok(ids
+            .iter()
+            .filter(|id| {
+                rows.get_mut(id)
+                    .filter(|row| row.state == State::Pending && row.lease_until == Some(held_until))
+                    .map(|row| row.lease_until = Some(lease_until))
+                    .is_some()
+            })
+            .copied()
+            .collect())
     }
 
     async fn mark_delivered(&self, ids: &[EventId], now: Timestamp) -> Result<(), RepositoryError> {
