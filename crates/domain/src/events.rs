@@ -4,7 +4,7 @@
 
 use crate::access::Actor;
 use crate::ids::{AccountId, SessionId};
-use crate::session::{ChangeKind, Member, RemovalReason, Session, SessionChange, Timestamp};
+use crate::session::{ChangeKind, LogEntry, Member, RemovalReason, Session, SessionChange, Timestamp};
 
 /// The kinds of [`SessionEvent`]. [`name`](Self::name) is the type's stable name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -90,6 +90,10 @@ pub struct SessionEvent {
     pub member: Option<Member>,
     /// Why and how the member left (removals only).
     pub departure: Option<Departure>,
+    /// The log entry this change appended (`None` for a change that appends none). Outlets
+    /// send it instead of the session's whole log, so that an event's size does not grow
+    /// with the session's age.
+    pub log_entry: Option<LogEntry>,
     /// The session after the change.
     pub session: Session,
 }
@@ -97,13 +101,16 @@ pub struct SessionEvent {
 impl SessionEvent {
     /// `SessionCreated` for a session just opened by `actor`.
     pub fn session_created(session: &Session, actor: &Actor) -> Self {
-        Self::new(EventType::SessionCreated, session.date_created, session, actor, None, None)
+        let mut event =
+            Self::new(EventType::SessionCreated, session.date_created, session, actor, None, None);
+        event.log_entry = session.log.last().cloned();
+        event
     }
 
     /// The event of `change`, which `actor` just made, leaving the session as `after`.
     pub fn of_change(after: &Session, actor: &Actor, change: &SessionChange) -> Self {
         let date = change.log_entry.date;
-        match &change.kind {
+        let mut event = match &change.kind {
             ChangeKind::MemberInvited(member) => {
                 Self::new(EventType::ChatMemberAdded, date, after, actor, Some(member.clone()), None)
             }
@@ -119,7 +126,9 @@ impl SessionEvent {
                 )
             }
             ChangeKind::Ended => Self::new(EventType::SessionEnded, date, after, actor, None, None),
-        }
+        };
+        event.log_entry = Some(change.log_entry.clone());
+        event
     }
 
     /// The would-be event of a removal not yet made: `ChatMemberRemoving`, otherwise what
@@ -148,6 +157,7 @@ impl SessionEvent {
             actor: EventActor { user_id: actor.user_id.clone(), name: actor.name.clone() },
             member,
             departure,
+            log_entry: None,
             session: session.clone(),
         }
     }

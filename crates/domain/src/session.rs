@@ -69,6 +69,15 @@ pub enum SessionError {
         /// [`MAX_LOG_ENTRIES`].
         limit: usize,
     },
+    /// The change would make the session weigh more than its limit, as the edge measures it
+    /// (the wire form of the whole session): it can only be ended.
+    #[error(
+        "the change would make the session larger than its limit of {max_bytes} bytes; end it and start another"
+    )]
+    SessionTooLarge {
+        /// The limit, in bytes.
+        max_bytes: usize,
+    },
     /// The change was asked for on a version of the session that is no longer current.
     #[error("the session has changed since you read it (version {current} now)")]
     VersionMismatch {
@@ -275,6 +284,18 @@ pub enum ChangeKind {
     },
     /// The session ended.
     Ended,
+}
+
+impl SessionChange {
+    /// Refuses the change when it leaves the session `size` bytes large, more than
+    /// `max_bytes` (as the edge measures a session): every change but the end, which is always
+    /// allowed, so that a session at its limit can still be closed.
+    pub fn check_size(&self, size: usize, max_bytes: usize) -> Result<(), SessionError> {
+        if size > max_bytes && self.kind != ChangeKind::Ended {
+            return Err(SessionError::SessionTooLarge { max_bytes });
+        }
+        Ok(())
+    }
 }
 
 /// Longest [`RemovalReason`], in characters.

@@ -411,3 +411,25 @@ fn ending_is_told_as_session_ended_and_a_removal_to_come_as_removing() {
     assert_eq!(removing.event_type.name(), "ChatMemberRemoving");
     assert_eq!(EventType::from_name("ChatMemberRemoving"), Some(EventType::ChatMemberRemoving));
 }
+
+#[test]
+fn a_change_past_the_size_limit_is_refused_but_an_end_is_not() {
+    let mut session = open(Channel::Chat);
+    let removal = session.remove_member(&agent(), &id("bob@example.com"), t0()).unwrap();
+    let too_large = Err(SessionError::SessionTooLarge { max_bytes: 1000 });
+    assert_eq!(removal.check_size(1001, 1000), too_large);
+    assert_eq!(removal.check_size(1000, 1000), Ok(()), "the limit itself is allowed");
+    let end = session.end(&agent(), t0()).unwrap();
+    assert_eq!(end.check_size(1_000_000, 1000), Ok(()), "ending is always allowed");
+}
+
+#[test]
+fn an_event_carries_the_entry_its_change_appended() {
+    let mut session = open(Channel::Chat);
+    let change = session.remove_member(&agent(), &id("bob@example.com"), t0()).unwrap();
+    let event = SessionEvent::of_change(&session, &agent(), &change);
+    assert_eq!(event.log_entry.as_ref(), Some(&change.log_entry));
+    assert_eq!(event.log_entry.as_ref(), session.log.last());
+    let created = SessionEvent::session_created(&open(Channel::Chat), &agent());
+    assert_eq!(created.log_entry.as_ref(), open(Channel::Chat).log.last(), "creation's own entry");
+}

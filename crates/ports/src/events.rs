@@ -3,7 +3,7 @@
 //! pre-removal hook that may veto a removal before it is made.
 
 use async_trait::async_trait;
-use evo_domain::{AccountId, EventType, SessionEvent, SessionId, Timestamp};
+use evo_domain::{AccountId, EventType, Session, SessionEvent, SessionId, Timestamp};
 
 use crate::errors::RepositoryError;
 
@@ -13,6 +13,13 @@ use crate::errors::RepositoryError;
 pub trait EventRenderer: Send + Sync + 'static {
     /// `event` as a JSON object, without the `id` member.
     fn render(&self, event: &SessionEvent) -> String;
+
+    /// How many bytes `session` takes on the wire, whole (log and members included): what a
+    /// session's size limit is measured in. `0` where the renderer does not know the wire
+    /// (such a store has no size limit).
+    fn session_size(&self, _session: &Session) -> usize {
+        0
+    }
 }
 
 /// An event's number: unique, and greater for every later event of the same session; the
@@ -164,6 +171,10 @@ pub trait DeliveryQueue: Send + Sync + 'static {
     /// (delivered, or never to be delivered); returns how many (call again while it returns
     /// `limit`). Pending events and dead letters are kept.
     async fn purge_settled_events(&self, before: Timestamp, limit: u32) -> Result<u64, RepositoryError>;
+
+    /// Deletes at most `limit` dead letters created before `before`; returns how many (call
+    /// again while it returns `limit`).
+    async fn purge_dead_letters(&self, before: Timestamp, limit: u32) -> Result<u64, RepositoryError>;
 }
 
 /// The outbox's delivery state, for `/metrics`.

@@ -131,6 +131,20 @@ pub struct Settings {
     /// the limit off.
     #[arg(long, env = "EVO_RATE_LIMIT_PER_SEC", default_value_t = 100, global = true)]
     pub rate_limit_per_sec: u32,
+    /// Reads (GET, stream opens included) a second per caller and instance, bursts of twice
+    /// that; 0 turns the limit off. Operational routes are not counted.
+    #[arg(long, env = "EVO_READ_RATE_LIMIT_PER_SEC", default_value_t = 1000, global = true)]
+    pub read_rate_limit_per_sec: u32,
+    /// The largest a session may grow, as its SessionInfo JSON (log and members included); a
+    /// change past it answers 409 SessionLimitReached (ending a session is always allowed).
+    #[arg(long, env = "EVO_SESSION_MAX_BYTES", default_value_t = 262_144, global = true)]
+    pub session_max_bytes: usize,
+    /// Live streams one caller may hold open on this instance.
+    #[arg(long, env = "EVO_STREAMS_PER_CALLER", default_value_t = 8, global = true)]
+    pub streams_per_caller: usize,
+    /// Live streams this instance holds open, all callers together.
+    #[arg(long, env = "EVO_STREAMS_MAX", default_value_t = 10_000, global = true)]
+    pub streams_max: usize,
     /// Seconds the answer of a request with an Idempotency-Key is kept (and replayed to its
     /// retries); expired answers are purged in the background.
     #[arg(long, env = "EVO_IDEMPOTENCY_TTL_SECS", default_value_t = 86_400, global = true)]
@@ -160,6 +174,10 @@ pub struct Settings {
     /// What a hook timeout or 5xx means: `refuse` (503 ServiceUnavailable) or `allow`.
     #[arg(long, env = "EVO_PRE_REMOVE_HOOK_ON_FAILURE", default_value = "refuse", global = true)]
     pub pre_remove_hook_on_failure: String,
+    /// Days a dead letter (an event the webhook gave up on) is kept for `webhooks redeliver`,
+    /// then purged.
+    #[arg(long, env = "EVO_DEAD_LETTER_RETENTION_DAYS", default_value_t = 30, global = true)]
+    pub dead_letter_retention_days: u64,
     /// Hours delivered (or undeliverable) events are kept for streams to resume from, then
     /// purged in bounded batches.
     #[arg(long, env = "EVO_EVENT_RETENTION_HOURS", default_value_t = 72, global = true)]

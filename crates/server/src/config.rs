@@ -59,6 +59,12 @@ pub struct Config {
     pub shutdown_drain: Duration,
     pub cors_origins: Vec<String>,
     pub rate_limit_per_sec: u32,
+    pub read_rate_limit_per_sec: u32,
+    /// The largest SessionInfo a change may leave.
+    pub session_max_bytes: usize,
+    /// Open streams per caller, and in all, on this instance.
+    pub streams_per_caller: usize,
+    pub streams_max: usize,
     pub idempotency_ttl: Duration,
     /// Webhooks, the pre-removal hook and the outbox's retention.
     pub events: evo_webhooks::EventsConfig,
@@ -67,6 +73,9 @@ pub struct Config {
     pub hook_failure_allows: bool,
 }
 
+/// The smallest `EVO_SESSION_MAX_BYTES`: twice the largest request body, so that any
+/// NewSession the HTTP adapter accepts fits.
+const MIN_SESSION_MAX_BYTES: usize = 2 * evo_http::MAX_BODY_BYTES;
 /// Longest allowed wait for a pooled connection: past this a request should rather fail fast.
 const MAX_DB_WAIT: Duration = Duration::from_secs(60);
 /// The default pool: this many database connections for each HTTP worker (each worker has a
@@ -152,10 +161,21 @@ impl Config {
             pre_remove_hook_url: settings.pre_remove_hook_url.clone().filter(|url| !url.trim().is_empty()),
             pre_remove_hook_timeout_ms: settings.pre_remove_hook_timeout_ms,
             event_retention_hours: settings.event_retention_hours,
+            dead_letter_retention_days: settings.dead_letter_retention_days,
         }
         .resolve()
         .map_err(|problem| problems.push(problem.to_string()))
         .ok();
+        // A new session of the largest request body must fit, with its defaults.
+        if settings.session_max_bytes < MIN_SESSION_MAX_BYTES {
+            problems.push(format!(
+                "EVO_SESSION_MAX_BYTES must be at least {MIN_SESSION_MAX_BYTES} (a new session of the largest request fits), not {}",
+                settings.session_max_bytes
+            ));
+        }
+        if settings.streams_per_caller == 0 || settings.streams_max == 0 {
+            problems.push("EVO_STREAMS_PER_CALLER and EVO_STREAMS_MAX must be at least 1".to_owned());
+        }
         let hook_failure_allows = match settings.pre_remove_hook_on_failure.trim() {
             "refuse" => false,
             "allow" => true,
@@ -178,6 +198,10 @@ impl Config {
                     shutdown_drain: Duration::from_secs(settings.shutdown_drain_secs),
                     cors_origins: settings.cors_origins.clone(),
                     rate_limit_per_sec: settings.rate_limit_per_sec,
+                    read_rate_limit_per_sec: settings.read_rate_limit_per_sec,
+                    session_max_bytes: settings.session_max_bytes,
+                    streams_per_caller: settings.streams_per_caller,
+                    streams_max: settings.streams_max,
                     idempotency_ttl: Duration::from_secs(settings.idempotency_ttl_secs),
                     events,
                     hook_failure_allows,

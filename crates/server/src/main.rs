@@ -139,7 +139,8 @@ struct Wired {
 async fn open_use_cases(config: &Config) -> Result<Wired, String> {
     // With a JWKS URL this fetches the keys: a failure stops the start-up here.
     let verifier = JwtVerifier::connect(jwt_config(&config.keys)?).await.map_err(|e| e.to_string())?;
-    let outbox = Outbox::new(Arc::new(evo_http::WireEventRenderer), config.events.webhook.is_some());
+    let outbox = Outbox::new(Arc::new(evo_http::WireEventRenderer), config.events.webhook.is_some())
+        .with_session_limit(config.session_max_bytes);
     match &config.store {
         StoreConfig::Postgres(pg) => {
             let repository = open_postgres(pg).await?.with_outbox(outbox);

@@ -962,3 +962,74 @@ fn idle_and_slow_connections_do_not_starve_the_server() {
         started.elapsed()
     );
 }
+
+/// A caller that pushes a session with 1 KiB names and 500-character reasons (docs/api.md,
+/// "Bounds"): the session stops at `EVO_SESSION_MAX_BYTES` with 409 `SessionLimitReached`
+/// and is left as it was, ending it still works, and every event stays small (it carries its
+/// `logEntry`, not the log).
+#[test]
+fn a_pushed_session_stops_at_its_size_limit_and_its_events_stay_small() {
+    use std::time::Duration;
+
+    use support::sse::Stream;
+    const LIMIT: usize = 131_072;
+    let dir = Workdir::new("session-size-limit");
+    let db = format!("sqlite://{}/evo.db", dir.0.display());
+    let env = [("EVO_RATE_LIMIT_PER_SEC", "0".to_owned()), ("EVO_SESSION_MAX_BYTES", LIMIT.to_string())];
+    let server = Server::start(&dir.0, &db, &env);
+    let token = mint(&dir.0, &db, "ann@example.com", &["User"], &["acme"]);
+    let id = support::create(&server.base, &token, 0);
+    let name = "n".repeat(1024);
+    let reason = "r".repeat(500);
+    let mut changes = 0;
+    let refusal = loop {
+        assert!(changes < 1000, "no limit within 1000 changes");
+        let (status, _, body) = support::call(
+            &server.base,
+            &token,
+            "POST",
+            &format!("/sessions/{id}/members"),
+            &[],
+            Some(json!({"memberToAdd": "bob@example.com", "displayName": name})),
+        );
+        if status != 200 {
+            break (status, body);
+        }
+        let (status, _, body) = support::call(
+            &server.base,
+            &token,
+            "DELETE",
+            &format!("/sessions/{id}/members/bob@example.com?reason={reason}"),
+            &[],
+            None,
+        );
+        if status != 200 {
+            break (status, body);
+        }
+        changes += 2;
+    };
+    assert_eq!(refusal.0, 409, "{}", refusal.1);
+    assert_eq!(refusal.1["responseStatus"]["errorCode"], "SessionLimitReached", "{}", refusal.1);
+    let (status, _, session) =
+        support::call(&server.base, &token, "GET", &format!("/sessions/{id}"), &[], None);
+    assert_eq!(status, 200);
+    let size = session.to_string().len();
+    assert!(
+        size <= LIMIT && size > LIMIT - 4096,
+        "stopped just under the limit: {size} bytes after {changes} changes"
+    );
+    assert_eq!(session["log"].as_array().unwrap().len(), 1 + changes, "the refusal wrote nothing");
+    let (status, _, _) = support::call(&server.base, &token, "DELETE", &format!("/sessions/{id}"), &[], None);
+    assert_eq!(status, 200, "ending is always allowed");
+
+    let stream = Stream::open(server.port, &format!("/sessions/{id}/events"), &token, Some(0));
+    let events = stream.events(changes + 2, Duration::from_secs(10));
+    assert_eq!(events.len(), changes + 2, "one event per change");
+    let largest = events.iter().map(|(_, _, body)| body.to_string().len()).max().unwrap();
+    assert!(largest < 8 * 1024, "events are bounded by the members, not the log: {largest} bytes");
+    assert!(
+        events
+            .iter()
+            .all(|(_, _, body)| body["session"].get("log").is_none() && body["logEntry"].is_object())
+    );
+}

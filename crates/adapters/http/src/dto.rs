@@ -125,8 +125,9 @@ session_info! {
         "conferenceSid" conference_sid from details,
         /// The display name for this session
         "displayName" display_name from details,
-        /// The log entries for this session
-        "log" log: Vec<SessionLogInfo> = session.log.iter().map(SessionLogInfo::from).collect(),
+        /// The log entries for this session (left out of events, which carry `logEntry`)
+        #[serde(skip_serializing_if = "Option::is_none")]
+        "log" log: Option<Vec<SessionLogInfo>> = Some(session.log.iter().map(SessionLogInfo::from).collect()),
         /// The members of this session
         "members" members: Vec<SessionMemberInfo> =
             session.members.iter().map(SessionMemberInfo::from).collect(),

@@ -168,7 +168,9 @@ impl ApiError {
                 SessionError::CannotRemoveOriginalMember { .. } => "CannotRemoveOriginalMember",
                 SessionError::MemberAlreadyExists { .. } => "MemberAlreadyExists",
                 SessionError::SessionFull { .. } => "SessionFull",
-                SessionError::SessionLimitReached { .. } => "SessionLimitReached",
+                SessionError::SessionLimitReached { .. } | SessionError::SessionTooLarge { .. } => {
+                    "SessionLimitReached"
+                }
                 SessionError::VersionMismatch { .. } => "PreconditionFailed",
                 SessionError::Access(_) => "Forbidden",
             },
@@ -295,7 +297,8 @@ impl ResponseError for ApiError {
                 | SessionError::CannotRemoveOriginalMember { .. }
                 | SessionError::MemberAlreadyExists { .. }
                 | SessionError::SessionFull { .. }
-                | SessionError::SessionLimitReached { .. } => StatusCode::CONFLICT,
+                | SessionError::SessionLimitReached { .. }
+                | SessionError::SessionTooLarge { .. } => StatusCode::CONFLICT,
                 SessionError::VersionMismatch { .. } => StatusCode::PRECONDITION_FAILED,
                 SessionError::Access(_) => StatusCode::FORBIDDEN,
             },
@@ -355,6 +358,7 @@ mod tests {
             (SessionError::MemberAlreadyExists { identity: "a@b".into() }, 409, "MemberAlreadyExists"),
             (SessionError::SessionFull { limit: 100 }, 409, "SessionFull"),
             (SessionError::SessionLimitReached { limit: 1000 }, 409, "SessionLimitReached"),
+            (SessionError::SessionTooLarge { max_bytes: 262_144 }, 409, "SessionLimitReached"),
             (SessionError::VersionMismatch { current: 4 }, 412, "PreconditionFailed"),
             (AccessError::MissingRole { role: "User" }.into(), 403, "Forbidden"),
         ];

@@ -10,17 +10,18 @@ use std::time::Duration;
 use actix_web::http::header;
 use actix_web::web::{self, Bytes};
 use actix_web::{HttpRequest, HttpResponse};
-use evo_domain::SessionEvent;
+use evo_domain::{Session, SessionEvent};
 use evo_ports::{EventFilter, EventId, EventRenderer, EventStreams, FieldError, StoredEvent};
 use serde::Serialize;
 
-use crate::dto::{SessionInfo, SessionMemberInfo, wire_date};
+use crate::dto::{SessionInfo, SessionLogInfo, SessionMemberInfo, wire_date};
 use crate::error::ApiError;
 use crate::handlers::AppState;
 
 /// Renders events as the wire says: `type`, `date`, `accountId`, `sessionId`, `actor`,
-/// `member` (member events), `reason` and `leave` (removals), `session` (the SessionInfo
-/// after the change); the store puts `id` first.
+/// `member` (member events), `reason` and `leave` (removals), `logEntry` (the entry the change
+/// appended), `session` (the SessionInfo after the change, without its `log`: an event's size
+/// is bounded by the members, not by the session's age); the store puts `id` first.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct WireEventRenderer;
 
@@ -40,6 +41,9 @@ struct EventBody<'a> {
     reason: Option<Option<&'a str>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     leave: Option<bool>,
+    /// The entry this change appended; the session's log itself is left out.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    log_entry: Option<SessionLogInfo>,
     session: SessionInfo,
 }
 
@@ -61,9 +65,31 @@ impl EventRenderer for WireEventRenderer {
             member: event.member.as_ref().map(SessionMemberInfo::from),
             reason: event.departure.as_ref().map(|removal| removal.reason.as_ref().map(|r| r.as_str())),
             leave: event.departure.as_ref().map(|removal| removal.leave),
-            session: SessionInfo::from(&event.session),
+            log_entry: event.log_entry.as_ref().map(SessionLogInfo::from),
+            session: SessionInfo { log: None, ..SessionInfo::from(&event.session) },
         };
         serde_json::to_string(&body).expect("an event body always serializes")
+    }
+
+    fn session_size(&self, session: &Session) -> usize {
+        let mut counter = ByteCounter(0);
+        serde_json::to_writer(&mut counter, &SessionInfo::from(session))
+            .expect("a session always serializes");
+        counter.0
+    }
+}
+
+/// Counts what is written to it, keeping nothing.
+struct ByteCounter(usize);
+
+impl std::io::Write for ByteCounter {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0 += bytes.len();
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 
@@ -189,4 +215,59 @@ impl Cursor {
 /// One Server-Sent Event: `id`, `event` (the type), `data` (the JSON body, one line).
 fn frame(event: &StoredEvent) -> Bytes {
     Bytes::from(format!("id: {}\nevent: {}\ndata: {}\n\n", event.id, event.event_type.name(), event.body))
+}
+
+#[cfg(test)]
+mod tests {
+    use evo_domain::{AccountId, Actor, MemberIdentity, NewMember, NewSession, SessionDetails, SessionId};
+
+    use super::*;
+
+    fn at() -> evo_domain::Timestamp {
+        chrono::DateTime::from_timestamp(1_796_000_000, 0).unwrap()
+    }
+
+    fn chat() -> (Session, Actor) {
+        let actor = Actor {
+            user_id: "ann@example.com".into(),
+            name: "Ann".into(),
+            roles: vec!["User".into()],
+            account_ids: vec![AccountId::parse("acme").unwrap()],
+        };
+        let members = ["+15551234567", "bob@example.com"]
+            .map(|raw| NewMember::new(MemberIdentity::parse(raw).unwrap()))
+            .to_vec();
+        let new = NewSession {
+            account_id: AccountId::parse("acme").unwrap(),
+            channel: evo_domain::Channel::Chat,
+            direction: evo_domain::Direction::Incoming,
+            members,
+            details: SessionDetails::default(),
+        };
+        let session = Session::open(SessionId::parse("s-1").unwrap(), new, &actor, at()).unwrap();
+        (session, actor)
+    }
+
+    #[test]
+    fn an_event_carries_its_log_entry_and_the_session_without_its_log() {
+        let (mut session, actor) = chat();
+        let change =
+            session.remove_member(&actor, &MemberIdentity::parse("bob@example.com").unwrap(), at()).unwrap();
+        let body: serde_json::Value = serde_json::from_str(
+            &WireEventRenderer.render(&SessionEvent::of_change(&session, &actor, &change)),
+        )
+        .unwrap();
+        assert_eq!(body["logEntry"]["message"], change.log_entry.message.as_str());
+        assert_eq!(body["logEntry"]["date"], wire_date(&change.log_entry.date).as_str());
+        assert!(body["session"].get("log").is_none(), "{body}");
+        assert_eq!(body["session"]["members"].as_array().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn a_session_measures_as_its_session_info_json() {
+        let (session, _) = chat();
+        let json = serde_json::to_string(&SessionInfo::from(&session)).unwrap();
+        assert!(json.contains("\"log\":["), "GetSession's form, log included: {json}");
+        assert_eq!(WireEventRenderer.session_size(&session), json.len());
+    }
 }

@@ -456,4 +456,17 @@ impl DeliveryQueue for PgSessionRepository {
         let purged = in_transaction!(self, |connection| purge.execute(connection).await)?;
         Ok(purged as u64)
     }
+
+    async fn purge_dead_letters(&self, before: Timestamp, limit: u32) -> Result<u64, RepositoryError> {
+        // Oldest first along the dead letters' own index (their numbers follow their age).
+        let purge = diesel::sql_query(format!(
+            "DELETE FROM session_events WHERE ctid IN (SELECT ctid FROM session_events \
+             WHERE {} AND created_at < $1 ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED)",
+            delivery::IS_DEAD
+        ))
+        .bind::<Timestamptz, _>(before)
+        .bind::<BigInt, _>(i64::from(limit));
+        let purged = in_transaction!(self, |connection| purge.execute(connection).await)?;
+        Ok(purged as u64)
+    }
 }

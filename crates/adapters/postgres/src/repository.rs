@@ -1146,6 +1146,7 @@ impl SessionRepository for PgSessionRepository {
         idempotency: Option<Idempotency>,
     ) -> Result<(), UpdateError> {
         let idempotency = idempotency.as_ref();
+        self.outbox.check_new_session(session)?;
         let event = self.outbox.record(&SessionEvent::session_created(session, actor));
         let mut lease = self.lease().await.map_err(Failure::into_repository_error)?;
         let xid = OnceLock::new();

@@ -558,6 +558,7 @@ impl SessionRepository for SqliteSessionRepository {
         actor: &Actor,
         idempotency: Option<Idempotency>,
     ) -> Result<(), UpdateError> {
+        self.outbox.check_new_session(session)?;
         let event = self.outbox.record(&SessionEvent::session_created(session, actor));
         let session = session.clone();
         let inserted = self

@@ -222,6 +222,23 @@ impl DeliveryQueue for SqliteSessionRepository {
             .await?;
         Ok(purged as u64)
     }
+
+    async fn purge_dead_letters(&self, before: Timestamp, limit: u32) -> Result<u64, RepositoryError> {
+        let purged = self
+            .run_writing(move |connection| {
+                // Oldest first along the dead letters' own index (their numbers follow their age).
+                diesel::sql_query(format!(
+                    "DELETE FROM session_events WHERE id IN (SELECT id FROM session_events \
+                     WHERE {} AND created_at < ? ORDER BY id LIMIT ?)",
+                    delivery::IS_DEAD
+                ))
+                .bind::<TimestamptzSqlite, _>(before)
+                .bind::<Integer, _>(i32::try_from(limit).unwrap_or(i32::MAX))
+                .execute(connection)
+            })
+            .await?;
+        Ok(purged as u64)
+    }
 }
 
 evo_store_sql::pending_sql_row!(TimestamptzSqlite);

@@ -106,6 +106,7 @@ pub fn decide(
     let version_read = header.version;
     let mut session = restore_session(header, members, log)?;
     let change = session.apply_if(actor, command, if_version, now)?;
+    outbox.check_size(&session, &change)?;
     let member = match &change.kind {
         ChangeKind::MemberRemoved { member, .. } => {
             MemberWrite::Delete { identity_key: member.identity.key().to_owned() }

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use diesel::Queryable;
-use evo_domain::{EventType, SessionEvent, Timestamp};
+use evo_domain::{EventType, Session, SessionChange, SessionError, SessionEvent, Timestamp};
 use evo_ports::{EventId, EventRenderer, PendingDelivery, StoredEvent};
 
 use crate::CorruptRow;
@@ -52,6 +52,8 @@ pub mod delivery {
 pub struct Outbox {
     renderer: Arc<dyn EventRenderer>,
     to_webhook: bool,
+    /// The largest a session may be, in the renderer's bytes; `None`: no limit.
+    max_session_bytes: Option<usize>,
 }
 
 impl std::fmt::Debug for Outbox {
@@ -93,7 +95,34 @@ impl Outbox {
 
     /// Events rendered by `renderer`; `to_webhook`: each new event waits for webhook delivery.
     pub fn new(renderer: Arc<dyn EventRenderer>, to_webhook: bool) -> Self {
-        Self { renderer, to_webhook }
+        Self { renderer, to_webhook, max_session_bytes: None }
+    }
+
+    /// Refuses changes that would make a session larger than `max_bytes`, as the renderer
+    /// measures it ([`EventRenderer::session_size`]).
+    #[must_use]
+    pub fn with_session_limit(mut self, max_bytes: usize) -> Self {
+        self.max_session_bytes = Some(max_bytes);
+        self
+    }
+
+    /// Refuses `change` when it leaves `after` over the size limit (the domain says which
+    /// changes are exempt).
+    pub fn check_size(&self, after: &Session, change: &SessionChange) -> Result<(), SessionError> {
+        match self.max_session_bytes {
+            Some(max_bytes) => change.check_size(self.renderer.session_size(after), max_bytes),
+            None => Ok(()),
+        }
+    }
+
+    /// Refuses a new session over the size limit.
+    pub fn check_new_session(&self, session: &Session) -> Result<(), SessionError> {
+        match self.max_session_bytes {
+            Some(max_bytes) if self.renderer.session_size(session) > max_bytes => {
+                Err(SessionError::SessionTooLarge { max_bytes })
+            }
+            _ => Ok(()),
+        }
     }
 
     /// The row of `event`.

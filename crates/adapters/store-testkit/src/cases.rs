@@ -815,3 +815,40 @@ pub async fn a_kept_answer_is_seen_where_update_would_answer_from_it(repo: Repo)
     assert_eq!(refused.err(), Some(UpdateError::Rejected(SessionError::NotFound)));
     assert!(kept(&unseen, &globex_only, at(5)).await);
 }
+
+/// A change that would make the session larger than the store's limit is refused and changes
+/// nothing (no row, no event); ending the session is allowed whatever its size.
+pub async fn a_change_past_the_size_limit_is_refused_and_an_end_is_not(repo: Repo) {
+    let session = chat(&["+15551234567", "ann@example.com"]);
+    insert(&repo, &session).await;
+    let id = &session.id;
+    let large = |n: usize| {
+        let mut member = NewMember::new(identity(&format!("guest{n}@example.com")));
+        member.display_name = Some("x".repeat(10 * 1024));
+        SessionCommand::InviteMember(member)
+    };
+    // Each invite adds 10 KiB or more (the name, and the log message naming the member).
+    let mut refused_at = None;
+    for n in 1..=10 {
+        match repo.update(id, &agent(), &large(n), None, None, at(n as i64)).await {
+            Ok(_) => {}
+            Err(UpdateError::Rejected(SessionError::SessionTooLarge { .. })) => {
+                refused_at = Some(n);
+                break;
+            }
+            Err(other) => panic!("invite {n}: {other:?}"),
+        }
+    }
+    let refused_at = refused_at.expect("the limit is reached within 10 invites of 10 KiB");
+    assert!(refused_at >= 2, "the first invite fits");
+    assert_refused_without_change(
+        &repo,
+        id,
+        large(refused_at),
+        SessionError::SessionTooLarge { max_bytes: crate::fixtures::MAX_SESSION_BYTES },
+    )
+    .await;
+    let ended =
+        repo.update(id, &agent(), &SessionCommand::End, None, None, at(4)).await.expect("an end is allowed");
+    assert!(ended.ended);
+}

@@ -175,3 +175,27 @@ impl WithMillis for Timestamp {
         self.with_nanosecond(millis * 1_000_000).expect("valid milliseconds")
     }
 }
+
+/// The session size limit of the stores under test, as [`SizedSummaryRenderer`] measures.
+pub const MAX_SESSION_BYTES: usize = 64 * 1024;
+
+/// The summary renderer, with a size measure of its own: the bytes of the members' identities
+/// and display names and of the log's messages (the wire renderer measures the whole
+/// SessionInfo; the stores only compare what the renderer says with the limit).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SizedSummaryRenderer;
+
+impl evo_ports::EventRenderer for SizedSummaryRenderer {
+    fn render(&self, event: &evo_domain::SessionEvent) -> String {
+        evo_store_sql::SummaryRenderer.render(event)
+    }
+
+    fn session_size(&self, session: &Session) -> usize {
+        let members: usize = session
+            .members
+            .iter()
+            .map(|m| m.identity.as_str().len() + m.display_name.as_ref().map_or(0, String::len))
+            .sum();
+        members + session.log.iter().map(|entry| entry.message.len()).sum::<usize>()
+    }
+}

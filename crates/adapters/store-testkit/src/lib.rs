@@ -58,6 +58,7 @@ macro_rules! repository_contract_tests {
             sessions_are_found_and_changed_only_among_the_callers_accounts,
             a_key_is_the_callers_across_its_accounts,
             a_kept_answer_is_seen_where_update_would_answer_from_it,
+            a_change_past_the_size_limit_is_refused_and_an_end_is_not,
         );
         $crate::repository_contract_tests!(@events $factory;
             every_change_has_one_event_and_a_refusal_none,
@@ -90,7 +91,10 @@ macro_rules! repository_contract_tests {
 }
 
 /// The outbox a store under test writes: events for a webhook, with the summary renderer
-/// (`type`, `accountId`, `sessionId`, `version`) whose fields [`event_cases`] reads.
+/// (`type`, `accountId`, `sessionId`, `version`) whose fields [`event_cases`] reads, and a
+/// session size limit of [`fixtures::MAX_SESSION_BYTES`] as [`fixtures::SizedSummaryRenderer`]
+/// measures a session.
 pub fn outbox_for_webhooks() -> evo_store_sql::Outbox {
-    evo_store_sql::Outbox::new(std::sync::Arc::new(evo_store_sql::SummaryRenderer), true)
+    evo_store_sql::Outbox::new(std::sync::Arc::new(fixtures::SizedSummaryRenderer), true)
+        .with_session_limit(fixtures::MAX_SESSION_BYTES)
 }

@@ -12,6 +12,8 @@ use base64::engine::general_purpose::STANDARD;
 pub const DEFAULT_RETRY_HOURS: u64 = 24;
 /// `EVO_PRE_REMOVE_HOOK_TIMEOUT_MS`: how long a removal waits for the hook's answer.
 pub const DEFAULT_HOOK_TIMEOUT_MS: u64 = 1000;
+/// `EVO_DEAD_LETTER_RETENTION_DAYS`: how long dead letters are kept for a redelivery.
+pub const DEFAULT_DEAD_LETTER_RETENTION_DAYS: u64 = 30;
 /// `EVO_EVENT_RETENTION_HOURS`: how long settled events are kept (streams resume within it).
 pub const DEFAULT_RETENTION_HOURS: u64 = 72;
 /// How long one webhook POST may take, answer included.
@@ -290,6 +292,8 @@ impl fmt::Debug for HookConfig {
 pub struct RetentionConfig {
     /// `EVO_EVENT_RETENTION_HOURS`.
     pub retention: Duration,
+    /// `EVO_DEAD_LETTER_RETENTION_DAYS`.
+    pub dead_letter_retention: Duration,
     /// How many events one purge statement deletes.
     pub batch: u32,
     /// How often the task purges.
@@ -300,6 +304,7 @@ impl Default for RetentionConfig {
     fn default() -> Self {
         Self {
             retention: Duration::from_secs(DEFAULT_RETENTION_HOURS * 3600),
+            dead_letter_retention: Duration::from_secs(DEFAULT_DEAD_LETTER_RETENTION_DAYS * 86_400),
             batch: DEFAULT_PURGE_BATCH,
             interval: DEFAULT_PURGE_INTERVAL,
         }
@@ -310,6 +315,7 @@ impl RetentionConfig {
     /// Checks the settings.
     pub fn validate(&self) -> Result<(), ConfigError> {
         positive("EVO_EVENT_RETENTION_HOURS", self.retention)?;
+        positive("EVO_DEAD_LETTER_RETENTION_DAYS", self.dead_letter_retention)?;
         positive("the purge interval", self.interval)?;
         if self.batch == 0 {
             return Err(ConfigError::Zero { setting: "the purge batch" });
@@ -338,6 +344,8 @@ pub struct EventSettings {
     pub pre_remove_hook_timeout_ms: u64,
     /// `EVO_EVENT_RETENTION_HOURS`.
     pub event_retention_hours: u64,
+    /// `EVO_DEAD_LETTER_RETENTION_DAYS`.
+    pub dead_letter_retention_days: u64,
 }
 
 impl Default for EventSettings {
@@ -350,6 +358,7 @@ impl Default for EventSettings {
             pre_remove_hook_url: None,
             pre_remove_hook_timeout_ms: DEFAULT_HOOK_TIMEOUT_MS,
             event_retention_hours: DEFAULT_RETENTION_HOURS,
+            dead_letter_retention_days: DEFAULT_DEAD_LETTER_RETENTION_DAYS,
         }
     }
 }
@@ -364,6 +373,7 @@ impl fmt::Debug for EventSettings {
             .field("pre_remove_hook_url", &self.pre_remove_hook_url.as_deref().map(redacted_url))
             .field("pre_remove_hook_timeout_ms", &self.pre_remove_hook_timeout_ms)
             .field("event_retention_hours", &self.event_retention_hours)
+            .field("dead_letter_retention_days", &self.dead_letter_retention_days)
             .finish()
     }
 }
@@ -411,6 +421,9 @@ impl EventSettings {
         };
         let retention = RetentionConfig {
             retention: Duration::from_secs(self.event_retention_hours.saturating_mul(3600)),
+            dead_letter_retention: Duration::from_secs(
+                self.dead_letter_retention_days.saturating_mul(86_400),
+            ),
             ..RetentionConfig::default()
         };
         retention.validate()?;

@@ -1,6 +1,6 @@
 //! Outbox retention: settled events (delivered, or never to be delivered) older than
-//! `EVO_EVENT_RETENTION_HOURS` are deleted in bounded batches. Pending events and dead
-//! letters are kept whatever their age.
+//! `EVO_EVENT_RETENTION_HOURS` are deleted in bounded batches, and so are dead letters older
+//! than `EVO_DEAD_LETTER_RETENTION_DAYS`. Pending events are kept whatever their age.
 
 use std::fmt;
 use std::sync::Arc;
@@ -11,22 +11,43 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::RetentionConfig;
 
-/// Deletes the settled events created before `now - config.retention`, `config.batch` at a
-/// time until a batch comes back short; returns how many. Stops early (between batches)
-/// when `shutdown` is cancelled.
+/// Deletes the settled events created before `now - config.retention`, then the dead letters
+/// created before `now - config.dead_letter_retention`, `config.batch` at a time until a batch
+/// comes back short; returns how many. Stops early (between batches) when `shutdown` is
+/// cancelled.
 pub async fn purge_settled<Q: DeliveryQueue + ?Sized>(
     queue: &Q,
     now: Timestamp,
     config: &RetentionConfig,
     shutdown: &CancellationToken,
 ) -> Result<u64, RepositoryError> {
-    let before = chrono::TimeDelta::from_std(config.retention)
+    let settled = purge_in_batches(config, shutdown, |batch| {
+        queue.purge_settled_events(earlier(now, config.retention), batch)
+    })
+    .await?;
+    let dead = purge_in_batches(config, shutdown, |batch| {
+        queue.purge_dead_letters(earlier(now, config.dead_letter_retention), batch)
+    })
+    .await?;
+    Ok(settled + dead)
+}
+
+/// `at` minus `span`, saturating at the beginning of time.
+fn earlier(at: Timestamp, span: std::time::Duration) -> Timestamp {
+    chrono::TimeDelta::from_std(span)
         .ok()
-        .and_then(|retention| now.checked_sub_signed(retention))
-        .unwrap_or(chrono::DateTime::<chrono::Utc>::MIN_UTC);
+        .and_then(|span| at.checked_sub_signed(span))
+        .unwrap_or(chrono::DateTime::<chrono::Utc>::MIN_UTC)
+}
+
+async fn purge_in_batches<F: Future<Output = Result<u64, RepositoryError>>>(
+    config: &RetentionConfig,
+    shutdown: &CancellationToken,
+    purge: impl Fn(u32) -> F,
+) -> Result<u64, RepositoryError> {
     let mut purged = 0;
     loop {
-        let deleted = queue.purge_settled_events(before, config.batch).await?;
+        let deleted = purge(config.batch).await?;
         purged += deleted;
         if deleted < u64::from(config.batch) || shutdown.is_cancelled() {
             return Ok(purged);

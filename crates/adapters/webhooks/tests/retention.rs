@@ -42,6 +42,7 @@ async fn the_task_purges_at_start_and_every_interval_until_shutdown() {
     queue.set_state(first, State::Delivered);
     let config = RetentionConfig {
         retention: Duration::from_secs(3600),
+        dead_letter_retention: Duration::from_secs(30 * 86_400),
         batch: 10,
         interval: Duration::from_millis(50),
     };
@@ -77,6 +78,26 @@ async fn a_failing_store_does_not_end_the_task() {
     wait_until(|| queue.ids().is_empty()).await;
     shutdown.cancel();
     running.await.unwrap();
+}
+
+#[tokio::test]
+async fn dead_letters_older_than_their_window_are_purged_and_younger_ones_kept() {
+    let (queue, clock) = (FakeQueue::new(), ManualClock::new());
+    let old = queue.commit("s-old", clock.now());
+    queue.set_state(old, State::Dead);
+    clock.advance(Duration::from_secs(29 * 86_400));
+    let young = queue.commit("s-young", clock.now());
+    queue.set_state(young, State::Dead);
+    let pending = queue.commit("s-pending", clock.now());
+    clock.advance(Duration::from_secs(86_400 + 60));
+
+    let purged =
+        purge_settled(queue.as_ref(), clock.now(), &RetentionConfig::default(), &CancellationToken::new())
+            .await
+            .unwrap();
+
+    assert_eq!(purged, 1, "the dead letter of 30 days and a minute");
+    assert_eq!(queue.ids(), [young, pending], "a younger dead letter and a pending event stay");
 }
 
 async fn wait_until(done: impl Fn() -> bool) {

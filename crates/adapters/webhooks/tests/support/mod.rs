@@ -478,6 +478,21 @@ impl DeliveryQueue for FakeQueue {
         Ok(DeliveryCounts { pending: count(State::Pending), dead: count(State::Dead) })
     }
 
+    async fn purge_dead_letters(&self, before: Timestamp, limit: u32) -> Result<u64, RepositoryError> {
+        self.check()?;
+        let mut rows = lock(&self.rows);
+        let old: Vec<EventId> = rows
+            .iter()
+            .filter(|(_, row)| row.state == State::Dead && row.created < before)
+            .map(|(id, _)| *id)
+            .take(limit as usize)
+            .collect();
+        for id in &old {
+            rows.remove(id);
+        }
+        Ok(old.len() as u64)
+    }
+
     async fn purge_settled_events(&self, before: Timestamp, limit: u32) -> Result<u64, RepositoryError> {
         self.check()?;
         lock(&self.purges).push(u64::from(limit));
