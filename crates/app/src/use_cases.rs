@@ -179,6 +179,10 @@ where
         self.tokens.verify(token).await
     }
 
+    fn token_valid_until(&self, token: &str) -> Option<Timestamp> {
+        self.tokens.valid_until(token)
+    }
+
     async fn new_session(
         &self,
         actor: &Actor,

@@ -85,6 +85,13 @@ pub trait SessionRepository: Send + Sync + 'static {
 pub trait TokenVerifier: Send + Sync + 'static {
     /// Verifies signature, algorithm and claims; returns the caller or why the token is unusable.
     async fn verify(&self, token: &str) -> Result<Actor, AuthError>;
+
+    /// Until when a token that [`verify`](Self::verify) accepted stays acceptable (its expiry
+    /// plus the clock leeway the verifier allows); `None` when it does not say. A live stream
+    /// opened with the token ends then.
+    fn valid_until(&self, _token: &str) -> Option<evo_domain::Timestamp> {
+        None
+    }
 }
 
 /// One verifier shared by several use-case instances (one per HTTP worker).
@@ -92,6 +99,10 @@ pub trait TokenVerifier: Send + Sync + 'static {
 impl<T: TokenVerifier + ?Sized> TokenVerifier for std::sync::Arc<T> {
     async fn verify(&self, token: &str) -> Result<Actor, AuthError> {
         (**self).verify(token).await
+    }
+
+    fn valid_until(&self, token: &str) -> Option<evo_domain::Timestamp> {
+        (**self).valid_until(token)
     }
 }
 

@@ -91,6 +91,11 @@ pub struct Removal {
 pub trait SessionUseCases: Send + Sync + 'static {
     /// Verifies a bearer token and returns the caller.
     async fn authenticate(&self, token: &str) -> Result<Actor, AuthError>;
+    /// Until when an authenticated token stays acceptable (`None`: it does not say); a live
+    /// stream ends then.
+    fn token_valid_until(&self, _token: &str) -> Option<evo_domain::Timestamp> {
+        None
+    }
     /// Opens a session (NewSession).
     async fn new_session(&self, actor: &Actor, request: Parsed<OpenSession>)
     -> Result<Session, ServiceError>;

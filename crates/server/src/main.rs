@@ -106,6 +106,11 @@ async fn serve(config: Config) -> Result<(), String> {
     let options = evo_http::HttpOptions {
         cors_allowed_origins: config.cors_origins.clone(),
         rate_limit_per_sec: config.rate_limit_per_sec,
+        read_rate_limit_per_sec: config.read_rate_limit_per_sec,
+        stream_limits: evo_http::StreamLimits {
+            per_caller: config.streams_per_caller,
+            max: config.streams_max,
+        },
         workers: config.workers,
         shutdown_timeout: config.shutdown_grace,
         shutdown_drain: config.shutdown_drain,

@@ -64,6 +64,19 @@ fn bounded(text: &str) -> String {
     }
 }
 
+/// The limits a 429 names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Limit {
+    /// `EVO_RATE_LIMIT_PER_SEC`.
+    Changes,
+    /// `EVO_READ_RATE_LIMIT_PER_SEC`.
+    Reads,
+    /// `EVO_STREAMS_PER_CALLER`.
+    CallerStreams,
+    /// `EVO_STREAMS_MAX`.
+    InstanceStreams,
+}
+
 /// Every way a request can fail, as the HTTP edge answers it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ApiError {
@@ -92,9 +105,12 @@ pub enum ApiError {
         /// How long clients should wait.
         retry_after: Duration,
     },
-    /// 429 `TooManyRequests`, with `Retry-After`: the caller's change rate is used up.
+    /// 429 `TooManyRequests`, with `Retry-After`: a limit of the caller's (or the instance's)
+    /// is used up.
     TooManyRequests {
-        /// When the next change will be accepted.
+        /// Which limit.
+        limit: Limit,
+        /// When the next request may be accepted.
         retry_after: Duration,
     },
     /// 408 `RequestTimeout`: the body did not arrive in time.
@@ -223,8 +239,14 @@ impl ApiError {
                 was lost. Retry with the same Idempotency-Key, or read the session, to learn which"
                     .to_owned()
             }
-            Self::TooManyRequests { retry_after } => {
-                format!("Too many changes from this caller; retry in {} s", retry_after.as_secs().max(1))
+            Self::TooManyRequests { limit, retry_after } => {
+                let what = match limit {
+                    Limit::Changes => "Too many changes from this caller",
+                    Limit::Reads => "Too many reads from this caller",
+                    Limit::CallerStreams => "This caller has as many live streams open as it may",
+                    Limit::InstanceStreams => "This instance has as many live streams open as it may",
+                };
+                format!("{what}; retry in {} s", retry_after.as_secs().max(1))
             }
             Self::RequestTimeout { limit } => {
                 format!("The request body did not arrive within {} s", limit.as_secs().max(1))
@@ -328,7 +350,7 @@ impl ResponseError for ApiError {
             }
             Self::Unavailable { retry_after }
             | Self::OutcomeUnknown { retry_after }
-            | Self::TooManyRequests { retry_after } => {
+            | Self::TooManyRequests { retry_after, .. } => {
                 // Whole seconds, at least one: `Retry-After: 0` would invite a tight retry loop.
                 response.insert_header((header::RETRY_AFTER, retry_after.as_secs().max(1)));
             }

@@ -10,12 +10,14 @@ use std::time::Duration;
 use actix_web::http::header;
 use actix_web::web::{self, Bytes};
 use actix_web::{HttpRequest, HttpResponse};
-use evo_domain::{Session, SessionEvent};
-use evo_ports::{EventFilter, EventId, EventRenderer, EventStreams, FieldError, StoredEvent};
+use evo_domain::{Actor, Session, SessionEvent};
+use evo_ports::{EventFilter, EventId, EventRenderer, FieldError, StoredEvent};
 use serde::Serialize;
+use tokio::sync::broadcast;
 
 use crate::dto::{SessionInfo, SessionLogInfo, SessionMemberInfo, wire_date};
-use crate::error::ApiError;
+use crate::error::{ApiError, Limit};
+use crate::event_hub::{EventHub, FIRST_BACKOFF, GIVE_UP_AFTER, MAX_BACKOFF, StreamPermit, StreamRefused};
 use crate::handlers::AppState;
 
 /// Renders events as the wire says: `type`, `date`, `accountId`, `sessionId`, `actor`,
@@ -93,10 +95,11 @@ impl std::io::Write for ByteCounter {
     }
 }
 
-/// A comment line every this often keeps proxies from closing an idle stream.
+/// The longest a stream goes without a frame: then a comment line keeps proxies from closing it.
 pub const HEARTBEAT: Duration = Duration::from_secs(15);
-/// Events read from the store at a time.
-const BATCH: u32 = 100;
+/// Events a replay reads from the store at a time (each page is also at most 1 MiB: the
+/// stores cut it there).
+const REPLAY_PAGE: u32 = 100;
 
 /// `GET /sessions/{sessionId}/events`: GetSession's checks (role, field, visibility), then
 /// the session's events.
@@ -104,10 +107,10 @@ pub(crate) async fn session_events(
     request: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let Some(streams) = state.streams.clone() else { return Err(ApiError::RouteNotFound) };
-    let session = state.read_session(&request).await?;
-    let filter = streams.watch_session(&session);
-    open(&request, &state, streams, filter).await
+    let Some(hub) = state.event_hub.clone() else { return Err(ApiError::RouteNotFound) };
+    let (actor, session) = state.read_session_as(&request).await?;
+    let filter = hub.store().watch_session(&session);
+    open(&request, &state, &hub, &actor, filter).await
 }
 
 /// `GET /events`: the events of every session the caller may see.
@@ -115,10 +118,10 @@ pub(crate) async fn all_events(
     request: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let Some(streams) = state.streams.clone() else { return Err(ApiError::RouteNotFound) };
+    let Some(hub) = state.event_hub.clone() else { return Err(ApiError::RouteNotFound) };
     let actor = state.authenticate(&request).await?;
-    let filter = streams.watch_all(&actor).await.map_err(|error| state.fail(&request, error))?;
-    open(&request, &state, streams, filter).await
+    let filter = hub.store().watch_all(&actor).await.map_err(|error| state.fail(&request, error))?;
+    open(&request, &state, &hub, &actor, filter).await
 }
 
 /// `Last-Event-ID`: the number of the last event the client has (decimal digits).
@@ -139,76 +142,178 @@ fn last_event_id(request: &HttpRequest) -> Result<Option<EventId>, ApiError> {
 async fn open(
     request: &HttpRequest,
     state: &AppState,
-    streams: Arc<dyn EventStreams>,
+    hub: &Arc<EventHub>,
+    actor: &Actor,
     filter: EventFilter,
 ) -> Result<HttpResponse, ApiError> {
-    let start = match last_event_id(request)? {
+    let resume = last_event_id(request)?;
+    let permit = hub.admit(&actor.user_id).map_err(|refused| {
+        tracing::info!(caller = %actor.user_id, ?refused, "a live stream was refused: too many open");
+        let limit = match refused {
+            StreamRefused::CallerAtLimit => Limit::CallerStreams,
+            StreamRefused::InstanceAtLimit => Limit::InstanceStreams,
+        };
+        ApiError::TooManyRequests { limit, retry_after: Duration::from_secs(5) }
+    })?;
+    // Subscribed before the start is read: every event after the start then comes either
+    // from the fan-out or from the replay (see `event_hub`).
+    let (live, published) = hub.subscribe();
+    let start = match resume {
         Some(resume) => resume,
-        None => streams.last_event_id().await.map_err(|error| state.fail(request, error))?,
+        None => hub.store().last_event_id().await.map_err(|error| state.fail(request, error))?,
     };
+    let ends_at = state.token_valid_until(request).map(|until| {
+        let left = (until - chrono::Utc::now()).to_std().unwrap_or_default();
+        tokio::time::Instant::now() + left
+    });
     let cursor = Cursor {
-        streams,
+        hub: Arc::clone(hub),
         filter,
         sent: start,
-        scanned: start,
+        replaying: start < published,
+        live,
         pending: VecDeque::new(),
+        last_frame: tokio::time::Instant::now(),
+        ends_at,
+        failing_since: None,
+        backoff: FIRST_BACKOFF,
         draining: state.draining.clone(),
+        _permit: permit,
     };
     Ok(HttpResponse::Ok()
         .content_type("text/event-stream")
-        .insert_header((header::CACHE_CONTROL, "no-cache"))
+        .insert_header((header::CACHE_CONTROL, "private, no-cache"))
         .insert_header(("X-Accel-Buffering", "no"))
         .streaming(futures_util::stream::unfold(cursor, Cursor::next_frame)))
 }
 
-/// Where one stream is: the last event sent, and how far the outbox was scanned (every
-/// event up to `scanned` that the filter admits has been sent or is pending).
+/// Where one stream is: the last event it sent, and whether it reads the store to catch up
+/// (a resume, or after falling behind the fan-out) or takes events from the fan-out.
 struct Cursor {
-    streams: Arc<dyn EventStreams>,
+    hub: Arc<EventHub>,
     filter: EventFilter,
     sent: EventId,
-    scanned: EventId,
-    pending: VecDeque<StoredEvent>,
+    replaying: bool,
+    live: broadcast::Receiver<Arc<StoredEvent>>,
+    pending: VecDeque<Arc<StoredEvent>>,
+    last_frame: tokio::time::Instant,
+    /// When the token the stream was opened with stops being acceptable.
+    ends_at: Option<tokio::time::Instant>,
+    /// Since when the replay's reads fail.
+    failing_since: Option<tokio::time::Instant>,
+    backoff: Duration,
     draining: Arc<std::sync::atomic::AtomicBool>,
+    _permit: StreamPermit,
+}
+
+/// What a stream does next.
+enum Step {
+    /// Send this frame.
+    Frame(Bytes),
+    /// End the stream.
+    End,
+    /// Look again.
+    Again,
 }
 
 impl Cursor {
     async fn next_frame(mut self) -> Option<(Result<Bytes, actix_web::Error>, Self)> {
         loop {
-            if let Some(event) = self.pending.pop_front() {
-                return Some((Ok(frame(&event)), self));
-            }
-            if self.draining.load(Ordering::SeqCst) {
-                return None;
-            }
-            // What is known readable before the read: the read then covers at least that.
-            let known = self.streams.wait_for_events_after(EventId::MAX, Duration::ZERO).await;
-            match self.streams.events_after(&self.filter, self.sent, BATCH).await {
-                Ok(batch) => {
-                    let full = batch.len() == BATCH as usize;
-                    if let Some(last) = batch.last() {
-                        self.sent = last.id;
-                    }
-                    self.pending.extend(batch);
-                    if full {
-                        continue;
-                    }
-                    self.scanned = self.scanned.max(known).max(self.sent);
-                    if !self.pending.is_empty() {
-                        continue;
-                    }
+            let step = self.step().await;
+            match step {
+                Step::Frame(frame) => {
+                    self.last_frame = tokio::time::Instant::now();
+                    return Some((Ok(frame), self));
                 }
-                Err(error) => {
-                    tracing::debug!(%error, "a live stream could not read the outbox; retrying");
-                    tokio::time::sleep(Duration::from_secs(1)).await;
-                    continue;
-                }
-            }
-            let news = self.streams.wait_for_events_after(self.scanned, HEARTBEAT).await;
-            if news <= self.scanned {
-                return Some((Ok(Bytes::from_static(b": keep-alive\n\n")), self));
+                Step::End => return None,
+                Step::Again => {}
             }
         }
+    }
+
+    async fn step(&mut self) -> Step {
+        if let Some(event) = self.pending.pop_front() {
+            return Step::Frame(frame(&event));
+        }
+        let now = tokio::time::Instant::now();
+        if self.draining.load(Ordering::SeqCst) || self.ends_at.is_some_and(|end| now >= end) {
+            return Step::End;
+        }
+        if self.hub.failing_for() >= GIVE_UP_AFTER {
+            tracing::info!("a live stream ends: its events could not be read for 2 minutes");
+            return Step::End;
+        }
+        // Whatever happens, a frame by the heartbeat's deadline (or the token's end).
+        let deadline = (self.last_frame + HEARTBEAT)
+            .min(self.ends_at.unwrap_or(tokio::time::Instant::now() + HEARTBEAT));
+        if self.replaying {
+            return self.replay(deadline).await;
+        }
+        tokio::select! {
+            received = self.live.recv() => match received {
+                Ok(event) => {
+                    if event.id > self.sent && self.filter.admits(&event) {
+                        self.sent = event.id;
+                        self.pending.push_back(event);
+                    }
+                    Step::Again
+                }
+                // Fallen behind the fan-out: read the store from where the stream is.
+                Err(broadcast::error::RecvError::Lagged(_)) => {
+                    self.replaying = true;
+                    Step::Again
+                }
+                Err(broadcast::error::RecvError::Closed) => Step::End,
+            },
+            () = tokio::time::sleep_until(deadline) => self.quiet(),
+        }
+    }
+
+    /// One page of the store after the last event sent; back to the fan-out once a page is
+    /// empty. Failing reads back off (doubling) and end the stream after 2 minutes.
+    async fn replay(&mut self, deadline: tokio::time::Instant) -> Step {
+        let page = self.hub.store().events_after(&self.filter, self.sent, REPLAY_PAGE).await;
+        metrics::counter!(crate::event_hub::STREAM_READS_TOTAL, "by" => "replay").increment(1);
+        match page {
+            Ok(page) if page.is_empty() => {
+                self.replaying = false;
+                self.failing_since = None;
+                Step::Again
+            }
+            Ok(page) => {
+                self.failing_since = None;
+                self.backoff = FIRST_BACKOFF;
+                self.sent = page.last().map_or(self.sent, |event| event.id);
+                self.pending.extend(page.into_iter().map(Arc::new));
+                Step::Again
+            }
+            Err(error) => {
+                let now = tokio::time::Instant::now();
+                let since = *self.failing_since.get_or_insert(now);
+                if now - since >= GIVE_UP_AFTER {
+                    tracing::info!(%error, "a live stream ends: its replay failed for 2 minutes");
+                    return Step::End;
+                }
+                tracing::debug!(%error, "a live stream could not read the outbox; backing off");
+                let pause = self.backoff;
+                self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
+                if now + pause >= deadline {
+                    tokio::time::sleep_until(deadline).await;
+                    return self.quiet();
+                }
+                tokio::time::sleep(pause).await;
+                Step::Again
+            }
+        }
+    }
+
+    /// The deadline passed with nothing to send: the end of the token's time, or a keep-alive.
+    fn quiet(&self) -> Step {
+        if self.ends_at.is_some_and(|end| tokio::time::Instant::now() >= end) {
+            tracing::debug!("a live stream ends with its token");
+            return Step::End;
+        }
+        Step::Frame(Bytes::from_static(b": keep-alive\n\n"))
     }
 }
 

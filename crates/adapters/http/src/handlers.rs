@@ -13,15 +13,16 @@ use std::time::Duration;
 use actix_web::http::header;
 use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
 use evo_domain::{Actor, Session};
-use evo_ports::{AuthError, EventStreams, KeyedRefusal, RepositoryError, ServiceError, SessionUseCases};
+use evo_ports::{AuthError, KeyedRefusal, RepositoryError, ServiceError, SessionUseCases};
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::dto::{InviteChatMember, NewSession, SessionInfo};
-use crate::error::{ApiError, ErrorResponse};
+use crate::error::{ApiError, ErrorResponse, Limit};
+use crate::event_hub::EventHub;
 use crate::format::render_session;
 use crate::observability::{CorsOrigins, RequestId};
-use crate::rate_limit::ChangeRateLimit;
+use crate::rate_limit::CallerRateLimit;
 use crate::request::{RequestFields, TokenSource, bearer_token, read_body};
 use crate::{commands, etag, idempotency};
 
@@ -35,11 +36,13 @@ pub struct AppState {
     /// How long a body may take to arrive.
     pub body_read_timeout: Duration,
     /// Changes per caller and second, shared by every worker.
-    pub rate_limit: Arc<ChangeRateLimit>,
+    pub rate_limit: Arc<CallerRateLimit>,
+    /// Reads per caller and second, shared by every worker.
+    pub read_rate_limit: Arc<CallerRateLimit>,
     /// Set once a stop was asked for: readiness then answers 503 while requests are served.
     pub draining: Arc<AtomicBool>,
-    /// The live streams; `None`: their routes are not served.
-    pub streams: Option<Arc<dyn EventStreams>>,
+    /// The live streams' reader and fan-out; `None`: their routes are not served.
+    pub(crate) event_hub: Option<Arc<EventHub>>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -49,10 +52,21 @@ impl std::fmt::Debug for AppState {
 }
 
 impl AppState {
-    /// Authenticates a read.
+    /// Authenticates a read, and counts it against the caller's read rate (429).
     pub(crate) async fn authenticate(&self, request: &HttpRequest) -> Result<Actor, ApiError> {
         let (token, _) = bearer_token(request).ok_or(AuthError::MissingToken)?;
-        Ok(self.use_cases.authenticate(&token).await?)
+        let actor = self.use_cases.authenticate(&token).await?;
+        self.read_rate_limit.check(&actor.user_id).map_err(|wait| ApiError::TooManyRequests {
+            limit: Limit::Reads,
+            retry_after: wait.max(Duration::from_secs(1)),
+        })?;
+        Ok(actor)
+    }
+
+    /// Until when the request's (authenticated) token stays acceptable.
+    pub(crate) fn token_valid_until(&self, request: &HttpRequest) -> Option<evo_domain::Timestamp> {
+        let (token, _) = bearer_token(request)?;
+        self.use_cases.token_valid_until(&token)
     }
 
     /// Authenticates a change (POST, DELETE): then, for a token from the `ss-tok` cookie, an
@@ -70,19 +84,30 @@ impl AppState {
         {
             return Err(ApiError::ForbiddenOrigin);
         }
-        self.rate_limit
-            .check(&actor.user_id)
-            .map_err(|wait| ApiError::TooManyRequests { retry_after: wait.max(Duration::from_secs(1)) })?;
+        self.rate_limit.check(&actor.user_id).map_err(|wait| ApiError::TooManyRequests {
+            limit: Limit::Changes,
+            retry_after: wait.max(Duration::from_secs(1)),
+        })?;
         Ok(actor)
     }
 
     /// GetSession's way to a session, for its route and the session's live stream:
     /// authenticated, parsed, then read if the caller may see it.
     pub(crate) async fn read_session(&self, request: &HttpRequest) -> Result<Session, ApiError> {
+        Ok(self.read_session_as(request).await?.1)
+    }
+
+    /// [`read_session`](Self::read_session), with the caller it was read for.
+    pub(crate) async fn read_session_as(&self, request: &HttpRequest) -> Result<(Actor, Session), ApiError> {
         let actor = self.authenticate(request).await?;
         let fields = path_and_query_fields(request, &[("sessionId", "sessionId")])?;
         let session_id = commands::get_session(&fields)?;
-        self.use_cases.get_session(&actor, session_id).await.map_err(|error| self.fail(request, error))
+        let session = self
+            .use_cases
+            .get_session(&actor, session_id)
+            .await
+            .map_err(|error| self.fail(request, error))?;
+        Ok((actor, session))
     }
 
     pub(crate) fn fail(&self, request: &HttpRequest, error: ServiceError) -> ApiError {

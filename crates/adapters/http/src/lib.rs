@@ -25,6 +25,7 @@ mod commands;
 pub mod dto;
 pub mod error;
 pub mod etag;
+mod event_hub;
 pub mod events;
 pub mod format;
 mod handlers;
@@ -36,14 +37,16 @@ mod request;
 pub mod text_formats;
 
 pub use error::{ApiError, ErrorResponse};
+pub use event_hub::StreamLimits;
 pub use events::WireEventRenderer;
 pub use format::Format;
 pub use openapi::ApiDoc;
 pub use request::MAX_BODY_BYTES;
 
+use event_hub::EventHub;
 use handlers::{AppState, method_not_allowed};
 use observability::{CorsOrigins, RequestSpan, RoutePattern};
-use rate_limit::ChangeRateLimit;
+use rate_limit::CallerRateLimit;
 
 /// How the HTTP server runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,6 +61,11 @@ pub struct HttpOptions {
     pub retry_after: Duration,
     /// Changes (POST, DELETE) a second per caller and instance, bursts of twice that; 0: off.
     pub rate_limit_per_sec: u32,
+    /// Reads (GET, stream opens included) a second per caller and instance, bursts of twice
+    /// that; 0: off.
+    pub read_rate_limit_per_sec: u32,
+    /// Open live streams per caller and per instance.
+    pub stream_limits: StreamLimits,
     /// How long a request body may take to arrive before 408.
     pub body_read_timeout: Duration,
     /// After SIGTERM or SIGINT, how long readiness answers 503 while requests are still
@@ -76,6 +84,8 @@ impl Default for HttpOptions {
             shutdown_timeout: Duration::from_secs(30),
             retry_after: Duration::from_secs(5),
             rate_limit_per_sec: 100,
+            read_rate_limit_per_sec: 1000,
+            stream_limits: StreamLimits::default(),
             body_read_timeout: Duration::from_secs(10),
             shutdown_drain: Duration::from_secs(5),
         }
@@ -115,13 +125,14 @@ pub fn server_per_worker(
     let next_worker = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let shutdown_timeout = options.shutdown_timeout.as_secs();
     let drain = options.shutdown_drain;
-    // One rate table and one drain flag for every worker: both are per instance.
-    let shared = Shared::new(&options);
+    // One rate table, one drain flag and one event reader for every worker: all are per
+    // instance.
+    let shared = Shared::new(&options, streams);
     let draining = shared.draining.clone();
     let server = HttpServer::new(move || {
         let worker = next_worker.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let use_cases = use_cases[worker % use_cases.len()].clone();
-        app_with(use_cases, streams.clone(), options.clone(), shared.clone())
+        app_with(use_cases, options.clone(), shared.clone())
     })
     .workers(workers)
     .shutdown_timeout(shutdown_timeout)
@@ -136,15 +147,20 @@ pub fn server_per_worker(
 /// What every worker of one instance shares.
 #[derive(Clone)]
 struct Shared {
-    rate_limit: Arc<ChangeRateLimit>,
+    rate_limit: Arc<CallerRateLimit>,
+    read_rate_limit: Arc<CallerRateLimit>,
     draining: Arc<AtomicBool>,
+    event_hub: Option<Arc<EventHub>>,
 }
 
 impl Shared {
-    fn new(options: &HttpOptions) -> Self {
+    /// Starts the event reader, when there are streams to serve, on the current runtime.
+    fn new(options: &HttpOptions, streams: Option<Arc<dyn EventStreams>>) -> Self {
         Self {
-            rate_limit: Arc::new(ChangeRateLimit::new(options.rate_limit_per_sec)),
+            rate_limit: Arc::new(CallerRateLimit::new(options.rate_limit_per_sec)),
+            read_rate_limit: Arc::new(CallerRateLimit::new(options.read_rate_limit_per_sec)),
             draining: Arc::new(AtomicBool::new(false)),
+            event_hub: streams.map(|streams| EventHub::start(streams, options.stream_limits)),
         }
     }
 }
@@ -188,8 +204,8 @@ pub fn app(
         InitError = (),
     >,
 > {
-    let shared = Shared::new(&options);
-    app_with(use_cases, None, options, shared)
+    let shared = Shared::new(&options, None);
+    app_with(use_cases, options, shared)
 }
 
 /// [`app`] with the live streams served from `streams`.
@@ -206,13 +222,12 @@ pub fn app_with_streams(
         InitError = (),
     >,
 > {
-    let shared = Shared::new(&options);
-    app_with(use_cases, Some(streams), options, shared)
+    let shared = Shared::new(&options, Some(streams));
+    app_with(use_cases, options, shared)
 }
 
 fn app_with(
     use_cases: Arc<dyn SessionUseCases>,
-    streams: Option<Arc<dyn EventStreams>>,
     options: HttpOptions,
     shared: Shared,
 ) -> App<
@@ -231,8 +246,9 @@ fn app_with(
         retry_after: options.retry_after,
         body_read_timeout: options.body_read_timeout,
         rate_limit: shared.rate_limit,
+        read_rate_limit: shared.read_rate_limit,
         draining: shared.draining,
-        streams,
+        event_hub: shared.event_hub,
     };
     App::new()
         .app_data(web::Data::new(state))

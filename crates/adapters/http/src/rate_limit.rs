@@ -1,5 +1,6 @@
-//! The per-caller change rate of contract section 12: at most N changes (POST and DELETE) a
-//! second per `sub` and per instance, with a burst of twice that; `0` turns it off.
+//! The per-caller rates (docs/api.md, "Bounds"): at most N changes (POST and DELETE), and
+//! separately M reads (GET, stream opens included), a second per `sub` and per instance, with
+//! bursts of twice that; `0` turns a limit off.
 
 use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -12,21 +13,21 @@ use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 /// callers stays as small as the set of recent ones.
 const SWEEP_EVERY: u64 = 4096;
 
-/// Changes per second and caller, shared by the workers of one instance.
-pub struct ChangeRateLimit {
+/// Requests of one kind per second and caller, shared by the workers of one instance.
+pub struct CallerRateLimit {
     limiter: Option<DefaultKeyedRateLimiter<String>>,
     clock: DefaultClock,
     checks: AtomicU64,
 }
 
-impl std::fmt::Debug for ChangeRateLimit {
+impl std::fmt::Debug for CallerRateLimit {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ChangeRateLimit").field("enabled", &self.limiter.is_some()).finish()
+        f.debug_struct("CallerRateLimit").field("enabled", &self.limiter.is_some()).finish()
     }
 }
 
-impl ChangeRateLimit {
-    /// `per_second` changes a second per caller, bursts of twice that; 0: no limit.
+impl CallerRateLimit {
+    /// `per_second` requests a second per caller, bursts of twice that; 0: no limit.
     pub fn new(per_second: u32) -> Self {
         let limiter = NonZeroU32::new(per_second).map(|rate| {
             let burst = rate.saturating_mul(NonZeroU32::new(2).expect("2 is not zero"));
@@ -35,8 +36,8 @@ impl ChangeRateLimit {
         Self { limiter, clock: DefaultClock::default(), checks: AtomicU64::new(0) }
     }
 
-    /// Counts one change by `caller`: `Err(wait)` when its rate is used up, where `wait` is
-    /// how long until the next change is accepted.
+    /// Counts one request by `caller`: `Err(wait)` when its rate is used up, where `wait` is
+    /// how long until the next one is accepted.
     pub fn check(&self, caller: &str) -> Result<(), Duration> {
         let Some(limiter) = &self.limiter else {
             return Ok(());
@@ -56,7 +57,7 @@ mod tests {
 
     #[test]
     fn a_caller_gets_a_burst_of_twice_the_rate_then_waits() {
-        let limit = ChangeRateLimit::new(5);
+        let limit = CallerRateLimit::new(5);
         for n in 0..10 {
             assert_eq!(limit.check("ann@example.com"), Ok(()), "change {n} of the burst");
         }
@@ -67,7 +68,7 @@ mod tests {
 
     #[test]
     fn zero_turns_the_limit_off() {
-        let limit = ChangeRateLimit::new(0);
+        let limit = CallerRateLimit::new(0);
         assert!((0..10_000).all(|_| limit.check("ann@example.com").is_ok()));
     }
 }

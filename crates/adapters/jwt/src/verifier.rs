@@ -221,6 +221,19 @@ impl TokenVerifier for JwtVerifier {
         let key = keys.key_for(&kid).await?;
         self.decode(token, &key, unix_now())
     }
+
+    fn valid_until(&self, token: &str) -> Option<evo_domain::Timestamp> {
+        // Read from a token `verify` accepted: its signature and claims were checked there.
+        #[derive(Deserialize)]
+        struct Expiry {
+            exp: NumericDate,
+        }
+        let payload = token.trim().split('.').nth(1)?;
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).ok()?;
+        let Expiry { exp } = serde_json::from_slice(&bytes).ok()?;
+        let until = exp.0.saturating_add(self.leeway_secs);
+        chrono::DateTime::from_timestamp(i64::try_from(until).ok()?, 0)
+    }
 }
 
 /// Refuses an empty token and one longer than [`MAX_TOKEN_BYTES`].

@@ -17,6 +17,7 @@ pub enum Frame {
 pub struct Stream {
     pub status: u16,
     pub content_type: Option<String>,
+    pub retry_after: Option<String>,
     frames: Receiver<Frame>,
     socket: TcpStream,
 }
@@ -35,6 +36,7 @@ impl Stream {
         reader.read_line(&mut line).expect("status line");
         let status = line.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
         let mut content_type = None;
+        let mut retry_after = None;
         let mut chunked = false;
         let mut length = None;
         loop {
@@ -47,6 +49,7 @@ impl Stream {
             let (name, value) = header.split_once(':').unwrap_or((header, ""));
             match name.trim().to_ascii_lowercase().as_str() {
                 "content-type" => content_type = Some(value.trim().to_owned()),
+                "retry-after" => retry_after = Some(value.trim().to_owned()),
                 "transfer-encoding" => chunked = value.trim().eq_ignore_ascii_case("chunked"),
                 "content-length" => length = value.trim().parse::<usize>().ok(),
                 _ => {}
@@ -86,7 +89,7 @@ impl Stream {
                 }
             }
         });
-        Self { status, content_type, frames: receiver, socket }
+        Self { status, content_type, retry_after, frames: receiver, socket }
     }
 
     /// The next frame within `within`, or `None`.
@@ -106,6 +109,19 @@ impl Stream {
             }
         }
         events
+    }
+
+    /// Whether the server ends the stream within `within` (frames before the end are skipped).
+    pub fn ends_within(&self, within: Duration) -> bool {
+        let deadline = Instant::now() + within;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.frames.recv_timeout(left) {
+                Ok(_) => {}
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return true,
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => return false,
+            }
+        }
     }
 
     /// Closes the connection.
