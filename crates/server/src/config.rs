@@ -146,9 +146,10 @@ impl Config {
             ));
         }
         for origin in &settings.cors_origins {
-            if !(origin.starts_with("http://") || origin.starts_with("https://")) {
+            // `*`: any origin, never with credentials (docs/api.md, "CORS").
+            if origin != "*" && !(origin.starts_with("http://") || origin.starts_with("https://")) {
                 problems.push(format!(
-                    "EVO_CORS_ORIGINS: {origin:?} is not an origin like https://app.example.com"
+                    "EVO_CORS_ORIGINS: {origin:?} is not an origin like https://app.example.com (or *)"
                 ));
             }
         }

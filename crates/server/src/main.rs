@@ -298,7 +298,13 @@ fn dev_secret(path: &Path) -> Result<Secret, String> {
         return Ok(Secret::new(existing.trim_ascii().to_vec()));
     }
     if let Some(folder) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(folder).map_err(|e| format!("cannot create {}: {e}", folder.display()))?;
+        // Readable by its owner only, as the store's own folder (docs/operations.md).
+        use std::os::unix::fs::DirBuilderExt as _;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(folder)
+            .map_err(|e| format!("cannot create {}: {e}", folder.display()))?;
     }
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes).map_err(|e| format!("no randomness for the JWT secret: {e}"))?;

@@ -114,8 +114,15 @@ fn serves_on_the_sqlite_default_and_keeps_changes_across_restarts() {
     let server = Server::start(&dir.0, port);
     assert!(dir.0.join("data/evo-sessions.db").exists(), "the default database is data/evo-sessions.db");
     let secret = dir.0.join("data/jwt-secret");
-    let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&secret).unwrap().permissions());
-    assert_eq!(mode & 0o777, 0o600, "the dev secret is private");
+    let mode_of = |path: &std::path::Path| {
+        std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(path).unwrap().permissions()) & 0o777
+    };
+    assert_eq!(mode_of(&secret), 0o600, "the dev secret is private");
+    // The store's folder and files are its owner's only (docs/operations.md).
+    assert_eq!(mode_of(&dir.0.join("data")), 0o700, "data/ is private");
+    for file in ["evo-sessions.db", "evo-sessions.db-wal", "evo-sessions.db-shm"] {
+        assert_eq!(mode_of(&dir.0.join("data").join(file)), 0o600, "{file} is private");
+    }
 
     let token = mint(&dir.0);
     let auth = format!("Bearer {token}");

@@ -182,7 +182,7 @@ async fn open(
     };
     Ok(HttpResponse::Ok()
         .content_type("text/event-stream")
-        .insert_header((header::CACHE_CONTROL, "private, no-cache"))
+        .insert_header((header::CACHE_CONTROL, crate::format::SESSION_CACHE_CONTROL))
         .insert_header(("X-Accel-Buffering", "no"))
         .streaming(futures_util::stream::unfold(cursor, Cursor::next_frame)))
 }

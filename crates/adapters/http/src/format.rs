@@ -163,10 +163,15 @@ pub fn render_session(
     Ok(response)
 }
 
+/// The `Cache-Control` of every answer that carries a session: personal data, for the caller
+/// only, never reused by a cache without asking again.
+pub const SESSION_CACHE_CONTROL: &str = "private, no-cache";
+
 /// Renders a `SessionInfo` in `format`.
 pub fn render(format: Format, operation: &str, info: &SessionInfo) -> Result<HttpResponse, ApiError> {
     let mut response = HttpResponse::Ok();
     response.insert_header((header::CONTENT_TYPE, HeaderValue::from_static(format.content_type())));
+    response.insert_header((header::CACHE_CONTROL, HeaderValue::from_static(SESSION_CACHE_CONTROL)));
     if format == Format::Csv {
         let disposition = format!("attachment;filename=\"{operation}.csv\"");
         if let Ok(value) = HeaderValue::from_str(&disposition) {

@@ -41,6 +41,8 @@ pub struct AppState {
     pub read_rate_limit: Arc<CallerRateLimit>,
     /// Set once a stop was asked for: readiness then answers 503 while requests are served.
     pub draining: Arc<AtomicBool>,
+    /// The last readiness check of this instance, kept for a second.
+    pub(crate) readiness: Arc<ReadinessCheck>,
     /// The live streams' reader and fan-out; `None`: their routes are not served.
     pub(crate) event_hub: Option<Arc<EventHub>>,
 }
@@ -306,6 +308,30 @@ pub async fn end_session(request: HttpRequest, state: web::Data<AppState>) -> Re
     state.answer(&request, "EndSession", outcome)
 }
 
+/// How long one readiness check answers every probe: the store is asked at most once a
+/// second per instance, whatever the probe rate (anonymous probes cannot load it).
+const READINESS_KEPT: Duration = Duration::from_secs(1);
+
+/// The instance's last readiness check; probes that come while one runs wait for its answer.
+#[derive(Debug, Default)]
+pub(crate) struct ReadinessCheck(
+    tokio::sync::Mutex<Option<(tokio::time::Instant, Result<(), ServiceError>)>>,
+);
+
+impl ReadinessCheck {
+    async fn check(&self, use_cases: &dyn SessionUseCases) -> Result<(), ServiceError> {
+        let mut last = self.0.lock().await;
+        if let Some((at, outcome)) = last.as_ref()
+            && at.elapsed() < READINESS_KEPT
+        {
+            return outcome.clone();
+        }
+        let outcome = use_cases.readiness().await;
+        *last = Some((tokio::time::Instant::now(), outcome.clone()));
+        outcome
+    }
+}
+
 /// The body of the health probes.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct HealthStatus {
@@ -346,7 +372,7 @@ pub async fn health_ready(
         // Stopping: a balancer should route elsewhere; requests already here are still served.
         return Err(ApiError::unavailable(&request_id, "draining before a stop", state.retry_after));
     }
-    match state.use_cases.readiness().await {
+    match state.readiness.check(state.use_cases.as_ref()).await {
         Ok(()) => Ok(HttpResponse::Ok().json(HealthStatus { status: "ready" })),
         // Not ready, whatever the cause: 503 tells the balancer to route elsewhere for now.
         Err(ServiceError::Repository(failure @ RepositoryError::Internal(_))) => Err(ApiError::unavailable(

@@ -40,16 +40,27 @@ impl AnswerRenderer for HttpAnswer {
     }
 }
 
-/// The request's `Idempotency-Key` with its digest (method, path, query, format, body) and
-/// renderer; `None` without the header. The key is checked by the use case (after the role,
+/// The request's `Idempotency-Key` with its digest (method, path, query, format, `If-Match`,
+/// `Content-Type`, body) and renderer; `None` without the header. The key is checked by the use case (after the role,
 /// as the contract orders); a value that is not even text is passed on as a key that fails.
 pub fn input(request: &HttpRequest, body: &[u8]) -> Option<IdempotencyInput> {
     let value = request.headers().get(IDEMPOTENCY_KEY)?;
     let key = value.to_str().map_or_else(|_| "\u{fffd}".to_owned(), str::to_owned);
     let format = request.extensions().get::<Format>().copied().unwrap_or_default();
     let mut digest = Sha256::new();
-    for part in [request.method().as_str(), request.path(), request.query_string(), format.content_type()] {
-        digest.update(part.as_bytes());
+    let header = |name| request.headers().get(name).map_or(&b""[..], HeaderValue::as_bytes);
+    let parts = [
+        request.method().as_str().as_bytes(),
+        request.path().as_bytes(),
+        request.query_string().as_bytes(),
+        format.content_type().as_bytes(),
+        // A retry that names another version, or sends its body as another type, is
+        // another request.
+        header(actix_web::http::header::IF_MATCH),
+        header(actix_web::http::header::CONTENT_TYPE),
+    ];
+    for part in parts {
+        digest.update(part);
         digest.update([0]);
     }
     digest.update(body);
@@ -65,6 +76,10 @@ pub fn replay(answer: StoredAnswer) -> HttpResponse {
         response.insert_header((actix_web::http::header::CONTENT_TYPE, content_type));
     }
     response.insert_header((IDEMPOTENT_REPLAYED, HeaderValue::from_static("true")));
+    response.insert_header((
+        actix_web::http::header::CACHE_CONTROL,
+        HeaderValue::from_static(crate::format::SESSION_CACHE_CONTROL),
+    ));
     response.body(answer.body)
 }
 
@@ -86,6 +101,15 @@ mod tests {
         assert_ne!(same, digest(keyed("/sessions"), b"{ }"), "another body");
         assert_ne!(same, digest(keyed("/sessions?x=1"), b"{}"), "another query");
         assert_ne!(same, digest(keyed("/api/NewSession"), b"{}"), "another path");
+        let if_match = |tag: &str| keyed("/sessions").insert_header(("If-Match", tag.to_owned()));
+        assert_ne!(digest(if_match("\"v1\""), b"{}"), digest(if_match("\"v2\""), b"{}"), "another If-Match");
+        assert_ne!(same, digest(if_match("\"v1\""), b"{}"), "an If-Match against none");
+        let typed = |kind: &str| keyed("/sessions").insert_header(("Content-Type", kind.to_owned()));
+        assert_ne!(
+            digest(typed("application/json"), b"{}"),
+            digest(typed("text/plain"), b"{}"),
+            "another type"
+        );
         assert_eq!(same.len(), 64, "SHA-256 in hex");
         assert!(input(&TestRequest::post().uri("/sessions").to_http_request(), b"{}").is_none());
     }

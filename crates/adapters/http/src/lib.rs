@@ -150,6 +150,7 @@ struct Shared {
     rate_limit: Arc<CallerRateLimit>,
     read_rate_limit: Arc<CallerRateLimit>,
     draining: Arc<AtomicBool>,
+    readiness: Arc<handlers::ReadinessCheck>,
     event_hub: Option<Arc<EventHub>>,
 }
 
@@ -160,6 +161,7 @@ impl Shared {
             rate_limit: Arc::new(CallerRateLimit::new(options.rate_limit_per_sec)),
             read_rate_limit: Arc::new(CallerRateLimit::new(options.read_rate_limit_per_sec)),
             draining: Arc::new(AtomicBool::new(false)),
+            readiness: Arc::default(),
             event_hub: streams.map(|streams| EventHub::start(streams, options.stream_limits)),
         }
     }
@@ -248,6 +250,7 @@ fn app_with(
         rate_limit: shared.rate_limit,
         read_rate_limit: shared.read_rate_limit,
         draining: shared.draining,
+        readiness: shared.readiness,
         event_hub: shared.event_hub,
     };
     App::new()

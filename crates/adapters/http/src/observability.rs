@@ -226,9 +226,25 @@ pub async fn metrics_endpoint() -> HttpResponse {
 #[derive(Debug, Clone, Default)]
 pub struct CorsOrigins(pub Vec<String>);
 
+/// How CORS answers an `Origin`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CorsGrant {
+    /// A listed origin: named back, with credentials (the `ss-tok` cookie is one).
+    Listed,
+    /// Any origin, through a `*` in the list: `*` back and never credentials, so that no site
+    /// can use a visitor's cookie.
+    Anyone,
+}
+
 impl CorsOrigins {
-    fn allows(&self, origin: &str) -> bool {
-        self.0.iter().any(|allowed| allowed == "*" || allowed.eq_ignore_ascii_case(origin))
+    fn grant(&self, origin: &str) -> Option<CorsGrant> {
+        if self.trusts_for_cookie_changes(origin) {
+            Some(CorsGrant::Listed)
+        } else if self.0.iter().any(|allowed| allowed == "*") {
+            Some(CorsGrant::Anyone)
+        } else {
+            None
+        }
     }
 
     /// Whether a change authenticated by the `ss-tok` cookie may come from `origin`: only an
@@ -249,14 +265,12 @@ pub async fn cors(
     request: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody + 'static>>, Error> {
-    let allowed_origin = request
-        .app_data::<web::Data<CorsOrigins>>()
-        .and_then(|origins| {
-            let origin = request.headers().get(header::ORIGIN)?.to_str().ok()?;
-            origins.allows(origin).then(|| origin.to_owned())
-        })
-        .and_then(|origin| HeaderValue::from_str(&origin).ok());
-    let Some(origin) = allowed_origin else {
+    let allowed_origin = request.app_data::<web::Data<CorsOrigins>>().and_then(|origins| {
+        let origin = request.headers().get(header::ORIGIN)?;
+        let grant = origins.grant(origin.to_str().ok()?)?;
+        Some((grant, origin.clone()))
+    });
+    let Some((grant, origin)) = allowed_origin else {
         return next.call(request).await.map(ServiceResponse::map_into_left_body);
     };
     let is_preflight = request.method() == Method::OPTIONS
@@ -276,10 +290,17 @@ pub async fn cors(
         response
     };
     let headers = response.headers_mut();
-    headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
-    // The `ss-tok` cookie is a credential.
-    headers.insert(header::ACCESS_CONTROL_ALLOW_CREDENTIALS, HeaderValue::from_static("true"));
-    headers.append(header::VARY, HeaderValue::from_static("Origin"));
+    match grant {
+        CorsGrant::Listed => {
+            headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+            // The `ss-tok` cookie is a credential.
+            headers.insert(header::ACCESS_CONTROL_ALLOW_CREDENTIALS, HeaderValue::from_static("true"));
+            headers.append(header::VARY, HeaderValue::from_static("Origin"));
+        }
+        CorsGrant::Anyone => {
+            headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+        }
+    }
     Ok(response)
 }
 

@@ -68,12 +68,14 @@ impl JwksKeys {
     }
 
     /// The key named `kid`, fetching the document again if it is unknown and the last fetch
-    /// is at least `min_refetch_interval` old.
+    /// is at least `min_refetch_interval` old. While a fetch is under way an unknown `kid`
+    /// fails at once: a storm of tokens naming made-up keys never queues behind a fetch.
     pub(crate) async fn key_for(&self, kid: &str) -> Result<DecodingKey, AuthError> {
         if let Some(key) = self.cached(kid) {
             return Ok(key);
         }
-        let mut last_fetch = self.last_fetch.lock().await;
+        let unknown = || AuthError::InvalidToken("unknown key".to_owned());
+        let Ok(mut last_fetch) = self.last_fetch.try_lock() else { return Err(unknown()) };
         // Whoever held the lock before may have fetched the key we need.
         if let Some(key) = self.cached(kid) {
             return Ok(key);
@@ -83,7 +85,7 @@ impl JwksKeys {
             self.refresh("a token names an unknown kid").await;
         }
         drop(last_fetch);
-        self.cached(kid).ok_or_else(|| AuthError::InvalidToken("unknown key".to_owned()))
+        self.cached(kid).ok_or_else(unknown)
     }
 
     /// Fetches the document and replaces the keys; on failure keeps the old ones and warns.

@@ -32,6 +32,8 @@ const NEVER: Duration = Duration::from_secs(3600);
 struct Answer {
     status: u16,
     body: String,
+    /// How long the server waits before it answers.
+    delay: Duration,
 }
 
 /// An HTTP/1.1 server on 127.0.0.1 that answers every request with the current [`Answer`]
@@ -48,7 +50,8 @@ impl JwksServer {
     fn start(document: Value) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let address = listener.local_addr().unwrap();
-        let answer = Arc::new(Mutex::new(Answer { status: 200, body: document.to_string() }));
+        let answer =
+            Arc::new(Mutex::new(Answer { status: 200, body: document.to_string(), delay: Duration::ZERO }));
         let requests = Arc::new(AtomicUsize::new(0));
         let stopping = Arc::new(AtomicBool::new(false));
         let thread = std::thread::spawn({
@@ -59,7 +62,8 @@ impl JwksServer {
                         return;
                     }
                     let Ok(stream) = stream else { continue };
-                    answer_one(stream, &answer, &requests);
+                    let (answer, requests) = (answer.clone(), requests.clone());
+                    std::thread::spawn(move || answer_one(stream, &answer, &requests));
                 }
             }
         });
@@ -71,11 +75,17 @@ impl JwksServer {
     }
 
     fn serve(&self, document: Value) {
-        *self.answer.lock().unwrap() = Answer { status: 200, body: document.to_string() };
+        *self.answer.lock().unwrap() =
+            Answer { status: 200, body: document.to_string(), delay: Duration::ZERO };
+    }
+
+    fn serve_slowly(&self, document: Value, delay: Duration) {
+        *self.answer.lock().unwrap() = Answer { status: 200, body: document.to_string(), delay };
     }
 
     fn fail_with(&self, status: u16) {
-        *self.answer.lock().unwrap() = Answer { status, body: "{\"error\":\"down\"}".to_owned() };
+        *self.answer.lock().unwrap() =
+            Answer { status, body: "{\"error\":\"down\"}".to_owned(), delay: Duration::ZERO };
     }
 
     fn requests(&self) -> usize {
@@ -120,6 +130,7 @@ fn answer_one(mut stream: TcpStream, answer: &Mutex<Answer>, requests: &AtomicUs
     }
     requests.fetch_add(1, Ordering::SeqCst);
     let answer = answer.lock().unwrap().clone();
+    std::thread::sleep(answer.delay);
     let response = format!(
         "HTTP/1.1 {} Test\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{}",
         answer.status,
@@ -333,14 +344,33 @@ async fn concurrent_tokens_with_the_same_new_kid_share_one_fetch() {
         let (verifier, token) = (verifier.clone(), token_b.clone());
         tasks.spawn(async move { verify(&verifier, &token).await });
     }
+    let mut outcomes = Vec::new();
     while let Some(outcome) = tasks.join_next().await {
-        assert_eq!(outcome.unwrap(), accepted());
+        outcomes.push(outcome.unwrap());
     }
-    assert_eq!(
-        server.requests(),
-        2,
-        "even with no minimum interval, waiters reuse the fetch they waited for"
-    );
+    // Those that came while the fetch was under way were refused at once, not queued.
+    assert!(outcomes.contains(&accepted()), "the token that fetched is accepted");
+    assert!(outcomes.iter().all(|o| *o == accepted() || *o == refused("unknown key")), "{outcomes:?}");
+    assert_eq!(server.requests(), 2, "even with no minimum interval, one fetch at a time");
+    assert_eq!(verify(&verifier, &token_b).await, accepted(), "the key is known from then on");
+}
+
+/// While a fetch is under way (a slow identity provider), a token naming an unknown `kid`
+/// is refused at once instead of queuing behind it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_kid_fails_fast_while_a_fetch_is_under_way() {
+    let server = JwksServer::start(jwks(&[rsa_a("key-a")]));
+    let verifier = Arc::new(rs256_verifier(&server, NEVER, Duration::ZERO).await);
+    server.serve_slowly(jwks(&[rsa_a("key-a"), rsa_b("key-b")]), Duration::from_millis(1500));
+    let fetching = {
+        let verifier = verifier.clone();
+        tokio::spawn(async move { verify(&verifier, &signed_by_b("key-b")).await })
+    };
+    server.wait_for_requests(2).await;
+    let started = Instant::now();
+    assert_eq!(verify(&verifier, &unsigned_rs256("made-up")).await, refused("unknown key"));
+    assert!(started.elapsed() < Duration::from_millis(300), "refused at once: {:?}", started.elapsed());
+    assert_eq!(fetching.await.unwrap(), accepted(), "the fetch itself goes on");
 }
 
 #[tokio::test]

@@ -16,6 +16,7 @@
 //! With the `test-support` feature, `test_support::TestDatabase` gives each test a fresh
 //! migrated database.
 
+mod advisory_locks;
 mod config;
 mod error;
 mod migrations;

@@ -12,8 +12,8 @@ use crate::error::PgStoreError;
 /// The migrations of `migrations/postgres`, compiled in.
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../../migrations/postgres");
 
-/// Key of the advisory lock that keeps two instances from migrating at once.
-const MIGRATION_LOCK_KEY: i64 = 0x0065_766f_5f6d_6967; // "evo_mig" in ASCII
+/// The advisory lock that keeps two instances from migrating at once.
+const MIGRATION_LOCK_KEY: i64 = crate::advisory_locks::MIGRATIONS;
 
 /// Applies the pending migrations. Safe to run from several instances at once: they take
 /// turns under an advisory lock. Needs a multi-threaded Tokio runtime.

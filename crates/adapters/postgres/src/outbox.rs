@@ -43,8 +43,8 @@ use crate::error::{PgStoreError, classify};
 use crate::repository::{PgSessionRepository, build_pool};
 use crate::schema::session_events;
 
-/// The advisory lock the numbering transaction holds ("evo_evnt").
-pub(crate) const SEQUENCER_LOCK: i64 = 0x6576_6f5f_6576_6e74;
+/// The advisory lock the numbering transaction holds.
+pub(crate) const SEQUENCER_LOCK: i64 = crate::advisory_locks::NUMBERING;
 /// The channel of the numbering notifications.
 pub(crate) const CHANNEL: &str = "evo_events";
 /// Most events numbered in one transaction.
@@ -59,7 +59,8 @@ diesel::define_sql_function! {
 }
 
 /// The outbox's moving parts of one store: its own small pool (so that delivery and streams
-/// never take the requests' connections), the sequencer and the listener.
+/// never take the requests' connections), the sequencer with a connection of its own, and the
+/// listener.
 #[derive(Clone)]
 pub(crate) struct EventNews {
     pool: Pool<AsyncPgConnection>,
@@ -82,10 +83,13 @@ impl EventNews {
     /// Builds the pool and starts the sequencer and the listener on the current runtime.
     pub(crate) fn start(config: &PgConfig) -> Result<Self, PgStoreError> {
         let pool = build_pool(&PgConfig { pool_size: config.events_pool_size.max(1), ..config.clone() })?;
+        // The sequencer's connection is its own: reading events (streams, delivery) and
+        // numbering them never wait behind each other.
+        let numbering = build_pool(&PgConfig { pool_size: 1, ..config.clone() })?;
         let signal = EventSignal::default();
         let sequencer = Arc::new(Notify::new());
         let tasks = vec![
-            tokio::spawn(sequence(pool.clone(), signal.clone(), sequencer.clone())),
+            tokio::spawn(sequence(numbering, signal.clone(), sequencer.clone())),
             tokio::spawn(listen(
                 config.notify_url.clone().unwrap_or_else(|| config.url.clone()),
                 signal.clone(),
@@ -303,9 +307,25 @@ impl EventLog for PgSessionRepository {
         filter: &EventFilter,
         limit: u32,
     ) -> Result<Vec<StoredEvent>, RepositoryError> {
-        let query = evo_store_sql::events_after_query!(session_events, number(after), filter, limit);
-        let rows: Vec<(Option<i64>, String, String, String, String)> =
-            in_transaction!(self, |connection| query.load(connection).await)?;
+        use evo_store_sql::{event_columns, events_after_query, events_within_page, octet_length};
+        // First the sizes, then as many bodies as fit in one page.
+        let sizes = events_after_query!(
+            session_events,
+            number(after),
+            filter,
+            limit,
+            (session_events::id, octet_length(session_events::body))
+        );
+        let rows: Vec<(Option<i64>, String, String, String, String)> = in_transaction!(self, |connection| {
+            let sizes: Vec<(Option<i64>, i32)> = sizes.load(connection).await?;
+            if sizes.is_empty() {
+                return Ok(Vec::new());
+            }
+            let fit = events_within_page(sizes.into_iter().map(|(_, size)| size));
+            events_after_query!(session_events, number(after), filter, fit, event_columns!(session_events))
+                .load(connection)
+                .await
+        })?;
         rows.into_iter()
             .map(|(id, event_type, account_id, session_id, body)| {
                 let row = EventRow { id: id.unwrap_or_default(), event_type, account_id, session_id, body };

@@ -111,10 +111,13 @@ extern "SQL" {
     /// When the server started: a transaction ID is only unique between two restarts (after a
     /// crash, an ID whose commit never reached the disk is handed out again).
     fn pg_postmaster_start_time() -> diesel::sql_types::Timestamptz;
-    /// A 64-bit hash of a text: the advisory lock of an Idempotency-Key.
-    fn hashtextextended(value: Text, seed: diesel::sql_types::BigInt) -> diesel::sql_types::BigInt;
-    /// Takes the advisory lock `key` until the transaction ends, or answers false at once.
-    fn pg_try_advisory_xact_lock(key: diesel::sql_types::BigInt) -> diesel::sql_types::Bool;
+    /// Takes the advisory lock of two numbers until the transaction ends, or answers false at
+    /// once: the lock of an Idempotency-Key ([`crate::advisory_locks`]).
+    #[sql_name = "pg_try_advisory_xact_lock"]
+    fn try_key_lock(
+        high: diesel::sql_types::Integer,
+        low: diesel::sql_types::Integer,
+    ) -> diesel::sql_types::Bool;
 }
 
 /// A transaction's ID, with the start of the server that gave it out.
@@ -763,10 +766,8 @@ fn key_checks<'c>(
     accounts: VisibleAccounts<'_>,
     now: Timestamp,
 ) -> (BoxFuture<'c, QueryResult<bool>>, BoxFuture<'c, QueryResult<Option<KeyRecord>>>) {
-    let lock_name = format!("evo-sessions idempotency\n{}\n{}", request.scope, request.key);
-    let locked = diesel::select(pg_try_advisory_xact_lock(hashtextextended(lock_name, 0_i64)))
-        .get_result::<bool>(&mut connection)
-        .boxed();
+    let (high, low) = crate::advisory_locks::key_lock(&request.scope, &request.key);
+    let locked = diesel::select(try_key_lock(high, low)).get_result::<bool>(&mut connection).boxed();
     (locked, kept_answer(connection, request, accounts, now))
 }
 

@@ -23,7 +23,7 @@ const DEFAULT_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 /// Prefix of every per-test database.
 const TEST_DB_PREFIX: &str = "evo_test_";
 /// Advisory lock key for building the template.
-const TEMPLATE_LOCK_KEY: i64 = 0x0065_766f_5f74_706c; // "evo_tpl" in ASCII
+const TEMPLATE_LOCK_KEY: i64 = crate::advisory_locks::TEST_TEMPLATE;
 
 static TEMPLATE: OnceCell<String> = OnceCell::const_new();
 static COUNTER: AtomicU64 = AtomicU64::new(0);

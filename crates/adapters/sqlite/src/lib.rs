@@ -138,15 +138,27 @@ fn connection_pragmas(busy_timeout: Duration) -> String {
     )
 }
 
+/// Creates the database's folder (and its missing parents) readable by its owner only, and an
+/// empty database file `0600` when there is none: SQLite gives its `-wal` and `-shm` files the
+/// database file's mode, so no file of the store is readable by other local users.
+fn create_private(path: &std::path::Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _};
+    if let Some(folder) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::DirBuilder::new().recursive(true).mode(0o700).create(folder)?;
+    }
+    match std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path) {
+        Err(error) if error.kind() != std::io::ErrorKind::AlreadyExists => Err(error),
+        _ => Ok(()),
+    }
+}
+
 impl SqliteSessionRepository {
     /// Opens (creating when missing) the database at `config.path`, applies the pending
     /// migrations and builds the pool. Needs a multi-threaded Tokio runtime.
     pub async fn open(config: SqliteConfig) -> Result<Self, SqliteStoreError> {
         let path_text = config.path.display().to_string();
-        if let Some(folder) = config.path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(folder)
-                .map_err(|source| SqliteStoreError::CreateFolder { path: path_text.clone(), source })?;
-        }
+        create_private(&config.path)
+            .map_err(|source| SqliteStoreError::CreateFolder { path: path_text.clone(), source })?;
         let pragmas = connection_pragmas(config.busy_timeout);
         let (migrate_path, migrate_pragmas) = (path_text.clone(), pragmas.clone());
         tokio::task::spawn_blocking(move || migrate(&migrate_path, &migrate_pragmas))

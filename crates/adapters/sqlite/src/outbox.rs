@@ -36,8 +36,28 @@ impl EventLog for SqliteSessionRepository {
         let filter = filter.clone();
         let rows = self
             .run(move |connection| {
-                evo_store_sql::events_after_query!(session_events, number(after), &filter, limit)
-                    .load::<EventRow>(connection)
+                use evo_store_sql::{event_columns, events_after_query, events_within_page, octet_length};
+                // First the sizes, then as many bodies as fit in one page.
+                let sizes: Vec<i32> = events_after_query!(
+                    session_events,
+                    number(after),
+                    &filter,
+                    limit,
+                    octet_length(session_events::body)
+                )
+                .load(connection)?;
+                if sizes.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let fit = events_within_page(sizes);
+                events_after_query!(
+                    session_events,
+                    number(after),
+                    &filter,
+                    fit,
+                    event_columns!(session_events)
+                )
+                .load::<EventRow>(connection)
             })
             .await?;
         rows.into_iter().map(|row| StoredEvent::try_from(row).map_err(corrupt)).collect()

@@ -252,18 +252,42 @@ macro_rules! pending_sql_row {
     };
 }
 
+/// The most bytes of event bodies one read of `EventLog::events_after` returns (more only when
+/// a single event is larger): a replay reads in pages of at most this.
+pub const MAX_EVENTS_PAGE_BYTES: usize = 1 << 20;
+
+diesel::define_sql_function! {
+    /// The bytes of a text (PostgreSQL, and SQLite from 3.43).
+    fn octet_length(text: diesel::sql_types::Text) -> diesel::sql_types::Integer;
+}
+
+/// How many of the events whose bodies are `sizes` bytes (in order) fit in one page of
+/// [`MAX_EVENTS_PAGE_BYTES`]: at least one.
+pub fn events_within_page(sizes: impl IntoIterator<Item = i32>) -> u32 {
+    let mut total = 0usize;
+    let mut count = 0u32;
+    for size in sizes {
+        total += usize::try_from(size).unwrap_or(0);
+        if count > 0 && total > MAX_EVENTS_PAGE_BYTES {
+            break;
+        }
+        count += 1;
+    }
+    count
+}
+
 /// The query of `EventLog::events_after` on the `session_events` table module `$t`, boxed:
 /// the events numbered after `$after`, oldest first, at most `$limit`, among those
-/// `$filter` (an `&EventFilter`) lets through.
+/// `$filter` (an `&EventFilter`) lets through, selecting `$select`.
 #[macro_export]
 macro_rules! events_after_query {
-    ($t:ident, $after:expr, $filter:expr, $limit:expr) => {{
+    ($t:ident, $after:expr, $filter:expr, $limit:expr, $select:expr) => {{
         use ::diesel::{ExpressionMethods as _, QueryDsl as _};
         let mut query = $t::table
             .filter($t::id.gt($after))
             .order($t::id)
             .limit(i64::from($limit))
-            .select($crate::event_columns!($t))
+            .select($select)
             .into_boxed();
         match $filter {
             ::evo_ports::EventFilter::Session { account_id, session_id } => {

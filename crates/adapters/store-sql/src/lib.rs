@@ -28,7 +28,10 @@ use evo_domain::{
 use serde_json::{Map, Value};
 
 pub use change::{ChangeRequest, ChangeWrites, LoadedSession, MemberWrite, Refusal, decide};
-pub use events::{EventRecord, EventRow, EventSignal, Outbox, PendingRow, SummaryRenderer, delivery};
+pub use events::{
+    EventRecord, EventRow, EventSignal, MAX_EVENTS_PAGE_BYTES, Outbox, PendingRow, SummaryRenderer, delivery,
+    events_within_page, octet_length,
+};
 pub use keys::KeyRecord;
 
 /// A stored row that does not make a valid session: corrupt data or a schema mismatch.

@@ -255,3 +255,35 @@ pub async fn concurrent_claims_never_hand_out_one_event_twice(repo: Repo) {
     }
     assert_eq!((total, seen.len()), (8, 8), "each of the eight events exactly once");
 }
+
+/// A read of events returns at most 1 MiB of bodies (one event more only when it alone is
+/// larger), whatever its count limit: a replay reads in bounded pages.
+pub async fn events_are_read_in_pages_of_at_most_a_mebibyte(repo: Repo) {
+    let session = chat(&["+15551234567", "ann@example.com"]);
+    insert(&repo, &session).await;
+    let created = readable_events(&repo, &EventFilter::All, 1).await[0].id;
+    for n in 0..3 {
+        let mut member =
+            evo_domain::NewMember::new(crate::fixtures::identity(&format!("guest{n}@example.com")));
+        member.application_data.insert("pad".into(), "x".repeat(600 * 1024));
+        repo.update(&session.id, &agent(), &SessionCommand::InviteMember(member), None, None, at(n + 1))
+            .await
+            .expect("invite");
+    }
+    repo.update(&session.id, &agent(), &remove("ann@example.com"), None, None, at(9)).await.expect("remove");
+    readable_events(&repo, &EventFilter::All, 5).await;
+    let mut after = created;
+    let mut pages = Vec::new();
+    loop {
+        let page = repo.events_after(after, &EventFilter::All, 100).await.expect("read");
+        let Some(last) = page.last() else { break };
+        after = last.id;
+        assert!(
+            page.len() == 1 || page.iter().map(|e| e.body.len()).sum::<usize>() <= 1 << 20,
+            "{}",
+            page.len()
+        );
+        pages.push(page.len());
+    }
+    assert_eq!(pages, [1, 1, 2], "600 KiB, 600 KiB, then 600 KiB with the small removal");
+}

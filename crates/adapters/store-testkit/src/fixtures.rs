@@ -186,8 +186,14 @@ pub const MAX_SESSION_BYTES: usize = 64 * 1024;
 pub struct SizedSummaryRenderer;
 
 impl evo_ports::EventRenderer for SizedSummaryRenderer {
+    /// The summary, and the `pad` of the member's application data when it has one (events
+    /// as large as a test needs).
     fn render(&self, event: &evo_domain::SessionEvent) -> String {
-        evo_store_sql::SummaryRenderer.render(event)
+        let summary = evo_store_sql::SummaryRenderer.render(event);
+        match event.member.as_ref().and_then(|member| member.application_data.get("pad")) {
+            Some(pad) => format!("{},\"pad\":{}}}", summary.trim_end_matches('}'), serde_json::json!(pad)),
+            None => summary,
+        }
     }
 
     fn session_size(&self, session: &Session) -> usize {

@@ -66,6 +66,7 @@ macro_rules! repository_contract_tests {
             events_read_after_a_number_and_by_account,
             delivery_hands_out_each_sessions_events_in_order,
             concurrent_claims_never_hand_out_one_event_twice,
+            events_are_read_in_pages_of_at_most_a_mebibyte,
         );
     };
     (@events $factory:expr; $($case:ident),+ $(,)?) => {

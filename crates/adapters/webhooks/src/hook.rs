@@ -11,6 +11,9 @@ use crate::transport::{PostOutcome, SignedPoster, short};
 
 /// The longest refusal message passed on, in characters.
 pub const MAX_REFUSAL_MESSAGE_CHARS: usize = 1000;
+/// The most calls to the hook under way at once on an instance: one more waits for a place
+/// within the hook's timeout, then counts as a failed call (`EVO_PRE_REMOVE_HOOK_ON_FAILURE`).
+pub const MAX_HOOK_CALLS_IN_FLIGHT: usize = 64;
 
 /// POSTs the would-be `ChatMemberRemoving` event to `EVO_PRE_REMOVE_HOOK_URL`, signed like
 /// the webhooks, and reads the verdict: 2xx [`Allow`](HookVerdict::Allow); 4xx
@@ -37,7 +40,12 @@ impl HttpRemovalHook {
     /// The hook `config` describes, rendering events with `renderer`.
     pub fn new(config: &HookConfig, renderer: Arc<dyn EventRenderer>) -> Self {
         Self {
-            poster: SignedPoster::new(&config.url, config.secret.clone(), config.timeout),
+            poster: SignedPoster::new(
+                &config.url,
+                config.secret.clone(),
+                config.timeout,
+                MAX_HOOK_CALLS_IN_FLIGHT,
+            ),
             renderer,
             max_answer_bytes: config.max_answer_bytes,
         }
@@ -64,6 +72,10 @@ impl RemovalHook for HttpRemovalHook {
             PostOutcome::Transport(detail) => {
                 HookVerdict::Failed(short(&format!("cannot reach the hook: {detail}")))
             }
+            PostOutcome::Busy => HookVerdict::Failed(format!(
+                "{MAX_HOOK_CALLS_IN_FLIGHT} calls to the hook were already under way for {} ms",
+                self.poster.timeout().as_millis()
+            )),
         }
     }
 }

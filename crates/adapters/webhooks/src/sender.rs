@@ -35,7 +35,16 @@ impl WebhookSender {
     /// A sender to `config.url`, signing with `config.secret`, each request bounded by
     /// `config.request_timeout`.
     pub fn new(config: &WebhookConfig) -> Self {
-        Self { poster: SignedPoster::new(&config.url, config.secret.clone(), config.request_timeout) }
+        // Twice the worker's concurrency: attempts it stopped waiting for may still hold a thread.
+        let max_in_flight = config.concurrency.saturating_mul(2);
+        Self {
+            poster: SignedPoster::new(
+                &config.url,
+                config.secret.clone(),
+                config.request_timeout,
+                max_in_flight,
+            ),
+        }
     }
 
     /// The `webhook-id` of an outbox event: `evt_` and its number, the same on every attempt
@@ -51,6 +60,7 @@ impl WebhookSender {
             PostOutcome::Answered { status, .. } => Err(DeliveryFailure::Status(status)),
             PostOutcome::TimedOut => Err(DeliveryFailure::TimedOut(self.poster.timeout())),
             PostOutcome::Transport(detail) => Err(DeliveryFailure::Transport(short(&detail))),
+            PostOutcome::Busy => Err(DeliveryFailure::TimedOut(self.poster.timeout())),
         }
     }
 }

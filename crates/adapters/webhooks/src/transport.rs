@@ -1,7 +1,10 @@
 //! One signed POST, made with ureq on a blocking thread (as evo-jwt fetches a JWKS): ureq
 //! blocks, an async worker must not.
 
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use tokio::sync::Semaphore;
 
 use crate::config::WebhookSecret;
 use crate::signing::{HEADER_WEBHOOK_ID, HEADER_WEBHOOK_SIGNATURE, HEADER_WEBHOOK_TIMESTAMP, SignedHeaders};
@@ -19,19 +22,23 @@ pub(crate) enum PostOutcome {
     TimedOut,
     /// No answer: the connection failed (refused, reset, TLS, name not found...).
     Transport(String),
+    /// Not sent: as many POSTs as allowed were under way for the whole timeout.
+    Busy,
 }
 
-/// Signs and POSTs JSON bodies to one URL.
+/// Signs and POSTs JSON bodies to one URL, at most `max_in_flight` at once (each POST holds a
+/// blocking thread until ureq gives up, even after its caller stopped waiting).
 #[derive(Debug, Clone)]
 pub(crate) struct SignedPoster {
     agent: ureq::Agent,
     url: String,
     secret: WebhookSecret,
     timeout: Duration,
+    in_flight: Arc<Semaphore>,
 }
 
 impl SignedPoster {
-    pub(crate) fn new(url: &str, secret: WebhookSecret, timeout: Duration) -> Self {
+    pub(crate) fn new(url: &str, secret: WebhookSecret, timeout: Duration, max_in_flight: usize) -> Self {
         let agent = ureq::Agent::config_builder()
             .timeout_global(Some(timeout))
             .http_status_as_error(false)
@@ -41,7 +48,13 @@ impl SignedPoster {
             .user_agent(concat!("evo-sessions-webhooks/", env!("CARGO_PKG_VERSION")))
             .build()
             .into();
-        Self { agent, url: url.trim().to_owned(), secret, timeout }
+        Self {
+            agent,
+            url: url.trim().to_owned(),
+            secret,
+            timeout,
+            in_flight: Arc::new(Semaphore::new(max_in_flight)),
+        }
     }
 
     pub(crate) fn timeout(&self) -> Duration {
@@ -49,8 +62,15 @@ impl SignedPoster {
     }
 
     /// POSTs `body` as message `id`, signed now, and reads at most `read_limit` bytes of
-    /// the answer.
+    /// the answer; all within the timeout, waiting for a free place included.
     pub(crate) async fn post(&self, id: String, body: String, read_limit: u64) -> PostOutcome {
+        let asked = tokio::time::Instant::now();
+        let Ok(Ok(place)) =
+            tokio::time::timeout(self.timeout, Arc::clone(&self.in_flight).acquire_owned()).await
+        else {
+            return PostOutcome::Busy;
+        };
+        let left = self.timeout.saturating_sub(asked.elapsed());
         let timestamp = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |since| since.as_secs());
         let signed = SignedHeaders::sign(
             &self.secret,
@@ -60,8 +80,12 @@ impl SignedPoster {
         );
         let agent = self.agent.clone();
         let url = self.url.clone();
-        let blocking = tokio::task::spawn_blocking(move || send(&agent, &url, &signed, &body, read_limit));
-        match tokio::time::timeout(self.timeout + GRACE, blocking).await {
+        let blocking = tokio::task::spawn_blocking(move || {
+            let outcome = send(&agent, &url, &signed, &body, read_limit);
+            drop(place);
+            outcome
+        });
+        match tokio::time::timeout(left + GRACE, blocking).await {
             Ok(Ok(outcome)) => outcome,
             Ok(Err(_)) => PostOutcome::Transport("the request's thread was lost".to_owned()),
             Err(_) => PostOutcome::TimedOut,

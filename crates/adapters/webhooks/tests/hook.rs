@@ -96,3 +96,28 @@ async fn a_redirect_is_not_followed_and_is_a_failure() {
     );
     assert_eq!(receiver.received().len(), 1);
 }
+
+/// However many removals ask at once, at most 64 calls to the hook are under way: the others
+/// wait for a place within the hook's timeout, then fail like a hook that did not answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_to_the_hook_are_bounded_in_number() {
+    let receiver = Receiver::answering(|_, _| Reply::status(200).after(Duration::from_secs(3)));
+    let mut config = HookConfig::new(&receiver.url, secret()).unwrap();
+    config.timeout = Duration::from_secs(1);
+    let hook = Arc::new(HttpRemovalHook::new(&config, Arc::new(TestRenderer)));
+    let asks: Vec<_> = (0..70)
+        .map(|_| {
+            let hook = Arc::clone(&hook);
+            tokio::spawn(async move { hook.ask(&removing()).await })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(
+        receiver.received().len(),
+        evo_webhooks::hook::MAX_HOOK_CALLS_IN_FLIGHT,
+        "64 under way, 6 waiting"
+    );
+    for ask in asks {
+        assert!(matches!(ask.await.unwrap(), HookVerdict::Failed(_)), "no answer within the timeout");
+    }
+}

@@ -278,4 +278,5 @@ async fn a_replayed_answer_is_sent_as_stored() {
     assert_eq!(reply.status, 404);
     assert_eq!(reply.body, r#"{"stored":true}"#, "byte for byte");
     assert_eq!(reply.header("idempotent-replayed"), Some("true"));
+    assert_eq!(reply.header("cache-control"), Some("private, no-cache"), "a replayed session too");
 }

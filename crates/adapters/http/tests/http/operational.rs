@@ -43,6 +43,24 @@ async fn readiness_follows_the_use_cases() {
     }
 }
 
+/// Probes as fast as they come ask the store at most once a second.
+#[actix_web::test]
+async fn readiness_asks_the_store_at_most_once_a_second() {
+    let mut ready = MockSessionUseCases::new();
+    ready.expect_readiness().times(2).returning(|| Ok(()));
+    let service =
+        actix_web::test::init_service(evo_http::app(std::sync::Arc::new(ready), HttpOptions::default()))
+            .await;
+    let probe = || TestRequest::get().uri("/health/ready").to_request();
+    for _ in 0..50 {
+        assert_eq!(actix_web::test::call_service(&service, probe()).await.status(), 200);
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    for _ in 0..50 {
+        assert_eq!(actix_web::test::call_service(&service, probe()).await.status(), 200);
+    }
+}
+
 #[actix_web::test]
 async fn the_request_id_is_echoed_when_sane() {
     let reply = send(
@@ -255,6 +273,33 @@ async fn cors_answers_preflights_of_allowed_origins() {
     let reply = send_with(MockSessionUseCases::new(), options, other).await;
     assert_eq!(reply.status, 200);
     assert_eq!(reply.header("access-control-allow-origin"), None);
+}
+
+/// `*` lets any origin read, answered `*` and never with credentials: no site can use a
+/// visitor's `ss-tok` cookie; an origin listed beside it keeps its credentials.
+#[actix_web::test]
+async fn a_star_origin_never_answers_with_credentials() {
+    let options = HttpOptions {
+        cors_allowed_origins: vec!["*".into(), "https://app.example.com".into()],
+        ..HttpOptions::default()
+    };
+    for preflight in [false, true] {
+        let mut request =
+            TestRequest::get().uri("/health/live").insert_header((header::ORIGIN, "https://any.example.net"));
+        if preflight {
+            request = request
+                .method(actix_web::http::Method::OPTIONS)
+                .insert_header((header::ACCESS_CONTROL_REQUEST_METHOD, "GET"));
+        }
+        let reply = send_with(MockSessionUseCases::new(), options.clone(), request).await;
+        assert_eq!(reply.header("access-control-allow-origin"), Some("*"), "preflight {preflight}");
+        assert_eq!(reply.header("access-control-allow-credentials"), None, "preflight {preflight}");
+    }
+    let listed =
+        TestRequest::get().uri("/health/live").insert_header((header::ORIGIN, "https://app.example.com"));
+    let reply = send_with(MockSessionUseCases::new(), options, listed).await;
+    assert_eq!(reply.header("access-control-allow-origin"), Some("https://app.example.com"));
+    assert_eq!(reply.header("access-control-allow-credentials"), Some("true"));
 }
 
 #[actix_web::test]

@@ -45,6 +45,7 @@ async fn delete_chat_member_answers_the_session_as_json() {
     .await;
     assert_eq!(reply.status, 200, "{}", reply.body);
     assert_eq!(reply.header("content-type"), Some("application/json"));
+    assert_eq!(reply.header("cache-control"), Some("private, no-cache"), "a session is personal data");
     assert_eq!(reply.body, SAMPLE_JSON);
 }
 
