@@ -1,14 +1,17 @@
 #!/usr/bin/env python3
-"""Memory per open live stream (contract section 11: thousands of idle streams must cost little).
+"""What idle live streams cost (docs/reliability.md, "Live streams").
 
 Starts the release binary on a fresh SQLite database, reads its VmRSS, opens N idle
-`GET /events` streams (raw sockets, each reading its 200 and headers), reads VmRSS again,
-checks that every stream still gets an event pushed by one change, and prints the cost per
-stream. Usage: bench/streams.py [N] (default 2000); BENCH_DATABASE_URL=postgres://... for
+`GET /events` streams (raw sockets, each reading its 200 and headers) and one stream of a
+single session, reads VmRSS again, makes one change, and prints: the memory per open stream,
+how long the change took to reach the watched session's stream (from sending the DELETE),
+how long it took to reach all N, and how many store reads the streams made for it
+(`evo_stream_store_reads_total`: one instance reader, no per-stream read).
+Usage: bench/streams.py [N] (default 2000); BENCH_DATABASE_URL=postgres://... for
 PostgreSQL (an empty database: it is migrated). Needs the binary built with
 `cargo build --release -p evo-server`.
 """
-import json, os, shutil, socket, subprocess, sys, tempfile, time, urllib.request
+import json, os, re, resource, shutil, socket, subprocess, sys, tempfile, time, urllib.request
 
 N = int(sys.argv[1]) if len(sys.argv) > 1 else 2000
 target = os.environ.get("CARGO_TARGET_DIR", "target")
@@ -17,7 +20,10 @@ secret = "streams-bench-secret-0123456789abcdef"
 work = tempfile.mkdtemp(prefix="evo-streams-")
 env = {"PATH": os.environ["PATH"], "EVO_JWT_SECRET": secret, "EVO_LOG": "error",
        "DATABASE_URL": os.environ.get("BENCH_DATABASE_URL", f"sqlite://{work}/evo.db"),
-       "EVO_RATE_LIMIT_PER_SEC": "0"}
+       "EVO_RATE_LIMIT_PER_SEC": "0", "EVO_READ_RATE_LIMIT_PER_SEC": "0",
+       "EVO_STREAMS_PER_CALLER": str(N + 10), "EVO_STREAMS_MAX": str(N + 10)}
+# Two sockets a stream (ours and the server's), in one process each.
+resource.setrlimit(resource.RLIMIT_NOFILE, (N + 1024, max(N + 1024, resource.getrlimit(resource.RLIMIT_NOFILE)[1])))
 
 def free_port():
     with socket.socket() as s:
@@ -63,10 +69,24 @@ try:
         while b"\r\n\r\n" not in head:
             head += s.recv(4096)
         opened += head.startswith(b"HTTP/1.1 200")
+    watched = socket.create_connection(("127.0.0.1", port))
+    watched.sendall(f"GET /sessions/{session['id']}/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n\r\n".encode())
+    watched.settimeout(10)
+    head = b""
+    while b"\r\n\r\n" not in head:
+        head += watched.recv(4096)
     time.sleep(2)
     after = rss_kib(server.pid)
+    def reads():
+        text = urllib.request.urlopen(f"{base}/metrics", timeout=10).read().decode()
+        return {by: float(value) for by, value in re.findall(r'evo_stream_store_reads_total\{by="(\w+)"\} (\S+)', text)}
+    reads_before = reads()
     changed = time.time()
     call("DELETE", f"/sessions/{session['id']}/members/bob@example.com")
+    data = b""
+    while b"ChatMemberRemoved" not in data:
+        data += watched.recv(65536)
+    to_watched = time.time() - changed
     reached = 0
     for s in streams:
         s.settimeout(10)
@@ -78,9 +98,14 @@ try:
             data += chunk
         reached += b"ChatMemberRemoved" in data
     spread = time.time() - changed
-    per_stream = (after - before) / max(opened, 1)
-    print(f"streams opened: {opened}/{N}; VmRSS {before} KiB -> {after} KiB; "
-          f"{per_stream:.1f} KiB per open stream; one change reached {reached}/{opened} streams in {spread:.2f} s")
+    time.sleep(1)
+    reads_after = reads()
+    per_stream = (after - before) / max(opened + 1, 1)
+    delta = {by: reads_after.get(by, 0) - reads_before.get(by, 0) for by in ("reader", "replay")}
+    print(f"streams opened: {opened}/{N} (+1 watched); VmRSS {before} KiB -> {after} KiB; "
+          f"{per_stream:.1f} KiB per open stream; one change reached the watched stream in "
+          f"{to_watched * 1000:.1f} ms and {reached}/{opened} streams in {spread:.2f} s; "
+          f"store reads for it: {delta['reader']:.0f} by the instance's reader, {delta['replay']:.0f} by streams")
     for s in streams:
         s.close()
 finally:
