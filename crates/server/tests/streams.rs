@@ -204,7 +204,8 @@ fn streams_and_reads_are_bounded_per_caller_and_instance() {
 }
 
 /// However many streams are open, a new event is read from the store once (by the
-/// instance's reader), and streams that keep up read nothing themselves.
+/// instance's reader), and streams that keep up read nothing themselves; with no stream open
+/// nothing is read.
 #[test]
 fn one_store_read_serves_every_stream() {
     let dir = Workdir::new("streams-fan-out");
@@ -212,7 +213,15 @@ fn one_store_read_serves_every_stream() {
     let env = [("EVO_RATE_LIMIT_PER_SEC", "0".to_owned()), ("EVO_STREAMS_PER_CALLER", "50".to_owned())];
     let server = Server::start(&dir.0, &db, &env);
     let token = mint(&dir.0, &db, "ann@example.com", &["User"], &["acme"]);
-    let id = create(&server.base, &token, 1);
+    let id = create(&server.base, &token, 2);
+    // No stream open: changes cost the streams no read at all.
+    remove(&server.base, &token, &id, "agent1@example.com");
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(
+        metric(&server.base, "evo_stream_store_reads_total{by=\"reader\"}"),
+        0.0,
+        "read with no stream open"
+    );
     let streams: Vec<Stream> = (0..40)
         .map(|n| {
             let path = if n % 2 == 0 { "/events".to_owned() } else { format!("/sessions/{id}/events") };

@@ -186,6 +186,24 @@ async fn read_new_events(hub: std::sync::Weak<EventHub>) {
     let mut known = last;
     loop {
         let Some(strong) = hub.upgrade() else { return };
+        // No stream open: nothing to read. What is known readable counts as handed out (a
+        // stream that opens later starts after the store's newest event, or replays from the
+        // store), unless a stream subscribed meanwhile: then it is read after all. Published
+        // before the second look, so that a stream subscribing after that look starts at or
+        // after it (see `subscribe`).
+        if strong.fan_out.receiver_count() == 0 && known > last {
+            strong.published.store(known, Ordering::SeqCst);
+            if strong.fan_out.receiver_count() == 0 {
+                last = known;
+            }
+        }
+        if strong.fan_out.receiver_count() == 0 {
+            strong.published.store(last, Ordering::SeqCst);
+            let streams = Arc::clone(&strong.streams);
+            drop(strong);
+            known = streams.wait_for_events_after(known.max(last), READ_PATIENCE).await.max(known);
+            continue;
+        }
         strong.published.store(last, Ordering::SeqCst);
         let read = strong.streams.events_after(&EventFilter::All, last, READ_PAGE).await;
         metrics::counter!(STREAM_READS_TOTAL, "by" => "reader").increment(1);

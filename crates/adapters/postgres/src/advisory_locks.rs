@@ -13,6 +13,9 @@ pub(crate) const MIGRATIONS: i64 = 0x0065_766f_5f6d_6967;
 /// Building the tests' template database ("evo_tpl").
 pub(crate) const TEST_TEMPLATE: i64 = 0x0065_766f_5f74_706c;
 
+// The fixed locks are distinct (checked when compiling).
+const _: () = assert!(NUMBERING != MIGRATIONS && MIGRATIONS != TEST_TEMPLATE && NUMBERING != TEST_TEMPLATE);
+
 /// The two numbers of the lock of `key` in `scope`: the first 8 bytes of a SHA-256 of both,
 /// as two halves. The same on every instance (a digest, not a per-process hash).
 pub(crate) fn key_lock(scope: &str, key: &str) -> (i32, i32) {
@@ -36,10 +39,5 @@ mod tests {
         assert_ne!(key_lock("ann", "k-1"), key_lock("ann", "k-2"));
         assert_ne!(key_lock("ann", "k-1"), key_lock("bob", "k-1"));
         assert_ne!(key_lock("a", "nn\0k-1"), key_lock("ann", "k-1"), "the parts are delimited");
-    }
-
-    #[test]
-    fn the_fixed_locks_are_distinct() {
-        assert!(NUMBERING != MIGRATIONS && MIGRATIONS != TEST_TEMPLATE && NUMBERING != TEST_TEMPLATE);
     }
 }
