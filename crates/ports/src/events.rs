@@ -20,6 +20,13 @@ pub trait EventRenderer: Send + Sync + 'static {
     fn session_size(&self, _session: &Session) -> usize {
         0
     }
+
+    /// At least [`session_size`](Self::session_size), found cheaply from `rendered_event`,
+    /// the body this renderer just rendered for the change that left `session` so: a store
+    /// measures exactly only when this passes its limit.
+    fn session_size_bound(&self, session: &Session, _rendered_event: &str) -> usize {
+        self.session_size(session)
+    }
 }
 
 /// An event's number: unique, and greater for every later event of the same session; the

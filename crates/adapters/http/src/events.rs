@@ -79,6 +79,17 @@ impl EventRenderer for WireEventRenderer {
             .expect("a session always serializes");
         counter.0
     }
+
+    /// The event's body holds the session without its log, whole: add the most the log can
+    /// take as JSON (`,"log":[...]`), each entry `{"date":"...","message":"..."}` with its
+    /// message escaped at worst (a control character becomes six bytes).
+    fn session_size_bound(&self, session: &Session, rendered_event: &str) -> usize {
+        const LOG_KEY_AND_BRACKETS: usize = r#","log":[]"#.len();
+        // Braces, keys, quotes, a date of up to 32 characters, a comma.
+        const ENTRY_FRAME: usize = r#"{"date":"","message":""},"#.len() + 32;
+        let log: usize = session.log.iter().map(|entry| ENTRY_FRAME + 6 * entry.message.len()).sum();
+        rendered_event.len() + LOG_KEY_AND_BRACKETS + log
+    }
 }
 
 /// Counts what is written to it, keeping nothing.
@@ -366,6 +377,24 @@ mod tests {
         assert_eq!(body["logEntry"]["date"], wire_date(&change.log_entry.date).as_str());
         assert!(body["session"].get("log").is_none(), "{body}");
         assert_eq!(body["session"]["members"].as_array().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn the_cheap_bound_is_never_below_the_exact_size() {
+        let (mut session, actor) = chat();
+        let mut last = None;
+        for (n, name) in
+            ["plain", "quote \" and \\ back", "control \u{1} \u{1f}", "ünïcödé ✓", ""].iter().enumerate()
+        {
+            let mut member = NewMember::new(MemberIdentity::parse(&format!("guest{n}@example.com")).unwrap());
+            member.display_name = Some((*name).repeat(40));
+            let change = session.invite_member(&actor, member, at()).unwrap();
+            last = Some(WireEventRenderer.render(&SessionEvent::of_change(&session, &actor, &change)));
+        }
+        let exact = WireEventRenderer.session_size(&session);
+        let bound = WireEventRenderer.session_size_bound(&session, &last.unwrap());
+        assert!(bound >= exact, "bound {bound} < exact {exact}");
+        assert!(bound < 12 * exact, "and not far off: {bound} for {exact}");
     }
 
     #[test]

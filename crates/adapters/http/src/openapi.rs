@@ -116,7 +116,7 @@ const ERROR_RESPONSES: &[(&str, &str, &str)] = &[
     (
         "409",
         "Conflict",
-        "`SessionEnded`, `CannotRemoveOriginalMember`, `MemberAlreadyExists`, `SessionFull` (100 members), `SessionLimitReached` (1,000 log entries; EndSession is always allowed) `IdempotencyKeyInFlight` (a request with this Idempotency-Key is still running) or, on DeleteChatMember with a pre-removal hook, `RemovalRefused` (the hook said no; its message when it gave one)",
+        "`SessionEnded`, `CannotRemoveOriginalMember`, `MemberAlreadyExists`, `SessionFull` (100 members), `SessionLimitReached` (1,000 log entries, or a session larger than EVO_SESSION_MAX_BYTES as JSON; EndSession is always allowed), `IdempotencyKeyInFlight` (a request with this Idempotency-Key is still running) or, on DeleteChatMember with a pre-removal hook, `RemovalRefused` (the hook said no; its message when it gave one)",
     ),
     ("413", "RequestTooLarge", "`RequestTooLarge`: a body over 64 KiB"),
     (
@@ -132,7 +132,7 @@ const ERROR_RESPONSES: &[(&str, &str, &str)] = &[
     (
         "429",
         "TooManyRequests",
-        "`TooManyRequests`: the caller's changes (POST, DELETE) exceed EVO_RATE_LIMIT_PER_SEC on this instance",
+        "`TooManyRequests`: the caller's changes (POST, DELETE) exceed EVO_RATE_LIMIT_PER_SEC, or its reads (GET) EVO_READ_RATE_LIMIT_PER_SEC, on this instance",
     ),
     ("500", "InternalServerError", "`InternalServerError`: a generic message; details only in the log"),
     (
@@ -199,6 +199,12 @@ impl Modify for SecurityAndErrors {
                 // Every SessionInfo answer has its ETag; a change's may be a replay.
                 let is_change = operation.parameters.iter().flatten().any(|p| p.name == "Idempotency-Key");
                 if let Some(RefOr::T(ok)) = operation.responses.responses.get_mut("200") {
+                    ok.headers.entry("Cache-Control".to_owned()).or_insert_with(|| {
+                        HeaderBuilder::new()
+                            .schema(text())
+                            .description(Some("`private, no-cache`: a session is personal data"))
+                            .build()
+                    });
                     ok.headers.entry("ETag".to_owned()).or_insert_with(|| {
                         HeaderBuilder::new()
                             .schema(text())

@@ -1147,8 +1147,8 @@ impl SessionRepository for PgSessionRepository {
         idempotency: Option<Idempotency>,
     ) -> Result<(), UpdateError> {
         let idempotency = idempotency.as_ref();
-        self.outbox.check_new_session(session)?;
         let event = self.outbox.record(&SessionEvent::session_created(session, actor));
+        self.outbox.check_new_session(session, &event)?;
         let mut lease = self.lease().await.map_err(Failure::into_repository_error)?;
         let xid = OnceLock::new();
         let insert = insert_session(lease.connection(), self.protocol, session, event, idempotency, &xid);

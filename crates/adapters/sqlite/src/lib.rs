@@ -570,8 +570,8 @@ impl SessionRepository for SqliteSessionRepository {
         actor: &Actor,
         idempotency: Option<Idempotency>,
     ) -> Result<(), UpdateError> {
-        self.outbox.check_new_session(session)?;
         let event = self.outbox.record(&SessionEvent::session_created(session, actor));
+        self.outbox.check_new_session(session, &event)?;
         let session = session.clone();
         let inserted = self
             .writer

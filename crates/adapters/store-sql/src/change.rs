@@ -106,7 +106,8 @@ pub fn decide(
     let version_read = header.version;
     let mut session = restore_session(header, members, log)?;
     let change = session.apply_if(actor, command, if_version, now)?;
-    outbox.check_size(&session, &change)?;
+    let event = outbox.record(&SessionEvent::of_change(&session, actor, &change));
+    outbox.check_size(&session, &change, &event)?;
     let member = match &change.kind {
         ChangeKind::MemberRemoved { member, .. } => {
             MemberWrite::Delete { identity_key: member.identity.key().to_owned() }
@@ -121,7 +122,7 @@ pub fn decide(
         header: HeaderChange::of(&session),
         member,
         log_entry: LogRecord::of(&change.log_entry),
-        event: outbox.record(&SessionEvent::of_change(&session, actor, &change)),
+        event,
     };
     Ok((session, writes))
 }

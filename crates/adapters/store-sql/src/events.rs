@@ -107,18 +107,29 @@ impl Outbox {
     }
 
     /// Refuses `change` when it leaves `after` over the size limit (the domain says which
-    /// changes are exempt).
-    pub fn check_size(&self, after: &Session, change: &SessionChange) -> Result<(), SessionError> {
+    /// changes are exempt); `event` is the change's outbox row, whose body bounds the size
+    /// cheaply: the session is measured exactly only when that bound passes the limit.
+    pub fn check_size(
+        &self,
+        after: &Session,
+        change: &SessionChange,
+        event: &EventRecord,
+    ) -> Result<(), SessionError> {
         match self.max_session_bytes {
-            Some(max_bytes) => change.check_size(self.renderer.session_size(after), max_bytes),
-            None => Ok(()),
+            Some(max_bytes) if self.renderer.session_size_bound(after, &event.body) > max_bytes => {
+                change.check_size(self.renderer.session_size(after), max_bytes)
+            }
+            _ => Ok(()),
         }
     }
 
-    /// Refuses a new session over the size limit.
-    pub fn check_new_session(&self, session: &Session) -> Result<(), SessionError> {
+    /// Refuses a new session over the size limit; `event` is its `SessionCreated` row.
+    pub fn check_new_session(&self, session: &Session, event: &EventRecord) -> Result<(), SessionError> {
         match self.max_session_bytes {
-            Some(max_bytes) if self.renderer.session_size(session) > max_bytes => {
+            Some(max_bytes)
+                if self.renderer.session_size_bound(session, &event.body) > max_bytes
+                    && self.renderer.session_size(session) > max_bytes =>
+            {
                 Err(SessionError::SessionTooLarge { max_bytes })
             }
             _ => Ok(()),

@@ -199,6 +199,7 @@ async fn openapi_lists_every_route() {
     }
     let ok_headers = &delete["responses"]["200"]["headers"];
     assert!(ok_headers["ETag"].is_object() && ok_headers["Idempotent-Replayed"].is_object(), "{ok_headers}");
+    assert!(ok_headers["Cache-Control"].is_object(), "{ok_headers}");
     let identity_pattern =
         delete["parameters"][1]["schema"]["pattern"].as_str().expect("memberId has a pattern");
     assert!(
