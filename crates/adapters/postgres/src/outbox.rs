@@ -35,7 +35,10 @@ use evo_ports::{
     DeliveryCounts, DeliveryQueue, EventFilter, EventId, EventLog, PendingDelivery, RepositoryError,
     StoredEvent,
 };
-use evo_store_sql::{EventRow, EventSignal, PendingRow, delivery};
+use evo_store_sql::{
+    AccountTurns, EVENTS_PER_ACCOUNT_TURN, EventRow, EventSignal, NEXT_PENDING_ACCOUNT_SQL, NextAccount,
+    PendingRow, Turn, delivery,
+};
 use tokio::sync::Notify;
 
 use crate::config::PgConfig;
@@ -66,6 +69,8 @@ pub(crate) struct EventNews {
     pool: Pool<AsyncPgConnection>,
     signal: EventSignal,
     sequencer: Arc<Notify>,
+    /// The account the last delivery claim ended with: the next one starts after it.
+    claim_cursor: Arc<std::sync::Mutex<String>>,
     _tasks: Arc<AbortOnDrop>,
 }
 
@@ -95,7 +100,13 @@ impl EventNews {
                 signal.clone(),
             )),
         ];
-        Ok(Self { pool, signal, sequencer, _tasks: Arc::new(AbortOnDrop(tasks)) })
+        Ok(Self {
+            pool,
+            signal,
+            sequencer,
+            claim_cursor: Arc::default(),
+            _tasks: Arc::new(AbortOnDrop(tasks)),
+        })
     }
 
     /// A change committed here, its event unnumbered: number it soon.
@@ -356,28 +367,45 @@ impl DeliveryQueue for PgSessionRepository {
         lease_until: Timestamp,
         limit: u32,
     ) -> Result<Vec<PendingDelivery>, RepositoryError> {
-        // The first pending event of each session, numbered, due and not leased; locked rows
-        // (another instance is claiming them right now) are skipped, and the lease keeps
-        // them off every other instance until it ends.
-        let claim = diesel::sql_query(
-            "UPDATE session_events e SET lease_until = $2 FROM ( \
-               SELECT c.account_id, c.session_id, c.seq FROM session_events c \
-               WHERE c.delivery = 1 AND c.id IS NOT NULL AND c.next_attempt_at <= $1 \
-                 AND (c.lease_until IS NULL OR c.lease_until <= $1) \
-                 AND NOT EXISTS (SELECT 1 FROM session_events p WHERE p.account_id = c.account_id \
-                     AND p.session_id = c.session_id AND p.delivery = 1 AND p.seq < c.seq) \
-               ORDER BY c.id LIMIT $3 FOR UPDATE SKIP LOCKED) due \
-             WHERE e.account_id = due.account_id AND e.session_id = due.session_id AND e.seq = due.seq \
-             RETURNING e.id, e.event_type, e.account_id, e.session_id, e.body, e.attempts, e.pending_since",
-        )
-        .bind::<Timestamptz, _>(now)
-        .bind::<Timestamptz, _>(lease_until)
-        .bind::<BigInt, _>(i64::from(limit));
-        let rows: Vec<PendingSqlRow> = in_transaction!(self, |connection| claim.load(connection).await)?;
-        let mut claimed = rows
-            .into_iter()
-            .map(|row| PendingDelivery::try_from(PendingRow::from(row)).map_err(corrupt))
-            .collect::<Result<Vec<_>, _>>()?;
+        // Accounts take turns (evo_store_sql::AccountTurns); in each, the first pending event
+        // of each session, numbered, due and not leased, oldest due first, along the partial
+        // indexes of pending events. Locked rows (another instance is claiming them right
+        // now) are skipped, and the lease keeps them off every other instance until it ends.
+        let start =
+            self.events.claim_cursor.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+        let mut turns = AccountTurns::after_account(start);
+        let mut claimed = Vec::new();
+        while claimed.len() < limit as usize {
+            let next = diesel::sql_query(NEXT_PENDING_ACCOUNT_SQL).bind::<Text, _>(turns.after().to_owned());
+            let found: NextAccount = in_transaction!(self, |connection| next.get_result(connection).await)?;
+            let account = match turns.next(found.account) {
+                Turn::Claim(account) => account,
+                Turn::LookAgain => continue,
+                Turn::Done => break,
+            };
+            let take = EVENTS_PER_ACCOUNT_TURN.min(limit - claimed.len() as u32);
+            let claim = diesel::sql_query(
+                "UPDATE session_events e SET lease_until = $3 FROM ( \
+                   SELECT c.account_id, c.session_id, c.seq FROM session_events c \
+                   WHERE c.account_id = $1 AND c.delivery = 1 AND c.next_attempt_at <= $2 AND c.id IS NOT NULL \
+                     AND (c.lease_until IS NULL OR c.lease_until <= $2) \
+                     AND NOT EXISTS (SELECT 1 FROM session_events p WHERE p.account_id = c.account_id \
+                         AND p.session_id = c.session_id AND p.delivery = 1 AND p.seq < c.seq) \
+                   ORDER BY c.next_attempt_at, c.id LIMIT $4 FOR UPDATE SKIP LOCKED) due \
+                 WHERE e.account_id = due.account_id AND e.session_id = due.session_id AND e.seq = due.seq \
+                 RETURNING e.id, e.event_type, e.account_id, e.session_id, e.body, e.attempts, e.pending_since",
+            )
+            .bind::<Text, _>(account)
+            .bind::<Timestamptz, _>(now)
+            .bind::<Timestamptz, _>(lease_until)
+            .bind::<BigInt, _>(i64::from(take));
+            let rows: Vec<PendingSqlRow> = in_transaction!(self, |connection| claim.load(connection).await)?;
+            turns.claimed(rows.len());
+            for row in rows {
+                claimed.push(PendingDelivery::try_from(PendingRow::from(row)).map_err(corrupt)?);
+            }
+        }
+        *self.events.claim_cursor.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = turns.end();
         claimed.sort_by_key(|pending| pending.event.id);
         Ok(claimed)
     }
@@ -430,7 +458,19 @@ impl DeliveryQueue for PgSessionRepository {
             session_events::last_error.eq(Some(error.to_owned())),
             session_events::lease_until.eq(None::<Timestamp>),
         ));
-        in_transaction!(self, |connection| update.execute(connection).await)?;
+        // The session's later events wait for this one: they are not due before it, so that
+        // claims do not look at them meanwhile (a refused backlog costs claims nothing).
+        let later = diesel::sql_query(
+            "UPDATE session_events t SET next_attempt_at = $2 FROM session_events h \
+             WHERE h.id = $1 AND t.account_id = h.account_id AND t.session_id = h.session_id \
+               AND t.delivery = 1 AND t.seq > h.seq AND t.next_attempt_at < $2",
+        )
+        .bind::<BigInt, _>(number(id))
+        .bind::<Timestamptz, _>(next_attempt_at);
+        in_transaction!(self, |connection| {
+            update.execute(connection).await?;
+            later.execute(connection).await
+        })?;
         Ok(())
     }
 

@@ -121,6 +121,8 @@ pub struct SqliteSessionRepository {
     /// (sleeping up to 100 ms between tries, newcomers first: the c=16 tail ran to a second)
     /// and found their page caches emptied by the others' commits (docs/performance.md).
     writer: Arc<Writer>,
+    /// The account the last delivery claim ended with: the next one starts after it.
+    claim_cursor: Arc<std::sync::Mutex<String>>,
 }
 
 impl std::fmt::Debug for SqliteSessionRepository {
@@ -169,6 +171,7 @@ impl SqliteSessionRepository {
             pool: build_pool(&path_text, &pragmas, config.pool_size, config.busy_timeout)?,
             outbox: Outbox::default(),
             signal: EventSignal::default(),
+            claim_cursor: Arc::default(),
             writer: Writer::start(
                 Box::new(move || {
                     connect(&path_text, &pragmas)

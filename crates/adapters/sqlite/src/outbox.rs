@@ -6,13 +6,16 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Integer, TimestamptzSqlite};
+use diesel::sql_types::{BigInt, Integer, Text, TimestamptzSqlite};
 use evo_domain::Timestamp;
 use evo_ports::{
     DeliveryCounts, DeliveryQueue, EventFilter, EventId, EventLog, PendingDelivery, RepositoryError,
     StoredEvent,
 };
-use evo_store_sql::{EventRow, PendingRow, delivery};
+use evo_store_sql::{
+    AccountTurns, EVENTS_PER_ACCOUNT_TURN, EventRow, NEXT_PENDING_ACCOUNT_SQL, NextAccount, PendingRow, Turn,
+    delivery,
+};
 
 use crate::SqliteSessionRepository;
 use crate::schema::session_events;
@@ -87,34 +90,57 @@ impl DeliveryQueue for SqliteSessionRepository {
         lease_until: Timestamp,
         limit: u32,
     ) -> Result<Vec<PendingDelivery>, RepositoryError> {
-        let rows = self
+        let start = self.claim_cursor.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+        let (rows, end) = self
             .run_writing(move |connection| {
                 connection.immediate_transaction(|connection| {
-                    // The first pending event of each session, if due and not leased: a later
-                    // one waits until the earlier is delivered or dead.
-                    let rows = diesel::sql_query(
-                        "SELECT e.id, e.event_type, e.account_id, e.session_id, e.body, e.attempts, e.pending_since \
-                         FROM session_events e \
-                         WHERE e.delivery = 1 AND e.next_attempt_at <= ?1 \
-                           AND (e.lease_until IS NULL OR e.lease_until <= ?1) \
-                           AND NOT EXISTS (SELECT 1 FROM session_events p WHERE p.delivery = 1 \
-                               AND p.account_id = e.account_id AND p.session_id = e.session_id AND p.id < e.id) \
-                         ORDER BY e.id LIMIT ?2",
-                    )
-                    .bind::<TimestamptzSqlite, _>(now)
-                    .bind::<BigInt, _>(i64::from(limit))
-                    .load::<PendingSqlRow>(connection)?;
-                    let ids: Vec<i64> = rows.iter().map(|row| row.id).collect();
-                    diesel::update(session_events::table.filter(session_events::id.eq_any(&ids)))
-                        .set(session_events::lease_until.eq(Some(lease_until)))
-                        .execute(connection)?;
-                    Ok(rows)
+                    // Accounts take turns (evo_store_sql::AccountTurns); in each, the first
+                    // pending event of each session, if due and not leased (a later one waits
+                    // until the earlier is delivered or dead), oldest due first.
+                    let mut turns = AccountTurns::after_account(start);
+                    let mut rows: Vec<PendingSqlRow> = Vec::new();
+                    while rows.len() < limit as usize {
+                        let found = diesel::sql_query(NEXT_PENDING_ACCOUNT_SQL)
+                            .bind::<Text, _>(turns.after().to_owned())
+                            .get_result::<NextAccount>(connection)?;
+                        let account = match turns.next(found.account) {
+                            Turn::Claim(account) => account,
+                            Turn::LookAgain => continue,
+                            Turn::Done => break,
+                        };
+                        let take = EVENTS_PER_ACCOUNT_TURN.min(limit - rows.len() as u32);
+                        let turn = diesel::sql_query(
+                                "SELECT e.id, e.event_type, e.account_id, e.session_id, e.body, e.attempts, e.pending_since \
+                                 FROM session_events e \
+                                 WHERE e.account_id = ?1 AND e.delivery = 1 AND e.next_attempt_at <= ?2 \
+                                   AND (e.lease_until IS NULL OR e.lease_until <= ?2) \
+                                   AND NOT EXISTS (SELECT 1 FROM session_events p WHERE p.delivery = 1 \
+                                       AND p.account_id = e.account_id AND p.session_id = e.session_id AND p.id < e.id) \
+                                 ORDER BY e.next_attempt_at, e.id LIMIT ?3",
+                            )
+                            .bind::<Text, _>(account)
+                            .bind::<TimestamptzSqlite, _>(now)
+                            .bind::<BigInt, _>(i64::from(take))
+                            .load::<PendingSqlRow>(connection)?;
+                        // Leased at once: the next round does not take them again.
+                        let ids: Vec<i64> = turn.iter().map(|row| row.id).collect();
+                        diesel::update(session_events::table.filter(session_events::id.eq_any(&ids)))
+                            .set(session_events::lease_until.eq(Some(lease_until)))
+                            .execute(connection)?;
+                        turns.claimed(turn.len());
+                        rows.extend(turn);
+                    }
+                    Ok((rows, turns.end()))
                 })
             })
             .await?;
-        rows.into_iter()
+        *self.claim_cursor.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = end;
+        let mut claimed = rows
+            .into_iter()
             .map(|row| PendingDelivery::try_from(PendingRow::from(row)).map_err(corrupt))
-            .collect()
+            .collect::<Result<Vec<_>, _>>()?;
+        claimed.sort_by_key(|pending| pending.event.id);
+        Ok(claimed)
     }
 
     async fn renew_lease(
@@ -178,8 +204,19 @@ impl DeliveryQueue for SqliteSessionRepository {
                     session_events::last_error.eq(Some(error)),
                     session_events::lease_until.eq(None::<Timestamp>),
                 ))
-                .execute(connection)
-                .map(drop)
+                .execute(connection)?;
+            // The session's later events wait for this one: they are not due before it, so
+            // that claims do not look at them meanwhile.
+            diesel::sql_query(
+                "UPDATE session_events SET next_attempt_at = ?2 WHERE delivery = 1 AND id > ?1 \
+                   AND next_attempt_at < ?2 \
+                   AND account_id = (SELECT account_id FROM session_events WHERE id = ?1) \
+                   AND session_id = (SELECT session_id FROM session_events WHERE id = ?1)",
+            )
+            .bind::<BigInt, _>(number(id))
+            .bind::<TimestamptzSqlite, _>(next_attempt_at)
+            .execute(connection)
+            .map(drop)
         })
         .await
     }

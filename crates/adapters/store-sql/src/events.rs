@@ -385,3 +385,167 @@ impl EventSignal {
         *news.borrow()
     }
 }
+
+/// How many due events one claim takes from one account before it turns to the next: an
+/// account's backlog cannot fill a claim while another account waits.
+pub const EVENTS_PER_ACCOUNT_TURN: u32 = 4;
+/// How many accounts one claim looks at, at most (the next claim goes on from there).
+pub const ACCOUNTS_PER_CLAIM: usize = 64;
+
+/// The order in which a claim visits the accounts that have pending events: in account order
+/// from just after the account the previous claim ended with, wrapping round, so that every
+/// account gets its turn (docs/operations.md, "Fair delivery"); a round that claimed anything
+/// is followed by another while the claim has room. The store finds each next account (the
+/// first with a pending event after [`after`](Self::after)), asks [`next`](Self::next) what to
+/// do with it, and says how many events it [`claimed`](Self::claimed) there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountTurns {
+    start: String,
+    after: String,
+    wrapped: bool,
+    visited: usize,
+    claimed_this_round: usize,
+}
+
+/// What a claim does next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Turn {
+    /// Claim up to [`EVENTS_PER_ACCOUNT_TURN`] due events of this account.
+    Claim(String),
+    /// Look for the next account again (the round wrapped to the first account).
+    LookAgain,
+    /// Every account had its turn, or enough were looked at.
+    Done,
+}
+
+impl AccountTurns {
+    /// A round that starts after `start` (the account the previous claim ended with; empty:
+    /// from the first).
+    pub fn after_account(start: String) -> Self {
+        Self { after: start.clone(), start, wrapped: false, visited: 0, claimed_this_round: 0 }
+    }
+
+    /// The last [`Turn::Claim`] took `count` events.
+    pub fn claimed(&mut self, count: usize) {
+        self.claimed_this_round += count;
+    }
+
+    /// The account after which the next account is looked for.
+    pub fn after(&self) -> &str {
+        &self.after
+    }
+
+    /// What to do with `found`, the first account with a pending event after
+    /// [`after`](Self::after) (`None`: there is none).
+    pub fn next(&mut self, found: Option<String>) -> Turn {
+        if self.visited >= ACCOUNTS_PER_CLAIM {
+            return Turn::Done;
+        }
+        match found {
+            None if self.wrapped || self.start.is_empty() => self.round_over(),
+            None => {
+                self.wrapped = true;
+                self.after.clear();
+                Turn::LookAgain
+            }
+            Some(account) if self.wrapped && account > self.start => self.round_over(),
+            Some(account) => {
+                self.visited += 1;
+                self.after.clone_from(&account);
+                Turn::Claim(account)
+            }
+        }
+    }
+
+    /// Every account had its turn: another round if this one claimed anything (the caller
+    /// stops when it has enough), else done.
+    fn round_over(&mut self) -> Turn {
+        if self.claimed_this_round == 0 {
+            return Turn::Done;
+        }
+        let (start, visited) = (std::mem::take(&mut self.after), self.visited);
+        *self = Self { visited, ..Self::after_account(start) };
+        Turn::LookAgain
+    }
+
+    /// Where the next claim starts: after the last account this one visited.
+    pub fn end(self) -> String {
+        self.after
+    }
+}
+
+/// The next account with a pending event after `after` (`$1` / `?1`), along
+/// `session_events_due_idx` (a literal state: a partial index is matched only against
+/// constants).
+pub const NEXT_PENDING_ACCOUNT_SQL: &str =
+    "SELECT min(account_id) AS account FROM session_events WHERE delivery = 1 AND account_id > $1";
+
+/// The row of [`NEXT_PENDING_ACCOUNT_SQL`].
+#[derive(Debug, diesel::QueryableByName)]
+pub struct NextAccount {
+    /// The account, when there is one.
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+    pub account: Option<String>,
+}
+
+#[cfg(test)]
+mod turn_tests {
+    use super::*;
+
+    /// Plays a claim over `accounts` (those with pending events) from `start`, where every
+    /// account has `due` events to give, until `limit` are claimed.
+    fn claim(accounts: &[&str], start: &str, due: usize, limit: usize) -> (Vec<String>, String) {
+        let mut turns = AccountTurns::after_account(start.to_owned());
+        let mut claimed = Vec::new();
+        while claimed.len() < limit {
+            let found = accounts.iter().find(|a| **a > turns.after()).map(|a| (*a).to_owned());
+            match turns.next(found) {
+                Turn::Claim(account) => {
+                    let taken = claimed.iter().filter(|a| **a == account).count();
+                    let take = due.saturating_sub(taken).min(1);
+                    claimed.extend(std::iter::repeat_n(account, take));
+                    turns.claimed(take);
+                }
+                Turn::LookAgain => {}
+                Turn::Done => break,
+            }
+        }
+        (claimed, turns.end())
+    }
+
+    /// One round: every account visited once, none with anything due.
+    fn round(accounts: &[&str], start: &str) -> (Vec<String>, String) {
+        let mut turns = AccountTurns::after_account(start.to_owned());
+        let mut visited = Vec::new();
+        loop {
+            let found = accounts.iter().find(|a| **a > turns.after()).map(|a| (*a).to_owned());
+            match turns.next(found) {
+                Turn::Claim(account) => visited.push(account),
+                Turn::LookAgain => {}
+                Turn::Done => return (visited, turns.end()),
+            }
+        }
+    }
+
+    #[test]
+    fn rounds_go_on_while_they_claim_and_the_claim_has_room() {
+        let (claimed, _) = claim(&["a", "b"], "", 3, 10);
+        assert_eq!(claimed, ["a", "b", "a", "b", "a", "b"], "one each a round, until none is left");
+        let (claimed, end) = claim(&["a", "b", "c"], "a", 5, 4);
+        assert_eq!(claimed, ["b", "c", "a", "b"], "stops at the limit");
+        assert_eq!(end, "b", "and the next claim goes on after the last account served");
+    }
+
+    #[test]
+    fn a_round_visits_every_account_once_from_after_the_last_one_served() {
+        assert_eq!(round(&["a", "b", "c"], ""), (vec!["a".into(), "b".into(), "c".into()], "c".into()));
+        assert_eq!(round(&["a", "b", "c"], "a"), (vec!["b".into(), "c".into(), "a".into()], "a".into()));
+        assert_eq!(round(&["a", "b", "c"], "bb"), (vec!["c".into(), "a".into(), "b".into()], "b".into()));
+        assert_eq!(round(&[], "b"), (vec![], String::new()));
+        let many: Vec<String> = (0..100).map(|n| format!("acct{n:03}")).collect();
+        let many: Vec<&str> = many.iter().map(String::as_str).collect();
+        let (first, end) = round(&many, "");
+        assert_eq!((first.len(), end.as_str()), (ACCOUNTS_PER_CLAIM, "acct063"), "at most 64 a claim");
+        assert_eq!(round(&many, &end).0[0], "acct064", "the next claim goes on from there");
+    }
+}

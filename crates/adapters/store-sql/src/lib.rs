@@ -29,8 +29,9 @@ use serde_json::{Map, Value};
 
 pub use change::{ChangeRequest, ChangeWrites, LoadedSession, MemberWrite, Refusal, decide};
 pub use events::{
-    EventRecord, EventRow, EventSignal, MAX_EVENTS_PAGE_BYTES, Outbox, PendingRow, SummaryRenderer, delivery,
-    events_within_page, octet_length,
+    ACCOUNTS_PER_CLAIM, AccountTurns, EVENTS_PER_ACCOUNT_TURN, EventRecord, EventRow, EventSignal,
+    MAX_EVENTS_PAGE_BYTES, NEXT_PENDING_ACCOUNT_SQL, NextAccount, Outbox, PendingRow, SummaryRenderer, Turn,
+    delivery, events_within_page, octet_length,
 };
 pub use keys::KeyRecord;
 

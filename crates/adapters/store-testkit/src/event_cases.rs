@@ -287,3 +287,31 @@ pub async fn events_are_read_in_pages_of_at_most_a_mebibyte(repo: Repo) {
     }
     assert_eq!(pages, [1, 1, 2], "600 KiB, 600 KiB, then 600 KiB with the small removal");
 }
+
+/// Accounts take turns: a backlog of due events in one account does not fill a claim while
+/// another account has a due event (a round takes at most 4 events of one account), a claim
+/// still fills up from the backlog when there is room, and the next claims go on until every
+/// event was claimed once.
+pub async fn delivery_takes_turns_between_accounts(repo: Repo) {
+    for _ in 0..12 {
+        insert(&repo, &chat(&["+15551234567", "ann@example.com"])).await;
+    }
+    let mut late = chat(&["+15557654321", "bob@example.com"]).into_data();
+    late.account_id = AccountId::parse("zz-late").expect("account");
+    let late = Session::restore(late);
+    insert(&repo, &late).await;
+    readable_events(&repo, &EventFilter::All, 13).await;
+
+    let first = repo.claim_due(at(100), at(130), 8).await.expect("claim");
+    assert!(
+        first.iter().any(|p| p.event.session_id == late.id.as_str()),
+        "the other account's event is in the first claim, though 12 older events wait"
+    );
+    assert_eq!(first.len(), 8, "rounds go on while the claim has room");
+    let mut claimed: Vec<EventId> = first.iter().map(|p| p.event.id).collect();
+    for _ in 0..5 {
+        claimed.extend(repo.claim_due(at(100), at(130), 8).await.expect("claim").iter().map(|p| p.event.id));
+    }
+    let distinct: BTreeSet<EventId> = claimed.iter().copied().collect();
+    assert_eq!((claimed.len(), distinct.len()), (13, 13), "every event claimed once");
+}

@@ -67,6 +67,7 @@ macro_rules! repository_contract_tests {
             delivery_hands_out_each_sessions_events_in_order,
             concurrent_claims_never_hand_out_one_event_twice,
             events_are_read_in_pages_of_at_most_a_mebibyte,
+            delivery_takes_turns_between_accounts,
         );
     };
     (@events $factory:expr; $($case:ident),+ $(,)?) => {

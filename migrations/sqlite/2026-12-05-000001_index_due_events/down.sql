@@ -1,0 +1,2 @@
+DROP INDEX session_events_pending_session_idx;
+DROP INDEX session_events_due_idx;
