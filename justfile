@@ -40,6 +40,16 @@ explain:
 bench-sqlite *ARGS:
     bench/sqlite.sh {{ARGS}}
 
+# What idle live streams cost: memory per stream, one store read per event (see docs/reliability.md)
+bench-streams N="10000":
+    cargo build --release --locked -p evo-server --bin evo-sessions
+    CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-target} python3 bench/streams.py {{N}}
+
+# One account's refused webhook backlog against another account's next event (see docs/reliability.md)
+bench-fairness N="100000":
+    cargo build --release --locked -p evo-server --bin evo-sessions
+    CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-target} python3 bench/delivery_fairness.py {{N}}
+
 # Everything CI runs
 ci:
     .ci/run
