@@ -34,6 +34,10 @@ pub const STREAMS_OPEN: &str = "evo_streams_open";
 /// reader of new events; `replay`: a stream catching up).
 pub const STREAM_READS_TOTAL: &str = "evo_stream_store_reads_total";
 
+/// [`EventHub::subscribe`]'s number while the reader does not know yet where it starts: every
+/// stream replays from the store meanwhile.
+pub(crate) const NOT_READY: EventId = EventId::MAX;
+
 /// How many streams may be open on this instance.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StreamLimits {
@@ -53,7 +57,8 @@ impl Default for StreamLimits {
 pub(crate) struct EventHub {
     streams: Arc<dyn EventStreams>,
     fan_out: broadcast::Sender<Arc<StoredEvent>>,
-    /// The number of the last event handed to the fan-out.
+    /// The number of the last event handed to the fan-out; [`NOT_READY`] until the reader
+    /// knows where it starts.
     published: AtomicU64,
     /// Since when the reader's reads fail (`None`: they work).
     failing_since: Mutex<Option<Instant>>,
@@ -110,7 +115,7 @@ impl EventHub {
         let hub = Arc::new(Self {
             streams,
             fan_out,
-            published: AtomicU64::new(0),
+            published: AtomicU64::new(NOT_READY),
             failing_since: Mutex::new(None),
             open: Mutex::new(OpenStreams::default()),
             limits,
@@ -137,10 +142,16 @@ impl EventHub {
 
     /// A receiver of every event the reader hands out from now on, and the number of the last
     /// event handed out before it: what is at or below that number a stream must replay from
-    /// the store, what is above comes through the receiver.
+    /// the store, what is above comes through the receiver ([`NOT_READY`]: replay everything,
+    /// and go on replaying until the reader is ready).
     pub(crate) fn subscribe(&self) -> (broadcast::Receiver<Arc<StoredEvent>>, EventId) {
         let receiver = self.fan_out.subscribe();
         (receiver, self.published.load(Ordering::SeqCst))
+    }
+
+    /// Whether the reader knows where it starts (before, a stream cannot rely on it).
+    pub(crate) fn is_ready(&self) -> bool {
+        self.published.load(Ordering::SeqCst) != NOT_READY
     }
 
     /// How long the reader's reads have been failing.

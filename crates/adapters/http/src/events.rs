@@ -187,6 +187,7 @@ async fn open(
         last_frame: tokio::time::Instant::now(),
         ends_at,
         failing_since: None,
+        retry_at: None,
         backoff: FIRST_BACKOFF,
         draining: state.draining.clone(),
         _permit: permit,
@@ -212,6 +213,8 @@ struct Cursor {
     ends_at: Option<tokio::time::Instant>,
     /// Since when the replay's reads fail.
     failing_since: Option<tokio::time::Instant>,
+    /// When a failed replay reads again.
+    retry_at: Option<tokio::time::Instant>,
     backoff: Duration,
     draining: Arc<std::sync::atomic::AtomicBool>,
     _permit: StreamPermit,
@@ -258,7 +261,15 @@ impl Cursor {
         let deadline = (self.last_frame + HEARTBEAT)
             .min(self.ends_at.unwrap_or(tokio::time::Instant::now() + HEARTBEAT));
         if self.replaying {
-            return self.replay(deadline).await;
+            // A failed read waits out its backoff; a keep-alive falls due meanwhile.
+            if let Some(retry_at) = self.retry_at.filter(|at| *at > tokio::time::Instant::now()) {
+                if retry_at >= deadline {
+                    tokio::time::sleep_until(deadline).await;
+                    return self.quiet();
+                }
+                tokio::time::sleep_until(retry_at).await;
+            }
+            return self.replay().await;
         }
         tokio::select! {
             received = self.live.recv() => match received {
@@ -280,20 +291,23 @@ impl Cursor {
         }
     }
 
-    /// One page of the store after the last event sent; back to the fan-out once a page is
-    /// empty. Failing reads back off (doubling) and end the stream after 2 minutes.
-    async fn replay(&mut self, deadline: tokio::time::Instant) -> Step {
+    /// One page of the store after the last event sent; back to the fan-out once a page read
+    /// after the reader was ready is empty (before, the reader might start after events this
+    /// stream has not read: it reads again a second later). Failing reads back off (1 s,
+    /// doubling, up to 30 s) and end the stream after 2 minutes.
+    async fn replay(&mut self) -> Step {
+        let hub_ready = self.hub.is_ready();
         let page = self.hub.store().events_after(&self.filter, self.sent, REPLAY_PAGE).await;
         metrics::counter!(crate::event_hub::STREAM_READS_TOTAL, "by" => "replay").increment(1);
         match page {
             Ok(page) if page.is_empty() => {
-                self.replaying = false;
-                self.failing_since = None;
+                self.replaying = !hub_ready;
+                let again = (!hub_ready).then(|| tokio::time::Instant::now() + FIRST_BACKOFF);
+                (self.failing_since, self.retry_at, self.backoff) = (None, again, FIRST_BACKOFF);
                 Step::Again
             }
             Ok(page) => {
-                self.failing_since = None;
-                self.backoff = FIRST_BACKOFF;
+                (self.failing_since, self.retry_at, self.backoff) = (None, None, FIRST_BACKOFF);
                 self.sent = page.last().map_or(self.sent, |event| event.id);
                 self.pending.extend(page.into_iter().map(Arc::new));
                 Step::Again
@@ -306,13 +320,8 @@ impl Cursor {
                     return Step::End;
                 }
                 tracing::debug!(%error, "a live stream could not read the outbox; backing off");
-                let pause = self.backoff;
+                self.retry_at = Some(now + self.backoff);
                 self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
-                if now + pause >= deadline {
-                    tokio::time::sleep_until(deadline).await;
-                    return self.quiet();
-                }
-                tokio::time::sleep(pause).await;
                 Step::Again
             }
         }

@@ -7,4 +7,5 @@ mod formats;
 mod hardening;
 mod operational;
 mod routes;
+mod streams;
 mod support;
