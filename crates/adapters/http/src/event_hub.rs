@@ -210,6 +210,8 @@ async fn read_new_events(hub: std::sync::Weak<EventHub>) {
         }
         if strong.fan_out.receiver_count() == 0 {
             strong.published.store(last, Ordering::SeqCst);
+            // Failures are measured while reading: an idle reader knows of none.
+            strong.set_failing(false);
             let streams = Arc::clone(&strong.streams);
             drop(strong);
             known = streams.wait_for_events_after(known.max(last), READ_PATIENCE).await.max(known);
@@ -222,14 +224,17 @@ async fn read_new_events(hub: std::sync::Weak<EventHub>) {
         match read {
             Ok(events) => {
                 backoff = FIRST_BACKOFF;
-                let full = events.len() == READ_PAGE as usize;
+                // A page is cut at its count or at 1 MiB: read on while it brought anything
+                // and more is known to be readable.
+                let more = events.len() == READ_PAGE as usize;
+                let read_any = !events.is_empty();
                 for event in events {
                     last = event.id;
                     strong.published.store(last, Ordering::SeqCst);
                     // No stream listening is no error: the event is in the store.
                     let _ = strong.fan_out.send(Arc::new(event));
                 }
-                if full {
+                if more || (read_any && last < known) {
                     continue;
                 }
             }

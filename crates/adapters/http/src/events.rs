@@ -190,6 +190,7 @@ async fn open(
         retry_at: None,
         backoff: FIRST_BACKOFF,
         draining: state.draining.clone(),
+        opened: std::time::Instant::now(),
         _permit: permit,
     };
     Ok(HttpResponse::Ok()
@@ -217,6 +218,8 @@ struct Cursor {
     retry_at: Option<tokio::time::Instant>,
     backoff: Duration,
     draining: Arc<std::sync::atomic::AtomicBool>,
+    /// When the stream opened (the reader's failures are timed on the same clock).
+    opened: std::time::Instant,
     _permit: StreamPermit,
 }
 
@@ -253,7 +256,8 @@ impl Cursor {
         if self.draining.load(Ordering::SeqCst) || self.ends_at.is_some_and(|end| now >= end) {
             return Step::End;
         }
-        if self.hub.failing_for() >= GIVE_UP_AFTER {
+        // The reader's failures count only from this stream's opening on.
+        if self.hub.failing_for().min(self.opened.elapsed()) >= GIVE_UP_AFTER {
             tracing::info!("a live stream ends: its events could not be read for 2 minutes");
             return Step::End;
         }

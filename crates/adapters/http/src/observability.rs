@@ -299,6 +299,8 @@ pub async fn cors(
         }
         CorsGrant::Anyone => {
             headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+            // A listed origin gets another answer: caches must keep them apart.
+            headers.append(header::VARY, HeaderValue::from_static("Origin"));
         }
     }
     Ok(response)

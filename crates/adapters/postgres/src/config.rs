@@ -23,8 +23,8 @@ pub struct PgConfig {
     /// Whether to cache prepared statements per connection. Turn off behind PgBouncer in
     /// transaction mode (older than 1.21), where a connection's prepared statements vanish.
     pub prepared_statement_cache: bool,
-    /// Connections of the outbox's own pool (webhook delivery, live streams); numbering has
-    /// one more of its own.
+    /// Connections of the outbox's own pool (live streams); numbering and webhook delivery
+    /// have one more each of their own.
     pub events_pool_size: usize,
     /// Where the event listener connects (`LISTEN` needs PostgreSQL itself, not PgBouncer
     /// in transaction mode); `None`: [`url`](Self::url).

@@ -26,6 +26,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use diesel::pg::Pg;
 use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Integer, Text, Timestamptz};
 use diesel_async::pooled_connection::deadpool::Pool;
@@ -36,8 +37,8 @@ use evo_ports::{
     StoredEvent,
 };
 use evo_store_sql::{
-    AccountTurns, EVENTS_PER_ACCOUNT_TURN, EventRow, EventSignal, NEXT_PENDING_ACCOUNT_SQL, NextAccount,
-    PendingRow, Turn, delivery,
+    AccountTurns, EVENTS_PER_ACCOUNT_TURN, EventRow, EventSignal, NEXT_PENDING_ACCOUNT_SQL,
+    NEXT_PENDING_ACCOUNT_UP_TO_SQL, NextAccount, PendingRow, Turn, delivery,
 };
 use tokio::sync::Notify;
 
@@ -66,7 +67,11 @@ diesel::define_sql_function! {
 /// listener.
 #[derive(Clone)]
 pub(crate) struct EventNews {
+    /// Reading events: the streams' reader and replays.
     pool: Pool<AsyncPgConnection>,
+    /// Webhook delivery's own connection: claims, lease renewals and records never wait
+    /// behind a burst of stream replays (a lease lapses after 10 s without a renewal).
+    delivery: Pool<AsyncPgConnection>,
     signal: EventSignal,
     sequencer: Arc<Notify>,
     /// The account the last delivery claim ended with: the next one starts after it.
@@ -88,9 +93,10 @@ impl EventNews {
     /// Builds the pool and starts the sequencer and the listener on the current runtime.
     pub(crate) fn start(config: &PgConfig) -> Result<Self, PgStoreError> {
         let pool = build_pool(&PgConfig { pool_size: config.events_pool_size.max(1), ..config.clone() })?;
-        // The sequencer's connection is its own: reading events (streams, delivery) and
-        // numbering them never wait behind each other.
+        // The sequencer's connection is its own, and so is delivery's: reading events for
+        // streams, numbering them and delivering them never wait behind each other.
         let numbering = build_pool(&PgConfig { pool_size: 1, ..config.clone() })?;
+        let delivery = build_pool(&PgConfig { pool_size: 1, ..config.clone() })?;
         let signal = EventSignal::default();
         let sequencer = Arc::new(Notify::new());
         let tasks = vec![
@@ -102,6 +108,7 @@ impl EventNews {
         ];
         Ok(Self {
             pool,
+            delivery,
             signal,
             sequencer,
             claim_cursor: Arc::default(),
@@ -289,25 +296,18 @@ fn corrupt(error: evo_store_sql::CorruptRow) -> RepositoryError {
     RepositoryError::Internal(error.to_string())
 }
 
-/// Runs `$work` (an expression over `connection`) in a transaction of the outbox's pool:
-/// without the statement cache (PgBouncer in transaction mode) a statement is prepared and
-/// then executed, and both must reach the same server.
+/// Runs `$work` (an expression over `connection`) in a transaction on a connection of `$pool`
+/// (the streams' or delivery's): without the statement cache (PgBouncer in transaction mode) a
+/// statement is prepared and then executed, and both must reach the same server.
 macro_rules! in_transaction {
-    ($repository:expr, |$connection:ident| $work:expr) => {{
-        let mut pooled = $repository.events_connection().await?;
+    ($pool:expr, |$connection:ident| $work:expr) => {{
+        let mut pooled =
+            $pool.get().await.map_err(|e| crate::error::pool_failure(e).into_repository_error())?;
         pooled
             .transaction::<_, diesel::result::Error, _>(async |$connection| $work)
             .await
             .map_err(|e| failed(&e))
     }};
-}
-
-impl PgSessionRepository {
-    async fn events_connection(
-        &self,
-    ) -> Result<diesel_async::pooled_connection::deadpool::Object<AsyncPgConnection>, RepositoryError> {
-        self.events.pool.get().await.map_err(|e| crate::error::pool_failure(e).into_repository_error())
-    }
 }
 
 #[async_trait]
@@ -327,16 +327,23 @@ impl EventLog for PgSessionRepository {
             limit,
             (session_events::id, octet_length(session_events::body))
         );
-        let rows: Vec<(Option<i64>, String, String, String, String)> = in_transaction!(self, |connection| {
-            let sizes: Vec<(Option<i64>, i32)> = sizes.load(connection).await?;
-            if sizes.is_empty() {
-                return Ok(Vec::new());
-            }
-            let fit = events_within_page(sizes.into_iter().map(|(_, size)| size));
-            events_after_query!(session_events, number(after), filter, fit, event_columns!(session_events))
+        let rows: Vec<(Option<i64>, String, String, String, String)> =
+            in_transaction!(self.events.pool, |connection| {
+                let sizes: Vec<(Option<i64>, i32)> = sizes.load(connection).await?;
+                if sizes.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let fit = events_within_page(sizes.into_iter().map(|(_, size)| size));
+                events_after_query!(
+                    session_events,
+                    number(after),
+                    filter,
+                    fit,
+                    event_columns!(session_events)
+                )
                 .load(connection)
                 .await
-        })?;
+            })?;
         rows.into_iter()
             .map(|(id, event_type, account_id, session_id, body)| {
                 let row = EventRow { id: id.unwrap_or_default(), event_type, account_id, session_id, body };
@@ -346,7 +353,7 @@ impl EventLog for PgSessionRepository {
     }
 
     async fn last_event_id(&self) -> Result<EventId, RepositoryError> {
-        let last: Option<i64> = in_transaction!(self, |connection| {
+        let last: Option<i64> = in_transaction!(self.events.pool, |connection| {
             session_events::table.select(diesel::dsl::max(session_events::id)).first(connection).await
         })?;
         Ok(last.and_then(|id| EventId::try_from(id).ok()).unwrap_or(0))
@@ -376,8 +383,16 @@ impl DeliveryQueue for PgSessionRepository {
         let mut turns = AccountTurns::after_account(start);
         let mut claimed = Vec::new();
         while claimed.len() < limit as usize {
-            let next = diesel::sql_query(NEXT_PENDING_ACCOUNT_SQL).bind::<Text, _>(turns.after().to_owned());
-            let found: NextAccount = in_transaction!(self, |connection| next.get_result(connection).await)?;
+            let after = turns.after().to_owned();
+            let next = match turns.up_to() {
+                None => diesel::sql_query(NEXT_PENDING_ACCOUNT_SQL).into_boxed::<Pg>().bind::<Text, _>(after),
+                Some(up_to) => diesel::sql_query(NEXT_PENDING_ACCOUNT_UP_TO_SQL)
+                    .into_boxed::<Pg>()
+                    .bind::<Text, _>(after)
+                    .bind::<Text, _>(up_to.to_owned()),
+            };
+            let found: NextAccount =
+                in_transaction!(self.events.delivery, |connection| next.get_result(connection).await)?;
             let account = match turns.next(found.account) {
                 Turn::Claim(account) => account,
                 Turn::LookAgain => continue,
@@ -399,7 +414,8 @@ impl DeliveryQueue for PgSessionRepository {
             .bind::<Timestamptz, _>(now)
             .bind::<Timestamptz, _>(lease_until)
             .bind::<BigInt, _>(i64::from(take));
-            let rows: Vec<PendingSqlRow> = in_transaction!(self, |connection| claim.load(connection).await)?;
+            let rows: Vec<PendingSqlRow> =
+                in_transaction!(self.events.delivery, |connection| claim.load(connection).await)?;
             turns.claimed(rows.len());
             for row in rows {
                 claimed.push(PendingDelivery::try_from(PendingRow::from(row)).map_err(corrupt)?);
@@ -428,7 +444,8 @@ impl DeliveryQueue for PgSessionRepository {
         )
         .set(session_events::lease_until.eq(Some(lease_until)))
         .returning(session_events::id);
-        let renewed: Vec<Option<i64>> = in_transaction!(self, |connection| renew.load(connection).await)?;
+        let renewed: Vec<Option<i64>> =
+            in_transaction!(self.events.delivery, |connection| renew.load(connection).await)?;
         Ok(renewed.into_iter().flatten().filter_map(|id| EventId::try_from(id).ok()).collect())
     }
 
@@ -441,7 +458,7 @@ impl DeliveryQueue for PgSessionRepository {
             session_events::delivery.eq(delivery::DELIVERED),
             session_events::lease_until.eq(None::<Timestamp>),
         ));
-        in_transaction!(self, |connection| update.execute(connection).await)?;
+        in_transaction!(self.events.delivery, |connection| update.execute(connection).await)?;
         Ok(())
     }
 
@@ -467,7 +484,7 @@ impl DeliveryQueue for PgSessionRepository {
         )
         .bind::<BigInt, _>(number(id))
         .bind::<Timestamptz, _>(next_attempt_at);
-        in_transaction!(self, |connection| {
+        in_transaction!(self.events.delivery, |connection| {
             update.execute(connection).await?;
             later.execute(connection).await
         })?;
@@ -481,7 +498,7 @@ impl DeliveryQueue for PgSessionRepository {
             session_events::last_error.eq(Some(error.to_owned())),
             session_events::lease_until.eq(None::<Timestamp>),
         ));
-        in_transaction!(self, |connection| update.execute(connection).await)?;
+        in_transaction!(self.events.delivery, |connection| update.execute(connection).await)?;
         Ok(())
     }
 
@@ -495,14 +512,14 @@ impl DeliveryQueue for PgSessionRepository {
             session_events::pending_since.eq(now),
             session_events::next_attempt_at.eq(now),
         ));
-        let sent = in_transaction!(self, |connection| update.execute(connection).await)?;
+        let sent = in_transaction!(self.events.delivery, |connection| update.execute(connection).await)?;
         Ok(sent as u64)
     }
 
     async fn delivery_counts(&self) -> Result<DeliveryCounts, RepositoryError> {
         let query = diesel::sql_query(delivery::COUNTS_SQL);
         let counts: delivery::CountsRow =
-            in_transaction!(self, |connection| query.get_result(connection).await)?;
+            in_transaction!(self.events.delivery, |connection| query.get_result(connection).await)?;
         Ok(counts.into())
     }
 
@@ -513,7 +530,7 @@ impl DeliveryQueue for PgSessionRepository {
         )
         .bind::<Timestamptz, _>(before)
         .bind::<BigInt, _>(i64::from(limit));
-        let purged = in_transaction!(self, |connection| purge.execute(connection).await)?;
+        let purged = in_transaction!(self.events.delivery, |connection| purge.execute(connection).await)?;
         Ok(purged as u64)
     }
 
@@ -526,7 +543,7 @@ impl DeliveryQueue for PgSessionRepository {
         ))
         .bind::<Timestamptz, _>(before)
         .bind::<BigInt, _>(i64::from(limit));
-        let purged = in_transaction!(self, |connection| purge.execute(connection).await)?;
+        let purged = in_transaction!(self.events.delivery, |connection| purge.execute(connection).await)?;
         Ok(purged as u64)
     }
 }

@@ -13,8 +13,8 @@ use evo_ports::{
     StoredEvent,
 };
 use evo_store_sql::{
-    AccountTurns, EVENTS_PER_ACCOUNT_TURN, EventRow, NEXT_PENDING_ACCOUNT_SQL, NextAccount, PendingRow, Turn,
-    delivery,
+    AccountTurns, EVENTS_PER_ACCOUNT_TURN, EventRow, NEXT_PENDING_ACCOUNT_SQL,
+    NEXT_PENDING_ACCOUNT_UP_TO_SQL, NextAccount, PendingRow, Turn, delivery,
 };
 
 use crate::SqliteSessionRepository;
@@ -100,9 +100,16 @@ impl DeliveryQueue for SqliteSessionRepository {
                     let mut turns = AccountTurns::after_account(start);
                     let mut rows: Vec<PendingSqlRow> = Vec::new();
                     while rows.len() < limit as usize {
-                        let found = diesel::sql_query(NEXT_PENDING_ACCOUNT_SQL)
-                            .bind::<Text, _>(turns.after().to_owned())
-                            .get_result::<NextAccount>(connection)?;
+                        let after = turns.after().to_owned();
+                        let found = match turns.up_to() {
+                            None => diesel::sql_query(NEXT_PENDING_ACCOUNT_SQL)
+                                .bind::<Text, _>(after)
+                                .get_result::<NextAccount>(connection)?,
+                            Some(up_to) => diesel::sql_query(NEXT_PENDING_ACCOUNT_UP_TO_SQL)
+                                .bind::<Text, _>(after)
+                                .bind::<Text, _>(up_to.to_owned())
+                                .get_result::<NextAccount>(connection)?,
+                        };
                         let account = match turns.next(found.account) {
                             Turn::Claim(account) => account,
                             Turn::LookAgain => continue,

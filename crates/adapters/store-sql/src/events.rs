@@ -396,8 +396,10 @@ pub const ACCOUNTS_PER_CLAIM: usize = 64;
 /// from just after the account the previous claim ended with, wrapping round, so that every
 /// account gets its turn (docs/operations.md, "Fair delivery"); a round that claimed anything
 /// is followed by another while the claim has room. The store finds each next account (the
-/// first with a pending event after [`after`](Self::after)), asks [`next`](Self::next) what to
-/// do with it, and says how many events it [`claimed`](Self::claimed) there.
+/// first with a pending event after [`after`](Self::after), and not past
+/// [`up_to`](Self::up_to) when there is one), asks [`next`](Self::next) what to do with it, and
+/// says how many events it [`claimed`](Self::claimed) there. Every comparison of accounts is
+/// the store's (its collation), none is made here.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AccountTurns {
     start: String,
@@ -435,8 +437,13 @@ impl AccountTurns {
         &self.after
     }
 
+    /// The last account the next one may be (once the round wrapped: the round's start).
+    pub fn up_to(&self) -> Option<&str> {
+        self.wrapped.then_some(self.start.as_str())
+    }
+
     /// What to do with `found`, the first account with a pending event after
-    /// [`after`](Self::after) (`None`: there is none).
+    /// [`after`](Self::after) and up to [`up_to`](Self::up_to) (`None`: there is none).
     pub fn next(&mut self, found: Option<String>) -> Turn {
         if self.visited >= ACCOUNTS_PER_CLAIM {
             return Turn::Done;
@@ -448,7 +455,6 @@ impl AccountTurns {
                 self.after.clear();
                 Turn::LookAgain
             }
-            Some(account) if self.wrapped && account > self.start => self.round_over(),
             Some(account) => {
                 self.visited += 1;
                 self.after.clone_from(&account);
@@ -474,11 +480,13 @@ impl AccountTurns {
     }
 }
 
-/// The next account with a pending event after `after` (`$1` / `?1`), along
-/// `session_events_due_idx` (a literal state: a partial index is matched only against
-/// constants).
+/// The next account with a pending event after `$1`, along `session_events_due_idx` (a literal
+/// state: a partial index is matched only against constants).
 pub const NEXT_PENDING_ACCOUNT_SQL: &str =
     "SELECT min(account_id) AS account FROM session_events WHERE delivery = 1 AND account_id > $1";
+/// [`NEXT_PENDING_ACCOUNT_SQL`], and not past `$2` ([`AccountTurns::up_to`]).
+pub const NEXT_PENDING_ACCOUNT_UP_TO_SQL: &str = "SELECT min(account_id) AS account FROM session_events \
+     WHERE delivery = 1 AND account_id > $1 AND account_id <= $2";
 
 /// The row of [`NEXT_PENDING_ACCOUNT_SQL`].
 #[derive(Debug, diesel::QueryableByName)]
@@ -492,13 +500,22 @@ pub struct NextAccount {
 mod turn_tests {
     use super::*;
 
+    /// What the store's query finds: the first of `accounts` (sorted) after `after`, not past
+    /// `up_to`.
+    fn next_of(accounts: &[&str], turns: &AccountTurns) -> Option<String> {
+        accounts
+            .iter()
+            .find(|a| **a > turns.after() && turns.up_to().is_none_or(|up_to| **a <= up_to))
+            .map(|a| (*a).to_owned())
+    }
+
     /// Plays a claim over `accounts` (those with pending events) from `start`, where every
     /// account has `due` events to give, until `limit` are claimed.
     fn claim(accounts: &[&str], start: &str, due: usize, limit: usize) -> (Vec<String>, String) {
         let mut turns = AccountTurns::after_account(start.to_owned());
         let mut claimed = Vec::new();
         while claimed.len() < limit {
-            let found = accounts.iter().find(|a| **a > turns.after()).map(|a| (*a).to_owned());
+            let found = next_of(accounts, &turns);
             match turns.next(found) {
                 Turn::Claim(account) => {
                     let taken = claimed.iter().filter(|a| **a == account).count();
@@ -518,7 +535,7 @@ mod turn_tests {
         let mut turns = AccountTurns::after_account(start.to_owned());
         let mut visited = Vec::new();
         loop {
-            let found = accounts.iter().find(|a| **a > turns.after()).map(|a| (*a).to_owned());
+            let found = next_of(accounts, &turns);
             match turns.next(found) {
                 Turn::Claim(account) => visited.push(account),
                 Turn::LookAgain => {}

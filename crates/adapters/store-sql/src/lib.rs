@@ -30,8 +30,8 @@ use serde_json::{Map, Value};
 pub use change::{ChangeRequest, ChangeWrites, LoadedSession, MemberWrite, Refusal, decide};
 pub use events::{
     ACCOUNTS_PER_CLAIM, AccountTurns, EVENTS_PER_ACCOUNT_TURN, EventRecord, EventRow, EventSignal,
-    MAX_EVENTS_PAGE_BYTES, NEXT_PENDING_ACCOUNT_SQL, NextAccount, Outbox, PendingRow, SummaryRenderer, Turn,
-    delivery, events_within_page, octet_length,
+    MAX_EVENTS_PAGE_BYTES, NEXT_PENDING_ACCOUNT_SQL, NEXT_PENDING_ACCOUNT_UP_TO_SQL, NextAccount, Outbox,
+    PendingRow, SummaryRenderer, Turn, delivery, events_within_page, octet_length,
 };
 pub use keys::KeyRecord;
 

@@ -150,8 +150,8 @@ pub struct WebhookConfig {
     /// How long one POST may take, answer included.
     pub request_timeout: Duration,
     /// How long a claim keeps other workers off its events unless renewed: the worker renews
-    /// it every third of it while it works, and starts no attempt (and drops the one under
-    /// way) once it has passed unrenewed.
+    /// it every third of it while it works, and starts no attempt (and stops waiting for the
+    /// one under way) once it has passed unrenewed.
     pub lease: Duration,
     /// How many due events one claim takes.
     pub batch_size: u32,

@@ -253,8 +253,9 @@ impl<Q: DeliveryQueue + ?Sized> DeliveryWorker<Q> {
                 break;
             }
             // Past the lease's end another worker may hold the event: an attempt then could
-            // run beside its attempt, so none starts, and one under way is dropped (it is
-            // retried by whoever claims the event next: at-least-once).
+            // run beside its attempt, so none starts, and the worker stops waiting for one under
+            // way (its POST, on a blocking thread, may still reach the receiver; whoever claims
+            // the event next sends it again: at-least-once).
             let attempt = tokio::select! {
                 biased;
                 () = lease_lapses(&mut lease, self.clock.as_ref()) => Attempt::Stopped,

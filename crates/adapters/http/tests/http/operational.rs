@@ -295,6 +295,7 @@ async fn a_star_origin_never_answers_with_credentials() {
         let reply = send_with(MockSessionUseCases::new(), options.clone(), request).await;
         assert_eq!(reply.header("access-control-allow-origin"), Some("*"), "preflight {preflight}");
         assert_eq!(reply.header("access-control-allow-credentials"), None, "preflight {preflight}");
+        assert_eq!(reply.header("vary"), Some("Origin"), "preflight {preflight}");
     }
     let listed =
         TestRequest::get().uri("/health/live").insert_header((header::ORIGIN, "https://app.example.com"));
