@@ -368,6 +368,38 @@ mod tests {
     }
 
     #[test]
+    fn the_bounds_settings_are_checked_and_cors_star_is_accepted() {
+        let config = parse(&["--database-url", "sqlite://x.db", "--cors-origins", "*"]).unwrap();
+        assert_eq!(config.cors_origins, ["*"], "any origin, never with credentials (docs/api.md)");
+        assert_eq!(
+            (config.session_max_bytes, config.streams_per_caller, config.streams_max),
+            (262_144, 8, 10_000)
+        );
+        assert_eq!(config.read_rate_limit_per_sec, 1000);
+        let problems = parse(&[
+            "--database-url",
+            "sqlite://x.db",
+            "--session-max-bytes",
+            "1000",
+            "--streams-per-caller",
+            "0",
+            "--webhook-url",
+            "http://127.0.0.1:9/hook",
+            "--webhook-secret",
+            "whsec_ZXZvLXNlc3Npb25zLXdlYmhvb2stdGVzdC1rZXktMDEyMzQ1Njc=",
+            "--webhook-lease-secs",
+            "2",
+        ])
+        .unwrap_err();
+        assert!(
+            problems.iter().any(|p| p.starts_with("EVO_SESSION_MAX_BYTES must be at least 131072")),
+            "{problems:?}"
+        );
+        assert!(problems.iter().any(|p| p.starts_with("EVO_STREAMS_PER_CALLER")), "{problems:?}");
+        assert!(problems.iter().any(|p| p.starts_with("EVO_WEBHOOK_LEASE_SECS")), "{problems:?}");
+    }
+
+    #[test]
     fn the_default_pool_is_four_connections_per_worker() {
         let config = parse(&["--database-url", "sqlite://x.db", "--workers", "3"]).unwrap();
         let StoreConfig::Sqlite(sqlite) = &config.store else { panic!("{config:?}") };

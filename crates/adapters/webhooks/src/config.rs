@@ -526,6 +526,19 @@ mod tests {
         assert_eq!(both.hook.unwrap().timeout, Duration::from_millis(250));
         let zero = EventSettings { pre_remove_hook_timeout_ms: 0, ..settings(None, None) };
         assert!(zero.resolve().is_ok(), "no hook, so its timeout is not used");
+        let short_lease = EventSettings {
+            webhook_lease_secs: 2,
+            ..settings(Some("https://h.example.com/in"), Some(SECRET))
+        };
+        let error = short_lease.resolve().unwrap_err();
+        assert_eq!(error, ConfigError::LeaseTooShort { lease: Duration::from_secs(2) });
+        assert!(error.to_string().starts_with("EVO_WEBHOOK_LEASE_SECS"), "{error}");
+        assert_eq!(both.retention.dead_letter_retention, Duration::from_secs(30 * 86_400));
+        let no_dead_letters = EventSettings { dead_letter_retention_days: 0, ..settings(None, None) };
+        assert_eq!(
+            no_dead_letters.resolve().unwrap_err(),
+            ConfigError::Zero { setting: "EVO_DEAD_LETTER_RETENTION_DAYS" }
+        );
     }
 
     #[test]
