@@ -208,42 +208,38 @@ async fn read_new_events(hub: std::sync::Weak<EventHub>) {
                 last = known;
             }
         }
+        strong.published.store(last, Ordering::SeqCst);
         if strong.fan_out.receiver_count() == 0 {
-            strong.published.store(last, Ordering::SeqCst);
             // Failures are measured while reading: an idle reader knows of none.
             strong.set_failing(false);
-            let streams = Arc::clone(&strong.streams);
-            drop(strong);
-            known = streams.wait_for_events_after(known.max(last), READ_PATIENCE).await.max(known);
-            continue;
-        }
-        strong.published.store(last, Ordering::SeqCst);
-        let read = strong.streams.events_after(&EventFilter::All, last, READ_PAGE).await;
-        metrics::counter!(STREAM_READS_TOTAL, "by" => "reader").increment(1);
-        strong.set_failing(read.is_err());
-        match read {
-            Ok(events) => {
-                backoff = FIRST_BACKOFF;
-                // A page is cut at its count or at 1 MiB: read on while it brought anything
-                // and more is known to be readable.
-                let more = events.len() == READ_PAGE as usize;
-                let read_any = !events.is_empty();
-                for event in events {
-                    last = event.id;
-                    strong.published.store(last, Ordering::SeqCst);
-                    // No stream listening is no error: the event is in the store.
-                    let _ = strong.fan_out.send(Arc::new(event));
+        } else {
+            let read = strong.streams.events_after(&EventFilter::All, last, READ_PAGE).await;
+            metrics::counter!(STREAM_READS_TOTAL, "by" => "reader").increment(1);
+            strong.set_failing(read.is_err());
+            match read {
+                Ok(events) => {
+                    backoff = FIRST_BACKOFF;
+                    // A page is cut at its count or at 1 MiB: read on while it brought
+                    // anything and more is known to be readable.
+                    let more = events.len() == READ_PAGE as usize;
+                    let read_any = !events.is_empty();
+                    for event in events {
+                        last = event.id;
+                        strong.published.store(last, Ordering::SeqCst);
+                        // No stream listening is no error: the event is in the store.
+                        let _ = strong.fan_out.send(Arc::new(event));
+                    }
+                    if more || (read_any && last < known) {
+                        continue;
+                    }
                 }
-                if more || (read_any && last < known) {
+                Err(error) => {
+                    tracing::warn!(%error, "the live streams cannot read new events; retrying");
+                    drop(strong);
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
                     continue;
                 }
-            }
-            Err(error) => {
-                tracing::warn!(%error, "the live streams cannot read new events; retrying");
-                drop(strong);
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(MAX_BACKOFF);
-                continue;
             }
         }
         let streams = Arc::clone(&strong.streams);
