@@ -262,11 +262,10 @@ impl Cursor {
             return Step::End;
         }
         // Whatever happens, a frame by the heartbeat's deadline (or the token's end).
-        let deadline = (self.last_frame + HEARTBEAT)
-            .min(self.ends_at.unwrap_or(tokio::time::Instant::now() + HEARTBEAT));
+        let deadline = (self.last_frame + HEARTBEAT).min(self.ends_at.unwrap_or(now + HEARTBEAT));
         if self.replaying {
             // A failed read waits out its backoff; a keep-alive falls due meanwhile.
-            if let Some(retry_at) = self.retry_at.filter(|at| *at > tokio::time::Instant::now()) {
+            if let Some(retry_at) = self.retry_at.filter(|at| *at > now) {
                 if retry_at >= deadline {
                     tokio::time::sleep_until(deadline).await;
                     return self.quiet();
