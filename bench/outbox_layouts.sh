@@ -9,7 +9,7 @@
 # also queues (account, session, seq) in a narrow table and the sequencer moves that row to
 # a narrow `numbers` table, so that the event row is written once. Both number after commit,
 # one batch at a time under an advisory lock, in insert order, so an event number means what
-# it means today (contract section 11).
+# it means today (docs/api.md, "The event body").
 #
 # Each run: a fresh schema `layouts` in the database evo_bench (made and migrated by
 # bench/run.sh; one of its events is the body every insert copies), then pgbench with 16

@@ -7,8 +7,8 @@
 --         also inserts (account, session, seq) into `unnumbered`; the sequencer moves those
 --         rows into `numbers` (id, account, session, seq) with their number. The event row is
 --         written once. Numbers are still given after commit, in one transaction at a time
---         under an advisory lock, in insert order: what an event number means (contract
---         section 11) does not change; readers would join `numbers` to the events.
+--         under an advisory lock, in insert order: what an event number means (docs/api.md,
+--         "The event body") does not change; readers would join `numbers` to the events.
 DROP SCHEMA IF EXISTS layouts CASCADE;
 CREATE SCHEMA layouts;
 

@@ -18,8 +18,8 @@ use evo_ports::{
 /// How many times a new session is retried with a fresh ID when the ID already exists.
 const NEW_SESSION_ID_ATTEMPTS: usize = 3;
 
-/// How long the answer of a keyed request is kept unless configured otherwise (contract
-/// section 9: `EVO_IDEMPOTENCY_TTL_SECS`).
+/// How long the answer of a keyed request is kept unless configured otherwise (docs/api.md,
+/// "Idempotency-Key": `EVO_IDEMPOTENCY_TTL_SECS`).
 pub const DEFAULT_IDEMPOTENCY_TTL: std::time::Duration = std::time::Duration::from_secs(86_400);
 
 /// The use cases of evo-sessions over any store, token verifier, clock and ID source.
@@ -53,7 +53,7 @@ pub enum OnHookFailure {
     Allow,
 }
 
-/// The order of contract sections 4 and 9, stated once: a caller without the role is refused
+/// The order of docs/api.md, "Order of checks", stated once: a caller without the role is refused
 /// (403) whatever its request holds; only then do the fields count (400).
 fn admit<T>(actor: &Actor, request: Parsed<T>) -> Result<T, ServiceError> {
     actor.require_role(USER_ROLE).map_err(SessionError::from)?;
@@ -85,7 +85,8 @@ where
         Self { repository, tokens, clock, ids, idempotency_ttl, removal_hook: None }
     }
 
-    /// The same use cases, asking `hook` before every removal (contract section 11).
+    /// The same use cases, asking `hook` before every removal (docs/api.md, "The pre-removal
+    /// hook").
     pub fn with_removal_hook(self, hook: Arc<dyn RemovalHook>, on_failure: OnHookFailure) -> Self {
         Self { removal_hook: Some((hook, on_failure)), ..self }
     }
@@ -95,7 +96,7 @@ where
     /// taken. A removal the read already refuses is left to the store, which answers it under
     /// its lock (the hook is not asked about a change that will not happen), and so is a
     /// keyed request whose key already holds an answer (a repeat gets that answer, a reuse its
-    /// 422: contract section 9 puts the idempotency checks before the hook).
+    /// 422: docs/api.md, "Order of checks", puts the idempotency checks before the hook).
     async fn ask_before_removal(
         &self,
         actor: &Actor,

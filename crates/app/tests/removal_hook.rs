@@ -1,4 +1,4 @@
-//! The pre-removal hook (contract section 11) against mocked ports: asked with the would-be
+//! The pre-removal hook (docs/api.md, "The pre-removal hook") against mocked ports: asked with the would-be
 //! `ChatMemberRemoving` event before the store's locked change, and only for a removal that
 //! passes every check on a read without locks; its verdict decides.
 
@@ -188,7 +188,7 @@ fn keyed_removal(key: &str) -> Parsed<Change<Removal>> {
     Ok(change)
 }
 
-/// Contract section 9: the idempotency checks come before the hook. A key that already holds
+/// docs/api.md, "Order of checks": the idempotency checks come before the hook. A key that already holds
 /// an answer (a repeat, or a reuse with another request) is answered by the store without the
 /// hook being asked again; a new key is asked about as usual.
 #[tokio::test]

@@ -1,4 +1,4 @@
-//! The use cases against mocked ports: every outcome of contract section 4 that they decide,
+//! The use cases against mocked ports: every outcome of docs/api.md, "Errors", that they decide,
 //! and for each refusal, proof that nothing was persisted.
 
 use std::collections::HashMap;

@@ -1,4 +1,4 @@
-//! Who is calling, and what they may do (contract section 3).
+//! Who is calling, and what they may do (docs/api.md, "Roles and accounts").
 
 use crate::ids::AccountId;
 

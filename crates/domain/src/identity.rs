@@ -1,6 +1,6 @@
 //! Member identities: a cell phone number (E.164) or a user ID (an email).
 //!
-//! Parsing follows contract section 5. Every rejection names its reason, so the edge can
+//! Parsing follows docs/api.md, "Member identities". Every rejection names its reason, so the edge can
 //! tell the caller exactly what to fix.
 
 use std::fmt;

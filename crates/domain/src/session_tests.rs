@@ -43,6 +43,7 @@ fn open(channel: Channel) -> Session {
     .unwrap()
 }
 
+/// The defaults of a new session: docs/api.md, "NewSession".
 #[test]
 fn opening_a_chat_sets_the_contract_defaults() {
     let session = open(Channel::Chat);
@@ -303,7 +304,8 @@ fn a_reason_is_written_in_the_log() {
 #[test]
 fn a_member_removing_itself_leaves() {
     let mut session = open(Channel::Chat);
-    // Bob's token says BOB@example.com: identities compare as in contract section 5.
+    // Bob's token says BOB@example.com: identities compare as docs/api.md, "Member identities",
+    // says.
     let bob = Actor { user_id: "BOB@example.com".into(), name: "Bob B.".into(), ..agent() };
     let command = SessionCommand::RemoveMember {
         identity: id("bob@example.com"),

@@ -63,7 +63,8 @@ pub trait SessionRepository: Send + Sync + 'static {
     /// Whether a live answer (unexpired at `now`) is kept under `idempotency`'s key among the
     /// keys [`update`](Self::update) would look at for `actor`: such a request is a repeat (or a
     /// reuse), which `update` answers without carrying it out. The use cases ask before calling
-    /// the pre-removal hook, which contract section 9 orders after the idempotency checks.
+    /// the pre-removal hook, which docs/api.md ("Order of checks") orders after the idempotency
+    /// checks.
     async fn has_kept_answer(
         &self,
         idempotency: &Idempotency,

@@ -3,7 +3,7 @@
 //! The edge that speaks to callers parses their requests into domain values before it calls
 //! a use case, naming every invalid field as its callers name it. It hands over what it
 //! parsed as a [`Parsed`] request, the command or the field errors, and the use case decides
-//! what comes first: the caller's role, then the fields (contract sections 4 and 9).
+//! what comes first: the caller's role, then the fields (docs/api.md, "Order of checks").
 
 use async_trait::async_trait;
 use evo_domain::{
@@ -84,7 +84,7 @@ pub struct Removal {
 
 /// The use cases of evo-sessions. Every method but [`authenticate`](Self::authenticate) and
 /// [`readiness`](Self::readiness) takes the authenticated caller and a [`Parsed`] request,
-/// and applies contract section 4's order of checks: role, fields, session visible, then
+/// and applies the order of docs/api.md, "Order of checks": role, fields, session visible, then
 /// the rule's own.
 #[cfg_attr(feature = "mock", mockall::automock)]
 #[async_trait]

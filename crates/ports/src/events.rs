@@ -1,4 +1,4 @@
-//! Events (contract section 11): how a store keeps each change's event in the change's own
+//! Events (docs/api.md, "Events"): how a store keeps each change's event in the change's own
 //! transaction (the outbox), how outlets read it back (live streams, webhooks), and the
 //! pre-removal hook that may veto a removal before it is made.
 
@@ -204,7 +204,8 @@ pub enum HookVerdict {
     Failed(String),
 }
 
-/// Asks an outside service whether a removal may go ahead (contract section 11). Called
+/// Asks an outside service whether a removal may go ahead (docs/api.md, "The pre-removal
+/// hook"). Called
 /// before any lock is taken.
 #[cfg_attr(feature = "mock", mockall::automock)]
 #[async_trait]

@@ -1,5 +1,6 @@
-//! Keyed requests (contract section 9, the IETF Idempotency-Key draft): what the stores keep
-//! so that a retry with the same key gets the first answer back, byte for byte.
+//! Keyed requests (docs/api.md, "Idempotency-Key", after the IETF Idempotency-Key draft):
+//! what the stores keep so that a retry with the same key gets the first answer back, byte
+//! for byte.
 
 use std::fmt;
 use std::sync::Arc;

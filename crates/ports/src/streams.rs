@@ -1,4 +1,5 @@
-//! The driving port of live streams (contract section 11): which events a caller may watch,
+//! The driving port of live streams (docs/api.md, "Live streams (Server-Sent Events)"): which
+//! events a caller may watch,
 //! and reading them in order, from the outbox, with no gap.
 
 use async_trait::async_trait;

@@ -146,7 +146,8 @@ impl Config {
             ));
         }
         for origin in &settings.cors_origins {
-            // `*`: any origin, never with credentials (docs/api.md, "CORS").
+            // `*`: any origin, never with credentials (docs/api.md, "Request IDs, logs, metrics,
+            // CORS").
             if origin != "*" && !(origin.starts_with("http://") || origin.starts_with("https://")) {
                 problems.push(format!(
                     "EVO_CORS_ORIGINS: {origin:?} is not an origin like https://app.example.com (or *)"
@@ -255,7 +256,7 @@ fn key_source(
     problems: &mut Vec<String>,
 ) -> Option<KeySource> {
     // Tokens from an identity provider (RS256, ES256) must be meant for this service: a
-    // provider signs tokens for many audiences with the same keys (contract section 13).
+    // provider signs tokens for many audiences with the same keys (docs/api.md, "Tokens").
     let needs_issuer_and_audience = !algorithm.uses_shared_secret();
     for (setting, value, claim) in [
         ("EVO_JWT_ISSUER", &settings.jwt_issuer, "the `iss` your identity provider writes"),

@@ -89,8 +89,8 @@ async fn migrate(config: &Config) -> Result<(), String> {
 async fn serve(config: Config) -> Result<(), String> {
     let audience_checked = matches!(&config.keys, KeySource::Configured(jwt) if jwt.audience.is_some());
     if !audience_checked {
-        // RS256 and ES256 refuse to start without an audience; HS256 only warns (contract
-        // section 13): its tokens are usually minted for this service alone.
+        // RS256 and ES256 refuse to start without an audience; HS256 only warns (docs/api.md,
+        // "Tokens"): its tokens are usually minted for this service alone.
         warn!(
             "EVO_JWT_AUDIENCE is not set: tokens are accepted whatever their `aud`; set it to the \
              audience your tokens carry"

@@ -406,7 +406,7 @@ fn outage(fault: Fault) {
     // plus the pool wait, plus the margin.
     // A change whose COMMIT may have been sent when the connection went also asks the server
     // how it ended, for at most one more per-operation deadline, rather than answer a
-    // false 503 (contract section 9).
+    // false 503 (docs/api.md, "Durability and several instances": no false failure).
     let wait = Duration::from_millis(WAIT_TIMEOUT_MS);
     let per_operation = Duration::from_millis(2 * STATEMENT_TIMEOUT_MS) + Duration::from_secs(1);
     let read_bound = match fault {
@@ -422,7 +422,8 @@ fn outage(fault: Fault) {
                 call.retry_after.as_deref().is_some_and(|v| v.parse::<u64>().is_ok_and(|s| s >= 1)),
                 "Retry-After"
             );
-            // OutcomeUnknown: a COMMIT sent whose answer was lost (contract section 9).
+            // OutcomeUnknown: a COMMIT sent whose answer was lost (docs/api.md, "Durability and
+            // several instances").
             let code = &call.body["responseStatus"]["errorCode"];
             assert!(
                 code == "ServiceUnavailable" || code == "OutcomeUnknown",

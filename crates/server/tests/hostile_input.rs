@@ -250,8 +250,8 @@ fn hostile_paths_and_query_strings_are_refused_with_json_errors() {
             "DELETE",
             format!("/api/DeleteChatMember?sessionId={s}&memberToRemove={meta}"),
         );
-        // With an `@` and no white space these are valid user IDs by contract section 5
-        // (`bob@example.com"}]` is one); metacharacters_in_data_are_stored_verbatim has them.
+        // With an `@` and no white space these are valid user IDs by docs/api.md, "Member
+        // identities" (`bob@example.com"}]` is one); metacharacters_in_data_are_stored_verbatim has them.
         if !meta.contains('@') {
             api(
                 &format!("{meta} as invitee"),
@@ -840,7 +840,8 @@ fn metacharacters_in_data_are_stored_verbatim() {
     assert_eq!(stored["members"][0]["displayName"], json!(nasty));
     assert_eq!(stored["members"][0]["applicationData"][nasty], json!(nasty));
     assert_eq!(stored["members"][1]["identity"], json!("o'brien+\"tag\"@example.com"));
-    // Valid user IDs by contract section 5 (an `@`, text on both sides, no white space), kept
+    // Valid user IDs by docs/api.md, "Member identities" (an `@`, text on both sides, no white
+    // space), kept
     // verbatim and distinct from bob@example.com (with white space they are refused: see
     // hostile_paths_and_query_strings_are_refused_with_json_errors).
     assert_eq!(stored["members"][2]["identity"], json!("bob@example.com\"}]"));

@@ -1,4 +1,5 @@
-//! Several instances of the built binary on one PostgreSQL database (contract section 14):
+//! Several instances of the built binary on one PostgreSQL database (docs/api.md, "Durability
+//! and several instances"):
 //! every promise holds across them, and a rolling restart of one of two instances under load
 //! fails no request.
 

@@ -1,4 +1,5 @@
-//! Live streams end to end (contract section 11): `GET /sessions/{id}/events` and
+//! Live streams end to end (docs/api.md, "Live streams (Server-Sent Events)"):
+//! `GET /sessions/{id}/events` and
 //! `GET /events` as Server-Sent Events from the built binary, with GetSession's auth and
 //! tenancy, `Last-Event-ID` resume with no gap and no duplicate, a keep-alive comment, and
 //! across instances on one PostgreSQL a change made anywhere reaching every stream in a second.

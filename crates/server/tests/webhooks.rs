@@ -1,4 +1,4 @@
-//! Webhooks end to end (contract section 11): the built binary POSTs every change's event,
+//! Webhooks end to end (docs/api.md, "Webhooks"): the built binary POSTs every change's event,
 //! signed as Standard Webhooks says, in order per session, retried until a 2xx; an instance
 //! killed during delivery loses no event; dead letters go back to delivery with
 //! `evo-sessions webhooks redeliver`.

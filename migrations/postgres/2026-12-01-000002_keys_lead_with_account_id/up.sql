@@ -1,4 +1,5 @@
--- Every table's key leads with `account_id` (contract section 14), so that the schema can be
+-- Every table's key leads with `account_id` (docs/api.md, "Durability and several
+-- instances"), so that the schema can be
 -- distributed by account (Citus: docs/operations.md, "Past one PostgreSQL") unchanged, and so
 -- that every lookup of a session's rows by ID carries its account. Existing rows are kept:
 -- the child tables get their session's account, copied from `sessions`.
@@ -50,7 +51,7 @@ ALTER TABLE session_log ADD CONSTRAINT session_log_session_fkey
 -- caller (a keyed change answered NotFound), and every answer kept before this migration
 -- (which did not record the session), has the account '' (none). Lookups of a key ask among
 -- the caller's visible accounts and '' (Admin: all), so a key stays the caller's across
--- accounts as before (contract section 9); the plain index on (scope, key) serves the
+-- accounts as before (docs/api.md, "Idempotency-Key"); the plain index on (scope, key) serves the
 -- lookups that do not know the accounts (Admin, and a create, whose store call has no
 -- caller). The purge keeps its index on expires_at: it deletes across accounts.
 ALTER TABLE idempotency_keys ADD COLUMN account_id TEXT NOT NULL DEFAULT '';

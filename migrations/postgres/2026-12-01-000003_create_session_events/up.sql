@@ -1,4 +1,4 @@
--- The outbox (contract section 11): one row per committed change, written in the change's
+-- The outbox (docs/api.md, "Events"): one row per committed change, written in the change's
 -- own transaction, so that no event is without its change nor a change without its event.
 -- Rows are numbered after they commit (`id`, by the store's sequencer, one transaction at a
 -- time under an advisory lock): numbers then follow the order in which events become

@@ -1,4 +1,4 @@
--- The answers of keyed requests (contract section 9): a retry with the same Idempotency-Key
+-- The answers of keyed requests (docs/api.md, "Idempotency-Key"): a retry with the same Idempotency-Key
 -- gets the stored answer back. Each row is written in the transaction of the change it
 -- answers, so no change is ever without its row, nor a row without its change.
 CREATE TABLE idempotency_keys (

@@ -1,4 +1,5 @@
--- Every table's key leads with `account_id` (contract section 14), as in
+-- Every table's key leads with `account_id` (docs/api.md, "Durability and several
+-- instances"), as in
 -- migrations/postgres/2026-12-01-000002_keys_lead_with_account_id (its comments say why).
 -- SQLite cannot change a table's key in place: each table is rebuilt (create the new one,
 -- copy, drop the old one, rename), keeping every row. The children are dropped before

@@ -1,4 +1,4 @@
--- The outbox (contract section 11): one row per committed change, written in the change's
+-- The outbox (docs/api.md, "Events"): one row per committed change, written in the change's
 -- own transaction. SQLite has one writer at a time, so an event's number (`id`, given at
 -- insert) already follows commit order.
 CREATE TABLE session_events (

@@ -5,7 +5,7 @@
 //! where text belongs) makes the request unreadable: 400 at once, as a malformed body is.
 //! A value that is text but not a valid one (an identity that is neither a phone number nor
 //! a user ID, a name too long) goes to the use case as a [`Parsed`] failure, so that the use
-//! case can refuse a caller without the role first (contract sections 4 and 9).
+//! case can refuse a caller without the role first (docs/api.md, "Order of checks").
 
 use std::collections::BTreeMap;
 
@@ -369,7 +369,8 @@ impl Check<'_> {
     /// The members, the first of them the original member; each identity once.
     fn new_members(&mut self, mut new_members: Vec<RawMember>) -> Vec<NewMember> {
         if new_members.is_empty() {
-            // Every session has an original member (contract section 2): the one who started it.
+            // Every session has an original member (docs/api.md, "NewSession"): the one who
+            // started it.
             self.fail(
                 "members",
                 "NotEmpty",

@@ -1,8 +1,8 @@
-//! Wire DTOs, named exactly as the seed API page names them, and the one place where domain
-//! types become wire types.
+//! Wire DTOs, named exactly as the Evo Voice API names them (docs/api.md, "Responses:
+//! SessionInfo"), and the one place where domain types become wire types.
 //!
-//! Field order is the order of the seed page's JSON sample: JSON keys, CSV columns and JSV
-//! properties all follow it.
+//! Field order is the order of the Evo Voice API's SessionInfo (docs/api.md, "CSV", lists it):
+//! JSON keys, CSV columns and JSV properties all follow it.
 
 use std::collections::BTreeMap;
 
@@ -21,7 +21,7 @@ pub fn wire_date(date: &Timestamp) -> String {
 }
 
 /// Declares [`SessionInfo`], its `From<&Session>` and [`SESSION_INFO_FIELDS`] from one list:
-/// each property once, in the seed page's JSON sample order (JSON keys, CSV columns and JSV
+/// each property once, in the Evo Voice API's SessionInfo order (JSON keys, CSV columns and JSV
 /// properties all follow it), with its wire name, its type and where its value comes from;
 /// `"wireName" field from details` is an optional text of `SessionDetails` of the same name,
 /// left out when null. The wire name is the field's camelCase (serde and utoipa derive it: a
@@ -50,7 +50,7 @@ macro_rules! session_info {
             $( $(#[$attr])* pub $field: $ty, )+
         }
 
-        /// The `SessionInfo` properties in the seed page's JSON sample order: the CSV columns.
+        /// The `SessionInfo` properties in the Evo Voice API's order: the CSV columns.
         pub const SESSION_INFO_FIELDS: &[&str] = &[$($wire),+];
 
         impl From<&Session> for SessionInfo {

@@ -1,4 +1,4 @@
-//! The one HTTP error type at the edge (contract section 4): every failure becomes
+//! The one HTTP error type at the edge (docs/api.md, "Errors"): every failure becomes
 //! `{"responseStatus":{"errorCode","message","errors":[...]}}` with its status code.
 
 use std::fmt;
@@ -49,7 +49,7 @@ pub struct ResponseFieldError {
 /// tests/hostile_input.rs of evo-app).
 pub const MAX_FIELD_ERRORS: usize = 100;
 
-/// Largest error body, in bytes (contract section 12: under 16 KiB whatever the input).
+/// Largest error body, in bytes (docs/api.md, "Bounds": under 16 KiB whatever the input).
 /// Field names come from the client (an `applicationData` key can be 60 KiB), so entries are
 /// added only while they fit, and names and messages are cut to [`MAX_ERROR_TEXT_CHARS`].
 pub const MAX_ERROR_BODY_BYTES: usize = 12 * 1024;

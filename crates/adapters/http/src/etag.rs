@@ -1,4 +1,5 @@
-//! Entity tags of sessions (contract section 9): `ETag` on every SessionInfo answer,
+//! Entity tags of sessions (docs/api.md, "ETag, If-None-Match, If-Match"): `ETag` on every
+//! SessionInfo answer,
 //! `If-None-Match` on reads (304), `If-Match` on changes (412 when it does not match).
 //!
 //! The tag is the session's version, which changes exactly when the stored session does and

@@ -1,7 +1,8 @@
 //! One reader of new events per instance, fanned out in memory to every live stream
-//! (docs/api.md, "Live streams"): however many streams are open, each new event is read from
-//! the store once, and an idle stream costs no store read. A stream reads the store itself
-//! only to replay what it missed (after `Last-Event-ID`, or after falling behind the fan-out).
+//! (docs/api.md, "Live streams (Server-Sent Events)"): however many streams are open, each
+//! new event is read from the store once, and an idle stream costs no store read. A stream
+//! reads the store itself only to replay what it missed (after `Last-Event-ID`, or after
+//! falling behind the fan-out).
 //!
 //! The hub also counts the open streams, per caller and in all, against their limits.
 

@@ -1,4 +1,4 @@
-//! Events on the wire (contract section 11): the event body every outlet sends (webhooks,
+//! Events on the wire (docs/api.md, "Events"): the event body every outlet sends (webhooks,
 //! the pre-removal hook, live streams), and the Server-Sent Events streams
 //! `GET /sessions/{sessionId}/events` and `GET /events`.
 

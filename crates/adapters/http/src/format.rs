@@ -1,4 +1,5 @@
-//! Response format negotiation (contract section 7) and rendering of successful responses.
+//! Response format negotiation (docs/api.md, "Response formats") and rendering of successful
+//! responses.
 //!
 //! The first match wins: a `.json`/`.csv`/`.jsv` suffix on the last path segment (stripped
 //! before routing), `?format=`, a `/json|csv|jsv/reply/` prefix (routed as `/json/reply/`),
@@ -57,7 +58,8 @@ pub struct Negotiated {
     pub path: String,
 }
 
-/// Chooses the format of a request and the path to route, in contract section 7's order.
+/// Chooses the format of a request and the path to route, in the order of docs/api.md,
+/// "Response formats".
 pub fn negotiate(path: &str, query: &str, accept: Option<&str>) -> Negotiated {
     // `/openapi.json` names a document, not a format.
     let (path, by_suffix) = if path == "/openapi.json" { (path, None) } else { strip_format_suffix(path) };

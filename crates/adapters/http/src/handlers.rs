@@ -73,7 +73,7 @@ impl AppState {
 
     /// Authenticates a change (POST, DELETE): then, for a token from the `ss-tok` cookie, an
     /// `Origin` must be absent or trusted (403), and the caller's change rate must allow it
-    /// (429); contract sections 9, 12 and 13.
+    /// (429); docs/api.md, "Order of checks", "Bounds" and "Cookies and cross-site requests".
     async fn authenticate_change(&self, request: &HttpRequest) -> Result<Actor, ApiError> {
         let (token, source) = bearer_token(request).ok_or(AuthError::MissingToken)?;
         let actor = self.use_cases.authenticate(&token).await?;
@@ -280,7 +280,7 @@ pub async fn new_session(
 pub async fn get_session(request: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let session = state.read_session(&request).await?;
     if etag::none_match(&request, &session) {
-        // What the caller has is current: no body (contract section 9).
+        // What the caller has is current: no body (docs/api.md, "ETag, If-None-Match, If-Match").
         return Ok(HttpResponse::NotModified().insert_header((header::ETAG, etag::etag(&session))).finish());
     }
     render_session(&request, "GetSession", &session)

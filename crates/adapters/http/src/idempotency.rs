@@ -1,4 +1,4 @@
-//! `Idempotency-Key` at the edge (contract section 9): the digest of a keyed request, how its
+//! `Idempotency-Key` at the edge (docs/api.md, "Idempotency-Key"): the digest of a keyed request, how its
 //! answer renders for the store to keep, and how a stored answer is replayed.
 
 use std::sync::Arc;
@@ -42,7 +42,8 @@ impl AnswerRenderer for HttpAnswer {
 
 /// The request's `Idempotency-Key` with its digest (method, path, query, format, `If-Match`,
 /// `Content-Type`, body) and renderer; `None` without the header. The key is checked by the use case (after the role,
-/// as the contract orders); a value that is not even text is passed on as a key that fails.
+/// as docs/api.md, "Order of checks", orders); a value that is not even text is passed on as a
+/// key that fails.
 pub fn input(request: &HttpRequest, body: &[u8]) -> Option<IdempotencyInput> {
     let value = request.headers().get(IDEMPOTENCY_KEY)?;
     let key = value.to_str().map_or_else(|_| "\u{fffd}".to_owned(), str::to_owned);

@@ -1,7 +1,7 @@
 //! # evo-http
 //!
-//! The HTTP adapter of evo-sessions: actix-web routes for every operation of the wire contract
-//! (docs/api.md), ServiceStack's pre-defined routes and formats (JSON, CSV, JSV), its error
+//! The HTTP adapter of evo-sessions: actix-web routes for every operation of the API
+//! (docs/api.md, "Routes"), ServiceStack's pre-defined routes and formats (JSON, CSV, JSV), its error
 //! bodies, bearer-token authentication, OpenAPI, Prometheus metrics, request IDs and CORS.
 //!
 //! It reaches the service only through [`SessionUseCases`]; the rules stay in the domain.
@@ -75,8 +75,8 @@ pub struct HttpOptions {
 
 impl Default for HttpOptions {
     /// No CORS, one worker per core, 30 s of graceful shutdown after a 5 s drain,
-    /// `Retry-After: 5`, 100 changes a second per caller, 10 s for a body (contract sections
-    /// 12 and 14).
+    /// `Retry-After: 5`, 100 changes a second per caller, 10 s for a body (docs/api.md, "Bounds"
+    /// and "Durability and several instances").
     fn default() -> Self {
         Self {
             cors_allowed_origins: Vec::new(),
@@ -95,9 +95,10 @@ impl Default for HttpOptions {
 /// Builds the actix server on an already bound listener (port 0 works for tests); not yet
 /// awaited. Await the returned [`actix_web::dev::Server`] to serve; its handle stops it.
 ///
-/// On SIGTERM or SIGINT it drains (contract section 14): readiness answers 503 at once while
-/// every route keeps serving for [`HttpOptions::shutdown_drain`]; then the listener closes and
-/// requests in flight get [`HttpOptions::shutdown_timeout`] to finish. Needs a Tokio runtime.
+/// On SIGTERM or SIGINT it drains (docs/api.md, "Durability and several instances"):
+/// readiness answers 503 at once while every route keeps serving for
+/// [`HttpOptions::shutdown_drain`]; then the listener closes and requests in flight get
+/// [`HttpOptions::shutdown_timeout`] to finish. Needs a Tokio runtime.
 pub fn server(
     listener: TcpListener,
     use_cases: Arc<dyn SessionUseCases>,

@@ -83,7 +83,7 @@ pub async fn openapi_json() -> HttpResponse {
     HttpResponse::Ok().content_type("application/json").body(document.as_str())
 }
 
-/// The operations of contract section 1: name, method, route.
+/// The operations of docs/api.md, "Routes": name, method, route.
 const OPERATIONS: &[(&str, &str)] = &[
     ("NewSession", "/sessions"),
     ("GetSession", "/sessions/{sessionId}"),

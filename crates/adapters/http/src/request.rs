@@ -17,7 +17,8 @@ use crate::error::ApiError;
 /// The member identity fields a query string (or form) may carry, lower-cased.
 const IDENTITY_FIELDS: [&str; 2] = ["membertoremove", "membertoadd"];
 
-/// A raw `+` in a query string decodes to a space (contract section 5): an identity that
+/// A raw `+` in a query string decodes to a space (docs/api.md, "Member identities"): an
+/// identity that
 /// starts with spaces and then a digit meant `+` and that number.
 fn plus_decoded_as_space(value: String) -> String {
     let rest = value.trim_start_matches(' ');
@@ -28,7 +29,7 @@ fn plus_decoded_as_space(value: String) -> String {
     }
 }
 
-/// The largest request body accepted (contract section 4).
+/// The largest request body accepted (docs/api.md, "Bounds").
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// The `FieldError` code for a value of the wrong JSON type or an unreadable body.
@@ -239,7 +240,7 @@ pub enum TokenSource {
     /// `Authorization: Bearer`: a browser never adds it by itself.
     Header,
     /// The `ss-tok` cookie: a browser sends it with any request to us, so changes need an
-    /// allowed `Origin` (contract section 13).
+    /// allowed `Origin` (docs/api.md, "Cookies and cross-site requests").
     Cookie,
 }
 

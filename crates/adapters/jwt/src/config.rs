@@ -15,7 +15,7 @@ pub const DEFAULT_LEEWAY: Duration = Duration::from_secs(30);
 /// Largest leeway accepted: more would keep expired tokens alive noticeably longer.
 pub const MAX_LEEWAY: Duration = Duration::from_secs(300);
 
-/// The signature algorithms a deployment may configure (contract section 8).
+/// The signature algorithms a deployment may configure (docs/api.md, "Tokens").
 ///
 /// Exactly one is configured; a token signed with any other (or with `none`) is refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -144,10 +144,12 @@ impl From<Vec<u8>> for Secret {
     }
 }
 
-/// How often the JWKS document is fetched again in the background (contract section 13).
+/// How often the JWKS document is fetched again in the background (docs/api.md, "Keys from a
+/// JWKS document").
 pub const DEFAULT_JWKS_REFRESH_INTERVAL: Duration = Duration::from_secs(10 * 60);
-/// Least time between two fetches of the JWKS document caused by unknown `kid`s (contract
-/// section 13), so that tokens naming random keys cannot make us hammer the identity provider.
+/// Least time between two fetches of the JWKS document caused by unknown `kid`s (docs/api.md,
+/// "Keys from a JWKS document"), so that tokens naming random keys cannot make us hammer the
+/// identity provider.
 pub const DEFAULT_JWKS_MIN_REFETCH_INTERVAL: Duration = Duration::from_secs(30);
 /// Longest a JWKS fetch may take, connection included.
 pub const DEFAULT_JWKS_FETCH_TIMEOUT: Duration = Duration::from_secs(5);
@@ -171,7 +173,8 @@ pub struct JwksConfig {
 }
 
 impl JwksConfig {
-    /// The document at `url`, with the intervals and bounds of contract section 13.
+    /// The document at `url`, with the intervals and bounds of docs/api.md, "Keys from a JWKS
+    /// document".
     pub fn new(url: impl Into<String>) -> Self {
         Self {
             url: url.into(),

@@ -1,5 +1,6 @@
-//! Keys from a JWKS document (contract section 13): fetched at start-up, fetched again in the
-//! background, and on demand when a token names a `kid` we do not know, at a bounded rate.
+//! Keys from a JWKS document (docs/api.md, "Keys from a JWKS document"): fetched at
+//! start-up, fetched again in the background, and on demand when a token names a `kid` we do
+//! not know, at a bounded rate.
 
 use std::collections::HashMap;
 use std::sync::{Arc, PoisonError, RwLock};

@@ -1,15 +1,16 @@
 //! # evo-jwt
 //!
 //! The JWT adapter of evo-sessions: [`JwtVerifier`] implements the
-//! [`TokenVerifier`](evo_ports::TokenVerifier) port (contract section 3), and
-//! [`mint_hs256`] mints the tokens of the `evo-sessions token` subcommand (section 8).
+//! [`TokenVerifier`](evo_ports::TokenVerifier) port (docs/api.md, "Tokens"), and
+//! [`mint_hs256`] mints the tokens of the `evo-sessions token` subcommand (the same section).
 //!
 //! - One algorithm is configured ([`JwtAlgorithm`]: HS256, RS256 or ES256); a token whose
 //!   `alg` differs, `none` included, is refused. An RS256 public key can never be used as an
 //!   HS256 secret (algorithm confusion), since the key's type is fixed by the configuration.
 //! - RS256 and ES256 keys come from a PEM file or from a JWKS document ([`JwksConfig`],
-//!   contract section 13): built with [`JwtVerifier::connect`], which fetches it; keys are
-//!   chosen by the token's `kid`, only those whose type fits the algorithm are used, and the
+//!   docs/api.md, "Keys from a JWKS document"): built with [`JwtVerifier::connect`], which
+//!   fetches it; keys are chosen by the token's `kid`, only those whose type fits the
+//!   algorithm are used, and the
 //!   document is fetched again every 10 minutes and when a token names an unknown `kid` (at
 //!   most once every 30 s), so that the identity provider can rotate keys without a restart.
 //! - `sub` and `exp` are required; `nbf` and `iat` are checked when present; `iss` and `aud`

@@ -115,7 +115,7 @@ impl JwtVerifier {
             validation.set_issuer(&[issuer]);
             required.insert("iss".to_owned());
         }
-        // Without a configured audience, `aud` is not checked (contract section 3).
+        // Without a configured audience, `aud` is not checked (docs/api.md, "Tokens").
         validation.validate_aud = audience.is_some();
         if let Some(audience) = audience {
             validation.set_audience(&[audience]);

@@ -1,4 +1,4 @@
-//! Keys from a JWKS document (contract section 13), served by a tiny HTTP server on
+//! Keys from a JWKS document (docs/api.md, "Keys from a JWKS document"), served by a tiny HTTP server on
 //! 127.0.0.1 that each test starts, counts requests on and changes the document of.
 //!
 //! The key pairs under `tests/keys/` are test-only keys; their JWK forms are beside them.

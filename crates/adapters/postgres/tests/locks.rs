@@ -1,5 +1,5 @@
-//! Locks and pools under contention: another account's session is never locked (contract
-//! section 13), and readiness does not wait behind requests for a connection.
+//! Locks and pools under contention: another account's session is never locked (docs/api.md,
+//! "Roles and accounts"), and readiness does not wait behind requests for a connection.
 
 use std::time::Duration;
 

@@ -1,4 +1,5 @@
-//! A COMMIT whose answer is lost (contract section 9, "no false failure"): the store finds
+//! A COMMIT whose answer is lost (docs/api.md, "Durability and several instances": no false
+//! failure): the store finds
 //! out whether it committed before answering.
 //!
 //! A deferred constraint trigger makes each COMMIT sleep on the server, so the test can cut

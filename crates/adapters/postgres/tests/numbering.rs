@@ -1,4 +1,4 @@
-//! Event numbers (contract section 11): a change made alone numbers its own event in its own
+//! Event numbers (docs/api.md, "The event body"): a change made alone numbers its own event in its own
 //! transaction, never ahead of an earlier event of its session, and under concurrency every
 //! event still gets one number, in its session's order.
 

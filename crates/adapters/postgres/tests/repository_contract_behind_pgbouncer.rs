@@ -1,6 +1,6 @@
-//! The repository contract suite through PgBouncer in transaction mode (contract section 14:
-//! "Behind PgBouncer in transaction mode (Debian's `pgbouncer`) the store's contract suite
-//! passes").
+//! The repository contract suite through PgBouncer in transaction mode (Debian's `pgbouncer`):
+//! docs/api.md, "Durability and several instances", says the store works behind it, and this
+//! suite passing is the proof.
 //!
 //! Each test gets a database of its own ([`TestDatabase`], on the shared PostgreSQL) and a
 //! PgBouncer of its own: Debian's `/usr/sbin/pgbouncer`, run as the `postgres` OS user (it
@@ -309,8 +309,9 @@ fn pgbouncer_binary() -> PathBuf {
         .unwrap_or_else(|| {
             panic!(
                 "PgBouncer not found (on PATH, or at {}): install it (`apt-get install -y \
-                 pgbouncer`, as scripts/db-up.sh does). Contract section 14 promises that the \
-                 store's contract suite passes behind PgBouncer in transaction mode.",
+                 pgbouncer`, as scripts/db-up.sh does). docs/api.md (\"Durability and several \
+                 instances\") promises that the store works behind PgBouncer in transaction mode, \
+                 and this suite proves it.",
                 BINARY_PATHS.join(", ")
             )
         })

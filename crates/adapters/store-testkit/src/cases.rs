@@ -533,7 +533,7 @@ pub async fn concurrent_changes_on_one_version_apply_once(repo: Repo) {
 }
 
 // ---------------------------------------------------------------------------------------
-// Keyed requests (contract section 9): the answer is kept with the change.
+// Keyed requests (docs/api.md, "Idempotency-Key"): the answer is kept with the change.
 
 /// Renders answers as plain text naming the session and its version (or the refusal), so
 /// that a replay shows which change it answers.

@@ -1,4 +1,4 @@
-//! The outbox's contract (contract section 11): every committed change has exactly one
+//! The outbox's contract (docs/api.md, "Events"): every committed change has exactly one
 //! event and every refused one none; events read back in change order per session, by
 //! account and after a number; webhook delivery hands out a session's events one at a time,
 //! in order, to one worker at a time. Stores under test write events for a webhook.

@@ -1,5 +1,6 @@
 //! The settings of webhook delivery, the pre-removal hook and outbox retention, with the
-//! contract's defaults (section 11), checked once at start-up.
+//! defaults docs/api.md states ("Webhooks", "The pre-removal hook", "Live streams (Server-Sent
+//! Events)"), checked once at start-up.
 
 use std::fmt;
 use std::str::FromStr;
@@ -169,7 +170,7 @@ pub struct WebhookConfig {
 }
 
 impl WebhookConfig {
-    /// Delivery to `url`, signed with `secret`, with the contract's defaults.
+    /// Delivery to `url`, signed with `secret`, with the defaults of docs/api.md, "Webhooks".
     pub fn new(url: impl Into<String>, secret: WebhookSecret) -> Result<Self, ConfigError> {
         let config = Self {
             url: url.into().trim().to_owned(),
@@ -247,7 +248,8 @@ pub struct HookConfig {
 }
 
 impl HookConfig {
-    /// The hook at `url`, signed with `secret`, with the contract's defaults.
+    /// The hook at `url`, signed with `secret`, with the defaults of docs/api.md, "The
+    /// pre-removal hook".
     pub fn new(url: impl Into<String>, secret: WebhookSecret) -> Result<Self, ConfigError> {
         let config = Self {
             url: url.into().trim().to_owned(),
@@ -325,7 +327,7 @@ impl RetentionConfig {
 }
 
 /// The settings as the binary reads them (flags or environment), before they are checked.
-/// [`Default`] gives the contract's defaults with no webhook and no hook.
+/// [`Default`] gives the defaults docs/api.md states, with no webhook and no hook.
 #[derive(Clone, PartialEq, Eq)]
 pub struct EventSettings {
     /// `EVO_WEBHOOK_URL`.

@@ -1,4 +1,4 @@
-//! The pre-removal hook over HTTP (contract section 11).
+//! The pre-removal hook over HTTP (docs/api.md, "The pre-removal hook").
 
 use std::sync::Arc;
 

@@ -1,6 +1,6 @@
 //! # evo-webhooks
 //!
-//! Webhook delivery for evo-sessions (contract section 11).
+//! Webhook delivery for evo-sessions (docs/api.md, "Webhooks").
 //!
 //! - [`DeliveryWorker`]: the background loop that delivers the outbox ([`DeliveryQueue`](evo_ports::DeliveryQueue))
 //!   to `EVO_WEBHOOK_URL` with [`WebhookSender`], retries failures with capped exponential

@@ -21,8 +21,8 @@ use crate::sender::WebhookSender;
 ///
 /// A formula rather than a backoff crate: the attempt count lives in the store (it survives
 /// restarts), so the delay must be a pure function of it, while the crates (backon,
-/// backoff) model an in-process retry loop that owns its state; without jitter (the
-/// contract fixes the schedule) the crate would add a dependency to compute one line.
+/// backoff) model an in-process retry loop that owns its state; without jitter (docs/api.md,
+/// "Webhooks", fixes the schedule) the crate would add a dependency to compute one line.
 pub fn retry_delay(failures: u32, first: Duration, max: Duration) -> Duration {
     let doublings = failures.saturating_sub(1).min(31);
     first.saturating_mul(1 << doublings).min(max)

@@ -74,6 +74,7 @@ async fn no_answer_within_the_timeout_is_a_failure_on_time() {
     assert!(took >= Duration::from_millis(200) && took < Duration::from_millis(1000), "took {took:?}");
 }
 
+/// `EVO_PRE_REMOVE_HOOK_TIMEOUT_MS` defaults to 1000 (docs/api.md, "The pre-removal hook").
 #[tokio::test]
 async fn the_default_timeout_is_the_contracts_second() {
     let config = HookConfig::new("http://127.0.0.1:9/hook", secret()).unwrap();

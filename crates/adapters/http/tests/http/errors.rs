@@ -1,4 +1,4 @@
-//! Every status and error code of contract section 4, with exact bodies and headers.
+//! Every status and error code of docs/api.md, "Errors", with exact bodies and headers.
 
 use std::time::Duration;
 

@@ -1,4 +1,4 @@
-//! ETag, If-None-Match and If-Match (contract section 9).
+//! ETag, If-None-Match and If-Match (docs/api.md, "ETag, If-None-Match, If-Match").
 
 use actix_web::http::header;
 use actix_web::test::TestRequest;

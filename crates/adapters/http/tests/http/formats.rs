@@ -7,7 +7,8 @@ use evo_http::text_formats::OrderedValue;
 
 use crate::support::*;
 
-/// The JSON sample of the seed API page, whose key order is the CSV column order.
+/// The Evo Voice API's JSON sample of SessionInfo, whose key order is the CSV column order
+/// (docs/api.md, "CSV").
 const SEED_SAMPLE: &str = r#"{"dialState":"None","callState":"Disconnected","queueState":"None","accountId":"String","accountName":"String","customerId":"String","customerBreadcrumb":[{"id":"String","name":"String"}],"customerName":"String","endpointId":"String","endpointName":"String","dateCompleted":"String","destination":"String","toAddress":"String","fromAddress":"String","fromName":"String","answeredByName":"String","queueMemberId":"String","channel":"Voice","ended":false,"outcome":"String","callSid":"String","consoleData":"String","holdQueueName":"String","heldByUserId":"String","holdReason":"None","conferenceSid":"String","displayName":"String","log":[{"date":"String","message":"String"}],"members":[{"identity":"String","endpointId":"String","displayName":"String","isOriginalMember":false,"avatarUrl":"String","applicationData":{"String":"String"},"callState":"None","role":"None","callSid":"String","muted":false}],"callbackNumber":"String","answeredById":"String","direction":"Incoming","fromPhoneNumber":"String","mostRecentParticipantCallSid":"String","wasMissed":false,"ringQueueId":"String","id":"String","dateCreated":"String","dateLastModified":"String","createdBy":"String","lastModifiedBy":"String"}"#;
 
 fn keys(value: &OrderedValue) -> Vec<String> {
@@ -162,6 +163,7 @@ async fn jsv_is_served_as_text_jsv() {
     assert_eq!(reply.body, SAMPLE_JSV);
 }
 
+/// The order of docs/api.md, "Response formats": suffix, `?format=`, prefix, `Accept`.
 #[actix_web::test]
 async fn the_format_is_chosen_in_contract_order() {
     let cases: [(&str, Option<&str>, &str); 12] = [

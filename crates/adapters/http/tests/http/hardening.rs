@@ -1,6 +1,6 @@
-//! The edges of contract sections 12 and 13: bounded metrics, the change rate, cookie-borne
-//! changes from other origins, media types, a body that never arrives, a query that
-//! contradicts the path, and the codes of the new refusals.
+//! The edges of docs/api.md, "Bounds" and "Cookies and cross-site requests": bounded
+//! metrics, the change rate, cookie-borne changes from other origins, media types, a body
+//! that never arrives, a query that contradicts the path, and the codes of the new refusals.
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};

@@ -83,7 +83,7 @@ async fn member_to_remove_in_the_query_overrides_the_path() {
 #[actix_web::test]
 async fn a_raw_plus_in_the_query_reaches_the_use_case_as_a_plus() {
     // A query string decodes a raw `+` to a space; the edge reads " digits" back as
-    // "+digits" (contract section 5), so the domain never sees the query's encoding.
+    // "+digits" (docs/api.md, "Member identities"), so the domain never sees the query's encoding.
     let mut mock = mock();
     expect_delete(&mut mock, "s-1", "+15551234567");
     let reply = send(

@@ -1,5 +1,5 @@
 //! A live stream whose store reads keep failing backs off and ends (docs/api.md, "Live
-//! streams"), on Tokio's paused clock: two minutes pass in no time.
+//! streams (Server-Sent Events)"), on Tokio's paused clock: two minutes pass in no time.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};

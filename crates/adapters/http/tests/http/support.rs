@@ -145,7 +145,7 @@ pub async fn send_with(mock: MockSessionUseCases, options: HttpOptions, request:
     Reply { status, headers, body: String::from_utf8(body.to_vec()).expect("UTF-8 body") }
 }
 
-/// The exact error body of contract section 4, without field errors.
+/// The exact error body of docs/api.md, "Errors", without field errors.
 pub fn error_body(code: &str, message: &str) -> serde_json::Value {
     serde_json::json!({"responseStatus": {"errorCode": code, "message": message, "errors": []}})
 }
