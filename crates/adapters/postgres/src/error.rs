@@ -53,19 +53,40 @@ impl Failure {
     }
 }
 
-/// Messages of server errors that diesel reports as `Unknown` but that mean the server
-/// cannot serve right now (statement timeout, shutdown, no free connection slot).
+/// The start of the messages of server errors that mean the server cannot serve right now,
+/// each with its SQLSTATE. PgBouncer's own refusals (SQLSTATE 08P01) are among them.
 const UNAVAILABLE_MESSAGES: &[&str] = &[
-    "statement timeout",
-    "canceling statement",
-    "lock timeout",
+    // 57014 query_canceled (statement_timeout) and 55P03 lock_not_available (lock_timeout).
+    "canceling statement due to statement timeout",
+    "canceling statement due to lock timeout",
+    // 57P01 admin_shutdown, 57P02 crash_shutdown, 25P03 idle_in_transaction_session_timeout.
     "terminating connection",
+    // 57P03 cannot_connect_now: starting up, shutting down, in recovery.
     "the database system is",
+    // 53300 too_many_connections.
+    "sorry, too many clients already",
     "too many connections",
-    "remaining connection slots",
-    "connection",
+    "remaining connection slots are reserved",
+    // 08P01 from PgBouncer: no server connection to be had.
+    "no more connections allowed",
+    "pgbouncer cannot connect to server",
+    "query_wait_timeout",
+    "server conn crashed",
+    "server login has been failing",
 ];
 
+/// The start of the message of 40P01 deadlock_detected: the change is run again.
+const DEADLOCK_MESSAGE: &str = "deadlock detected";
+
+impl From<DieselError> for Failure {
+    fn from(error: DieselError) -> Self {
+        classify(&error)
+    }
+}
+
+/// What a failed statement means. diesel gives a kind for a lost connection, a serialization
+/// failure and a unique violation; for the rest it gives PostgreSQL's message only (no
+/// SQLSTATE), and this is the one place that reads it.
 pub(crate) fn classify(error: &DieselError) -> Failure {
     match error {
         DieselError::DatabaseError(DatabaseErrorKind::SerializationFailure, info) => {
@@ -77,9 +98,9 @@ pub(crate) fn classify(error: &DieselError) -> Failure {
         ) => Failure::Unavailable(format!("lost the connection to PostgreSQL: {}", info.message())),
         DieselError::DatabaseError(DatabaseErrorKind::Unknown, info) => {
             let message = info.message();
-            if message.contains("deadlock detected") {
+            if message.starts_with(DEADLOCK_MESSAGE) {
                 Failure::Retry(message.to_owned())
-            } else if UNAVAILABLE_MESSAGES.iter().any(|m| message.contains(m)) {
+            } else if UNAVAILABLE_MESSAGES.iter().any(|m| message.starts_with(m)) {
                 Failure::Unavailable(message.to_owned())
             } else {
                 Failure::Internal(message.to_owned())

@@ -17,15 +17,21 @@
 //! migrated database.
 
 mod advisory_locks;
+mod change;
 mod config;
+mod connection;
 mod error;
+mod idempotency;
+mod load;
+mod lost_commit;
 mod migrations;
 mod outbox;
+mod pool;
 pub mod repository;
-mod schema;
 mod statements;
 #[cfg(feature = "test-support")]
 pub mod test_support;
+mod transaction;
 
 pub use config::PgConfig;
 pub use error::PgStoreError;

@@ -1,4 +1,4 @@
-//! The outbox read back, and numbered (contract section 11).
+//! The outbox read back, and numbered (docs/api.md, "Events").
 //!
 //! A change writes its event row in its own transaction, unnumbered. Numbers come after the
 //! commit, from a sequencer that runs on every instance but numbers only under a
@@ -29,23 +29,25 @@ use async_trait::async_trait;
 use diesel::pg::Pg;
 use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Integer, Text, Timestamptz};
-use diesel_async::pooled_connection::deadpool::Pool;
+use diesel_async::pooled_connection::deadpool::{Object, Pool};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use evo_domain::Timestamp;
 use evo_ports::{
     DeliveryCounts, DeliveryQueue, EventFilter, EventId, EventLog, PendingDelivery, RepositoryError,
     StoredEvent,
 };
+use evo_store_sql::schema::session_events;
 use evo_store_sql::{
     AccountTurns, EVENTS_PER_ACCOUNT_TURN, EventRow, EventSignal, NEXT_PENDING_ACCOUNT_SQL,
-    NEXT_PENDING_ACCOUNT_UP_TO_SQL, NextAccount, PendingRow, Turn, delivery,
+    NEXT_PENDING_ACCOUNT_UP_TO_SQL, NextAccount, PendingRow, TimestampValue, Turn, delivery,
+    events_within_page, octet_length,
 };
 use tokio::sync::Notify;
 
 use crate::config::PgConfig;
 use crate::error::{PgStoreError, classify};
-use crate::repository::{PgSessionRepository, build_pool};
-use crate::schema::session_events;
+use crate::pool::build_pool;
+use crate::repository::PgSessionRepository;
 
 /// The advisory lock the numbering transaction holds.
 pub(crate) const SEQUENCER_LOCK: i64 = crate::advisory_locks::NUMBERING;
@@ -296,18 +298,11 @@ fn corrupt(error: evo_store_sql::CorruptRow) -> RepositoryError {
     RepositoryError::Internal(error.to_string())
 }
 
-/// Runs `$work` (an expression over `connection`) in a transaction on a connection of `$pool`
-/// (the streams' or delivery's): without the statement cache (PgBouncer in transaction mode) a
-/// statement is prepared and then executed, and both must reach the same server.
-macro_rules! in_transaction {
-    ($pool:expr, |$connection:ident| $work:expr) => {{
-        let mut pooled =
-            $pool.get().await.map_err(|e| crate::error::pool_failure(e).into_repository_error())?;
-        pooled
-            .transaction::<_, diesel::result::Error, _>(async |$connection| $work)
-            .await
-            .map_err(|e| failed(&e))
-    }};
+/// A connection of `pool` (the streams' or delivery's). Each use runs in a transaction: without
+/// the statement cache (PgBouncer in transaction mode) a statement is prepared and then
+/// executed, and both must reach the same server.
+async fn connection_of(pool: &Pool<AsyncPgConnection>) -> Result<Object<AsyncPgConnection>, RepositoryError> {
+    pool.get().await.map_err(|e| crate::error::pool_failure(e).into_repository_error())
 }
 
 #[async_trait]
@@ -318,44 +313,32 @@ impl EventLog for PgSessionRepository {
         filter: &EventFilter,
         limit: u32,
     ) -> Result<Vec<StoredEvent>, RepositoryError> {
-        use evo_store_sql::{event_columns, events_after_query, events_within_page, octet_length};
         // First the sizes, then as many bodies as fit in one page.
-        let sizes = events_after_query!(
-            session_events,
-            number(after),
-            filter,
-            limit,
-            (session_events::id, octet_length(session_events::body))
-        );
-        let rows: Vec<(Option<i64>, String, String, String, String)> =
-            in_transaction!(self.events.pool, |connection| {
-                let sizes: Vec<(Option<i64>, i32)> = sizes.load(connection).await?;
+        let sizes =
+            events_after_query(number(after), filter, limit).select(octet_length(session_events::body));
+        let bodies = |fit| events_after_query(number(after), filter, fit).select(EventRow::as_select());
+        let mut connection = connection_of(&self.events.pool).await?;
+        let rows = connection
+            .transaction(async |connection| {
+                let sizes: Vec<i32> = sizes.load(connection).await?;
                 if sizes.is_empty() {
                     return Ok(Vec::new());
                 }
-                let fit = events_within_page(sizes.into_iter().map(|(_, size)| size));
-                events_after_query!(
-                    session_events,
-                    number(after),
-                    filter,
-                    fit,
-                    event_columns!(session_events)
-                )
-                .load(connection)
-                .await
-            })?;
-        rows.into_iter()
-            .map(|(id, event_type, account_id, session_id, body)| {
-                let row = EventRow { id: id.unwrap_or_default(), event_type, account_id, session_id, body };
-                StoredEvent::try_from(row).map_err(corrupt)
+                bodies(events_within_page(sizes)).load::<EventRow>(connection).await
             })
-            .collect()
+            .await
+            .map_err(|e| failed(&e))?;
+        rows.into_iter().map(|row| StoredEvent::try_from(row).map_err(corrupt)).collect()
     }
 
     async fn last_event_id(&self) -> Result<EventId, RepositoryError> {
-        let last: Option<i64> = in_transaction!(self.events.pool, |connection| {
-            session_events::table.select(diesel::dsl::max(session_events::id)).first(connection).await
-        })?;
+        let mut connection = connection_of(&self.events.pool).await?;
+        let last: Option<i64> = connection
+            .transaction(async |connection| {
+                session_events::table.select(diesel::dsl::max(session_events::id)).first(connection).await
+            })
+            .await
+            .map_err(|e| failed(&e))?;
         Ok(last.and_then(|id| EventId::try_from(id).ok()).unwrap_or(0))
     }
 
@@ -363,8 +346,6 @@ impl EventLog for PgSessionRepository {
         self.events.signal.wait_after(after, patience).await
     }
 }
-
-evo_store_sql::pending_sql_row!(Timestamptz);
 
 #[async_trait]
 impl DeliveryQueue for PgSessionRepository {
@@ -378,6 +359,8 @@ impl DeliveryQueue for PgSessionRepository {
         // of each session, numbered, due and not leased, oldest due first, along the partial
         // indexes of pending events. Locked rows (another instance is claiming them right
         // now) are skipped, and the lease keeps them off every other instance until it ends.
+        // Each statement in a transaction of its own, on one connection of delivery's pool.
+        let mut connection = connection_of(&self.events.delivery).await?;
         let start =
             self.events.claim_cursor.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
         let mut turns = AccountTurns::after_account(start);
@@ -391,8 +374,10 @@ impl DeliveryQueue for PgSessionRepository {
                     .bind::<Text, _>(after)
                     .bind::<Text, _>(up_to.to_owned()),
             };
-            let found: NextAccount =
-                in_transaction!(self.events.delivery, |connection| next.get_result(connection).await)?;
+            let found: NextAccount = connection
+                .transaction(async |connection| next.get_result(connection).await)
+                .await
+                .map_err(|e| failed(&e))?;
             let account = match turns.next(found.account) {
                 Turn::Claim(account) => account,
                 Turn::LookAgain => continue,
@@ -414,11 +399,13 @@ impl DeliveryQueue for PgSessionRepository {
             .bind::<Timestamptz, _>(now)
             .bind::<Timestamptz, _>(lease_until)
             .bind::<BigInt, _>(i64::from(take));
-            let rows: Vec<PendingSqlRow> =
-                in_transaction!(self.events.delivery, |connection| claim.load(connection).await)?;
+            let rows: Vec<PendingRow> = connection
+                .transaction(async |connection| claim.load(connection).await)
+                .await
+                .map_err(|e| failed(&e))?;
             turns.claimed(rows.len());
             for row in rows {
-                claimed.push(PendingDelivery::try_from(PendingRow::from(row)).map_err(corrupt)?);
+                claimed.push(PendingDelivery::try_from(row).map_err(corrupt)?);
             }
         }
         *self.events.claim_cursor.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = turns.end();
@@ -440,12 +427,15 @@ impl DeliveryQueue for PgSessionRepository {
             session_events::table
                 .filter(session_events::id.eq_any(ids))
                 .filter(session_events::delivery.eq(delivery::PENDING))
-                .filter(session_events::lease_until.eq(Some(held_until))),
+                .filter(session_events::lease_until.eq(Some(TimestampValue(held_until)))),
         )
-        .set(session_events::lease_until.eq(Some(lease_until)))
+        .set(session_events::lease_until.eq(Some(TimestampValue(lease_until))))
         .returning(session_events::id);
-        let renewed: Vec<Option<i64>> =
-            in_transaction!(self.events.delivery, |connection| renew.load(connection).await)?;
+        let mut connection = connection_of(&self.events.delivery).await?;
+        let renewed: Vec<Option<i64>> = connection
+            .transaction(async |connection| renew.load(connection).await)
+            .await
+            .map_err(|e| failed(&e))?;
         Ok(renewed.into_iter().flatten().filter_map(|id| EventId::try_from(id).ok()).collect())
     }
 
@@ -456,9 +446,13 @@ impl DeliveryQueue for PgSessionRepository {
         let ids: Vec<i64> = ids.iter().map(|&id| number(id)).collect();
         let update = diesel::update(session_events::table.filter(session_events::id.eq_any(ids))).set((
             session_events::delivery.eq(delivery::DELIVERED),
-            session_events::lease_until.eq(None::<Timestamp>),
+            session_events::lease_until.eq(None::<TimestampValue>),
         ));
-        in_transaction!(self.events.delivery, |connection| update.execute(connection).await)?;
+        let mut connection = connection_of(&self.events.delivery).await?;
+        connection
+            .transaction(async |connection| update.execute(connection).await)
+            .await
+            .map_err(|e| failed(&e))?;
         Ok(())
     }
 
@@ -471,9 +465,9 @@ impl DeliveryQueue for PgSessionRepository {
     ) -> Result<(), RepositoryError> {
         let update = diesel::update(session_events::table.filter(session_events::id.eq(number(id)))).set((
             session_events::attempts.eq(i32::try_from(attempts).unwrap_or(i32::MAX)),
-            session_events::next_attempt_at.eq(next_attempt_at),
+            session_events::next_attempt_at.eq(TimestampValue(next_attempt_at)),
             session_events::last_error.eq(Some(error.to_owned())),
-            session_events::lease_until.eq(None::<Timestamp>),
+            session_events::lease_until.eq(None::<TimestampValue>),
         ));
         // The session's later events wait for this one: they are not due before it, so that
         // claims do not look at them meanwhile (a refused backlog costs claims nothing).
@@ -484,10 +478,14 @@ impl DeliveryQueue for PgSessionRepository {
         )
         .bind::<BigInt, _>(number(id))
         .bind::<Timestamptz, _>(next_attempt_at);
-        in_transaction!(self.events.delivery, |connection| {
-            update.execute(connection).await?;
-            later.execute(connection).await
-        })?;
+        let mut connection = connection_of(&self.events.delivery).await?;
+        connection
+            .transaction(async |connection| {
+                update.execute(connection).await?;
+                later.execute(connection).await
+            })
+            .await
+            .map_err(|e| failed(&e))?;
         Ok(())
     }
 
@@ -496,9 +494,13 @@ impl DeliveryQueue for PgSessionRepository {
             session_events::delivery.eq(delivery::DEAD),
             session_events::attempts.eq(i32::try_from(attempts).unwrap_or(i32::MAX)),
             session_events::last_error.eq(Some(error.to_owned())),
-            session_events::lease_until.eq(None::<Timestamp>),
+            session_events::lease_until.eq(None::<TimestampValue>),
         ));
-        in_transaction!(self.events.delivery, |connection| update.execute(connection).await)?;
+        let mut connection = connection_of(&self.events.delivery).await?;
+        connection
+            .transaction(async |connection| update.execute(connection).await)
+            .await
+            .map_err(|e| failed(&e))?;
         Ok(())
     }
 
@@ -509,17 +511,24 @@ impl DeliveryQueue for PgSessionRepository {
         .set((
             session_events::delivery.eq(delivery::PENDING),
             session_events::attempts.eq(0),
-            session_events::pending_since.eq(now),
-            session_events::next_attempt_at.eq(now),
+            session_events::pending_since.eq(TimestampValue(now)),
+            session_events::next_attempt_at.eq(TimestampValue(now)),
         ));
-        let sent = in_transaction!(self.events.delivery, |connection| update.execute(connection).await)?;
+        let mut connection = connection_of(&self.events.delivery).await?;
+        let sent = connection
+            .transaction(async |connection| update.execute(connection).await)
+            .await
+            .map_err(|e| failed(&e))?;
         Ok(sent as u64)
     }
 
     async fn delivery_counts(&self) -> Result<DeliveryCounts, RepositoryError> {
         let query = diesel::sql_query(delivery::COUNTS_SQL);
-        let counts: delivery::CountsRow =
-            in_transaction!(self.events.delivery, |connection| query.get_result(connection).await)?;
+        let mut connection = connection_of(&self.events.delivery).await?;
+        let counts: delivery::CountsRow = connection
+            .transaction(async |connection| query.get_result(connection).await)
+            .await
+            .map_err(|e| failed(&e))?;
         Ok(counts.into())
     }
 
@@ -530,7 +539,11 @@ impl DeliveryQueue for PgSessionRepository {
         )
         .bind::<Timestamptz, _>(before)
         .bind::<BigInt, _>(i64::from(limit));
-        let purged = in_transaction!(self.events.delivery, |connection| purge.execute(connection).await)?;
+        let mut connection = connection_of(&self.events.delivery).await?;
+        let purged = connection
+            .transaction(async |connection| purge.execute(connection).await)
+            .await
+            .map_err(|e| failed(&e))?;
         Ok(purged as u64)
     }
 
@@ -543,7 +556,35 @@ impl DeliveryQueue for PgSessionRepository {
         ))
         .bind::<Timestamptz, _>(before)
         .bind::<BigInt, _>(i64::from(limit));
-        let purged = in_transaction!(self.events.delivery, |connection| purge.execute(connection).await)?;
+        let mut connection = connection_of(&self.events.delivery).await?;
+        let purged = connection
+            .transaction(async |connection| purge.execute(connection).await)
+            .await
+            .map_err(|e| failed(&e))?;
         Ok(purged as u64)
+    }
+}
+
+/// The events numbered after `after` that `filter` lets through, oldest first, at most
+/// `limit` (the query of [`EventLog::events_after`], before its select).
+fn events_after_query<'a>(
+    after: i64,
+    filter: &EventFilter,
+    limit: u32,
+) -> session_events::BoxedQuery<'a, Pg> {
+    let query = session_events::table
+        .filter(session_events::id.gt(after))
+        .order(session_events::id)
+        .limit(i64::from(limit))
+        .into_boxed();
+    match filter {
+        EventFilter::Session { account_id, session_id } => query
+            .filter(session_events::account_id.eq(account_id.as_str().to_owned()))
+            .filter(session_events::session_id.eq(session_id.as_str().to_owned())),
+        EventFilter::Accounts(accounts) => {
+            let accounts: Vec<String> = accounts.iter().map(|a| a.as_str().to_owned()).collect();
+            query.filter(session_events::account_id.eq_any(accounts))
+        }
+        EventFilter::All => query,
     }
 }

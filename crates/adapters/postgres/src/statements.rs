@@ -62,7 +62,7 @@ impl ChangeHeader {
     /// `numbered`: the event tries to take its number in its insert (see below).
     fn walk_ctes<'b>(&'b self, numbered: bool, out: &mut AstPass<'_, 'b, Pg>) -> QueryResult<()> {
         out.push_sql("WITH s AS (");
-        self.header.walk_versioned_update::<Pg, Timestamptz>(
+        self.header.walk_versioned_update::<Pg>(
             &self.account_id,
             &self.session_id,
             &self.version_read,
@@ -224,7 +224,7 @@ impl<const NUMBERED: bool> QueryFragment<Pg> for InviteMemberWrite<NUMBERED> {
         out.push_sql(", ");
         out.push_bind_param::<Nullable<Text>, _>(&m.avatar_url)?;
         out.push_sql(", ");
-        out.push_bind_param::<Jsonb, _>(&m.application_data)?;
+        out.push_bind_param::<Jsonb, _>(&m.application_data.0)?;
         out.push_sql(", ");
         out.push_bind_param::<Text, _>(&m.call_state)?;
         out.push_sql(", ");
@@ -303,7 +303,7 @@ impl InsertMembers {
             columns.display_name.push(m.display_name);
             columns.is_original_member.push(m.is_original_member);
             columns.avatar_url.push(m.avatar_url);
-            columns.application_data.push(m.application_data);
+            columns.application_data.push(m.application_data.0);
             columns.call_state.push(m.call_state);
             columns.role.push(m.role);
             columns.call_sid.push(m.call_sid);

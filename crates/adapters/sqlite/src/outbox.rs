@@ -7,18 +7,20 @@ use std::time::Duration;
 use async_trait::async_trait;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Integer, Text, TimestamptzSqlite};
+use diesel::sqlite::Sqlite;
 use evo_domain::Timestamp;
 use evo_ports::{
     DeliveryCounts, DeliveryQueue, EventFilter, EventId, EventLog, PendingDelivery, RepositoryError,
     StoredEvent,
 };
+use evo_store_sql::schema::session_events;
 use evo_store_sql::{
     AccountTurns, EVENTS_PER_ACCOUNT_TURN, EventRow, NEXT_PENDING_ACCOUNT_SQL,
-    NEXT_PENDING_ACCOUNT_UP_TO_SQL, NextAccount, PendingRow, Turn, delivery,
+    NEXT_PENDING_ACCOUNT_UP_TO_SQL, NextAccount, PendingRow, TimestampValue, Turn, delivery,
+    events_within_page, octet_length,
 };
 
 use crate::SqliteSessionRepository;
-use crate::schema::session_events;
 
 fn number(id: EventId) -> i64 {
     i64::try_from(id).unwrap_or(i64::MAX)
@@ -39,28 +41,15 @@ impl EventLog for SqliteSessionRepository {
         let filter = filter.clone();
         let rows = self
             .run(move |connection| {
-                use evo_store_sql::{event_columns, events_after_query, events_within_page, octet_length};
                 // First the sizes, then as many bodies as fit in one page.
-                let sizes: Vec<i32> = events_after_query!(
-                    session_events,
-                    number(after),
-                    &filter,
-                    limit,
-                    octet_length(session_events::body)
-                )
-                .load(connection)?;
+                let sizes: Vec<i32> = events_after_query(number(after), &filter, limit)
+                    .select(octet_length(session_events::body))
+                    .load(connection)?;
                 if sizes.is_empty() {
                     return Ok(Vec::new());
                 }
                 let fit = events_within_page(sizes);
-                events_after_query!(
-                    session_events,
-                    number(after),
-                    &filter,
-                    fit,
-                    event_columns!(session_events)
-                )
-                .load::<EventRow>(connection)
+                events_after_query(number(after), &filter, fit).select(EventRow::as_select()).load(connection)
             })
             .await?;
         rows.into_iter().map(|row| StoredEvent::try_from(row).map_err(corrupt)).collect()
@@ -98,7 +87,7 @@ impl DeliveryQueue for SqliteSessionRepository {
                     // pending event of each session, if due and not leased (a later one waits
                     // until the earlier is delivered or dead), oldest due first.
                     let mut turns = AccountTurns::after_account(start);
-                    let mut rows: Vec<PendingSqlRow> = Vec::new();
+                    let mut rows: Vec<PendingRow> = Vec::new();
                     while rows.len() < limit as usize {
                         let after = turns.after().to_owned();
                         let found = match turns.up_to() {
@@ -128,11 +117,11 @@ impl DeliveryQueue for SqliteSessionRepository {
                             .bind::<Text, _>(account)
                             .bind::<TimestamptzSqlite, _>(now)
                             .bind::<BigInt, _>(i64::from(take))
-                            .load::<PendingSqlRow>(connection)?;
+                            .load::<PendingRow>(connection)?;
                         // Leased at once: the next round does not take them again.
-                        let ids: Vec<i64> = turn.iter().map(|row| row.id).collect();
+                        let ids: Vec<i64> = turn.iter().map(|row| row.event.id).collect();
                         diesel::update(session_events::table.filter(session_events::id.eq_any(&ids)))
-                            .set(session_events::lease_until.eq(Some(lease_until)))
+                            .set(session_events::lease_until.eq(Some(TimestampValue(lease_until))))
                             .execute(connection)?;
                         turns.claimed(turn.len());
                         rows.extend(turn);
@@ -144,7 +133,7 @@ impl DeliveryQueue for SqliteSessionRepository {
         *self.claim_cursor.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = end;
         let mut claimed = rows
             .into_iter()
-            .map(|row| PendingDelivery::try_from(PendingRow::from(row)).map_err(corrupt))
+            .map(|row| PendingDelivery::try_from(row).map_err(corrupt))
             .collect::<Result<Vec<_>, _>>()?;
         claimed.sort_by_key(|pending| pending.event.id);
         Ok(claimed)
@@ -166,11 +155,11 @@ impl DeliveryQueue for SqliteSessionRepository {
                 let held = session_events::table
                     .filter(session_events::id.eq_any(ids))
                     .filter(session_events::delivery.eq(delivery::PENDING))
-                    .filter(session_events::lease_until.eq(Some(held_until)))
-                    .select(session_events::id)
+                    .filter(session_events::lease_until.eq(Some(TimestampValue(held_until))))
+                    .select(session_events::id.assume_not_null())
                     .load::<i64>(connection)?;
                 diesel::update(session_events::table.filter(session_events::id.eq_any(&held)))
-                    .set(session_events::lease_until.eq(Some(lease_until)))
+                    .set(session_events::lease_until.eq(Some(TimestampValue(lease_until))))
                     .execute(connection)?;
                 Ok(held)
             })
@@ -187,7 +176,7 @@ impl DeliveryQueue for SqliteSessionRepository {
             diesel::update(session_events::table.filter(session_events::id.eq_any(ids)))
                 .set((
                     session_events::delivery.eq(delivery::DELIVERED),
-                    session_events::lease_until.eq(None::<Timestamp>),
+                    session_events::lease_until.eq(None::<TimestampValue>),
                 ))
                 .execute(connection)
                 .map(drop)
@@ -204,12 +193,12 @@ impl DeliveryQueue for SqliteSessionRepository {
     ) -> Result<(), RepositoryError> {
         let error = error.to_owned();
         self.run_writing(move |connection| {
-            diesel::update(session_events::table.find(number(id)))
+            diesel::update(session_events::table.filter(session_events::id.eq(number(id))))
                 .set((
                     session_events::attempts.eq(i32::try_from(attempts).unwrap_or(i32::MAX)),
-                    session_events::next_attempt_at.eq(next_attempt_at),
+                    session_events::next_attempt_at.eq(TimestampValue(next_attempt_at)),
                     session_events::last_error.eq(Some(error)),
-                    session_events::lease_until.eq(None::<Timestamp>),
+                    session_events::lease_until.eq(None::<TimestampValue>),
                 ))
                 .execute(connection)?;
             // The session's later events wait for this one: they are not due before it, so
@@ -231,12 +220,12 @@ impl DeliveryQueue for SqliteSessionRepository {
     async fn mark_dead(&self, id: EventId, attempts: u32, error: &str) -> Result<(), RepositoryError> {
         let error = error.to_owned();
         self.run_writing(move |connection| {
-            diesel::update(session_events::table.find(number(id)))
+            diesel::update(session_events::table.filter(session_events::id.eq(number(id))))
                 .set((
                     session_events::delivery.eq(delivery::DEAD),
                     session_events::attempts.eq(i32::try_from(attempts).unwrap_or(i32::MAX)),
                     session_events::last_error.eq(Some(error)),
-                    session_events::lease_until.eq(None::<Timestamp>),
+                    session_events::lease_until.eq(None::<TimestampValue>),
                 ))
                 .execute(connection)
                 .map(drop)
@@ -254,8 +243,8 @@ impl DeliveryQueue for SqliteSessionRepository {
                 .set((
                     session_events::delivery.eq(delivery::PENDING),
                     session_events::attempts.eq(0),
-                    session_events::pending_since.eq(now),
-                    session_events::next_attempt_at.eq(now),
+                    session_events::pending_since.eq(TimestampValue(now)),
+                    session_events::next_attempt_at.eq(TimestampValue(now)),
                 ))
                 .execute(connection)
             })
@@ -305,4 +294,26 @@ impl DeliveryQueue for SqliteSessionRepository {
     }
 }
 
-evo_store_sql::pending_sql_row!(TimestamptzSqlite);
+/// The events numbered after `after` that `filter` lets through, oldest first, at most
+/// `limit` (the query of [`EventLog::events_after`], before its select).
+fn events_after_query<'a>(
+    after: i64,
+    filter: &EventFilter,
+    limit: u32,
+) -> session_events::BoxedQuery<'a, Sqlite> {
+    let query = session_events::table
+        .filter(session_events::id.gt(after))
+        .order(session_events::id)
+        .limit(i64::from(limit))
+        .into_boxed();
+    match filter {
+        EventFilter::Session { account_id, session_id } => query
+            .filter(session_events::account_id.eq(account_id.as_str().to_owned()))
+            .filter(session_events::session_id.eq(session_id.as_str().to_owned())),
+        EventFilter::Accounts(accounts) => {
+            let accounts: Vec<String> = accounts.iter().map(|a| a.as_str().to_owned()).collect();
+            query.filter(session_events::account_id.eq_any(accounts))
+        }
+        EventFilter::All => query,
+    }
+}

@@ -10,10 +10,9 @@ use diesel::QueryResult;
 use diesel::query_builder::{AstPass, QueryFragment, QueryId};
 use diesel::sql_types::{Binary, Integer, Text};
 use diesel::sqlite::Sqlite;
-use evo_domain::Timestamp;
-use evo_store_sql::{HeaderChange, KeyRecord};
+use evo_store_sql::{HeaderChange, KeyRecord, TimestampValue};
 
-use crate::schema::Stamp;
+use evo_store_sql::schema::sql_types::UtcTimestamp;
 
 /// What makes a statement type cacheable and runnable: a static query ID (its type, without
 /// the lifetime of the values it binds) and diesel's `execute`.
@@ -42,7 +41,7 @@ cached_statement!(UpdateHeader);
 
 impl QueryFragment<Sqlite> for UpdateHeader<'_> {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Sqlite>) -> QueryResult<()> {
-        self.header.walk_versioned_update::<Sqlite, Stamp>(
+        self.header.walk_versioned_update::<Sqlite>(
             self.account_id,
             self.session_id,
             &self.version_read,
@@ -59,7 +58,7 @@ pub(crate) struct KeepAnswer<'a> {
     pub(crate) scope: &'a str,
     pub(crate) key: &'a str,
     pub(crate) record: &'a KeyRecord,
-    pub(crate) expires_at: Timestamp,
+    pub(crate) expires_at: TimestampValue,
 }
 
 cached_statement!(KeepAnswer);
@@ -84,7 +83,7 @@ impl QueryFragment<Sqlite> for KeepAnswer<'_> {
         out.push_sql(", ");
         out.push_bind_param::<Binary, _>(&self.record.body)?;
         out.push_sql(", ");
-        out.push_bind_param::<Stamp, _>(&self.expires_at)?;
+        out.push_bind_param::<UtcTimestamp, _>(&self.expires_at)?;
         out.push_sql(
             ") ON CONFLICT (account_id, scope, key) DO UPDATE SET fingerprint = excluded.fingerprint, \
              status = excluded.status, content_type = excluded.content_type, body = excluded.body, \

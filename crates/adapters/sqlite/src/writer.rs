@@ -31,7 +31,7 @@ use diesel::{Connection, QueryResult};
 use evo_ports::RepositoryError;
 use tokio::sync::oneshot;
 
-use crate::database_error;
+use crate::error::database_error;
 
 /// Most changes in one transaction: bounds what one failed commit takes down, and how long
 /// the write lock is held at once.
@@ -362,7 +362,7 @@ mod tests {
     fn opener(path: &Path) -> OpenConnection {
         let path = path.display().to_string();
         Box::new(move || {
-            crate::connect(&path, "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL")
+            crate::pool::connect(&path, "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL")
                 .map_err(RepositoryError::Unavailable)
         })
     }

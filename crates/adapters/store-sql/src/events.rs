@@ -1,15 +1,20 @@
-//! The outbox both stores write (contract section 11): each change's event is a row of
+//! The outbox both stores write (docs/api.md, "Events"): each change's event is a row of
 //! `session_events`, written in the change's own transaction. What the event says is the
 //! domain's ([`SessionEvent`]); how its body looks is the edge's ([`EventRenderer`]); this
 //! module turns one into the row both stores insert, and rows read back into events.
 
 use std::sync::Arc;
 
-use diesel::Queryable;
+use diesel::dsl::AssumeNotNull;
+use diesel::pg::Pg;
+use diesel::prelude::*;
+use diesel::sql_types::BigInt;
+use diesel::sqlite::Sqlite;
 use evo_domain::{EventType, Session, SessionChange, SessionError, SessionEvent, Timestamp};
 use evo_ports::{EventId, EventRenderer, PendingDelivery, StoredEvent};
 
-use crate::CorruptRow;
+use crate::schema::session_events;
+use crate::{CorruptRow, TimestampValue};
 
 /// `session_events.delivery`: what the webhook worker still has to do with an event.
 pub mod delivery {
@@ -166,10 +171,54 @@ pub struct EventRecord {
     pub delivery: i16,
 }
 
-/// A numbered `session_events` row, read back: `id, event_type, account_id, session_id, body`.
-#[derive(Debug, Clone, PartialEq, Eq, Queryable)]
+/// The insert of an [`EventRecord`] by the query builder: new events are pending (or not) since
+/// their change, and due at once.
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = session_events, check_for_backend(Pg, Sqlite))]
+pub struct NewEvent<'a> {
+    #[allow(missing_docs)]
+    pub account_id: &'a str,
+    #[allow(missing_docs)]
+    pub session_id: &'a str,
+    #[allow(missing_docs)]
+    pub event_type: &'static str,
+    #[allow(missing_docs)]
+    pub body: &'a str,
+    #[allow(missing_docs)]
+    pub created_at: TimestampValue,
+    #[allow(missing_docs)]
+    pub delivery: i16,
+    #[allow(missing_docs)]
+    pub pending_since: TimestampValue,
+    #[allow(missing_docs)]
+    pub next_attempt_at: TimestampValue,
+}
+
+impl EventRecord {
+    /// This row as the query builder inserts it.
+    pub fn as_new(&self) -> NewEvent<'_> {
+        NewEvent {
+            account_id: &self.account_id,
+            session_id: &self.session_id,
+            event_type: self.event_type,
+            body: &self.body,
+            created_at: self.created_at.into(),
+            delivery: self.delivery,
+            pending_since: self.created_at.into(),
+            next_attempt_at: self.created_at.into(),
+        }
+    }
+}
+
+/// A numbered `session_events` row, read back: by the query builder (`EventRow::as_select()`)
+/// or by column name from hand-written SQL.
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, QueryableByName)]
+#[diesel(table_name = session_events, check_for_backend(Pg, Sqlite))]
 pub struct EventRow {
-    /// The event's number.
+    /// The event's number (read only from numbered rows).
+    #[diesel(select_expression = session_events::id.assume_not_null())]
+    #[diesel(select_expression_type = AssumeNotNull<session_events::id>)]
+    #[diesel(sql_type = BigInt)]
     pub id: i64,
     /// [`EventType::name`].
     pub event_type: String,
@@ -200,8 +249,10 @@ impl TryFrom<EventRow> for StoredEvent {
     }
 }
 
-/// A row due for delivery: [`EventRow`]'s columns, then `attempts, pending_since`.
-#[derive(Debug, Clone, PartialEq, Eq, Queryable)]
+/// A row due for delivery, as the claims' hand-written SQL reads it (by column name: `id,
+/// event_type, account_id, session_id, body, attempts, pending_since`).
+#[derive(Debug, Clone, PartialEq, Eq, QueryableByName)]
+#[diesel(table_name = session_events, check_for_backend(Pg, Sqlite))]
 pub struct PendingRow {
     /// The event.
     #[diesel(embed)]
@@ -209,7 +260,7 @@ pub struct PendingRow {
     /// Failed attempts so far.
     pub attempts: i32,
     /// Since when it waits.
-    pub pending_since: Timestamp,
+    pub pending_since: TimestampValue,
 }
 
 impl TryFrom<PendingRow> for PendingDelivery {
@@ -219,48 +270,9 @@ impl TryFrom<PendingRow> for PendingDelivery {
         Ok(Self {
             event: row.event.try_into()?,
             attempts: u32::try_from(row.attempts).unwrap_or(0),
-            pending_since: row.pending_since,
+            pending_since: row.pending_since.into(),
         })
     }
-}
-
-/// `PendingSqlRow`: a [`PendingRow`] as `diesel::sql_query` loads it (by column name: `id,
-/// event_type, account_id, session_id, body, attempts, pending_since`), for a store whose
-/// timestamps are the SQL type `$stamp`; `From` makes it a [`PendingRow`].
-#[macro_export]
-macro_rules! pending_sql_row {
-    ($stamp:ty) => {
-        #[derive(::diesel::QueryableByName)]
-        struct PendingSqlRow {
-            #[diesel(sql_type = ::diesel::sql_types::BigInt)]
-            id: i64,
-            #[diesel(sql_type = ::diesel::sql_types::Text)]
-            event_type: String,
-            #[diesel(sql_type = ::diesel::sql_types::Text)]
-            account_id: String,
-            #[diesel(sql_type = ::diesel::sql_types::Text)]
-            session_id: String,
-            #[diesel(sql_type = ::diesel::sql_types::Text)]
-            body: String,
-            #[diesel(sql_type = ::diesel::sql_types::Integer)]
-            attempts: i32,
-            #[diesel(sql_type = $stamp)]
-            pending_since: ::evo_domain::Timestamp,
-        }
-
-        impl From<PendingSqlRow> for $crate::PendingRow {
-            fn from(row: PendingSqlRow) -> Self {
-                let event = $crate::EventRow {
-                    id: row.id,
-                    event_type: row.event_type,
-                    account_id: row.account_id,
-                    session_id: row.session_id,
-                    body: row.body,
-                };
-                Self { event, attempts: row.attempts, pending_since: row.pending_since }
-            }
-        }
-    };
 }
 
 /// The most bytes of event bodies one read of `EventLog::events_after` returns (more only when
@@ -285,62 +297,6 @@ pub fn events_within_page(sizes: impl IntoIterator<Item = i32>) -> u32 {
         count += 1;
     }
     count
-}
-
-/// The query of `EventLog::events_after` on the `session_events` table module `$t`, boxed:
-/// the events numbered after `$after`, oldest first, at most `$limit`, among those
-/// `$filter` (an `&EventFilter`) lets through, selecting `$select`.
-#[macro_export]
-macro_rules! events_after_query {
-    ($t:ident, $after:expr, $filter:expr, $limit:expr, $select:expr) => {{
-        use ::diesel::{ExpressionMethods as _, QueryDsl as _};
-        let mut query = $t::table
-            .filter($t::id.gt($after))
-            .order($t::id)
-            .limit(i64::from($limit))
-            .select($select)
-            .into_boxed();
-        match $filter {
-            ::evo_ports::EventFilter::Session { account_id, session_id } => {
-                query = query
-                    .filter($t::account_id.eq(account_id.as_str().to_owned()))
-                    .filter($t::session_id.eq(session_id.as_str().to_owned()));
-            }
-            ::evo_ports::EventFilter::Accounts(accounts) => {
-                let accounts: Vec<String> = accounts.iter().map(|a| a.as_str().to_owned()).collect();
-                query = query.filter($t::account_id.eq_any(accounts));
-            }
-            ::evo_ports::EventFilter::All => {}
-        }
-        query
-    }};
-}
-
-/// The `session_events` columns of an [`EventRow`], as a select clause.
-#[macro_export]
-macro_rules! event_columns {
-    ($t:ident) => {
-        ($t::id, $t::event_type, $t::account_id, $t::session_id, $t::body)
-    };
-}
-
-/// The insert values of an [`EventRecord`] for the `session_events` table `$t`.
-#[macro_export]
-macro_rules! event_values {
-    ($t:ident, $e:expr) => {{
-        use ::diesel::ExpressionMethods as _;
-        let e: $crate::EventRecord = $e;
-        (
-            $t::account_id.eq(e.account_id),
-            $t::session_id.eq(e.session_id),
-            $t::event_type.eq(e.event_type),
-            $t::body.eq(e.body),
-            $t::created_at.eq(e.created_at),
-            $t::delivery.eq(e.delivery),
-            $t::pending_since.eq(e.created_at),
-            $t::next_attempt_at.eq(e.created_at),
-        )
-    }};
 }
 
 /// This instance's news of the outbox: the highest event number it knows to be readable.

@@ -4,7 +4,9 @@ use evo_domain::{Session, SessionError};
 use evo_ports::{Idempotency, KeyedRefusal, StoredAnswer};
 
 /// A live row of `idempotency_keys`: what the first request with the key was, and its answer.
-#[derive(Debug, Clone, PartialEq, Eq, diesel::Queryable)]
+#[derive(Debug, Clone, PartialEq, Eq, diesel::Queryable, diesel::Selectable)]
+#[diesel(table_name = crate::schema::idempotency_keys)]
+#[diesel(check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
 pub struct KeyRecord {
     /// The first request's digest.
     pub fingerprint: String,
