@@ -20,142 +20,218 @@ pub fn wire_date(date: &Timestamp) -> String {
     date.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
-/// Declares [`SessionInfo`], its `From<&Session>` and [`SESSION_INFO_FIELDS`] from one list:
-/// each property once, in the Evo Voice API's SessionInfo order (JSON keys, CSV columns and JSV
-/// properties all follow it), with its wire name, its type and where its value comes from;
-/// `"wireName" field from details` is an optional text of `SessionDetails` of the same name,
-/// left out when null. The wire name is the field's camelCase (serde and utoipa derive it: a
-/// wire name given as a macro argument is not read by utoipa); the formats tests check the
-/// two agree.
-macro_rules! session_info {
-    (|$session:ident, $details:ident| { $($properties:tt)* }) => {
-        session_info!(@munch |$session, $details| [] $($properties)*);
-    };
-    (@munch |$s:ident, $d:ident| [$($done:tt)*]
-        $(#[$attr:meta])* $wire:literal $field:ident from details, $($rest:tt)*) => {
-        session_info!(@munch |$s, $d| [$($done)* $(#[$attr])*
-            #[serde(skip_serializing_if = "Option::is_none")]
-            $wire $field: Option<String> = $d.$field.clone(),] $($rest)*);
-    };
-    (@munch |$s:ident, $d:ident| [$($done:tt)*]
-        $(#[$attr:meta])* $wire:literal $field:ident: $ty:ty = $value:expr, $($rest:tt)*) => {
-        session_info!(@munch |$s, $d| [$($done)* $(#[$attr])* $wire $field: $ty = $value,] $($rest)*);
-    };
-    (@munch |$session:ident, $details:ident|
-        [$( $(#[$attr:meta])* $wire:literal $field:ident: $ty:ty = $value:expr, )+]) => {
-        /// `SessionInfo`: a session as the API returns it.
-        #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
-        #[serde(rename_all = "camelCase")]
-        pub struct SessionInfo {
-            $( $(#[$attr])* pub $field: $ty, )+
-        }
-
-        /// The `SessionInfo` properties in the Evo Voice API's order: the CSV columns.
-        pub const SESSION_INFO_FIELDS: &[&str] = &[$($wire),+];
-
-        impl From<&Session> for SessionInfo {
-            fn from($session: &Session) -> Self {
-                let $details = &$session.details;
-                Self { $($field: $value,)+ }
-            }
-        }
-    };
+/// `SessionInfo`: a session as the API returns it, its fields in the Evo Voice API's order (JSON
+/// keys, CSV columns and JSV properties all follow it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionInfo {
+    /// The state of the session
+    #[schema(schema_with = dial_state_schema)]
+    pub dial_state: &'static str,
+    /// The call state of the session
+    #[schema(schema_with = call_state_schema)]
+    pub call_state: &'static str,
+    /// The queue state of the session
+    #[schema(schema_with = queue_state_schema)]
+    pub queue_state: &'static str,
+    /// The ID of the account associated with the flow
+    pub account_id: String,
+    /// The name of the account associated with the session
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account_name: Option<String>,
+    /// The ID of the customer this session is associated with
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub customer_id: Option<String>,
+    /// The customer breadcrumb this session is associated with
+    pub customer_breadcrumb: Vec<CustomerBreadcrumb>,
+    /// The name of the customer this session is associated with
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub customer_name: Option<String>,
+    /// The ID of the endpoint associated with this session
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub endpoint_id: Option<String>,
+    /// The name of the endpoint associated with this session
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub endpoint_name: Option<String>,
+    /// The date the call completed
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub date_completed: Option<String>,
+    /// The destination of the session (e.g. what was entered into the Dial box)
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub destination: Option<String>,
+    /// The to address if any
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub to_address: Option<String>,
+    /// The from address if any
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from_address: Option<String>,
+    /// The from name if any
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from_name: Option<String>,
+    /// Answered by name (if any)
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub answered_by_name: Option<String>,
+    /// The ID of the queue member assigned to this call
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub queue_member_id: Option<String>,
+    /// The flow channel
+    #[schema(schema_with = channel_schema)]
+    pub channel: &'static str,
+    /// Has the session ended
+    pub ended: bool,
+    /// The outcome of the call
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<String>,
+    /// The twilio Call SID of this session
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub call_sid: Option<String>,
+    /// Any console data for this session
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub console_data: Option<String>,
+    /// The name of the hold queue for this call
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hold_queue_name: Option<String>,
+    /// The user ID who put this call on hold
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub held_by_user_id: Option<String>,
+    /// The reason for the hold
+    #[schema(schema_with = hold_reason_schema)]
+    pub hold_reason: &'static str,
+    /// The SID of the conference if in a conference call
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub conference_sid: Option<String>,
+    /// The display name for this session
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    /// The log entries for this session (left out of events, which carry `logEntry`)
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log: Option<Vec<SessionLogInfo>>,
+    /// The members of this session
+    pub members: Vec<SessionMemberInfo>,
+    /// The callback number (typically used for SIP to User calls)
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub callback_number: Option<String>,
+    /// The ID of the endpoint that answered
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub answered_by_id: Option<String>,
+    /// Is this session incoming or outgoing?
+    #[schema(schema_with = direction_schema)]
+    pub direction: &'static str,
+    /// The phone number that this session is coming from (used with SMS chats)
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from_phone_number: Option<String>,
+    /// The Call SID of the most recently added conference participant
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub most_recent_participant_call_sid: Option<String>,
+    /// Was this session missed?
+    pub was_missed: bool,
+    /// The ring queue that the call is currently in
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ring_queue_id: Option<String>,
+    /// The ID of the object
+    pub id: String,
+    /// The date the object was created
+    pub date_created: String,
+    /// The date the object was last modified
+    pub date_last_modified: String,
+    /// The user that created this object
+    pub created_by: String,
+    /// The user that last modified this object
+    pub last_modified_by: String,
 }
 
-session_info! {
-    |session, details| {
-        /// The state of the session
-        #[schema(schema_with = dial_state_schema)]
-        "dialState" dial_state: &'static str = session.dial_state.as_str(),
-        /// The call state of the session
-        #[schema(schema_with = call_state_schema)]
-        "callState" call_state: &'static str = session.call_state.as_str(),
-        /// The queue state of the session
-        #[schema(schema_with = queue_state_schema)]
-        "queueState" queue_state: &'static str = session.queue_state.as_str(),
-        /// The ID of the account associated with the flow
-        "accountId" account_id: String = session.account_id.as_str().to_owned(),
-        /// The name of the account associated with the session
-        "accountName" account_name from details,
-        /// The ID of the customer this session is associated with
-        "customerId" customer_id from details,
-        /// The customer breadcrumb this session is associated with
-        "customerBreadcrumb" customer_breadcrumb: Vec<CustomerBreadcrumb> =
-            details.customer_breadcrumb.iter().map(CustomerBreadcrumb::from).collect(),
-        /// The name of the customer this session is associated with
-        "customerName" customer_name from details,
-        /// The ID of the endpoint associated with this session
-        "endpointId" endpoint_id from details,
-        /// The name of the endpoint associated with this session
-        "endpointName" endpoint_name from details,
-        /// The date the call completed
-        #[serde(skip_serializing_if = "Option::is_none")]
-        "dateCompleted" date_completed: Option<String> = session.date_completed.as_ref().map(wire_date),
-        /// The destination of the session (e.g. what was entered into the Dial box)
-        "destination" destination from details,
-        /// The to address if any
-        "toAddress" to_address from details,
-        /// The from address if any
-        "fromAddress" from_address from details,
-        /// The from name if any
-        "fromName" from_name from details,
-        /// Answered by name (if any)
-        "answeredByName" answered_by_name from details,
-        /// The ID of the queue member assigned to this call
-        "queueMemberId" queue_member_id from details,
-        /// The flow channel
-        #[schema(schema_with = channel_schema)]
-        "channel" channel: &'static str = session.channel.as_str(),
-        /// Has the session ended
-        "ended" ended: bool = session.ended,
-        /// The outcome of the call
-        "outcome" outcome from details,
-        /// The twilio Call SID of this session
-        "callSid" call_sid from details,
-        /// Any console data for this session
-        "consoleData" console_data from details,
-        /// The name of the hold queue for this call
-        "holdQueueName" hold_queue_name from details,
-        /// The user ID who put this call on hold
-        "heldByUserId" held_by_user_id from details,
-        /// The reason for the hold
-        #[schema(schema_with = hold_reason_schema)]
-        "holdReason" hold_reason: &'static str = session.hold_reason.as_str(),
-        /// The SID of the conference if in a conference call
-        "conferenceSid" conference_sid from details,
-        /// The display name for this session
-        "displayName" display_name from details,
-        /// The log entries for this session (left out of events, which carry `logEntry`)
-        #[serde(skip_serializing_if = "Option::is_none")]
-        "log" log: Option<Vec<SessionLogInfo>> = Some(session.log.iter().map(SessionLogInfo::from).collect()),
-        /// The members of this session
-        "members" members: Vec<SessionMemberInfo> =
-            session.members.iter().map(SessionMemberInfo::from).collect(),
-        /// The callback number (typically used for SIP to User calls)
-        "callbackNumber" callback_number from details,
-        /// The ID of the endpoint that answered
-        "answeredById" answered_by_id from details,
-        /// Is this session incoming or outgoing?
-        #[schema(schema_with = direction_schema)]
-        "direction" direction: &'static str = session.direction.as_str(),
-        /// The phone number that this session is coming from (used with SMS chats)
-        "fromPhoneNumber" from_phone_number from details,
-        /// The Call SID of the most recently added conference participant
-        "mostRecentParticipantCallSid" most_recent_participant_call_sid from details,
-        /// Was this session missed?
-        "wasMissed" was_missed: bool = session.was_missed,
-        /// The ring queue that the call is currently in
-        "ringQueueId" ring_queue_id from details,
-        /// The ID of the object
-        "id" id: String = session.id.as_str().to_owned(),
-        /// The date the object was created
-        "dateCreated" date_created: String = wire_date(&session.date_created),
-        /// The date the object was last modified
-        "dateLastModified" date_last_modified: String = wire_date(&session.date_last_modified),
-        /// The user that created this object
-        "createdBy" created_by: String = session.created_by.clone(),
-        /// The user that last modified this object
-        "lastModifiedBy" last_modified_by: String = session.last_modified_by.clone(),
+/// The `SessionInfo` properties in order: the CSV columns (the formats tests check that they
+/// are the JSON keys).
+pub const SESSION_INFO_FIELDS: &[&str] = &[
+    "dialState",
+    "callState",
+    "queueState",
+    "accountId",
+    "accountName",
+    "customerId",
+    "customerBreadcrumb",
+    "customerName",
+    "endpointId",
+    "endpointName",
+    "dateCompleted",
+    "destination",
+    "toAddress",
+    "fromAddress",
+    "fromName",
+    "answeredByName",
+    "queueMemberId",
+    "channel",
+    "ended",
+    "outcome",
+    "callSid",
+    "consoleData",
+    "holdQueueName",
+    "heldByUserId",
+    "holdReason",
+    "conferenceSid",
+    "displayName",
+    "log",
+    "members",
+    "callbackNumber",
+    "answeredById",
+    "direction",
+    "fromPhoneNumber",
+    "mostRecentParticipantCallSid",
+    "wasMissed",
+    "ringQueueId",
+    "id",
+    "dateCreated",
+    "dateLastModified",
+    "createdBy",
+    "lastModifiedBy",
+];
+
+impl From<&Session> for SessionInfo {
+    fn from(session: &Session) -> Self {
+        let details = &session.details;
+        Self {
+            dial_state: session.dial_state.as_str(),
+            call_state: session.call_state.as_str(),
+            queue_state: session.queue_state.as_str(),
+            account_id: session.account_id.as_str().to_owned(),
+            account_name: details.account_name.clone(),
+            customer_id: details.customer_id.clone(),
+            customer_breadcrumb: details.customer_breadcrumb.iter().map(CustomerBreadcrumb::from).collect(),
+            customer_name: details.customer_name.clone(),
+            endpoint_id: details.endpoint_id.clone(),
+            endpoint_name: details.endpoint_name.clone(),
+            date_completed: session.date_completed.as_ref().map(wire_date),
+            destination: details.destination.clone(),
+            to_address: details.to_address.clone(),
+            from_address: details.from_address.clone(),
+            from_name: details.from_name.clone(),
+            answered_by_name: details.answered_by_name.clone(),
+            queue_member_id: details.queue_member_id.clone(),
+            channel: session.channel.as_str(),
+            ended: session.ended,
+            outcome: details.outcome.clone(),
+            call_sid: details.call_sid.clone(),
+            console_data: details.console_data.clone(),
+            hold_queue_name: details.hold_queue_name.clone(),
+            held_by_user_id: details.held_by_user_id.clone(),
+            hold_reason: session.hold_reason.as_str(),
+            conference_sid: details.conference_sid.clone(),
+            display_name: details.display_name.clone(),
+            log: Some(session.log.iter().map(SessionLogInfo::from).collect()),
+            members: session.members.iter().map(SessionMemberInfo::from).collect(),
+            callback_number: details.callback_number.clone(),
+            answered_by_id: details.answered_by_id.clone(),
+            direction: session.direction.as_str(),
+            from_phone_number: details.from_phone_number.clone(),
+            most_recent_participant_call_sid: details.most_recent_participant_call_sid.clone(),
+            was_missed: session.was_missed,
+            ring_queue_id: details.ring_queue_id.clone(),
+            id: session.id.as_str().to_owned(),
+            date_created: wire_date(&session.date_created),
+            date_last_modified: wire_date(&session.date_last_modified),
+            created_by: session.created_by.clone(),
+            last_modified_by: session.last_modified_by.clone(),
+        }
     }
 }
 
