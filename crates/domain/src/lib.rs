@@ -8,11 +8,13 @@
 //! - [`states`]: the named states (dial, call, queue state, channel, roles...).
 //! - [`access`]: the caller ([`Actor`]) and the role and tenancy policy.
 //! - [`session`]: the [`Session`] aggregate and its rules: open, invite, remove, end.
+//! - [`command`]: what a command asks ([`SessionCommand`]) and what a change did ([`SessionChange`]).
 //! - [`events`]: what each change tells the world ([`SessionEvent`]).
 //!
 //! Enable the `serde` feature to (de)serialize IDs, enums and breadcrumbs.
 
 pub mod access;
+pub mod command;
 pub mod events;
 pub mod identity;
 pub mod ids;
