@@ -512,6 +512,34 @@ fn hostile_headers_and_malformed_requests_are_refused() {
     let target = format!("/sessions/{s}/members/bob@example.com");
     let mut cases = Vec::new();
 
+    token_cases(&f, &target, &mut cases);
+    header_flood_cases(&f, &s, &target, &mut cases);
+    cookie_flood_cases(&f, &s, &target, &mut cases);
+    media_type_cases(&f, &mut cases);
+    raw_request_cases(&f, &s, &mut cases);
+    extension_method_cases(&f, &target, &mut cases);
+
+    let metrics_before = metrics_text(&f);
+    let seen = f.run(&cases);
+    let metrics_after = metrics_text(&f);
+    assert!(!metrics_after.contains("XMETHOD"), "a client's method became a label");
+    // Hostile traffic may add a few series (its statuses), never one per request.
+    assert!(
+        metrics_after.len() < metrics_before.len() + 32 * 1024,
+        "/metrics grew from {} to {} bytes",
+        metrics_before.len(),
+        metrics_after.len()
+    );
+    eprintln!("/metrics: {} bytes before, {} after", metrics_before.len(), metrics_after.len());
+    let statuses = histogram(&seen);
+    assert!(statuses.iter().any(|(status, _)| *status == 431), "a header flood is 431: {statuses:?}");
+    let tokens: Vec<_> = seen.iter().filter(|(name, _)| name.starts_with("100 KB")).collect();
+    assert!(tokens.iter().all(|(_, status)| [401, 431].contains(status)), "100 KB tokens: {tokens:?}");
+    eprintln!("hostile headers: {} cases, statuses {statuses:?}", seen.len());
+}
+
+/// Tokens: 100 KB ones, in the header and in the cookie; tokens that are not tokens.
+fn token_cases(f: &Fixture, target: &str, cases: &mut Vec<Case>) {
     // Tokens of 100 KB, in the header and in the cookie, shaped like a JWT or not.
     let blob = "A".repeat(100_000);
     let jwt_shaped = format!("eyJhbGciOiJIUzI1NiJ9.{}.{}", "B".repeat(99_000), "C".repeat(43));
@@ -519,12 +547,12 @@ fn hostile_headers_and_malformed_requests_are_refused() {
     for (name, token) in [("blob", &blob), ("jwt-shaped", &jwt_shaped), ("huge header part", &huge_alg)] {
         cases.push(f.case(
             format!("100 KB {name} bearer"),
-            build_request("DELETE", &target, &[("Authorization", format!("Bearer {token}"))], b""),
+            build_request("DELETE", target, &[("Authorization", format!("Bearer {token}"))], b""),
             Refusal::Protocol,
         ));
         cases.push(f.case(
             format!("100 KB {name} cookie"),
-            build_request("DELETE", &target, &[("Cookie", format!("ss-tok={token}"))], b""),
+            build_request("DELETE", target, &[("Cookie", format!("ss-tok={token}"))], b""),
             Refusal::Protocol,
         ));
     }
@@ -534,24 +562,27 @@ fn hostile_headers_and_malformed_requests_are_refused() {
     {
         cases.push(f.case(
             format!("bearer {token:?}"),
-            build_request("DELETE", &target, &[("Authorization", format!("Bearer {token}"))], b""),
+            build_request("DELETE", target, &[("Authorization", format!("Bearer {token}"))], b""),
             Refusal::Api,
         ));
     }
     cases.push(f.case(
         "two Authorization headers, the first bogus",
-        build_request("DELETE", &target, &[("Authorization", "Bearer x.y.z".to_owned()), f.auth()], b""),
+        build_request("DELETE", target, &[("Authorization", "Bearer x.y.z".to_owned()), f.auth()], b""),
         Refusal::Api,
     ));
-    let mut non_utf8 = build_request("DELETE", &target, &[], b"");
+    let mut non_utf8 = build_request("DELETE", target, &[], b"");
     let at = non_utf8.windows(2).position(|w| w == b"\r\n").unwrap() + 2;
     non_utf8.splice(at..at, b"Authorization: Bearer \xff\xfe\xfd\r\n".iter().copied());
     cases.push(f.case("non-UTF-8 bearer", non_utf8, Refusal::Protocol));
+}
 
+/// Header floods.
+fn header_flood_cases(f: &Fixture, s: &str, target: &str, cases: &mut Vec<Case>) {
     // Header floods: 300 headers (over actix's 96) is 431; 90 headers of 1 KB each reach
     // the service with a valid token and are refused for the request itself.
     let flood: Vec<(&str, String)> = (0..300).map(|_| ("X-Flood", "1".to_owned())).collect();
-    cases.push(f.case("300 headers", build_request("DELETE", &target, &flood, b""), Refusal::Protocol));
+    cases.push(f.case("300 headers", build_request("DELETE", target, &flood, b""), Refusal::Protocol));
     let mut wide: Vec<(&str, String)> = (0..90).map(|_| ("X-Wide", "w".repeat(1_000))).collect();
     wide.push(f.auth());
     cases.push(f.case(
@@ -569,11 +600,15 @@ fn hostile_headers_and_malformed_requests_are_refused() {
         build_request("GET", "/sessions/nope", &[f.auth(), ("X-Big", "b".repeat(200_000))], b""),
         Refusal::Protocol,
     ));
+}
+
+/// Cookie floods.
+fn cookie_flood_cases(f: &Fixture, s: &str, target: &str, cases: &mut Vec<Case>) {
     // Cookie floods: thousands of cookies, with and without a valid ss-tok among them.
     let many_cookies: String = (0..5_000).map(|i| format!("c{i}=v; ")).collect();
     cases.push(f.case(
         "5000 cookies, no token",
-        build_request("DELETE", &target, &[("Cookie", many_cookies.clone())], b""),
+        build_request("DELETE", target, &[("Cookie", many_cookies.clone())], b""),
         Refusal::Protocol,
     ));
     cases.push(f.case(
@@ -589,14 +624,18 @@ fn hostile_headers_and_malformed_requests_are_refused() {
     let cookie_headers: Vec<(&str, String)> = (0..90).map(|i| ("Cookie", format!("k{i}=v"))).collect();
     cases.push(f.case(
         "90 Cookie headers",
-        build_request("DELETE", &target, &cookie_headers, b""),
+        build_request("DELETE", target, &cookie_headers, b""),
         Refusal::Api,
     ));
     cases.push(f.case(
         "malformed cookies",
-        build_request("DELETE", &target, &[("Cookie", ";;;=;ss-tok;ss-tok=;=x;\"".to_owned())], b""),
+        build_request("DELETE", target, &[("Cookie", ";;;=;ss-tok;ss-tok=;=x;\"".to_owned())], b""),
         Refusal::Api,
     ));
+}
+
+/// Odd Accept and Content-Type values on an error path.
+fn media_type_cases(f: &Fixture, cases: &mut Vec<Case>) {
     // Odd Accept and Content-Type values on an error path.
     for accept in [
         "application/xml",
@@ -621,7 +660,10 @@ fn hostile_headers_and_malformed_requests_are_refused() {
         ),
         Refusal::Api,
     ));
+}
 
+/// Malformed requests only a raw client sends.
+fn raw_request_cases(f: &Fixture, s: &str, cases: &mut Vec<Case>) {
     // Malformed requests only a raw client sends.
     let auth = format!("Authorization: Bearer {}\r\n", f.token);
     let raw = |text: String| text.into_bytes();
@@ -723,33 +765,18 @@ fn hostile_headers_and_malformed_requests_are_refused() {
     ] {
         cases.push(f.case(name, request, Refusal::Protocol));
     }
+}
 
+/// Extension methods of any spelling.
+fn extension_method_cases(f: &Fixture, target: &str, cases: &mut Vec<Case>) {
     // Extension methods of any spelling, each once: a label per method would grow /metrics.
     for n in 0..200 {
         cases.push(f.case(
             format!("extension method {n}"),
-            build_request(&format!("XMETHOD{n}"), &target, &[], b""),
+            build_request(&format!("XMETHOD{n}"), target, &[], b""),
             Refusal::Api,
         ));
     }
-
-    let metrics_before = metrics_text(&f);
-    let seen = f.run(&cases);
-    let metrics_after = metrics_text(&f);
-    assert!(!metrics_after.contains("XMETHOD"), "a client's method became a label");
-    // Hostile traffic may add a few series (its statuses), never one per request.
-    assert!(
-        metrics_after.len() < metrics_before.len() + 32 * 1024,
-        "/metrics grew from {} to {} bytes",
-        metrics_before.len(),
-        metrics_after.len()
-    );
-    eprintln!("/metrics: {} bytes before, {} after", metrics_before.len(), metrics_after.len());
-    let statuses = histogram(&seen);
-    assert!(statuses.iter().any(|(status, _)| *status == 431), "a header flood is 431: {statuses:?}");
-    let tokens: Vec<_> = seen.iter().filter(|(name, _)| name.starts_with("100 KB")).collect();
-    assert!(tokens.iter().all(|(_, status)| [401, 431].contains(status)), "100 KB tokens: {tokens:?}");
-    eprintln!("hostile headers: {} cases, statuses {statuses:?}", seen.len());
 }
 
 fn metrics_text(f: &Fixture) -> String {
