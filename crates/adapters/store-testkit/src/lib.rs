@@ -100,3 +100,40 @@ pub fn outbox_for_webhooks() -> evo_store_sql::Outbox {
     evo_store_sql::Outbox::new(std::sync::Arc::new(fixtures::SizedSummaryRenderer), true)
         .with_session_limit(fixtures::MAX_SESSION_BYTES)
 }
+
+#[cfg(test)]
+mod tests {
+    /// The cases of a module's text: its `pub async fn name(repo: Repo)`.
+    fn cases_of(text: &str) -> Vec<&str> {
+        text.lines()
+            .filter_map(|line| line.strip_prefix("pub async fn "))
+            .filter(|rest| rest.contains("(repo: Repo)"))
+            .filter_map(|rest| rest.split('(').next())
+            .collect()
+    }
+
+    /// The names listed in `repository_contract_tests!`: the lines `name,` of this file.
+    fn listed(text: &str) -> Vec<&str> {
+        text.lines()
+            .map(str::trim)
+            .filter_map(|line| line.strip_suffix(','))
+            .filter(|name| !name.is_empty() && name.chars().all(|c| c.is_ascii_lowercase() || c == '_'))
+            .collect()
+    }
+
+    /// A case written but not listed would never run: every one is listed, once.
+    #[test]
+    fn every_case_is_listed_once() {
+        let listed = listed(include_str!("lib.rs"));
+        let cases: Vec<&str> = [include_str!("cases.rs"), include_str!("event_cases.rs")]
+            .into_iter()
+            .flat_map(cases_of)
+            .collect();
+        assert!(cases.len() > 30, "the cases were not found: {cases:?}");
+        for case in &cases {
+            let times = listed.iter().filter(|name| *name == case).count();
+            assert_eq!(times, 1, "{case} is listed {times} times in repository_contract_tests!");
+        }
+        assert_eq!(listed.len(), cases.len(), "listed but not a case: {listed:?}");
+    }
+}
