@@ -10,9 +10,9 @@ use evo_domain::{
     USER_ROLE,
 };
 use evo_ports::{
-    AuthError, Change, Clock, HookVerdict, IdGenerator, Idempotency, IdempotencyInput, OpenSession, Parsed,
-    Removal, RemovalHook, RepositoryError, ServiceError, SessionRepository, SessionUseCases, TokenVerifier,
-    UpdateError,
+    AuthError, Change, ChangeOutcome, Clock, HookVerdict, IdGenerator, Idempotency, IdempotencyInput,
+    OpenSession, Parsed, Removal, RemovalHook, RepositoryError, ServiceError, SessionRepository,
+    SessionUseCases, TokenVerifier, UpdateError,
 };
 
 /// How many times a new session is retried with a fresh ID when the ID already exists.
@@ -149,7 +149,7 @@ where
         actor: &Actor,
         request: Parsed<Change<X>>,
         command: impl FnOnce(X) -> SessionCommand,
-    ) -> Result<Session, ServiceError> {
+    ) -> Result<ChangeOutcome<Session>, ServiceError> {
         let change = admit(actor, request)?;
         let now = self.clock.now();
         let command = command(change.command);
@@ -188,7 +188,7 @@ where
         &self,
         actor: &Actor,
         request: Parsed<OpenSession>,
-    ) -> Result<Session, ServiceError> {
+    ) -> Result<ChangeOutcome<Session>, ServiceError> {
         let OpenSession { session: new, idempotency } = admit(actor, request)?;
         let now = self.clock.now();
         let idempotency = idempotency.map(|input| self.idempotency(actor, input, now));
@@ -196,7 +196,7 @@ where
         loop {
             let session = Session::open(self.ids.new_session_id(), new.clone(), actor, now)?;
             match self.repository.insert(&session, actor, idempotency.clone()).await {
-                Ok(()) => return Ok(session),
+                Ok(outcome) => return Ok(outcome.map(|()| session)),
                 // Every attempt's ID taken: the store's AlreadyExists is the answer (a 500).
                 Err(UpdateError::Repository(RepositoryError::AlreadyExists))
                     if attempts < NEW_SESSION_ID_ATTEMPTS =>
@@ -212,7 +212,7 @@ where
         &self,
         actor: &Actor,
         request: Parsed<Change<NewMember>>,
-    ) -> Result<Session, ServiceError> {
+    ) -> Result<ChangeOutcome<Session>, ServiceError> {
         self.change(actor, request, SessionCommand::InviteMember).await
     }
 
@@ -220,7 +220,7 @@ where
         &self,
         actor: &Actor,
         request: Parsed<Change<Removal>>,
-    ) -> Result<Session, ServiceError> {
+    ) -> Result<ChangeOutcome<Session>, ServiceError> {
         self.change(actor, request, |Removal { identity, reason }| SessionCommand::RemoveMember {
             identity,
             reason,
@@ -237,7 +237,11 @@ where
         }
     }
 
-    async fn end_session(&self, actor: &Actor, request: Parsed<Change<()>>) -> Result<Session, ServiceError> {
+    async fn end_session(
+        &self,
+        actor: &Actor,
+        request: Parsed<Change<()>>,
+    ) -> Result<ChangeOutcome<Session>, ServiceError> {
         self.change(actor, request, |()| SessionCommand::End).await
     }
 

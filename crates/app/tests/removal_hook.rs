@@ -4,23 +4,12 @@
 
 use std::sync::{Arc, Mutex};
 
-use chrono::{TimeZone, Utc};
 use evo_app::{OnHookFailure, SessionService};
 use evo_domain::*;
 use evo_ports::*;
 
-fn now() -> Timestamp {
-    Utc.with_ymd_and_hms(2026, 11, 26, 21, 1, 49).unwrap()
-}
-
-fn agent() -> Actor {
-    Actor {
-        user_id: "ann@example.com".into(),
-        name: "Ann".into(),
-        roles: vec!["User".into()],
-        account_ids: vec![AccountId::parse("acme").unwrap()],
-    }
-}
+mod support;
+use support::{agent, now};
 
 fn chat() -> Session {
     let members = ["+15551234567", "bob@example.com"]
@@ -48,7 +37,7 @@ fn repository(calls: &Calls) -> MockSessionRepository {
         log.lock().unwrap().push("update");
         let mut session = chat();
         session.apply(actor, command, now)?;
-        Ok(session)
+        Ok(ChangeOutcome::Applied(session))
     });
     repository
 }
@@ -92,7 +81,8 @@ async fn an_allowing_hook_is_asked_with_the_would_be_event_before_the_change() {
     let (hook, asked) = hook_answering(&calls, HookVerdict::Allow);
     let removed = service(&calls, hook, OnHookFailure::Refuse)
         .delete_chat_member(&agent(), remove("bob@example.com"))
-        .await;
+        .await
+        .applied();
     assert_eq!(removed.expect("removed").members.len(), 1);
     assert_eq!(*calls.lock().unwrap(), ["ask", "update"], "asked first, then the locked change");
     let asked = asked.lock().unwrap();
@@ -112,7 +102,8 @@ async fn a_refusing_hook_refuses_with_its_message_and_nothing_changes() {
     let (hook, _) = hook_answering(&calls, HookVerdict::Refuse(Some("Bob is on a call".into())));
     let refused = service(&calls, hook, OnHookFailure::Allow)
         .delete_chat_member(&agent(), remove("bob@example.com"))
-        .await;
+        .await
+        .applied();
     assert_eq!(refused, Err(ServiceError::RemovalRefused(Some("Bob is on a call".into()))));
     assert_eq!(*calls.lock().unwrap(), ["ask"], "the store was not asked to change anything");
 }
@@ -123,7 +114,8 @@ async fn a_failed_hook_refuses_as_unavailable_unless_failures_allow() {
     let (hook, _) = hook_answering(&calls, HookVerdict::Failed("timed out after 1000 ms".into()));
     let refused = service(&calls, hook, OnHookFailure::Refuse)
         .delete_chat_member(&agent(), remove("bob@example.com"))
-        .await;
+        .await
+        .applied();
     assert!(matches!(refused, Err(ServiceError::Repository(RepositoryError::Unavailable(_)))), "{refused:?}");
     assert_eq!(*calls.lock().unwrap(), ["ask"]);
 
@@ -131,7 +123,8 @@ async fn a_failed_hook_refuses_as_unavailable_unless_failures_allow() {
     let (hook, _) = hook_answering(&calls, HookVerdict::Failed("HTTP 502".into()));
     let allowed = service(&calls, hook, OnHookFailure::Allow)
         .delete_chat_member(&agent(), remove("bob@example.com"))
-        .await;
+        .await
+        .applied();
     assert!(allowed.is_ok(), "{allowed:?}");
     assert_eq!(*calls.lock().unwrap(), ["ask", "update"]);
 }
@@ -142,12 +135,12 @@ async fn a_removal_the_read_refuses_is_left_to_the_store_and_the_hook_is_not_ask
     let (hook, _) = hook_answering(&calls, HookVerdict::Allow);
     let service = service(&calls, hook, OnHookFailure::Refuse);
     // Not a member; then the original member: refused by the rule, answered by the store.
-    let missing = service.delete_chat_member(&agent(), remove("nobody@example.com")).await;
+    let missing = service.delete_chat_member(&agent(), remove("nobody@example.com")).await.applied();
     assert!(
         matches!(missing, Err(ServiceError::Session(SessionError::MemberNotFound { .. }))),
         "{missing:?}"
     );
-    let original = service.delete_chat_member(&agent(), remove("+15551234567")).await;
+    let original = service.delete_chat_member(&agent(), remove("+15551234567")).await.applied();
     assert!(
         matches!(original, Err(ServiceError::Session(SessionError::CannotRemoveOriginalMember { .. }))),
         "{original:?}"
@@ -166,15 +159,15 @@ async fn other_changes_do_not_ask_the_hook() {
         if_version: None,
         idempotency: None,
     });
-    assert!(service.end_session(&agent(), end).await.is_ok());
+    assert!(service.end_session(&agent(), end).await.applied().is_ok());
     assert_eq!(*calls.lock().unwrap(), ["update"]);
 }
 
 struct NoAnswer;
 
 impl AnswerRenderer for NoAnswer {
-    fn render(&self, _: Result<&Session, &SessionError>) -> StoredAnswer {
-        StoredAnswer { status: 200, content_type: "application/json".into(), body: Vec::new() }
+    fn render(&self, _: Result<&Session, &SessionError>) -> KeptAnswer {
+        KeptAnswer { status: 200, content_type: "application/json".into(), body: Vec::new() }
     }
 }
 
@@ -210,10 +203,10 @@ async fn a_key_that_holds_an_answer_goes_to_the_store_without_asking_the_hook() 
     let service = SessionService::new(repository, MockTokenVerifier::new(), clock, MockIdGenerator::new())
         .with_removal_hook(hook, OnHookFailure::Refuse);
 
-    assert!(service.delete_chat_member(&agent(), keyed_removal("answered")).await.is_ok());
+    assert!(service.delete_chat_member(&agent(), keyed_removal("answered")).await.applied().is_ok());
     assert_eq!(*calls.lock().unwrap(), ["lookup", "update"], "the repeat is not asked about");
 
     calls.lock().unwrap().clear();
-    assert!(service.delete_chat_member(&agent(), keyed_removal("new")).await.is_ok());
+    assert!(service.delete_chat_member(&agent(), keyed_removal("new")).await.applied().is_ok());
     assert_eq!(*calls.lock().unwrap(), ["lookup", "ask", "update"]);
 }

@@ -4,29 +4,14 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use chrono::{TimeZone, Utc};
 use evo_app::SessionService;
 use evo_domain::*;
 use evo_ports::*;
 
+mod support;
+use support::{actor, agent, now};
+
 type Store = Arc<Mutex<HashMap<SessionId, Session>>>;
-
-fn now() -> Timestamp {
-    Utc.with_ymd_and_hms(2026, 11, 26, 21, 1, 49).unwrap()
-}
-
-fn actor(roles: &[&str], accounts: &[&str]) -> Actor {
-    Actor {
-        user_id: "ann@example.com".into(),
-        name: "Ann".into(),
-        roles: roles.iter().map(|r| r.to_string()).collect(),
-        account_ids: accounts.iter().map(|a| AccountId::parse(a).unwrap()).collect(),
-    }
-}
-
-fn agent() -> Actor {
-    actor(&["User"], &["acme"])
-}
 
 fn session(id: &str, channel: Channel) -> Session {
     let members = ["+15551234567", "bob@example.com", "+15557654321"]
@@ -56,14 +41,14 @@ fn store_with(sessions: Vec<Session>) -> (MockSessionRepository, Store) {
         };
         session.apply_if(actor, command, if_version.as_ref(), now)?;
         sessions.insert(id.clone(), session.clone());
-        Ok(session)
+        Ok(ChangeOutcome::Applied(session))
     });
     let shared = store.clone();
     repository.expect_find().returning(move |id, _| Ok(shared.lock().unwrap().get(id).cloned()));
     let shared = store.clone();
     repository.expect_insert().returning(move |session, _actor, _idempotency| {
         shared.lock().unwrap().insert(session.id.clone(), session.clone());
-        Ok(())
+        Ok(ChangeOutcome::Applied(()))
     });
     (repository, store)
 }
@@ -117,8 +102,11 @@ fn snapshot(store: &Store) -> HashMap<SessionId, Session> {
 #[tokio::test]
 async fn delete_chat_member_removes_and_returns_the_stored_session() {
     let (repository, store) = store_with(vec![session("s-1", Channel::Chat)]);
-    let removed =
-        service(repository).delete_chat_member(&agent(), delete("s-1", "BOB@example.com")).await.unwrap();
+    let removed = service(repository)
+        .delete_chat_member(&agent(), delete("s-1", "BOB@example.com"))
+        .await
+        .applied()
+        .unwrap();
     assert_eq!(removed.members.len(), 2);
     assert_eq!(removed.log.last().unwrap().message, "Ann removed bob@example.com from the chat");
     let id = SessionId::parse("s-1").unwrap();
@@ -132,15 +120,16 @@ async fn a_change_on_a_version_that_is_not_current_is_refused() {
     let stale = Ok(Change { if_version: Some(IfVersion(vec![7])), ..removal("s-1", "bob@example.com") });
     let before = snapshot(&store);
     assert_eq!(
-        service.delete_chat_member(&agent(), stale).await,
+        service.delete_chat_member(&agent(), stale).await.applied(),
         Err(ServiceError::Session(SessionError::VersionMismatch { current: 0 }))
     );
     assert_eq!(snapshot(&store), before, "nothing changed");
     let current = Ok(Change { if_version: Some(IfVersion(vec![0])), ..removal("s-1", "bob@example.com") });
-    assert_eq!(service.delete_chat_member(&agent(), current).await.unwrap().version, 1);
+    assert_eq!(service.delete_chat_member(&agent(), current).await.applied().unwrap().version, 1);
     let ended = service
         .end_session(&agent(), Ok(Change { if_version: Some(IfVersion(vec![0])), ..change("s-1", ()) }))
-        .await;
+        .await
+        .applied();
     assert_eq!(ended, Err(ServiceError::Session(SessionError::VersionMismatch { current: 1 })));
 }
 
@@ -150,7 +139,7 @@ async fn a_removal_reason_reaches_the_log_and_a_member_removing_itself_leaves() 
     let service = service(repository);
     let reason = RemovalReason::parse("left for the day").unwrap();
     let input = Ok(change("s-1", Removal { identity: identity("bob@example.com"), reason }));
-    let removed = service.delete_chat_member(&agent(), input).await.unwrap();
+    let removed = service.delete_chat_member(&agent(), input).await.applied().unwrap();
     assert_eq!(
         removed.log.last().unwrap().message,
         "Ann removed bob@example.com from the chat: left for the day"
@@ -159,8 +148,8 @@ async fn a_removal_reason_reaches_the_log_and_a_member_removing_itself_leaves() 
     let dave = Actor { user_id: "Dave@Example.com".into(), name: "Dave".into(), ..agent() };
     let mut dave_d = NewMember::new(identity("dave@example.com"));
     dave_d.display_name = Some("Dave D.".into());
-    service.invite_chat_member(&agent(), Ok(change("s-1", dave_d))).await.unwrap();
-    let left = service.delete_chat_member(&dave, delete("s-1", "dave@example.com")).await.unwrap();
+    service.invite_chat_member(&agent(), Ok(change("s-1", dave_d))).await.applied().unwrap();
+    let left = service.delete_chat_member(&dave, delete("s-1", "dave@example.com")).await.applied().unwrap();
     assert_eq!(left.log.last().unwrap().message, "Dave D. left the chat");
 }
 
@@ -191,7 +180,7 @@ async fn domain_refusals_persist_nothing() {
     for (input, expected) in cases {
         let (repository, store) = store_with(sessions.clone());
         let before = snapshot(&store);
-        let result = service(repository).delete_chat_member(&agent(), input.clone()).await;
+        let result = service(repository).delete_chat_member(&agent(), input.clone()).await.applied();
         assert_eq!(result, Err(ServiceError::Session(expected)), "{input:?}");
         assert_eq!(snapshot(&store), before, "{input:?} persisted something");
     }
@@ -240,7 +229,7 @@ async fn role_and_field_refusals_never_reach_the_store() {
         let mut repository = MockSessionRepository::new();
         repository.expect_update().never();
         repository.expect_find().never();
-        let result = service(repository).delete_chat_member(&who, input.clone()).await;
+        let result = service(repository).delete_chat_member(&who, input.clone()).await.applied();
         let error = result.expect_err("must be refused");
         assert!(expected(&error), "{input:?}: {error:?}");
     }
@@ -261,15 +250,15 @@ async fn every_use_case_checks_the_role_before_the_fields() {
         repository.expect_insert().never();
         service(repository)
     };
-    forbidden(refused().new_session(&viewer, Err(errors.clone())).await);
-    forbidden(refused().invite_chat_member(&viewer, Err(errors.clone())).await);
+    forbidden(refused().new_session(&viewer, Err(errors.clone())).await.applied());
+    forbidden(refused().invite_chat_member(&viewer, Err(errors.clone())).await.applied());
     forbidden(refused().get_session(&viewer, Err(errors.clone())).await);
-    forbidden(refused().end_session(&viewer, Err(errors.clone())).await);
+    forbidden(refused().end_session(&viewer, Err(errors.clone())).await.applied());
     let invalid = Err(ServiceError::Validation(errors.clone()));
-    assert_eq!(refused().new_session(&agent(), Err(errors.clone())).await, invalid);
-    assert_eq!(refused().invite_chat_member(&agent(), Err(errors.clone())).await, invalid);
+    assert_eq!(refused().new_session(&agent(), Err(errors.clone())).await.applied(), invalid);
+    assert_eq!(refused().invite_chat_member(&agent(), Err(errors.clone())).await.applied(), invalid);
     assert_eq!(refused().get_session(&agent(), Err(errors.clone())).await, invalid);
-    assert_eq!(refused().end_session(&agent(), Err(errors)).await, invalid);
+    assert_eq!(refused().end_session(&agent(), Err(errors)).await.applied(), invalid);
 }
 
 #[tokio::test]
@@ -277,7 +266,8 @@ async fn administrators_remove_members_in_any_account() {
     for role in ["Admin", "SystemAdministrator"] {
         let (repository, _) = store_with(vec![session("s-1", Channel::Chat)]);
         let admin = actor(&[role, "User"], &[]);
-        let result = service(repository).delete_chat_member(&admin, delete("s-1", "bob@example.com")).await;
+        let result =
+            service(repository).delete_chat_member(&admin, delete("s-1", "bob@example.com")).await.applied();
         assert!(result.is_ok(), "{role}: {result:?}");
     }
 }
@@ -288,7 +278,8 @@ async fn store_outages_become_unavailable() {
     repository.expect_update().returning(|_, _, _, _, _, _| {
         Err(UpdateError::Repository(RepositoryError::Unavailable("pool timeout".into())))
     });
-    let result = service(repository).delete_chat_member(&agent(), delete("s-1", "bob@example.com")).await;
+    let result =
+        service(repository).delete_chat_member(&agent(), delete("s-1", "bob@example.com")).await.applied();
     assert_eq!(result, Err(ServiceError::Repository(RepositoryError::Unavailable("pool timeout".into()))));
 }
 
@@ -300,13 +291,13 @@ async fn inviting_adds_once_then_refuses_an_existing_member() {
     member.display_name = Some("Dave".into());
     member.role = Some(MemberRole::Transfer);
     let input = change("s-1", member);
-    let invited = service.invite_chat_member(&agent(), Ok(input.clone())).await.unwrap();
+    let invited = service.invite_chat_member(&agent(), Ok(input.clone())).await.applied().unwrap();
     let dave = invited.members.last().unwrap();
     assert_eq!((dave.identity.as_str(), dave.role), ("Dave@example.com", MemberRole::Transfer));
     let before = snapshot(&store);
     let again =
         Change { command: NewMember { identity: identity("dave@EXAMPLE.com"), ..input.command }, ..input };
-    let result = service.invite_chat_member(&agent(), Ok(again)).await;
+    let result = service.invite_chat_member(&agent(), Ok(again)).await.applied();
     assert_eq!(
         result,
         Err(ServiceError::Session(SessionError::MemberAlreadyExists { identity: "dave@EXAMPLE.com".into() }))
@@ -334,12 +325,12 @@ async fn get_session_hides_other_accounts() {
 async fn end_session_ends_once() {
     let (repository, store) = store_with(vec![session("s-1", Channel::Voice)]);
     let service = service(repository);
-    let ended = service.end_session(&agent(), end("s-1")).await.unwrap();
+    let ended = service.end_session(&agent(), end("s-1")).await.applied().unwrap();
     assert!(ended.ended);
     assert_eq!(ended.date_completed, Some(now()));
     let before = snapshot(&store);
     assert_eq!(
-        service.end_session(&agent(), end("s-1")).await,
+        service.end_session(&agent(), end("s-1")).await.applied(),
         Err(ServiceError::Session(SessionError::SessionEnded))
     );
     assert_eq!(snapshot(&store), before);
@@ -362,7 +353,7 @@ fn new_session_input() -> Parsed<OpenSession> {
 #[tokio::test]
 async fn new_session_opens_a_chat_and_stores_it() {
     let (repository, store) = store_with(vec![]);
-    let created = service(repository).new_session(&agent(), new_session_input()).await.unwrap();
+    let created = service(repository).new_session(&agent(), new_session_input()).await.applied().unwrap();
     assert_eq!(created.id.as_str(), "new-1");
     assert_eq!(created.channel, Channel::Chat);
     assert_eq!(created.members[0].identity.as_str(), "+15551234567");
@@ -376,7 +367,7 @@ async fn new_session_in_a_foreign_account_is_forbidden() {
     repository.expect_insert().never();
     let mut input = new_session_input().unwrap();
     input.session.account_id = AccountId::parse("globex").unwrap();
-    let result = service(repository).new_session(&agent(), Ok(input)).await;
+    let result = service(repository).new_session(&agent(), Ok(input)).await.applied();
     assert!(matches!(
         result,
         Err(ServiceError::Session(SessionError::Access(AccessError::AccountNotAllowed { .. })))
@@ -389,9 +380,13 @@ async fn new_session_retries_a_taken_id() {
     let mut calls = 0;
     repository.expect_insert().times(2).returning(move |_, _, _| {
         calls += 1;
-        if calls == 1 { Err(UpdateError::Repository(RepositoryError::AlreadyExists)) } else { Ok(()) }
+        if calls == 1 {
+            Err(UpdateError::Repository(RepositoryError::AlreadyExists))
+        } else {
+            Ok(ChangeOutcome::Applied(()))
+        }
     });
-    assert!(service(repository).new_session(&agent(), new_session_input()).await.is_ok());
+    assert!(service(repository).new_session(&agent(), new_session_input()).await.applied().is_ok());
 }
 
 #[tokio::test]
@@ -422,8 +417,8 @@ async fn readiness_reflects_the_store() {
 struct NoAnswer;
 
 impl AnswerRenderer for NoAnswer {
-    fn render(&self, _: Result<&Session, &SessionError>) -> StoredAnswer {
-        StoredAnswer { status: 200, content_type: String::new(), body: Vec::new() }
+    fn render(&self, _: Result<&Session, &SessionError>) -> KeptAnswer {
+        KeptAnswer { status: 200, content_type: String::new(), body: Vec::new() }
     }
 }
 
@@ -445,7 +440,7 @@ async fn a_key_is_scoped_to_the_caller_and_kept_for_the_ttl() {
             })
         })
         .times(1)
-        .returning(|_, _, _, _, _, _| Err(UpdateError::Keyed(KeyedRefusal::InFlight)));
+        .returning(|_, _, _, _, _, _| Err(UpdateError::Keyed(KeyedRefusal::InProgress)));
     let service = SessionService::with_idempotency_ttl(
         repository,
         MockTokenVerifier::new(),
@@ -455,15 +450,30 @@ async fn a_key_is_scoped_to_the_caller_and_kept_for_the_ttl() {
     );
     let input = Ok(Change { idempotency: with_key("retry-1"), ..removal("s-1", "bob@example.com") });
     assert_eq!(
-        service.delete_chat_member(&agent(), input).await,
-        Err(ServiceError::Keyed(KeyedRefusal::InFlight))
+        service.delete_chat_member(&agent(), input).await.applied(),
+        Err(ServiceError::Keyed(KeyedRefusal::InProgress))
     );
 }
 
 #[tokio::test]
-async fn the_stores_keyed_answers_reach_the_edge_as_they_are() {
-    let stored = StoredAnswer { status: 404, content_type: "application/json".into(), body: b"{}".to_vec() };
-    for refusal in [KeyedRefusal::Replay(stored), KeyedRefusal::Reused, KeyedRefusal::InFlight] {
+async fn a_replayed_answer_reaches_the_edge_as_it_is() {
+    let stored = KeptAnswer { status: 404, content_type: "application/json".into(), body: b"{}".to_vec() };
+    let mut repository = MockSessionRepository::new();
+    let returned = stored.clone();
+    repository
+        .expect_update()
+        .times(1)
+        .returning(move |_, _, _, _, _, _| Ok(ChangeOutcome::Replayed(returned.clone())));
+    let input = Ok(Change { idempotency: with_key("k"), ..removal("s-1", "bob@example.com") });
+    assert_eq!(
+        service(repository).delete_chat_member(&agent(), input).await,
+        Ok(ChangeOutcome::Replayed(stored))
+    );
+}
+
+#[tokio::test]
+async fn the_stores_keyed_refusals_reach_the_edge_as_they_are() {
+    for refusal in [KeyedRefusal::Reused, KeyedRefusal::InProgress] {
         let mut repository = MockSessionRepository::new();
         let returned = refusal.clone();
         repository
@@ -472,7 +482,7 @@ async fn the_stores_keyed_answers_reach_the_edge_as_they_are() {
             .returning(move |_, _, _, _, _, _| Err(UpdateError::Keyed(returned.clone())));
         let input = Ok(Change { idempotency: with_key("k"), ..removal("s-1", "bob@example.com") });
         assert_eq!(
-            service(repository).delete_chat_member(&agent(), input).await,
+            service(repository).delete_chat_member(&agent(), input).await.applied(),
             Err(ServiceError::Keyed(refusal))
         );
     }

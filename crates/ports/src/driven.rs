@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use evo_domain::{Actor, IfVersion, Session, SessionCommand, SessionId, Timestamp};
 
 use crate::errors::{AuthError, RepositoryError, UpdateError};
-use crate::idempotency::Idempotency;
+use crate::idempotency::{ChangeOutcome, Idempotency};
 
 /// Where sessions live.
 ///
@@ -16,15 +16,15 @@ use crate::idempotency::Idempotency;
 #[async_trait]
 pub trait SessionRepository: Send + Sync + 'static {
     /// Saves a new session, opened by `actor`, with its members, log and `SessionCreated`
-    /// event. With `idempotency`, first looks the key up (`Keyed`: the stored answer, or the
-    /// key busy or taken) and keeps the answer in the same transaction.
+    /// event. With `idempotency`, first looks the key up (`Replayed`: the stored answer;
+    /// `Keyed`: the key busy or taken) and keeps the answer in the same transaction.
     /// `Repository(AlreadyExists)` when the ID is taken.
     async fn insert(
         &self,
         session: &Session,
         actor: &Actor,
         idempotency: Option<Idempotency>,
-    ) -> Result<(), UpdateError>;
+    ) -> Result<ChangeOutcome<()>, UpdateError>;
 
     /// Loads a session with its members and log, or `None`. Looks it up among the accounts
     /// `actor` sees ([`visible_accounts`](Actor::visible_accounts)), so that every lookup
@@ -47,8 +47,8 @@ pub trait SessionRepository: Send + Sync + 'static {
     /// `Rejected(VersionMismatch)` and nothing changes.
     ///
     /// With `idempotency`, the key is looked up first: a stored answer of the same request is
-    /// `Keyed(Replay)` (nothing changes), another request's `Keyed(Reused)`, a request still
-    /// running with it `Keyed(InFlight)`. Otherwise the answer (to the change, or to the
+    /// `Replayed` (nothing changes), another request's `Keyed(Reused)`, a request still
+    /// running with it `Keyed(InProgress)`. Otherwise the answer (to the change, or to the
     /// rule's refusal) is stored in the change's transaction, with the change.
     async fn update(
         &self,
@@ -58,7 +58,7 @@ pub trait SessionRepository: Send + Sync + 'static {
         if_version: Option<IfVersion>,
         idempotency: Option<Idempotency>,
         now: Timestamp,
-    ) -> Result<Session, UpdateError>;
+    ) -> Result<ChangeOutcome<Session>, UpdateError>;
 
     /// Whether a live answer (unexpired at `now`) is kept under `idempotency`'s key among the
     /// keys [`update`](Self::update) would look at for `actor`: such a request is a repeat (or a

@@ -11,7 +11,7 @@ use evo_domain::{
 };
 use std::sync::Arc;
 
-use crate::idempotency::AnswerRenderer;
+use crate::idempotency::{AnswerRenderer, ChangeOutcome};
 
 use crate::errors::{AuthError, FieldError, ServiceError};
 
@@ -97,24 +97,31 @@ pub trait SessionUseCases: Send + Sync + 'static {
         None
     }
     /// Opens a session (NewSession).
-    async fn new_session(&self, actor: &Actor, request: Parsed<OpenSession>)
-    -> Result<Session, ServiceError>;
+    async fn new_session(
+        &self,
+        actor: &Actor,
+        request: Parsed<OpenSession>,
+    ) -> Result<ChangeOutcome<Session>, ServiceError>;
     /// Adds a member to a chat (InviteChatMember).
     async fn invite_chat_member(
         &self,
         actor: &Actor,
         request: Parsed<Change<NewMember>>,
-    ) -> Result<Session, ServiceError>;
+    ) -> Result<ChangeOutcome<Session>, ServiceError>;
     /// Removes a member from a chat (DeleteChatMember).
     async fn delete_chat_member(
         &self,
         actor: &Actor,
         request: Parsed<Change<Removal>>,
-    ) -> Result<Session, ServiceError>;
+    ) -> Result<ChangeOutcome<Session>, ServiceError>;
     /// Reads a session with its log (GetSession).
     async fn get_session(&self, actor: &Actor, request: Parsed<SessionId>) -> Result<Session, ServiceError>;
     /// Ends a session (EndSession).
-    async fn end_session(&self, actor: &Actor, request: Parsed<Change<()>>) -> Result<Session, ServiceError>;
+    async fn end_session(
+        &self,
+        actor: &Actor,
+        request: Parsed<Change<()>>,
+    ) -> Result<ChangeOutcome<Session>, ServiceError>;
     /// Whether the service can serve: the store answers.
     async fn readiness(&self) -> Result<(), ServiceError>;
 }

@@ -42,7 +42,7 @@ pub enum ServiceError {
     /// anything else (whose detail is for the log only).
     #[error(transparent)]
     Repository(#[from] RepositoryError),
-    /// A keyed request answered before (its stored answer), or whose key is busy or taken.
+    /// A keyed request whose key is busy or taken.
     #[error(transparent)]
     Keyed(#[from] KeyedRefusal),
     /// The pre-removal hook refused the removal, with its message when it gave one.
@@ -79,7 +79,7 @@ pub enum UpdateError {
     /// The store failed; nothing was committed.
     #[error(transparent)]
     Repository(#[from] RepositoryError),
-    /// A keyed request that was answered before, or whose key is busy or taken.
+    /// A keyed request whose key is busy or taken.
     #[error(transparent)]
     Keyed(#[from] KeyedRefusal),
 }

@@ -9,7 +9,7 @@ use evo_domain::{Session, SessionError, Timestamp};
 
 /// An answer as it was sent: status, content type and body.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoredAnswer {
+pub struct KeptAnswer {
     /// The HTTP status.
     pub status: u16,
     /// The `Content-Type`.
@@ -22,7 +22,7 @@ pub struct StoredAnswer {
 /// transaction (the edge that speaks to the caller knows the format; the store does not).
 pub trait AnswerRenderer: Send + Sync {
     /// The answer to `outcome`: the session after the change, or the rule's refusal.
-    fn render(&self, outcome: Result<&Session, &SessionError>) -> StoredAnswer;
+    fn render(&self, outcome: Result<&Session, &SessionError>) -> KeptAnswer;
 }
 
 /// A request's idempotency, as the use case hands it to the store.
@@ -52,16 +52,61 @@ impl fmt::Debug for Idempotency {
     }
 }
 
-/// Why a keyed request was not carried out.
+/// What a change gave: carried out now, or, for a keyed request answered before, that answer
+/// again (a success too: the client gets what the first request got, and nothing changes).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChangeOutcome<T> {
+    /// Carried out now.
+    Applied(T),
+    /// The same request was answered before: its answer, byte for byte.
+    Replayed(KeptAnswer),
+}
+
+impl<T> ChangeOutcome<T> {
+    /// The value carried out now; `None` for a replayed answer.
+    pub fn applied(self) -> Option<T> {
+        match self {
+            Self::Applied(value) => Some(value),
+            Self::Replayed(_) => None,
+        }
+    }
+
+    /// The same outcome with the applied value mapped by `f`.
+    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> ChangeOutcome<U> {
+        match self {
+            Self::Applied(value) => ChangeOutcome::Applied(f(value)),
+            Self::Replayed(answer) => ChangeOutcome::Replayed(answer),
+        }
+    }
+}
+
+/// For tests: a change's result as a plain `Result`, where no key was sent (so nothing can
+/// be replayed: a replayed answer panics).
+#[cfg(feature = "mock")]
+pub trait Applied<T, E> {
+    /// The value carried out now, or the error.
+    fn applied(self) -> Result<T, E>;
+}
+
+#[cfg(feature = "mock")]
+impl<T, E> Applied<T, E> for Result<ChangeOutcome<T>, E> {
+    fn applied(self) -> Result<T, E> {
+        self.map(|outcome| match outcome {
+            ChangeOutcome::Applied(value) => value,
+            ChangeOutcome::Replayed(answer) => {
+                panic!("a replayed answer where a change was expected: {answer:?}")
+            }
+        })
+    }
+}
+
+/// Why a keyed request was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum KeyedRefusal {
-    /// The same request was answered before: this is its answer, nothing changed now.
-    #[error("replayed the stored answer of this Idempotency-Key")]
-    Replay(StoredAnswer),
     /// The key was used for another request.
     #[error("this Idempotency-Key was used for another request")]
     Reused,
     /// The first request with this key is still running.
     #[error("a request with this Idempotency-Key is still running")]
-    InFlight,
+    InProgress,
 }

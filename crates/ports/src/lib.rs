@@ -25,7 +25,9 @@ pub use events::{
     DeliveryCounts, DeliveryQueue, EventFilter, EventId, EventLog, EventRenderer, HookVerdict,
     PendingDelivery, RemovalHook, StoredEvent,
 };
-pub use idempotency::{AnswerRenderer, Idempotency, KeyedRefusal, StoredAnswer};
+#[cfg(feature = "mock")]
+pub use idempotency::Applied;
+pub use idempotency::{AnswerRenderer, ChangeOutcome, Idempotency, KeptAnswer, KeyedRefusal};
 pub use streams::EventStreams;
 
 #[cfg(feature = "mock")]

@@ -227,9 +227,9 @@ fn start_event_tasks<Q: EventLog + DeliveryQueue>(store: Arc<Q>, config: &Config
     tokio::spawn(async move {
         let mut known = 0;
         loop {
-            let news = store.wait_for_events_after(known, Duration::from_secs(60)).await;
-            if news > known {
-                known = news;
+            let newest = store.wait_for_events_after(known, Duration::from_secs(60)).await;
+            if newest > known {
+                known = newest;
                 waker.notify_one();
             }
         }

@@ -93,7 +93,9 @@ pub async fn run(config: &Config, use_cases: Arc<dyn SessionUseCases>) -> Result
             members,
         };
         let request = Ok(OpenSession { session, idempotency: None });
-        let session = use_cases.new_session(&seeder, request).await.map_err(|e| e.to_string())?;
+        let opened = use_cases.new_session(&seeder, request).await.map_err(|e| e.to_string())?;
+        // Sent without a key: nothing is replayed.
+        let session = opened.applied().ok_or("a new session was replayed")?;
         created.push((demo, session));
     }
     // One invite, so a demo log shows more than its start.

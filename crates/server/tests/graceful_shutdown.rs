@@ -30,28 +30,29 @@ fn actor() -> Actor {
 }
 
 /// What every use case but GetSession answers: this test does not use them.
-fn not_in_this_test() -> Result<Session, ServiceError> {
+fn not_in_this_test<T>() -> Result<T, ServiceError> {
     Err(ServiceError::Repository(RepositoryError::Internal("not used by this test".into())))
 }
 
 type Invite = Parsed<Change<NewMember>>;
+type Outcome = evo_ports::ChangeOutcome<Session>;
 
 #[async_trait]
 impl SessionUseCases for SlowReads {
     async fn authenticate(&self, _token: &str) -> Result<Actor, AuthError> {
         Ok(actor())
     }
-    async fn new_session(&self, _: &Actor, _: Parsed<OpenSession>) -> Result<Session, ServiceError> {
+    async fn new_session(&self, _: &Actor, _: Parsed<OpenSession>) -> Result<Outcome, ServiceError> {
         not_in_this_test()
     }
-    async fn invite_chat_member(&self, _: &Actor, _: Invite) -> Result<Session, ServiceError> {
+    async fn invite_chat_member(&self, _: &Actor, _: Invite) -> Result<Outcome, ServiceError> {
         not_in_this_test()
     }
     async fn delete_chat_member(
         &self,
         _: &Actor,
         _: Parsed<Change<Removal>>,
-    ) -> Result<Session, ServiceError> {
+    ) -> Result<Outcome, ServiceError> {
         not_in_this_test()
     }
     async fn get_session(&self, actor: &Actor, _: Parsed<SessionId>) -> Result<Session, ServiceError> {
@@ -65,7 +66,7 @@ impl SessionUseCases for SlowReads {
         };
         Ok(Session::open(SessionId::parse("slow-1").unwrap(), new, actor, Utc::now())?)
     }
-    async fn end_session(&self, _: &Actor, _: Parsed<Change<()>>) -> Result<Session, ServiceError> {
+    async fn end_session(&self, _: &Actor, _: Parsed<Change<()>>) -> Result<Outcome, ServiceError> {
         not_in_this_test()
     }
     async fn readiness(&self) -> Result<(), ServiceError> {

@@ -152,12 +152,7 @@ impl ApiError {
             }
             ServiceError::RemovalRefused(message) => Self::RemovalRefused(message),
             ServiceError::Keyed(KeyedRefusal::Reused) => Self::IdempotencyKeyReused,
-            ServiceError::Keyed(KeyedRefusal::InFlight) => Self::IdempotencyKeyInFlight,
-            // Handlers answer a replay themselves; reaching here is a bug.
-            ServiceError::Keyed(KeyedRefusal::Replay(_)) => {
-                tracing::error!(request_id, "a replayed answer reached the error mapping");
-                Self::Internal
-            }
+            ServiceError::Keyed(KeyedRefusal::InProgress) => Self::IdempotencyKeyInFlight,
         }
     }
 

@@ -13,7 +13,7 @@ use std::time::Duration;
 use actix_web::http::header;
 use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
 use evo_domain::{Actor, Session};
-use evo_ports::{AuthError, KeyedRefusal, RepositoryError, ServiceError, SessionUseCases};
+use evo_ports::{AuthError, ChangeOutcome, RepositoryError, ServiceError, SessionUseCases};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -22,6 +22,7 @@ use crate::error::{ApiError, ErrorResponse, Limit};
 use crate::event_hub::EventHub;
 use crate::format::render_session;
 use crate::observability::{CorsOrigins, RequestId};
+use crate::openapi::{IdempotencyKeyHeader, IfMatchHeader, SessionPath};
 use crate::rate_limit::CallerRateLimit;
 use crate::request::{RequestFields, TokenSource, bearer_token, read_body};
 use crate::{commands, etag, idempotency};
@@ -120,14 +121,13 @@ impl AppState {
         &self,
         request: &HttpRequest,
         operation: &str,
-        outcome: Result<Session, ServiceError>,
+        outcome: Result<ChangeOutcome<Session>, ServiceError>,
     ) -> Result<HttpResponse, ApiError> {
-        let session = match outcome {
-            Ok(session) => session,
-            Err(ServiceError::Keyed(KeyedRefusal::Replay(answer))) => return Ok(idempotency::replay(answer)),
-            Err(error) => return Err(self.fail(request, error)),
-        };
-        render_session(request, operation, &session)
+        match outcome {
+            Ok(ChangeOutcome::Applied(session)) => render_session(request, operation, &session),
+            Ok(ChangeOutcome::Replayed(answer)) => Ok(idempotency::replay(answer)),
+            Err(error) => Err(self.fail(request, error)),
+        }
     }
 }
 
@@ -185,12 +185,12 @@ async fn body_fields(
     operation_id = "DeleteChatMember",
     tag = "sessions",
     params(
-        ("sessionId" = String, Path, description = "The ID of the session: 1 to 64 of `A-Z a-z 0-9 - _ .`"),
+        SessionPath,
         ("memberId" = String, Path, description = "The member to remove: a cell phone number or a user ID (email), percent-encoded (`%2B` for `+`, `%40` for `@`). The pattern is the canonical form; spaces, `-`, `.`, `(` and `)` in a phone number are accepted and dropped", pattern = r"^(?:[A-Za-z0-9._+-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63}){0,3}|\+[1-9][0-9]{6,14})$"),
         ("memberToRemove" = Option<String>, Query, description = "Overrides the `{memberId}` segment. A raw `+` decodes to a space, read back as `+`", pattern = r"^(?:[A-Za-z0-9._+-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63}){0,3}|\+[1-9][0-9]{6,14})$"),
         ("reason" = Option<String>, Query, description = "Why the member is removed: written in the log entry (`Ann removed Bob from the chat: left for the day`). At most 500 characters, no control characters", max_length = 500, pattern = r"^[^\x00-\x1f\x7f]{0,500}$"),
-        ("If-Match" = Option<String>, Header, description = "Apply only if the session is still at this ETag (`\"v3\"`; several comma-separated; `*` for any): 412 `PreconditionFailed` otherwise, and nothing changes", pattern = r#"^(\*|"v[0-9]{1,19}"(, ?"v[0-9]{1,19}")*)$"#),
-        ("Idempotency-Key" = Option<String>, Header, description = "1 to 255 printable ASCII characters. A retry with the same key and the same request gets the first answer again, byte for byte, with `Idempotent-Replayed: true`; the same key with another request is 422 `IdempotencyKeyReused`; while the first runs, 409 `IdempotencyKeyInFlight`. Kept for EVO_IDEMPOTENCY_TTL_SECS", min_length = 1, max_length = 255, pattern = r"^[ -~]{1,255}$"),
+        IfMatchHeader,
+        IdempotencyKeyHeader,
     ),
     responses((status = 200, description = "The session after the removal", content((SessionInfo = "application/json"), (String = "text/csv"), (String = "text/jsv")))),
     security(("bearer" = []), ("ss-tok" = []))
@@ -214,9 +214,9 @@ pub async fn delete_chat_member(
     operation_id = "InviteChatMember",
     tag = "sessions",
     params(
-        ("sessionId" = String, Path, description = "The ID of the session: 1 to 64 of `A-Z a-z 0-9 - _ .`"),
-        ("If-Match" = Option<String>, Header, description = "Apply only if the session is still at this ETag (`\"v3\"`; several comma-separated; `*` for any): 412 `PreconditionFailed` otherwise, and nothing changes", pattern = r#"^(\*|"v[0-9]{1,19}"(, ?"v[0-9]{1,19}")*)$"#),
-        ("Idempotency-Key" = Option<String>, Header, description = "1 to 255 printable ASCII characters. A retry with the same key and the same request gets the first answer again, byte for byte, with `Idempotent-Replayed: true`; the same key with another request is 422 `IdempotencyKeyReused`; while the first runs, 409 `IdempotencyKeyInFlight`. Kept for EVO_IDEMPOTENCY_TTL_SECS", min_length = 1, max_length = 255, pattern = r"^[ -~]{1,255}$"),
+        SessionPath,
+        IfMatchHeader,
+        IdempotencyKeyHeader,
     ),
     request_body = InviteChatMember,
     responses((status = 200, description = "The session after adding the member", content((SessionInfo = "application/json"), (String = "text/csv"), (String = "text/jsv")))),
@@ -242,7 +242,7 @@ pub async fn invite_chat_member(
     operation_id = "NewSession",
     tag = "sessions",
     params(
-        ("Idempotency-Key" = Option<String>, Header, description = "1 to 255 printable ASCII characters. A retry with the same key and the same request gets the first answer again, byte for byte, with `Idempotent-Replayed: true`; the same key with another request is 422 `IdempotencyKeyReused`; while the first runs, 409 `IdempotencyKeyInFlight`. Kept for EVO_IDEMPOTENCY_TTL_SECS", min_length = 1, max_length = 255, pattern = r"^[ -~]{1,255}$"),
+        IdempotencyKeyHeader,
     ),
     request_body = NewSession,
     responses((status = 200, description = "The new session", content((SessionInfo = "application/json"), (String = "text/csv"), (String = "text/jsv")))),
@@ -267,7 +267,7 @@ pub async fn new_session(
     operation_id = "GetSession",
     tag = "sessions",
     params(
-        ("sessionId" = String, Path, description = "The ID of the session: 1 to 64 of `A-Z a-z 0-9 - _ .`"),
+        SessionPath,
         ("If-None-Match" = Option<String>, Header, description = "The ETag the caller has (`\"v3\"`, several comma-separated, or `*`): 304 with no body when it is current"),
     ),
     responses(
@@ -293,9 +293,9 @@ pub async fn get_session(request: HttpRequest, state: web::Data<AppState>) -> Re
     operation_id = "EndSession",
     tag = "sessions",
     params(
-        ("sessionId" = String, Path, description = "The ID of the session: 1 to 64 of `A-Z a-z 0-9 - _ .`"),
-        ("If-Match" = Option<String>, Header, description = "Apply only if the session is still at this ETag (`\"v3\"`; several comma-separated; `*` for any): 412 `PreconditionFailed` otherwise, and nothing changes", pattern = r#"^(\*|"v[0-9]{1,19}"(, ?"v[0-9]{1,19}")*)$"#),
-        ("Idempotency-Key" = Option<String>, Header, description = "1 to 255 printable ASCII characters. A retry with the same key and the same request gets the first answer again, byte for byte, with `Idempotent-Replayed: true`; the same key with another request is 422 `IdempotencyKeyReused`; while the first runs, 409 `IdempotencyKeyInFlight`. Kept for EVO_IDEMPOTENCY_TTL_SECS", min_length = 1, max_length = 255, pattern = r"^[ -~]{1,255}$"),
+        SessionPath,
+        IfMatchHeader,
+        IdempotencyKeyHeader,
     ),
     responses((status = 200, description = "The ended session: `ended: true`, `dateCompleted` set", content((SessionInfo = "application/json"), (String = "text/csv"), (String = "text/jsv")))),
     security(("bearer" = []), ("ss-tok" = []))

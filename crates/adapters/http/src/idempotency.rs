@@ -7,7 +7,7 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::{HttpMessage, HttpRequest, HttpResponse};
 use evo_domain::{Session, SessionError};
-use evo_ports::{AnswerRenderer, IdempotencyInput, StoredAnswer};
+use evo_ports::{AnswerRenderer, IdempotencyInput, KeptAnswer};
 use sha2::{Digest, Sha256};
 
 use crate::dto::SessionInfo;
@@ -26,7 +26,7 @@ struct HttpAnswer {
 }
 
 impl AnswerRenderer for HttpAnswer {
-    fn render(&self, outcome: Result<&Session, &SessionError>) -> StoredAnswer {
+    fn render(&self, outcome: Result<&Session, &SessionError>) -> KeptAnswer {
         let rendered = match outcome {
             Ok(session) => render_body(self.format, &SessionInfo::from(session))
                 .map(|body| (StatusCode::OK, self.format.content_type(), body.into_bytes())),
@@ -36,7 +36,7 @@ impl AnswerRenderer for HttpAnswer {
             use actix_web::ResponseError;
             (error.status_code(), "application/json", serde_json::to_vec(&error.body()).unwrap_or_default())
         });
-        StoredAnswer { status: status.as_u16(), content_type: content_type.to_owned(), body }
+        KeptAnswer { status: status.as_u16(), content_type: content_type.to_owned(), body }
     }
 }
 
@@ -70,7 +70,7 @@ pub fn input(request: &HttpRequest, body: &[u8]) -> Option<IdempotencyInput> {
 }
 
 /// The stored answer, replayed.
-pub fn replay(answer: StoredAnswer) -> HttpResponse {
+pub fn replay(answer: KeptAnswer) -> HttpResponse {
     let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut response = HttpResponse::build(status);
     if let Ok(content_type) = HeaderValue::from_str(&answer.content_type) {
@@ -118,7 +118,7 @@ mod tests {
     #[test]
     fn a_replay_says_so() {
         let answer =
-            StoredAnswer { status: 404, content_type: "application/json".into(), body: b"{}".to_vec() };
+            KeptAnswer { status: 404, content_type: "application/json".into(), body: b"{}".to_vec() };
         let response = replay(answer);
         assert_eq!(response.status(), 404);
         assert_eq!(response.headers().get(IDEMPOTENT_REPLAYED).unwrap(), "true");

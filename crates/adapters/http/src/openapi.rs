@@ -350,3 +350,33 @@ fn query_parameters(parameters: Vec<Parameter>) -> Vec<Parameter> {
         })
         .collect()
 }
+
+/// The path parameter of every operation on one session.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)] // described, never read: the handlers parse the path themselves
+pub(crate) struct SessionPath {
+    /// The ID of the session: 1 to 64 of `A-Z a-z 0-9 - _ .`
+    #[param(rename = "sessionId")]
+    session_id: String,
+}
+
+/// `If-Match` on a change (docs/api.md, "ETag, If-None-Match, If-Match").
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Header)]
+#[allow(dead_code)] // described, never read
+pub(crate) struct IfMatchHeader {
+    /// Apply only if the session is still at this ETag (`"v3"`; several comma-separated; `*` for any): 412 `PreconditionFailed` otherwise, and nothing changes
+    #[param(rename = "If-Match", pattern = r#"^(\*|"v[0-9]{1,19}"(, ?"v[0-9]{1,19}")*)$"#)]
+    if_match: Option<String>,
+}
+
+/// `Idempotency-Key` on a change (docs/api.md, "Idempotency-Key").
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Header)]
+#[allow(dead_code)] // described, never read
+pub(crate) struct IdempotencyKeyHeader {
+    /// 1 to 255 printable ASCII characters. A retry with the same key and the same request gets the first answer again, byte for byte, with `Idempotent-Replayed: true`; the same key with another request is 422 `IdempotencyKeyReused`; while the first runs, 409 `IdempotencyKeyInFlight`. Kept for EVO_IDEMPOTENCY_TTL_SECS
+    #[param(rename = "Idempotency-Key", min_length = 1, max_length = 255, pattern = r"^[ -~]{1,255}$")]
+    idempotency_key: Option<String>,
+}

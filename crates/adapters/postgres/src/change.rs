@@ -5,18 +5,18 @@ use std::sync::OnceLock;
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use evo_domain::{Session, SessionError, Timestamp, VisibleAccounts};
-use evo_ports::{Idempotency, KeyedRefusal};
+use evo_ports::Idempotency;
 use evo_store_sql::schema::sessions;
 use evo_store_sql::{
-    ChangeRequest, ChangeWrites, EventRecord, KeyRecord, MemberRecord, MemberWrite, Outbox, Refusal,
-    SessionRecord, decide,
+    ChangeRequest, ChangeWrites, EventRecord, KeptAnswerRow, KeyVerdict, MemberRecord, MemberWrite, Outbox,
+    Refusal, SessionRecord, decide,
 };
 use futures_util::FutureExt;
 
 use crate::error::{Failure, classify, is_unique_violation};
 use crate::idempotency::{NO_ACCOUNT, claim_key, keep_answer, key_checks, key_verdict};
 use crate::load::{Loads, lock_futures};
-use crate::lost_commit::{Evidence, ServerTxid, pg_postmaster_start_time, txid_current};
+use crate::lost_commit::{CommittedRow, ServerTxid, pg_postmaster_start_time, txid_current};
 use crate::statements::{
     ChangeHeader, EndSessionWrite, InsertEvent, InsertLog, InsertMembers, InviteMemberWrite,
     RemoveMemberWrite,
@@ -28,13 +28,13 @@ pub(crate) const SESSIONS_PKEY: &str = "sessions_pkey";
 /// The unique (account, session, identity) constraint of `session_members`.
 pub(crate) const MEMBER_UNIQUE: &str = "session_members_identity_key_unique";
 
-/// One change of this instance in flight, counted while it lives.
-pub(crate) struct InFlightHere<'a> {
+/// One change running on this instance, counted while it lives.
+pub(crate) struct RunningChange<'a> {
     count: &'a std::sync::atomic::AtomicUsize,
     alone: bool,
 }
 
-impl<'a> InFlightHere<'a> {
+impl<'a> RunningChange<'a> {
     pub(crate) fn enter(count: &'a std::sync::atomic::AtomicUsize) -> Self {
         let before = count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Self { count, alone: before == 0 }
@@ -46,7 +46,7 @@ impl<'a> InFlightHere<'a> {
     }
 }
 
-impl Drop for InFlightHere<'_> {
+impl Drop for RunningChange<'_> {
     fn drop(&mut self) {
         self.count.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
     }
@@ -58,16 +58,16 @@ pub(crate) enum Attempt {
     /// (`None` too when that is not known, as after a lost answer to `COMMIT`).
     Done(Box<Session>, Option<i64>),
     Rejected(SessionError),
-    Keyed(KeyedRefusal),
+    Keyed(KeyVerdict),
 }
 
 /// What a change had sent when it stopped: once its write and COMMIT may have gone out, the
 /// transaction's ID and the session as the change left it, so that a lost answer can be
 /// settled by asking the server (see the module docs).
 #[derive(Default)]
-pub(crate) struct InFlight {
+pub(crate) struct SentCommit {
     pub(crate) xid: Option<ServerTxid>,
-    pub(crate) evidence: Option<Evidence>,
+    pub(crate) committed_row: Option<CommittedRow>,
     pub(crate) changed: Option<Box<Session>>,
 }
 
@@ -78,7 +78,7 @@ pub(crate) async fn change_session(
     outbox: &Outbox,
     request: ChangeRequest<'_>,
     number_now: bool,
-    in_flight: &mut InFlight,
+    sent: &mut SentCommit,
 ) -> Result<Attempt, Failure> {
     let ChangeRequest { id, actor, command, if_version, idempotency, now } = request;
     // A keyed request begins its transaction with the key's checks (one more round trip).
@@ -87,7 +87,7 @@ pub(crate) async fn change_session(
     let pipelined_key = idempotency.filter(|_| protocol == Protocol::Pipelined);
     let began = match idempotency.filter(|_| protocol == Protocol::Unprepared) {
         Some(key) => match claim_key(connection, protocol, key, actor.visible_accounts(), now).await? {
-            Some(refusal) => return Ok(Attempt::Keyed(refusal)),
+            Some(verdict) => return Ok(Attempt::Keyed(verdict)),
             None => true,
         },
         None => false,
@@ -101,10 +101,10 @@ pub(crate) async fn change_session(
     let Loads { header, members, log } = lock_futures(connection, id.as_str(), actor.visible_accounts());
     let read = futures_util::try_join!(begin, locked, stored, header, members, log);
     let read = read.map(|(begin, locked, stored, header, members, log)| {
-        let refusal = pipelined_key.and_then(|key| key_verdict(locked, stored, key));
-        (begin, refusal, header, members, log)
+        let verdict = pipelined_key.and_then(|key| key_verdict(locked, stored, key));
+        (begin, verdict, header, members, log)
     });
-    let (_, refusal, header, members, log) = match read {
+    let (_, verdict, header, members, log) = match read {
         Ok(read) => read,
         Err(error) => {
             // The connection is closed after any failure, so a failed rollback changes nothing.
@@ -112,9 +112,9 @@ pub(crate) async fn change_session(
             return Err(classify(&error));
         }
     };
-    if let Some(refusal) = refusal {
+    if let Some(verdict) = verdict {
         rollback(connection, protocol).await?;
-        return Ok(Attempt::Keyed(refusal));
+        return Ok(Attempt::Keyed(verdict));
     }
     let xid = header
         .as_ref()
@@ -127,7 +127,8 @@ pub(crate) async fn change_session(
         Err(Refusal::Rejected(rejected)) => {
             // A keyed refusal is an answer too: kept, and committed.
             if let Some(key) = idempotency {
-                let kept = keep_answer(connection, key, account, KeyRecord::of(key, Err(&rejected))).await;
+                let kept =
+                    keep_answer(connection, key, account, KeptAnswerRow::of(key, Err(&rejected))).await;
                 kept.map_err(Failure::from)?;
                 control(connection, protocol, Control::Commit).await.map_err(Failure::from)?;
             } else {
@@ -140,17 +141,17 @@ pub(crate) async fn change_session(
             return Err(Failure::Internal(corrupt.to_string()));
         }
     };
-    let answer = idempotency.map(|key| (key, KeyRecord::of(key, Ok(&session))));
+    let answer = idempotency.map(|key| (key, KeptAnswerRow::of(key, Ok(&session))));
     let write = ChangeWrite::of(&writes, number_now);
     // From here on the COMMIT may reach the server whatever happens to its answer.
-    in_flight.xid = xid;
-    in_flight.evidence = Some(Evidence::LogEntry {
+    sent.xid = xid;
+    sent.committed_row = Some(CommittedRow::LogEntry {
         account_id: writes.account_id.clone(),
         session_id: writes.session_id.clone(),
         date: writes.log_entry.date.into(),
         message: writes.log_entry.message.clone(),
     });
-    in_flight.changed = Some(Box::new(session));
+    sent.changed = Some(Box::new(session));
     let write = write.execute(connection);
     let kept = async move {
         match answer {
@@ -173,18 +174,18 @@ pub(crate) async fn change_session(
     let numbered = match written {
         Ok((1, numbered, _)) => numbered,
         Ok(_) => {
-            in_flight.xid = None;
+            sent.xid = None;
             return Err(Failure::Retry(format!("session {id} changed under its lock")));
         }
         Err(error) if is_unique_violation(&error, MEMBER_UNIQUE) => {
-            in_flight.xid = None;
+            sent.xid = None;
             commit.map_err(Failure::from)?;
             return Ok(Attempt::Rejected(writes.duplicate_member()));
         }
         Err(error) => return Err(classify(&error)),
     };
     commit.map_err(Failure::from)?;
-    let session = in_flight.changed.take().expect("set before the write");
+    let session = sent.changed.take().expect("set before the write");
     Ok(Attempt::Done(session, numbered))
 }
 
@@ -267,13 +268,13 @@ pub(crate) async fn insert_session(
     event: EventRecord,
     idempotency: Option<&Idempotency>,
     xid: &OnceLock<ServerTxid>,
-) -> Result<Option<KeyedRefusal>, Failure> {
+) -> Result<Option<KeyVerdict>, Failure> {
     // A new session's "now" is when it was opened.
     // The store's insert knows no caller: the key is looked up under any account.
     let began = match idempotency {
         Some(key) => {
             match claim_key(connection, protocol, key, VisibleAccounts::All, session.date_created).await? {
-                Some(refusal) => return Ok(Some(refusal)),
+                Some(verdict) => return Ok(Some(verdict)),
                 None => true,
             }
         }
@@ -293,7 +294,7 @@ pub(crate) async fn insert_session(
         async move { if began { Ok(()) } else { control(connection, protocol, Control::Begin).await } };
     let kept = async move {
         match idempotency {
-            Some(key) => keep_answer(connection, key, account, KeyRecord::of(key, Ok(session))).await,
+            Some(key) => keep_answer(connection, key, account, KeptAnswerRow::of(key, Ok(session))).await,
             None => Ok(0),
         }
     };

@@ -9,18 +9,18 @@ use crate::error::Failure;
 /// A pooled connection that goes back to the pool only once known to be outside any
 /// transaction; otherwise (an error mid-transaction, a timeout, a dropped future) it is
 /// closed, and the server rolls back whatever it held.
-pub(crate) struct Lease {
+pub(crate) struct ConnectionGuard {
     connection: Option<Object<AsyncPgConnection>>,
     idle: bool,
 }
 
-impl Lease {
+impl ConnectionGuard {
     pub(crate) fn new(connection: Object<AsyncPgConnection>) -> Self {
         Self { connection: Some(connection), idle: false }
     }
 
     pub(crate) fn connection(&self) -> &AsyncPgConnection {
-        self.connection.as_deref().expect("a lease holds its connection until dropped")
+        self.connection.as_deref().expect("a guard holds its connection until dropped")
     }
 
     /// Marks the connection as outside any transaction, so that it goes back to the pool.
@@ -38,7 +38,7 @@ impl Lease {
     }
 }
 
-impl Drop for Lease {
+impl Drop for ConnectionGuard {
     fn drop(&mut self) {
         if let Some(connection) = self.connection.take()
             && !self.idle

@@ -6,7 +6,7 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use evo_domain::{Timestamp, VisibleAccounts};
 use evo_ports::{Idempotency, KeyedRefusal};
 use evo_store_sql::schema::idempotency_keys;
-use evo_store_sql::{KeyRecord, TimestampValue};
+use evo_store_sql::{KeptAnswerRow, KeyVerdict, TimestampValue};
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 
@@ -40,7 +40,7 @@ pub(crate) fn key_checks<'c>(
     request: &Idempotency,
     accounts: VisibleAccounts<'_>,
     now: Timestamp,
-) -> (BoxFuture<'c, QueryResult<bool>>, BoxFuture<'c, QueryResult<Option<KeyRecord>>>) {
+) -> (BoxFuture<'c, QueryResult<bool>>, BoxFuture<'c, QueryResult<Option<KeptAnswerRow>>>) {
     let (high, low) = crate::advisory_locks::key_lock(&request.scope, &request.key);
     let locked = diesel::select(try_key_lock(high, low)).get_result::<bool>(&mut connection).boxed();
     (locked, kept_answer(connection, request, accounts, now))
@@ -53,19 +53,19 @@ pub(crate) fn kept_answer<'c>(
     request: &Idempotency,
     accounts: VisibleAccounts<'_>,
     now: Timestamp,
-) -> BoxFuture<'c, QueryResult<Option<KeyRecord>>> {
+) -> BoxFuture<'c, QueryResult<Option<KeptAnswerRow>>> {
     let by_key = idempotency_keys::table
         .filter(idempotency_keys::scope.eq(request.scope.clone()))
         .filter(idempotency_keys::key.eq(request.key.clone()))
         .filter(idempotency_keys::expires_at.gt(TimestampValue(now)))
-        .select(KeyRecord::as_select());
+        .select(KeptAnswerRow::as_select());
     let stored = match account_list(accounts) {
-        None => by_key.get_result::<KeyRecord>(&mut connection).boxed(),
+        None => by_key.get_result::<KeptAnswerRow>(&mut connection).boxed(),
         Some(mut accounts) => {
             accounts.push(NO_ACCOUNT.to_owned());
             by_key
                 .filter(idempotency_keys::account_id.eq_any(accounts))
-                .get_result::<KeyRecord>(&mut connection)
+                .get_result::<KeptAnswerRow>(&mut connection)
                 .boxed()
         }
     };
@@ -76,11 +76,11 @@ pub(crate) fn kept_answer<'c>(
 /// out (another request runs the key, or it was answered before); `None`: go on.
 pub(crate) fn key_verdict(
     locked: bool,
-    stored: Option<KeyRecord>,
+    stored: Option<KeptAnswerRow>,
     request: &Idempotency,
-) -> Option<KeyedRefusal> {
+) -> Option<KeyVerdict> {
     match (locked, stored) {
-        (false, _) => Some(KeyedRefusal::InFlight),
+        (false, _) => Some(KeyVerdict::Refused(KeyedRefusal::InProgress)),
         (true, Some(record)) => Some(record.answer_to(request)),
         (true, None) => None,
     }
@@ -95,12 +95,12 @@ pub(crate) async fn claim_key(
     request: &Idempotency,
     accounts: VisibleAccounts<'_>,
     now: Timestamp,
-) -> Result<Option<KeyedRefusal>, Failure> {
+) -> Result<Option<KeyVerdict>, Failure> {
     let (locked, stored) = key_checks(connection, request, accounts, now);
     let claimed = futures_util::try_join!(control(connection, protocol, Control::Begin), locked, stored);
-    let refusal = match claimed {
+    let verdict = match claimed {
         Ok((_, locked, stored)) => match key_verdict(locked, stored, request) {
-            Some(refusal) => refusal,
+            Some(verdict) => verdict,
             None => return Ok(None),
         },
         Err(error) => {
@@ -109,7 +109,7 @@ pub(crate) async fn claim_key(
         }
     };
     rollback(connection, protocol).await?;
-    Ok(Some(refusal))
+    Ok(Some(verdict))
 }
 
 /// Keeps a keyed request's answer in its change's transaction. The key's lock is held and no
@@ -118,7 +118,7 @@ pub(crate) async fn keep_answer(
     connection: &AsyncPgConnection,
     request: &Idempotency,
     account_id: String,
-    record: KeyRecord,
+    record: KeptAnswerRow,
 ) -> QueryResult<usize> {
     let statement = KeepAnswer {
         account_id,

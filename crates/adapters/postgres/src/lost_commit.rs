@@ -38,7 +38,7 @@ pub(crate) struct ServerTxid {
 /// What a committed change left in the data, to look for when the server restarted after
 /// the COMMIT was sent (its transaction ID then proves nothing).
 #[derive(Debug, Clone)]
-pub(crate) enum Evidence {
+pub(crate) enum CommittedRow {
     /// The change's log entry.
     LogEntry { account_id: String, session_id: String, date: Timestamp, message: String },
     /// A new session's row.
@@ -60,17 +60,17 @@ impl PgSessionRepository {
     ///
     /// While the server that gave out the ID runs, `txid_status` is the truth. Once it has
     /// restarted, the ID may belong to another transaction, but recovery has settled every
-    /// transaction of the old server: what the change wrote (`evidence`) is there or not.
+    /// transaction of the old server: what the change wrote (`committed_row`) is there or not.
     pub(crate) async fn settle_lost_commit(
         &self,
         txid: ServerTxid,
-        evidence: Evidence,
+        committed_row: CommittedRow,
         lost: String,
     ) -> Result<(), Failure> {
         let xid = txid.xid;
         let asking = async {
             loop {
-                match self.commit_status(txid, &evidence).await {
+                match self.commit_status(txid, &committed_row).await {
                     Ok(CommitStatus::Committed) => return Ok(()),
                     Ok(CommitStatus::RolledBack) => {
                         return Err(Failure::Unavailable(format!("{lost}; the change was rolled back")));
@@ -104,12 +104,12 @@ impl PgSessionRepository {
         txid: Option<ServerTxid>,
         lost: String,
     ) -> Result<(), Failure> {
-        let evidence = Evidence::Session {
+        let committed_row = CommittedRow::Session {
             account_id: session.account_id.as_str().to_owned(),
             id: session.id.as_str().to_owned(),
         };
         if let Some(txid) = txid {
-            return self.settle_lost_commit(txid, evidence, lost).await;
+            return self.settle_lost_commit(txid, committed_row, lost).await;
         }
         let account = VisibleAccounts::Only(std::slice::from_ref(&session.account_id));
         match self.find_among(&session.id, account).await {
@@ -118,25 +118,29 @@ impl PgSessionRepository {
         }
     }
 
-    async fn commit_status(&self, txid: ServerTxid, evidence: &Evidence) -> Result<CommitStatus, Failure> {
-        let lease = self.lease().await?;
+    async fn commit_status(
+        &self,
+        txid: ServerTxid,
+        committed_row: &CommittedRow,
+    ) -> Result<CommitStatus, Failure> {
+        let guard = self.checkout().await?;
         let protocol = self.protocol;
         let status = async {
-            let connection = lease.connection();
+            let connection = guard.connection();
             // In a transaction: behind PgBouncer a prepared statement must stay on one server.
             control(connection, protocol, Control::Begin).await.map_err(Failure::from)?;
-            let status = Self::ask_commit_status(connection, txid, evidence).await;
+            let status = Self::ask_commit_status(connection, txid, committed_row).await;
             control(connection, protocol, Control::Commit).await.map_err(Failure::from)?;
             status
         }
         .await;
-        lease.settle(status)
+        guard.settle(status)
     }
 
     async fn ask_commit_status(
         mut connection: &AsyncPgConnection,
         txid: ServerTxid,
-        evidence: &Evidence,
+        committed_row: &CommittedRow,
     ) -> Result<CommitStatus, Failure> {
         {
             let started = diesel::select(pg_postmaster_start_time())
@@ -144,7 +148,7 @@ impl PgSessionRepository {
                 .await
                 .map_err(Failure::from)?;
             if started != txid.server_started {
-                return Ok(if evidence_is_stored(connection, evidence).await? {
+                return Ok(if committed_row_exists(connection, committed_row).await? {
                     CommitStatus::Committed
                 } else {
                     CommitStatus::RolledBack
@@ -165,12 +169,12 @@ impl PgSessionRepository {
 }
 
 /// Whether what a change wrote is in the database (asked after a server restart).
-pub(crate) async fn evidence_is_stored(
+pub(crate) async fn committed_row_exists(
     mut connection: &AsyncPgConnection,
-    evidence: &Evidence,
+    committed_row: &CommittedRow,
 ) -> Result<bool, Failure> {
-    let count = match evidence {
-        Evidence::LogEntry { account_id, session_id, date, message } => {
+    let count = match committed_row {
+        CommittedRow::LogEntry { account_id, session_id, date, message } => {
             session_log::table
                 .filter(session_log::account_id.eq(account_id))
                 .filter(session_log::session_id.eq(session_id))
@@ -180,7 +184,7 @@ pub(crate) async fn evidence_is_stored(
                 .get_result::<i64>(&mut connection)
                 .await
         }
-        Evidence::Session { account_id, id } => {
+        CommittedRow::Session { account_id, id } => {
             sessions::table
                 .filter(sessions::account_id.eq(account_id))
                 .filter(sessions::id.eq(id))

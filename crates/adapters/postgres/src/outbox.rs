@@ -68,7 +68,7 @@ diesel::define_sql_function! {
 /// never take the requests' connections), the sequencer with a connection of its own, and the
 /// listener.
 #[derive(Clone)]
-pub(crate) struct EventNews {
+pub(crate) struct EventNumbering {
     /// Reading events: the streams' reader and replays.
     pool: Pool<AsyncPgConnection>,
     /// Webhook delivery's own connection: claims, lease renewals and records never wait
@@ -91,7 +91,7 @@ impl Drop for AbortOnDrop {
     }
 }
 
-impl EventNews {
+impl EventNumbering {
     /// Builds the pool and starts the sequencer and the listener on the current runtime.
     pub(crate) fn start(config: &PgConfig) -> Result<Self, PgStoreError> {
         let pool = build_pool(&PgConfig { pool_size: config.events_pool_size.max(1), ..config.clone() })?;
@@ -130,10 +130,10 @@ impl EventNews {
     }
 }
 
-async fn sequence(pool: Pool<AsyncPgConnection>, signal: EventSignal, told: Arc<Notify>) {
+async fn sequence(pool: Pool<AsyncPgConnection>, signal: EventSignal, wake: Arc<Notify>) {
     let mut polls = 0u32;
     loop {
-        let _ = tokio::time::timeout(POLL, told.notified()).await;
+        let _ = tokio::time::timeout(POLL, wake.notified()).await;
         // Once a second, what is numbered anywhere: a lost notification (or a listener that
         // cannot connect) delays streams here by at most that.
         polls = polls.wrapping_add(1);
@@ -257,12 +257,12 @@ async fn listen(url: String, signal: EventSignal) {
 
 async fn listen_once(url: &str, signal: &EventSignal) -> Result<(), tokio_postgres::Error> {
     let (client, mut connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await?;
-    let (news, mut heard) = tokio::sync::mpsc::unbounded_channel::<String>();
+    let (notifications, mut received) = tokio::sync::mpsc::unbounded_channel::<String>();
     let driver = tokio::spawn(async move {
         while let Some(message) = std::future::poll_fn(|cx| connection.poll_message(cx)).await {
             match message {
                 Ok(tokio_postgres::AsyncMessage::Notification(notification)) => {
-                    if news.send(notification.payload().to_owned()).is_err() {
+                    if notifications.send(notification.payload().to_owned()).is_err() {
                         break;
                     }
                 }
@@ -275,7 +275,7 @@ async fn listen_once(url: &str, signal: &EventSignal) -> Result<(), tokio_postgr
     if listening.is_ok() {
         // Anything numbered while no one listened is read now.
         signal.poke();
-        while let Some(payload) = heard.recv().await {
+        while let Some(payload) = received.recv().await {
             match payload.parse::<EventId>() {
                 Ok(last) => signal.raise(last),
                 Err(_) => signal.poke(),

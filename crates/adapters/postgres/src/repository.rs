@@ -65,13 +65,13 @@ use diesel_async::pooled_connection::deadpool::Pool;
 use diesel_async::{AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
 use evo_domain::SessionEvent;
 use evo_domain::{Actor, IfVersion, Session, SessionCommand, SessionId, Timestamp, VisibleAccounts};
-use evo_ports::{Idempotency, RepositoryError, SessionRepository, UpdateError};
+use evo_ports::{ChangeOutcome, Idempotency, RepositoryError, SessionRepository, UpdateError};
 use evo_store_sql::{ChangeRequest, Outbox, restore_session};
 use futures_util::FutureExt;
 
-use crate::change::{Attempt, InFlight, InFlightHere, change_session, insert_session};
+use crate::change::{Attempt, RunningChange, SentCommit, change_session, insert_session};
 use crate::config::PgConfig;
-use crate::connection::Lease;
+use crate::connection::ConnectionGuard;
 use crate::error::{Failure, PgStoreError, pool_failure};
 use crate::idempotency::kept_answer;
 use crate::load::find_session;
@@ -95,9 +95,9 @@ pub struct PgSessionRepository {
     outbox: Outbox,
     /// Changes of this instance in flight (shared by every worker's copy): a change alone
     /// tries to number its event itself (see `ChangeWrite::of`).
-    changes_in_flight: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    running_changes: std::sync::Arc<std::sync::atomic::AtomicUsize>,
     /// Numbers committed events and tells every instance (see [`crate::outbox`]).
-    pub(crate) events: crate::outbox::EventNews,
+    pub(crate) events: crate::outbox::EventNumbering,
 }
 
 impl std::fmt::Debug for PgSessionRepository {
@@ -121,8 +121,8 @@ impl PgSessionRepository {
                 Protocol::Unprepared
             },
             outbox: Outbox::default(),
-            changes_in_flight: Default::default(),
-            events: crate::outbox::EventNews::start(&config)?,
+            running_changes: Default::default(),
+            events: crate::outbox::EventNumbering::start(&config)?,
         };
         repository.ping().await.map_err(|error| PgStoreError::Connect {
             url: config.redacted_url(),
@@ -154,8 +154,8 @@ impl PgSessionRepository {
         (0..workers).map(|_| Ok(Self { pool: build_pool(&config)?, ..self.clone() })).collect()
     }
 
-    pub(crate) async fn lease(&self) -> Result<Lease, Failure> {
-        self.pool.get().await.map(Lease::new).map_err(pool_failure)
+    pub(crate) async fn checkout(&self) -> Result<ConnectionGuard, Failure> {
+        self.pool.get().await.map(ConnectionGuard::new).map_err(pool_failure)
     }
 
     /// [`SessionRepository::find`] among `accounts`: one snapshot, one round trip.
@@ -164,11 +164,11 @@ impl PgSessionRepository {
         id: &SessionId,
         accounts: VisibleAccounts<'_>,
     ) -> Result<Option<Session>, RepositoryError> {
-        let lease = self.lease().await.map_err(Failure::into_repository_error)?;
+        let guard = self.checkout().await.map_err(Failure::into_repository_error)?;
         let loaded = self
-            .within_deadline(find_session(lease.connection(), self.protocol, id.as_str(), accounts))
+            .within_deadline(find_session(guard.connection(), self.protocol, id.as_str(), accounts))
             .await;
-        let loaded = lease.settle(loaded).map_err(Failure::into_repository_error)?;
+        let loaded = guard.settle(loaded).map_err(Failure::into_repository_error)?;
         match loaded {
             None => Ok(None),
             Some((header, members, log)) => restore_session(header, members, log)
@@ -195,24 +195,24 @@ impl SessionRepository for PgSessionRepository {
         session: &Session,
         actor: &Actor,
         idempotency: Option<Idempotency>,
-    ) -> Result<(), UpdateError> {
+    ) -> Result<ChangeOutcome<()>, UpdateError> {
         let idempotency = idempotency.as_ref();
         let event = self.outbox.record(&SessionEvent::session_created(session, actor));
         self.outbox.check_new_session(session, &event)?;
-        let mut lease = self.lease().await.map_err(Failure::into_repository_error)?;
+        let mut guard = self.checkout().await.map_err(Failure::into_repository_error)?;
         let xid = OnceLock::new();
-        let insert = insert_session(lease.connection(), self.protocol, session, event, idempotency, &xid);
+        let insert = insert_session(guard.connection(), self.protocol, session, event, idempotency, &xid);
         let inserted = self.within_deadline(insert).await;
-        if let Ok(Some(refusal)) = inserted {
-            lease.release_to_pool();
-            return Err(UpdateError::Keyed(refusal));
+        if let Ok(Some(verdict)) = inserted {
+            guard.release_to_pool();
+            return verdict.into_outcome();
         }
         let inserted = inserted.map(|_| ());
         if matches!(inserted, Err(Failure::AlreadyExists)) {
             // The duplicate aborted the transaction and the COMMIT after it rolled back.
-            lease.release_to_pool();
+            guard.release_to_pool();
         }
-        let inserted = match lease.settle(inserted) {
+        let inserted = match guard.settle(inserted) {
             Err(Failure::Unavailable(reason)) => {
                 self.settle_lost_insert(session, xid.get().copied(), reason).await
             }
@@ -220,7 +220,7 @@ impl SessionRepository for PgSessionRepository {
         };
         inserted.map_err(Failure::into_repository_error)?;
         self.events.committed();
-        Ok(())
+        Ok(ChangeOutcome::Applied(()))
     }
 
     async fn has_kept_answer(
@@ -229,8 +229,8 @@ impl SessionRepository for PgSessionRepository {
         actor: &Actor,
         now: Timestamp,
     ) -> Result<bool, RepositoryError> {
-        let lease = self.lease().await.map_err(Failure::into_repository_error)?;
-        let connection = lease.connection();
+        let guard = self.checkout().await.map_err(Failure::into_repository_error)?;
+        let connection = guard.connection();
         let protocol = self.protocol;
         // In a transaction (behind PgBouncer a prepared statement must stay on one server),
         // pipelined as `find` is: one round trip with the statement cache.
@@ -255,12 +255,12 @@ impl SessionRepository for PgSessionRepository {
             QueryResult::Ok(kept.is_some())
         };
         let kept = self.within_deadline(lookup.map(|r| r.map_err(Failure::from))).await;
-        lease.settle(kept).map_err(Failure::into_repository_error)
+        guard.settle(kept).map_err(Failure::into_repository_error)
     }
 
     async fn purge_expired_keys(&self, now: Timestamp, limit: u32) -> Result<u64, RepositoryError> {
-        let lease = self.lease().await.map_err(Failure::into_repository_error)?;
-        let mut connection = lease.connection();
+        let guard = self.checkout().await.map_err(Failure::into_repository_error)?;
+        let mut connection = guard.connection();
         // Oldest first, a bounded batch, each row locked only for its own delete.
         let protocol = self.protocol;
         let purge = async move {
@@ -278,7 +278,7 @@ impl SessionRepository for PgSessionRepository {
             QueryResult::Ok(purged)
         };
         let purged = self.within_deadline(purge.map(|r| r.map_err(Failure::from))).await;
-        Ok(lease.settle(purged).map_err(Failure::into_repository_error)? as u64)
+        Ok(guard.settle(purged).map_err(Failure::into_repository_error)? as u64)
     }
 
     async fn find(&self, id: &SessionId, actor: &Actor) -> Result<Option<Session>, RepositoryError> {
@@ -293,7 +293,7 @@ impl SessionRepository for PgSessionRepository {
         if_version: Option<IfVersion>,
         idempotency: Option<Idempotency>,
         now: Timestamp,
-    ) -> Result<Session, UpdateError> {
+    ) -> Result<ChangeOutcome<Session>, UpdateError> {
         let request = ChangeRequest {
             id,
             actor,
@@ -302,27 +302,27 @@ impl SessionRepository for PgSessionRepository {
             idempotency: idempotency.as_ref(),
             now,
         };
-        let in_flight_here = InFlightHere::enter(&self.changes_in_flight);
+        let running = RunningChange::enter(&self.running_changes);
         let mut last_conflict = String::new();
         for _ in 0..MAX_ATTEMPTS {
-            let lease = self.lease().await.map_err(Failure::into_repository_error)?;
-            let mut in_flight = InFlight::default();
+            let guard = self.checkout().await.map_err(Failure::into_repository_error)?;
+            let mut sent = SentCommit::default();
             let attempt = self
                 .within_deadline(change_session(
-                    lease.connection(),
+                    guard.connection(),
                     self.protocol,
                     &self.outbox,
                     request,
-                    in_flight_here.alone(),
-                    &mut in_flight,
+                    running.alone(),
+                    &mut sent,
                 ))
                 .await;
-            let attempt = match (lease.settle(attempt), in_flight) {
+            let attempt = match (guard.settle(attempt), sent) {
                 (
                     Err(Failure::Unavailable(reason)),
-                    InFlight { xid: Some(xid), evidence: Some(evidence), changed: Some(session) },
+                    SentCommit { xid: Some(xid), committed_row: Some(committed_row), changed: Some(session) },
                 ) => self
-                    .settle_lost_commit(xid, evidence, reason)
+                    .settle_lost_commit(xid, committed_row, reason)
                     .await
                     .map(|()| Attempt::Done(session, None)),
                 (attempt, _) => attempt,
@@ -333,10 +333,10 @@ impl SessionRepository for PgSessionRepository {
                         Some(number) => self.events.numbered(number),
                         None => self.events.committed(),
                     }
-                    return Ok(*session);
+                    return Ok(ChangeOutcome::Applied(*session));
                 }
                 Ok(Attempt::Rejected(refusal)) => return Err(UpdateError::Rejected(refusal)),
-                Ok(Attempt::Keyed(refusal)) => return Err(UpdateError::Keyed(refusal)),
+                Ok(Attempt::Keyed(verdict)) => return verdict.into_outcome(),
                 Err(Failure::Retry(reason)) => {
                     tracing::debug!(session = %id, %reason, "retrying a change after a conflict");
                     last_conflict = reason;
@@ -348,12 +348,12 @@ impl SessionRepository for PgSessionRepository {
     }
 
     async fn ping(&self) -> Result<(), RepositoryError> {
-        let lease = self.health_pool.get().await.map(Lease::new).map_err(pool_failure);
-        let lease = lease.map_err(Failure::into_repository_error)?;
+        let guard = self.health_pool.get().await.map(ConnectionGuard::new).map_err(pool_failure);
+        let guard = guard.map_err(Failure::into_repository_error)?;
         // A simple query: one round trip, nothing prepared (fine behind PgBouncer too).
-        let mut simple = lease.connection();
+        let mut simple = guard.connection();
         let pinged =
             self.within_deadline(simple.batch_execute("SELECT 1").map(|r| r.map_err(Failure::from))).await;
-        lease.settle(pinged).map_err(Failure::into_repository_error)
+        guard.settle(pinged).map_err(Failure::into_repository_error)
     }
 }

@@ -113,7 +113,7 @@ impl ChangeHeader {
              (SELECT count(*) FROM (SELECT pg_notify(",
         );
         out.push_bind_param::<Text, _>(&crate::outbox::CHANNEL)?;
-        out.push_sql(", id::text) FROM e WHERE id IS NOT NULL) told)");
+        out.push_sql(", id::text) FROM e WHERE id IS NOT NULL) notified)");
         Ok(())
     }
 }

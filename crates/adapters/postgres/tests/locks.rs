@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
 use evo_domain::{AccountId, Actor, SessionCommand, SessionError};
+use evo_ports::Applied;
 use evo_ports::{SessionRepository, UpdateError};
 use evo_postgres::PgSessionRepository;
 use evo_postgres::test_support::TestDatabase;
@@ -29,7 +30,7 @@ async fn a_session_of_another_account_is_not_found_without_waiting_for_its_lock(
     let database = TestDatabase::create().await;
     let repository = PgSessionRepository::connect(database.config()).await.expect("connect");
     let session = chat(&["+15551234567", "ann@example.com", "bob@example.com"]);
-    repository.insert(&session, &evo_store_testkit::fixtures::agent(), None).await.expect("insert");
+    repository.insert(&session, &evo_store_testkit::fixtures::agent(), None).await.applied().expect("insert");
     let _holder = hold_row_lock(&database, session.id.as_str()).await;
 
     let stranger = Actor { account_ids: vec![AccountId::parse("globex").unwrap()], ..agent() };
@@ -58,13 +59,15 @@ async fn readiness_answers_while_every_request_connection_is_busy() {
     config.wait_timeout = Duration::from_millis(300);
     let repository = PgSessionRepository::connect(config).await.expect("connect");
     let session = chat(&["+15551234567", "ann@example.com", "bob@example.com"]);
-    repository.insert(&session, &evo_store_testkit::fixtures::agent(), None).await.expect("insert");
+    repository.insert(&session, &evo_store_testkit::fixtures::agent(), None).await.applied().expect("insert");
     let _holder = hold_row_lock(&database, session.id.as_str()).await;
 
     // The only request connection waits for the lock...
     let busy = {
         let (repository, id) = (repository.clone(), session.id.clone());
-        tokio::spawn(async move { repository.update(&id, &agent(), &remove_bob(), None, None, at(5)).await })
+        tokio::spawn(async move {
+            repository.update(&id, &agent(), &remove_bob(), None, None, at(5)).await.applied()
+        })
     };
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert!(!busy.is_finished(), "the change holds the pool's only connection");
@@ -85,13 +88,15 @@ async fn each_worker_has_its_share_of_the_pool_and_no_other_workers_connections(
     let [first, second]: [PgSessionRepository; 2] =
         repository.per_worker(2).expect("a pool per worker").try_into().expect("one store per worker");
     let session = chat(&["+15551234567", "ann@example.com", "bob@example.com"]);
-    first.insert(&session, &agent(), None).await.expect("insert");
+    first.insert(&session, &agent(), None).await.applied().expect("insert");
     let _holder = hold_row_lock(&database, session.id.as_str()).await;
 
     // The first worker's change waits for the lock on its only connection (2 shared by 2)...
     let busy = {
         let (first, id) = (first.clone(), session.id.clone());
-        tokio::spawn(async move { first.update(&id, &agent(), &remove_bob(), None, None, at(5)).await })
+        tokio::spawn(
+            async move { first.update(&id, &agent(), &remove_bob(), None, None, at(5)).await.applied() },
+        )
     };
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert!(!busy.is_finished(), "the change holds the first worker's only connection");

@@ -13,6 +13,7 @@ use std::time::Duration;
 use diesel::sql_query;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
 use evo_domain::SessionCommand;
+use evo_ports::Applied;
 use evo_ports::{RepositoryError, SessionRepository, UpdateError};
 use evo_postgres::PgSessionRepository;
 use evo_postgres::test_support::TestDatabase;
@@ -87,7 +88,7 @@ async fn setup(ends: CommitEnds) -> Setup {
     let mut admin = AsyncPgConnection::establish(&database.url).await.expect("admin connection");
     // The session is stored before the trigger exists.
     let session = chat(&["+15551234567", "ann@example.com", "bob@example.com"]);
-    repository.insert(&session, &evo_store_testkit::fixtures::agent(), None).await.expect("insert");
+    repository.insert(&session, &evo_store_testkit::fixtures::agent(), None).await.applied().expect("insert");
     slow_commits(&mut admin, Duration::from_millis(600), ends).await;
     Setup { session_id: session.id.clone(), database, admin, proxy, repository }
 }
@@ -105,7 +106,7 @@ async fn removal_with_lost_commit_answer(
     let session_id = setup.session_id.clone();
     let repository = setup.repository.clone();
     let removal = tokio::spawn(async move {
-        repository.update(&session_id, &agent(), &remove_bob(), None, None, at(5)).await
+        repository.update(&session_id, &agent(), &remove_bob(), None, None, at(5)).await.applied()
     });
     until_a_commit_sleeps(&mut setup.admin).await;
     setup.proxy.set(Mode::Cut);
@@ -150,12 +151,12 @@ impl evo_ports::AnswerRenderer for VersionAnswer {
     fn render(
         &self,
         outcome: Result<&evo_domain::Session, &evo_domain::SessionError>,
-    ) -> evo_ports::StoredAnswer {
+    ) -> evo_ports::KeptAnswer {
         let body = match outcome {
             Ok(session) => format!("v{}", session.version),
             Err(refusal) => refusal.to_string(),
         };
-        evo_ports::StoredAnswer { status: 200, content_type: "text/plain".into(), body: body.into_bytes() }
+        evo_ports::KeptAnswer { status: 200, content_type: "text/plain".into(), body: body.into_bytes() }
     }
 }
 
@@ -172,7 +173,7 @@ async fn after_an_unknown_outcome_a_retry_with_the_same_key_gets_the_real_one() 
     let (session_id, repository) = (setup.session_id.clone(), setup.repository.clone());
     let keyed = key.clone();
     let removal = tokio::spawn(async move {
-        repository.update(&session_id, &agent(), &remove_bob(), None, Some(keyed), at(5)).await
+        repository.update(&session_id, &agent(), &remove_bob(), None, Some(keyed), at(5)).await.applied()
     });
     until_a_commit_sleeps(&mut setup.admin).await;
     setup.proxy.set(Mode::Cut);
@@ -184,7 +185,7 @@ async fn after_an_unknown_outcome_a_retry_with_the_same_key_gets_the_real_one() 
     let retry =
         setup.repository.update(&setup.session_id, &agent(), &remove_bob(), None, Some(key), at(6)).await;
     match retry {
-        Err(UpdateError::Keyed(evo_ports::KeyedRefusal::Replay(answer))) => assert_eq!(answer.body, b"v1"),
+        Ok(evo_ports::ChangeOutcome::Replayed(answer)) => assert_eq!(answer.body, b"v1"),
         other => panic!("expected the stored answer, got {other:?}"),
     }
     assert_eq!(members_now(&setup).await, 2, "removed once");

@@ -8,6 +8,7 @@ use diesel::QueryableByName;
 use diesel::sql_types::{BigInt, Bool, Nullable, Text};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
 use evo_domain::{Session, SessionCommand};
+use evo_ports::Applied;
 use evo_ports::SessionRepository;
 use evo_postgres::PgSessionRepository;
 use evo_postgres::test_support::TestDatabase;
@@ -63,7 +64,7 @@ async fn numbered_session() -> (TestDatabase, PgSessionRepository, AsyncPgConnec
     let repository = PgSessionRepository::connect(database.config()).await.expect("connect");
     let mut sql = AsyncPgConnection::establish(&database.url).await.expect("connect for checks");
     let session = chat(&["+15551234567", "ann@example.com", "bob@example.com"]);
-    repository.insert(&session, &agent(), None).await.expect("insert");
+    repository.insert(&session, &agent(), None).await.applied().expect("insert");
     all_numbered(&mut sql, session.id.as_str()).await;
     (database, repository, sql, session)
 }
@@ -79,6 +80,7 @@ async fn a_change_made_alone_numbers_its_event_in_its_own_transaction() {
     repository
         .update(&session.id, &agent(), &remove("bob@example.com"), None, None, at(5))
         .await
+        .applied()
         .expect("remove");
 
     // Read at once: the number came with the change's own commit, in the row it inserted.
@@ -110,6 +112,7 @@ async fn an_event_never_takes_a_number_ahead_of_an_earlier_one_of_its_session() 
     repository
         .update(&session.id, &agent(), &remove("bob@example.com"), None, None, at(5))
         .await
+        .applied()
         .expect("remove");
     let events = all_numbered(&mut sql, session.id.as_str()).await;
     let numbers: Vec<i64> = events.iter().filter_map(|e| e.id).collect();
@@ -128,7 +131,7 @@ async fn concurrent_changes_give_every_event_one_number_in_its_sessions_order() 
         let mut members = vec!["+15551234567"];
         members.extend(others);
         let session = chat(&members);
-        repository.insert(&session, &agent(), None).await.expect("insert");
+        repository.insert(&session, &agent(), None).await.applied().expect("insert");
         sessions.push(session);
     }
     // Every session loses its members one after another, all sessions at once: some changes
@@ -140,7 +143,11 @@ async fn concurrent_changes_give_every_event_one_number_in_its_sessions_order() 
             tokio::spawn(async move {
                 for (n, who) in others.iter().enumerate() {
                     let when = at(10 + n as i64);
-                    repository.update(&id, &agent(), &remove(who), None, None, when).await.expect("remove");
+                    repository
+                        .update(&id, &agent(), &remove(who), None, None, when)
+                        .await
+                        .applied()
+                        .expect("remove");
                 }
             })
         })

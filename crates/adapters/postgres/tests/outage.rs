@@ -9,16 +9,13 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use evo_domain::{Actor, NewMember, SessionCommand};
+use evo_domain::{NewMember, SessionCommand};
+use evo_ports::Applied;
 use evo_ports::{RepositoryError, SessionRepository, UpdateError};
 use evo_postgres::PgSessionRepository;
 use evo_postgres::test_support::TestDatabase;
 use evo_store_testkit::fixtures::{agent, at, chat, identity};
 use support::{Mode, Proxy, server_address, through};
-
-fn actor() -> Actor {
-    agent()
-}
 
 async fn assert_unavailable_within(
     what: &str,
@@ -52,7 +49,7 @@ async fn unavailable_while_postgres_is_unreachable_then_back_without_rebuilding(
     let repository = PgSessionRepository::connect(config).await.expect("connect through the proxy");
 
     let session = chat(&["+15551234567", "ann@example.com", "bob@example.com"]);
-    repository.insert(&session, &agent(), None).await.expect("insert");
+    repository.insert(&session, &agent(), None).await.applied().expect("insert");
     assert!(repository.find(&session.id, &agent()).await.expect("find").is_some());
 
     for mode in [Mode::Cut, Mode::Stall] {
@@ -64,7 +61,7 @@ async fn unavailable_while_postgres_is_unreachable_then_back_without_rebuilding(
         .await;
         assert_unavailable_within(&format!("{mode:?} update"), limit, async {
             let command = SessionCommand::InviteMember(NewMember::new(identity("carol@example.com")));
-            match repository.update(&session.id, &actor(), &command, None, None, at(5)).await {
+            match repository.update(&session.id, &agent(), &command, None, None, at(5)).await.applied() {
                 Err(UpdateError::Repository(error)) => Err(error),
                 other => panic!("expected a store failure, got {other:?}"),
             }
@@ -89,13 +86,14 @@ async fn unavailable_while_postgres_is_unreachable_then_back_without_rebuilding(
     let removed = repository
         .update(
             &session.id,
-            &actor(),
+            &agent(),
             &SessionCommand::remove(identity("bob@example.com")),
             None,
             None,
             at(9),
         )
         .await
+        .applied()
         .expect("a change after recovery");
     assert_eq!(removed.members.len(), 2);
 }

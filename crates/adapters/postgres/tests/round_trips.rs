@@ -5,6 +5,7 @@
 use std::time::{Duration, Instant};
 
 use evo_domain::SessionCommand;
+use evo_ports::Applied;
 use evo_ports::SessionRepository;
 use evo_postgres::PgSessionRepository;
 use evo_postgres::test_support::TestDatabase;
@@ -18,8 +19,8 @@ const LATENCY: Duration = Duration::from_millis(150);
 struct NoAnswer;
 
 impl evo_ports::AnswerRenderer for NoAnswer {
-    fn render(&self, _: Result<&evo_domain::Session, &evo_domain::SessionError>) -> evo_ports::StoredAnswer {
-        evo_ports::StoredAnswer { status: 200, content_type: "text/plain".into(), body: Vec::new() }
+    fn render(&self, _: Result<&evo_domain::Session, &evo_domain::SessionError>) -> evo_ports::KeptAnswer {
+        evo_ports::KeptAnswer { status: 200, content_type: "text/plain".into(), body: Vec::new() }
     }
 }
 
@@ -95,20 +96,26 @@ async fn warm_round_trips_removal_2_refusal_2_find_1_insert_1() {
     config.pool_size = 1; // one connection, so the warm-up prepares the statements it reuses
     let repository = PgSessionRepository::connect(config).await.expect("connect");
     let session = chat_with_users(8);
-    repository.insert(&session, &evo_store_testkit::fixtures::agent(), None).await.expect("insert");
+    repository.insert(&session, &evo_store_testkit::fixtures::agent(), None).await.applied().expect("insert");
     let remove = |i: usize| SessionCommand::remove(identity(&user(i)));
 
     // Warm-up: prepares each statement once on the connection.
-    repository.update(&session.id, &agent(), &remove(0), None, None, at(1)).await.expect("warm-up removal");
     repository
         .update(&session.id, &agent(), &remove(0), None, None, at(1))
         .await
+        .applied()
+        .expect("warm-up removal");
+    repository
+        .update(&session.id, &agent(), &remove(0), None, None, at(1))
+        .await
+        .applied()
         .expect_err("warm-up refusal");
     repository.find(&session.id, &agent()).await.expect("warm-up find");
-    repository.insert(&chat_with_users(8), &agent(), None).await.expect("warm-up insert");
+    repository.insert(&chat_with_users(8), &agent(), None).await.applied().expect("warm-up insert");
     repository
         .update(&session.id, &agent(), &remove(7), None, Some(key("warm-up")), at(1))
         .await
+        .applied()
         .expect("warm-up keyed removal");
 
     let removal = round_trips(|run| {
@@ -118,12 +125,17 @@ async fn warm_round_trips_removal_2_refusal_2_find_1_insert_1() {
             repository
                 .update(&session.id, &agent(), &remove(1 + run), None, None, at(2))
                 .await
+                .applied()
                 .expect("removal");
         }
     })
     .await;
     let refusal = round_trips(|_| async {
-        repository.update(&session.id, &agent(), &remove(1), None, None, at(3)).await.expect_err("refusal");
+        repository
+            .update(&session.id, &agent(), &remove(1), None, None, at(3))
+            .await
+            .applied()
+            .expect_err("refusal");
     })
     .await;
     let find = round_trips(|_| async {
@@ -134,6 +146,7 @@ async fn warm_round_trips_removal_2_refusal_2_find_1_insert_1() {
         repository
             .insert(&chat_with_users(8), &evo_store_testkit::fixtures::agent(), None)
             .await
+            .applied()
             .expect("insert");
     })
     .await;
@@ -146,6 +159,7 @@ async fn warm_round_trips_removal_2_refusal_2_find_1_insert_1() {
             repository
                 .update(&session.id, &agent(), &remove(4 + run), None, Some(key(&format!("k-{run}"))), at(4))
                 .await
+                .applied()
                 .expect("keyed removal");
         }
     })

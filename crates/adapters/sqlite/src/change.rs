@@ -12,7 +12,7 @@ use evo_store_sql::{
 };
 
 use crate::error::{ChangeFailure, ErrorMeaning};
-use crate::idempotency::{NO_ACCOUNT, answered_before, keep_answer};
+use crate::idempotency::{NO_ACCOUNT, earlier_answer, keep_answer};
 use crate::load::load;
 use crate::statements;
 use crate::writer::write_transaction;
@@ -33,10 +33,10 @@ pub(crate) fn insert_session(
     write_transaction(connection, |connection| {
         // A new session's "now" is when it was opened. The store's insert knows no caller:
         // the key is looked up under any account.
-        if let Some(refusal) =
-            answered_before(connection, idempotency, VisibleAccounts::All, session.date_created)?
+        if let Some(verdict) =
+            earlier_answer(connection, idempotency, VisibleAccounts::All, session.date_created)?
         {
-            return Err(ChangeFailure::Keyed(refusal));
+            return Err(ChangeFailure::Keyed(verdict));
         }
         diesel::insert_into(sessions::table).values(SessionRecord::of(session)).execute(connection)?;
         // `position` and `seq` are numbered per session, from 1, in join and log order.
@@ -79,8 +79,8 @@ pub(crate) fn change_session(
     let ChangeRequest { id, actor, command, if_version, idempotency, now } = request;
     // A keyed refusal is committed with its answer; the closure returns it as `Ok(Err(..))`.
     let outcome = write_transaction(connection, |connection| {
-        if let Some(refusal) = answered_before(connection, idempotency, actor.visible_accounts(), now)? {
-            return Err(ChangeFailure::Keyed(refusal));
+        if let Some(verdict) = earlier_answer(connection, idempotency, actor.visible_accounts(), now)? {
+            return Err(ChangeFailure::Keyed(verdict));
         }
         let loaded = load(connection, id.as_str(), actor.visible_accounts())?;
         // The account a keyed answer is kept under: the session's, or none when none is visible.

@@ -3,7 +3,8 @@
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel_async::pooled_connection::deadpool::PoolError;
 use evo_domain::SessionError;
-use evo_ports::{KeyedRefusal, RepositoryError, UpdateError};
+use evo_ports::{ChangeOutcome, RepositoryError, UpdateError};
+use evo_store_sql::KeyVerdict;
 
 pub(crate) fn pool_error(error: PoolError) -> RepositoryError {
     match error {
@@ -74,7 +75,7 @@ pub(crate) fn database_error(error: &DieselError) -> RepositoryError {
 #[derive(Debug)]
 pub(crate) enum ChangeFailure {
     Rejected(SessionError),
-    Keyed(KeyedRefusal),
+    Keyed(KeyVerdict),
     Corrupt(String),
     Database(DieselError),
 }
@@ -85,13 +86,14 @@ impl From<DieselError> for ChangeFailure {
     }
 }
 
-impl From<ChangeFailure> for UpdateError {
-    fn from(failure: ChangeFailure) -> Self {
-        match failure {
-            ChangeFailure::Rejected(refusal) => Self::Rejected(refusal),
-            ChangeFailure::Keyed(refusal) => Self::Keyed(refusal),
-            ChangeFailure::Corrupt(reason) => RepositoryError::Internal(reason).into(),
-            ChangeFailure::Database(error) => database_error(&error).into(),
+impl ChangeFailure {
+    /// The port's answer: a replayed answer is an outcome, everything else an error.
+    pub(crate) fn into_outcome<T>(self) -> Result<ChangeOutcome<T>, UpdateError> {
+        match self {
+            Self::Rejected(refusal) => Err(UpdateError::Rejected(refusal)),
+            Self::Keyed(verdict) => verdict.into_outcome(),
+            Self::Corrupt(reason) => Err(RepositoryError::Internal(reason).into()),
+            Self::Database(error) => Err(database_error(&error).into()),
         }
     }
 }

@@ -3,9 +3,9 @@
 use diesel::prelude::*;
 use diesel::sqlite::SqliteConnection;
 use evo_domain::{Session, SessionError, Timestamp, VisibleAccounts};
-use evo_ports::{Idempotency, KeyedRefusal};
+use evo_ports::Idempotency;
 use evo_store_sql::schema::idempotency_keys;
-use evo_store_sql::{KeyRecord, TimestampValue};
+use evo_store_sql::{KeptAnswerRow, KeyVerdict, TimestampValue};
 
 use crate::statements;
 
@@ -17,12 +17,12 @@ pub(crate) const NO_ACCOUNT: &str = "";
 /// answer, among the caller's `accounts` and the no-account `''` (a key is the caller's in
 /// every account it sees). The write lock of `BEGIN IMMEDIATE` serializes requests, so none
 /// is ever found in flight here: a repeat waits for the first, then gets its answer.
-pub(crate) fn answered_before(
+pub(crate) fn earlier_answer(
     connection: &mut SqliteConnection,
     idempotency: Option<&Idempotency>,
     accounts: VisibleAccounts<'_>,
     now: Timestamp,
-) -> QueryResult<Option<KeyedRefusal>> {
+) -> QueryResult<Option<KeyVerdict>> {
     let Some(request) = idempotency else { return Ok(None) };
     Ok(kept_answer(connection, request, accounts, now)?.map(|record| record.answer_to(request)))
 }
@@ -33,14 +33,14 @@ pub(crate) fn kept_answer(
     request: &Idempotency,
     accounts: VisibleAccounts<'_>,
     now: Timestamp,
-) -> QueryResult<Option<KeyRecord>> {
+) -> QueryResult<Option<KeptAnswerRow>> {
     // Filtered by account on the rows read, not in SQL: see [`load`].
     let kept = idempotency_keys::table
         .filter(idempotency_keys::scope.eq(&request.scope))
         .filter(idempotency_keys::key.eq(&request.key))
         .filter(idempotency_keys::expires_at.gt(TimestampValue(now)))
-        .select((idempotency_keys::account_id, KeyRecord::as_select()))
-        .load::<(String, KeyRecord)>(connection)?;
+        .select((idempotency_keys::account_id, KeptAnswerRow::as_select()))
+        .load::<(String, KeptAnswerRow)>(connection)?;
     Ok(kept
         .into_iter()
         .find(|(account, _)| account == NO_ACCOUNT || accounts.contains_str(account))
@@ -56,7 +56,7 @@ pub(crate) fn keep_answer(
     outcome: Result<&Session, &SessionError>,
 ) -> QueryResult<()> {
     let Some(request) = idempotency else { return Ok(()) };
-    let record = KeyRecord::of(request, outcome);
+    let record = KeptAnswerRow::of(request, outcome);
     statements::KeepAnswer {
         account_id,
         scope: &request.scope,

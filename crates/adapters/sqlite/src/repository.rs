@@ -9,7 +9,7 @@ use diesel::sqlite::SqliteConnection;
 use diesel_async::pooled_connection::deadpool::{Object, Pool};
 use evo_domain::SessionEvent;
 use evo_domain::{Actor, IfVersion, Session, SessionCommand, SessionId, Timestamp};
-use evo_ports::{Idempotency, RepositoryError, SessionRepository, UpdateError};
+use evo_ports::{ChangeOutcome, Idempotency, RepositoryError, SessionRepository, UpdateError};
 use evo_store_sql::{ChangeRequest, EventSignal, Outbox, restore_session};
 
 use crate::change::{change_session, insert_session};
@@ -109,7 +109,7 @@ impl SessionRepository for SqliteSessionRepository {
         session: &Session,
         actor: &Actor,
         idempotency: Option<Idempotency>,
-    ) -> Result<(), UpdateError> {
+    ) -> Result<ChangeOutcome<()>, UpdateError> {
         let event = self.outbox.record(&SessionEvent::session_created(session, actor));
         self.outbox.check_new_session(session, &event)?;
         let session = session.clone();
@@ -125,14 +125,14 @@ impl SessionRepository for SqliteSessionRepository {
         match inserted {
             Ok(event_id) => {
                 self.signal.raise(event_id);
-                Ok(())
+                Ok(ChangeOutcome::Applied(()))
             }
             Err(ChangeFailure::Database(error))
                 if ErrorMeaning::of(&error) == ErrorMeaning::DuplicateSession =>
             {
                 Err(RepositoryError::AlreadyExists.into())
             }
-            Err(failure) => Err(failure.into()),
+            Err(failure) => failure.into_outcome(),
         }
     }
 
@@ -160,7 +160,7 @@ impl SessionRepository for SqliteSessionRepository {
         if_version: Option<IfVersion>,
         idempotency: Option<Idempotency>,
         now: Timestamp,
-    ) -> Result<Session, UpdateError> {
+    ) -> Result<ChangeOutcome<Session>, UpdateError> {
         let (id, actor, command, outbox) = (id.clone(), actor.clone(), command.clone(), self.outbox.clone());
         let changed = self
             .writer
@@ -179,9 +179,13 @@ impl SessionRepository for SqliteSessionRepository {
                 database_failed,
             )
             .await?;
-        let (session, event_id) = changed?;
-        self.signal.raise(event_id);
-        Ok(session)
+        match changed {
+            Ok((session, event_id)) => {
+                self.signal.raise(event_id);
+                Ok(ChangeOutcome::Applied(session))
+            }
+            Err(failure) => failure.into_outcome(),
+        }
     }
 
     async fn has_kept_answer(

@@ -10,7 +10,7 @@ use diesel::QueryResult;
 use diesel::query_builder::{AstPass, QueryFragment, QueryId};
 use diesel::sql_types::{Binary, Integer, Text};
 use diesel::sqlite::Sqlite;
-use evo_store_sql::{HeaderChange, KeyRecord, TimestampValue};
+use evo_store_sql::{HeaderChange, KeptAnswerRow, TimestampValue};
 
 use evo_store_sql::schema::sql_types::UtcTimestamp;
 
@@ -57,7 +57,7 @@ pub(crate) struct KeepAnswer<'a> {
     pub(crate) account_id: &'a str,
     pub(crate) scope: &'a str,
     pub(crate) key: &'a str,
-    pub(crate) record: &'a KeyRecord,
+    pub(crate) record: &'a KeptAnswerRow,
     pub(crate) expires_at: TimestampValue,
 }
 

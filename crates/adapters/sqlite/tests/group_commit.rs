@@ -15,6 +15,7 @@ use diesel::connection::{
 };
 use diesel::{Connection, SqliteConnection};
 use evo_domain::{Session, SessionCommand};
+use evo_ports::Applied;
 use evo_ports::{RepositoryError, SessionRepository, UpdateError};
 use evo_sqlite::{SqliteConfig, SqliteSessionRepository};
 use evo_store_testkit::fixtures::{agent, at, chat, identity};
@@ -62,7 +63,7 @@ async fn changes_waiting_for_the_writer_share_one_commit_and_keep_their_own_answ
     let sessions: Vec<Session> =
         (0..16).map(|_| chat(&["+15551234567", "ann@example.com", "bob@example.com"])).collect();
     for session in &sessions {
-        repository.insert(session, &agent(), None).await.expect("insert");
+        repository.insert(session, &agent(), None).await.applied().expect("insert");
     }
 
     // 16 removals and one refused change queue behind another connection's write lock.
@@ -72,12 +73,15 @@ async fn changes_waiting_for_the_writer_share_one_commit_and_keep_their_own_answ
     for session in &sessions {
         let (repository, id) = (repository.clone(), session.id.clone());
         waiting.push(tokio::spawn(async move {
-            repository.update(&id, &agent(), &remove("bob@example.com"), None, None, at(10)).await
+            repository.update(&id, &agent(), &remove("bob@example.com"), None, None, at(10)).await.applied()
         }));
     }
     let (refused_repository, refused_id) = (repository.clone(), sessions[0].id.clone());
     let refused = tokio::spawn(async move {
-        refused_repository.update(&refused_id, &agent(), &remove("zed@example.com"), None, None, at(10)).await
+        refused_repository
+            .update(&refused_id, &agent(), &remove("zed@example.com"), None, None, at(10))
+            .await
+            .applied()
     });
     tokio::time::sleep(Duration::from_millis(300)).await;
     drop(lock);
@@ -107,11 +111,12 @@ async fn changes_waiting_for_the_writer_share_one_commit_and_keep_their_own_answ
     for session in &sessions[..8] {
         let (repository, id) = (repository.clone(), session.id.clone());
         waiting.push(tokio::spawn(async move {
-            repository.update(&id, &agent(), &remove("ann@example.com"), None, None, at(11)).await
+            repository.update(&id, &agent(), &remove("ann@example.com"), None, None, at(11)).await.applied()
         }));
     }
     let (again_repository, again) = (repository.clone(), sessions[9].clone());
-    let duplicate = tokio::spawn(async move { again_repository.insert(&again, &agent(), None).await });
+    let duplicate =
+        tokio::spawn(async move { again_repository.insert(&again, &agent(), None).await.applied() });
     tokio::time::sleep(Duration::from_millis(300)).await;
     drop(lock);
     for removal in waiting {

@@ -9,7 +9,8 @@ use diesel::connection::SimpleConnection;
 use diesel::{Connection, QueryableByName, RunQueryDsl, SqliteConnection};
 use diesel_migrations::MigrationHarness;
 use evo_domain::{AccountId, Actor, NewMember, SessionCommand, SessionError, SessionId};
-use evo_ports::{Idempotency, KeyedRefusal, SessionRepository, UpdateError};
+use evo_ports::Applied;
+use evo_ports::{Idempotency, SessionRepository, UpdateError};
 use evo_sqlite::{MIGRATIONS, SqliteConfig, SqliteSessionRepository};
 use evo_store_testkit::fixtures::{agent, at, identity};
 use support::temp_folder;
@@ -118,19 +119,23 @@ async fn the_account_keys_migration_keeps_existing_data() {
     let remove_bob = SessionCommand::remove(identity("bob@example.com"));
     let replayed = repository.update(&acme.id, &agent(), &remove_bob, None, Some(old_key), at(10)).await;
     match replayed {
-        Err(UpdateError::Keyed(KeyedRefusal::Replay(answer))) => assert_eq!(answer.body, b"the old answer"),
+        Ok(evo_ports::ChangeOutcome::Replayed(answer)) => assert_eq!(answer.body, b"the old answer"),
         other => panic!("expected the old answer replayed, got {other:?}"),
     }
 
-    let removed =
-        repository.update(&acme.id, &agent(), &remove_bob, None, None, at(20)).await.expect("remove");
+    let removed = repository
+        .update(&acme.id, &agent(), &remove_bob, None, None, at(20))
+        .await
+        .applied()
+        .expect("remove");
     assert_eq!(removed.version, 3);
     let invite = SessionCommand::InviteMember(NewMember::new(identity("dee@example.com")));
-    let invited = repository.update(&acme.id, &agent(), &invite, None, None, at(30)).await.expect("invite");
+    let invited =
+        repository.update(&acme.id, &agent(), &invite, None, None, at(30)).await.applied().expect("invite");
     let members: Vec<&str> = invited.members.iter().map(|m| m.identity.as_str()).collect();
     assert_eq!(members, ["+15551234567", "Ann@Example.com", "dee@example.com"], "after the old members");
     assert_eq!(invited.log.len(), 4);
-    let again = repository.update(&acme.id, &agent(), &invite, None, None, at(40)).await;
+    let again = repository.update(&acme.id, &agent(), &invite, None, None, at(40)).await.applied();
     assert!(
         matches!(again, Err(UpdateError::Rejected(SessionError::MemberAlreadyExists { .. }))),
         "{again:?}"

@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex};
 
 use diesel::connection::{Instrumentation, InstrumentationEvent, set_default_instrumentation};
 use evo_domain::{NewMember, Session, SessionCommand};
+use evo_ports::Applied;
 use evo_ports::{Idempotency, SessionRepository};
 use evo_sqlite::{SqliteConfig, SqliteSessionRepository};
 use evo_store_testkit::fixtures::{agent, at, chat, identity};
@@ -71,12 +72,20 @@ fn key(name: &str) -> Idempotency {
 async fn changes(repository: &SqliteSessionRepository, session: &Session, round: &str) {
     let id = &session.id;
     let remove = |raw: &str| SessionCommand::remove(identity(raw));
-    repository.update(id, &agent(), &remove("bob@example.com"), None, None, at(10)).await.expect("remove");
+    repository
+        .update(id, &agent(), &remove("bob@example.com"), None, None, at(10))
+        .await
+        .applied()
+        .expect("remove");
     let invite = SessionCommand::InviteMember(NewMember::new(identity("dan@example.com")));
-    repository.update(id, &agent(), &invite, None, None, at(11)).await.expect("invite");
+    repository.update(id, &agent(), &invite, None, None, at(11)).await.applied().expect("invite");
     let keyed = Some(key(&format!("{round}-remove")));
-    repository.update(id, &agent(), &remove("cy@example.com"), None, keyed, at(12)).await.expect("keyed");
-    repository.update(id, &agent(), &SessionCommand::End, None, None, at(13)).await.expect("end");
+    repository
+        .update(id, &agent(), &remove("cy@example.com"), None, keyed, at(12))
+        .await
+        .applied()
+        .expect("keyed");
+    repository.update(id, &agent(), &SessionCommand::End, None, None, at(13)).await.applied().expect("end");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -88,7 +97,7 @@ async fn after_its_first_change_a_connection_parses_no_sql_for_the_next() {
     let people = ["+15551234567", "ann@example.com", "bob@example.com", "cy@example.com"];
     let (first, second) = (chat(&people), chat(&people));
     for session in [&first, &second] {
-        repository.insert(session, &agent(), None).await.expect("insert");
+        repository.insert(session, &agent(), None).await.applied().expect("insert");
     }
 
     changes(&repository, &first, "first").await;

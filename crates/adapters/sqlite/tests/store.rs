@@ -9,6 +9,7 @@ use diesel::connection::SimpleConnection;
 use diesel::sql_types::Text;
 use diesel::{Connection, QueryableByName, RunQueryDsl, SqliteConnection};
 use evo_domain::SessionCommand;
+use evo_ports::Applied;
 use evo_ports::{RepositoryError, SessionRepository, UpdateError};
 use evo_sqlite::{SqliteConfig, SqliteSessionRepository};
 use evo_store_testkit::fixtures::{agent, at, chat, identity};
@@ -27,7 +28,7 @@ async fn open_creates_the_file_in_wal_mode_and_reopening_keeps_the_sessions() {
     let repository = SqliteSessionRepository::open(SqliteConfig::new(&path)).await.expect("open");
     assert!(path.exists(), "the database file was not created");
     let session = chat(&["+15551234567", "ann@example.com"]);
-    repository.insert(&session, &evo_store_testkit::fixtures::agent(), None).await.expect("insert");
+    repository.insert(&session, &evo_store_testkit::fixtures::agent(), None).await.applied().expect("insert");
     drop(repository);
 
     let mut raw = SqliteConnection::establish(&path.display().to_string()).expect("raw connection");
@@ -51,14 +52,14 @@ async fn a_change_waits_for_another_writer_then_answers_unavailable() {
     config.busy_timeout = Duration::from_millis(300);
     let repository = SqliteSessionRepository::open(config).await.expect("open");
     let session = chat(&["+15551234567", "ann@example.com"]);
-    repository.insert(&session, &evo_store_testkit::fixtures::agent(), None).await.expect("insert");
+    repository.insert(&session, &evo_store_testkit::fixtures::agent(), None).await.applied().expect("insert");
 
     // Another process holds the write lock.
     let mut other = SqliteConnection::establish(&path.display().to_string()).expect("raw connection");
     other.batch_execute("BEGIN IMMEDIATE").expect("take the write lock");
     let remove = SessionCommand::remove(identity("ann@example.com"));
     let started = Instant::now();
-    let outcome = repository.update(&session.id, &agent(), &remove, None, None, at(1)).await;
+    let outcome = repository.update(&session.id, &agent(), &remove, None, None, at(1)).await.applied();
     let took = started.elapsed();
     assert!(
         matches!(outcome, Err(UpdateError::Repository(RepositoryError::Unavailable(_)))),
@@ -72,6 +73,7 @@ async fn a_change_waits_for_another_writer_then_answers_unavailable() {
     let changed = repository
         .update(&session.id, &agent(), &remove, None, None, at(2))
         .await
+        .applied()
         .expect("remove after release");
     assert_eq!(changed.members.len(), 1);
 }
@@ -84,7 +86,7 @@ async fn a_change_whose_request_is_dropped_before_its_turn_is_not_made() {
     let (first, second) =
         (chat(&["+15551234567", "ann@example.com"]), chat(&["+15551234567", "ann@example.com"]));
     for session in [&first, &second] {
-        repository.insert(session, &agent(), None).await.expect("insert");
+        repository.insert(session, &agent(), None).await.applied().expect("insert");
     }
 
     // Another process holds the write lock: the first change takes the writer and waits for
@@ -94,13 +96,15 @@ async fn a_change_whose_request_is_dropped_before_its_turn_is_not_made() {
     let remove = SessionCommand::remove(identity("ann@example.com"));
     let (waiting, id) = (repository.clone(), first.id.clone());
     let (command, removal) = (remove.clone(), remove.clone());
-    let made = tokio::spawn(async move { waiting.update(&id, &agent(), &command, None, None, at(1)).await });
+    let made =
+        tokio::spawn(
+            async move { waiting.update(&id, &agent(), &command, None, None, at(1)).await.applied() },
+        );
     tokio::time::sleep(Duration::from_millis(100)).await;
     let (dropped_repository, id) = (repository.clone(), second.id.clone());
-    let dropped =
-        tokio::spawn(
-            async move { dropped_repository.update(&id, &agent(), &removal, None, None, at(1)).await },
-        );
+    let dropped = tokio::spawn(async move {
+        dropped_repository.update(&id, &agent(), &removal, None, None, at(1)).await.applied()
+    });
     tokio::time::sleep(Duration::from_millis(100)).await;
     dropped.abort();
     assert!(dropped.await.expect_err("aborted").is_cancelled());
@@ -108,7 +112,11 @@ async fn a_change_whose_request_is_dropped_before_its_turn_is_not_made() {
 
     assert_eq!(made.await.expect("task").expect("the waiting change is made").members.len(), 1);
     // The next change runs after the dropped one's turn: had it been made, it would be there.
-    repository.update(&first.id, &agent(), &SessionCommand::End, None, None, at(2)).await.expect("end");
+    repository
+        .update(&first.id, &agent(), &SessionCommand::End, None, None, at(2))
+        .await
+        .applied()
+        .expect("end");
     let kept = repository.find(&second.id, &agent()).await.expect("find").expect("stored");
     assert_eq!(kept.members.len(), 2, "the dropped request's removal was not made");
 }

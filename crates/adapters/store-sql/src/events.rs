@@ -299,7 +299,7 @@ pub fn events_within_page(sizes: impl IntoIterator<Item = i32>) -> u32 {
     count
 }
 
-/// This instance's news of the outbox: the highest event number it knows to be readable.
+/// What this instance knows of the outbox: the highest event number it knows to be readable.
 /// Commits made here raise it at once; a store's cross-instance notifications raise it too.
 /// Live streams wait on it instead of polling the store.
 #[derive(Debug, Clone)]
@@ -332,13 +332,13 @@ impl EventSignal {
     /// Returns once an event above `after` is known, or something poked, or `patience`
     /// passed; with the highest number known then.
     pub async fn wait_after(&self, after: EventId, patience: std::time::Duration) -> EventId {
-        let mut news = self.0.subscribe();
-        let known = *news.borrow_and_update();
+        let mut numbers = self.0.subscribe();
+        let known = *numbers.borrow_and_update();
         if known > after || patience.is_zero() {
             return known;
         }
-        let _ = tokio::time::timeout(patience, news.changed()).await;
-        *news.borrow()
+        let _ = tokio::time::timeout(patience, numbers.changed()).await;
+        *numbers.borrow()
     }
 }
 

@@ -1,13 +1,33 @@
 //! The one rule both stores apply to a keyed request whose key they already hold.
 
 use evo_domain::{Session, SessionError};
-use evo_ports::{Idempotency, KeyedRefusal, StoredAnswer};
+use evo_ports::{ChangeOutcome, Idempotency, KeptAnswer, KeyedRefusal, UpdateError};
+
+/// What a keyed request's checks decided, when it is not to be carried out: its earlier
+/// answer again, or a refusal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyVerdict {
+    /// The same request was answered before: that answer.
+    Replay(KeptAnswer),
+    /// The key is another request's, or a request with it is still running.
+    Refused(KeyedRefusal),
+}
+
+impl KeyVerdict {
+    /// The port's answer: a replay is an outcome, a refusal an error.
+    pub fn into_outcome<T>(self) -> Result<ChangeOutcome<T>, UpdateError> {
+        match self {
+            Self::Replay(answer) => Ok(ChangeOutcome::Replayed(answer)),
+            Self::Refused(refusal) => Err(UpdateError::Keyed(refusal)),
+        }
+    }
+}
 
 /// A live row of `idempotency_keys`: what the first request with the key was, and its answer.
 #[derive(Debug, Clone, PartialEq, Eq, diesel::Queryable, diesel::Selectable)]
 #[diesel(table_name = crate::schema::idempotency_keys)]
 #[diesel(check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
-pub struct KeyRecord {
+pub struct KeptAnswerRow {
     /// The first request's digest.
     pub fingerprint: String,
     /// Its answer's status.
@@ -18,14 +38,14 @@ pub struct KeyRecord {
     pub body: Vec<u8>,
 }
 
-impl KeyRecord {
+impl KeptAnswerRow {
     /// What a request with the same key gets: the same request its stored answer, another
     /// request a refusal (IETF draft: the key identifies one request).
-    pub fn answer_to(self, request: &Idempotency) -> KeyedRefusal {
+    pub fn answer_to(self, request: &Idempotency) -> KeyVerdict {
         if self.fingerprint != request.fingerprint {
-            return KeyedRefusal::Reused;
+            return KeyVerdict::Refused(KeyedRefusal::Reused);
         }
-        KeyedRefusal::Replay(StoredAnswer {
+        KeyVerdict::Replay(KeptAnswer {
             status: u16::try_from(self.status).unwrap_or(500),
             content_type: self.content_type,
             body: self.body,

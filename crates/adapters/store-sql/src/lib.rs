@@ -19,7 +19,7 @@ pub use events::{
     MAX_EVENTS_PAGE_BYTES, NEXT_PENDING_ACCOUNT_SQL, NEXT_PENDING_ACCOUNT_UP_TO_SQL, NewEvent, NextAccount,
     Outbox, PendingRow, SummaryRenderer, Turn, delivery, events_within_page, octet_length,
 };
-pub use keys::KeyRecord;
+pub use keys::{KeptAnswerRow, KeyVerdict};
 pub use records::{
     HeaderChange, LogRecord, MemberRecord, NewMember, SessionRecord, application_data_to_json,
     breadcrumbs_to_json, restore_session,

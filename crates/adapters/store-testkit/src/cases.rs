@@ -8,6 +8,7 @@ use chrono::SubsecRound;
 use evo_domain::{
     CallState, Channel, IfVersion, MemberRole, NewMember, Session, SessionCommand, SessionError, SessionId,
 };
+use evo_ports::{Applied, ChangeOutcome};
 use evo_ports::{
     DeliveryQueue, EventLog, Idempotency, KeyedRefusal, RepositoryError, SessionRepository, UpdateError,
 };
@@ -27,7 +28,10 @@ impl<T: SessionRepository + EventLog + DeliveryQueue> Store for T {}
 pub type Repo = Arc<dyn Store>;
 
 pub(crate) async fn insert(repo: &Repo, session: &Session) {
-    repo.insert(session, &agent(), None).await.unwrap_or_else(|e| panic!("insert {}: {e}", session.id));
+    repo.insert(session, &agent(), None)
+        .await
+        .applied()
+        .unwrap_or_else(|e| panic!("insert {}: {e}", session.id));
 }
 
 async fn reload(repo: &Repo, id: &SessionId) -> Session {
@@ -59,7 +63,7 @@ async fn assert_refused_without_change(
     expected: SessionError,
 ) {
     let before = repo.find(id, &agent()).await.expect("find");
-    let outcome = repo.update(id, &agent(), &command, None, None, at(60)).await;
+    let outcome = repo.update(id, &agent(), &command, None, None, at(60)).await.applied();
     match outcome {
         Err(UpdateError::Rejected(error)) => assert_eq!(error, expected, "{command:?}"),
         other => panic!("{command:?}: expected Rejected({expected:?}), got {other:?}"),
@@ -102,7 +106,7 @@ pub async fn insert_of_an_existing_id_is_already_exists(repo: Repo) {
     other.id = first.id.clone();
     let second = Session::restore(other);
     assert_eq!(
-        repo.insert(&second, &agent(), None).await,
+        repo.insert(&second, &agent(), None).await.applied(),
         Err(UpdateError::Repository(RepositoryError::AlreadyExists))
     );
     assert_eq!(reload(&repo, &first.id).await, first);
@@ -116,6 +120,7 @@ pub async fn remove_member_persists_and_returns_the_stored_state(repo: Repo) {
     let returned = repo
         .update(&session.id, &agent(), &remove("ann@example.com"), None, None, at(5))
         .await
+        .applied()
         .expect("remove");
     assert_eq!(member_ids(&returned), ["+15551234567", "bob@example.com"]);
     assert_eq!(returned.log.len(), 2);
@@ -138,6 +143,7 @@ pub async fn invite_member_persists_and_returns_the_stored_state(repo: Repo) {
     let returned = repo
         .update(&session.id, &agent(), &SessionCommand::InviteMember(wanted), None, None, at(7))
         .await
+        .applied()
         .expect("invite");
     assert_eq!(member_ids(&returned), ["+15551234567", "ann@example.com", "Carol@Example.com"]);
     let carol = &returned.members[2];
@@ -152,8 +158,11 @@ pub async fn invite_member_persists_and_returns_the_stored_state(repo: Repo) {
 pub async fn end_session_persists_and_returns_the_stored_state(repo: Repo) {
     let session = chat(&["+15551234567", "ann@example.com"]);
     insert(&repo, &session).await;
-    let returned =
-        repo.update(&session.id, &agent(), &SessionCommand::End, None, None, at(9)).await.expect("end");
+    let returned = repo
+        .update(&session.id, &agent(), &SessionCommand::End, None, None, at(9))
+        .await
+        .applied()
+        .expect("end");
     assert!(returned.ended);
     assert_eq!(returned.date_completed, Some(at(9).trunc_subsecs(3)));
     assert_eq!(returned.call_state, CallState::Disconnected);
@@ -165,7 +174,7 @@ pub async fn end_session_persists_and_returns_the_stored_state(repo: Repo) {
 pub async fn update_of_an_unknown_session_is_not_found(repo: Repo) {
     let unknown = new_session_id("unknown");
     for command in [remove("ann@example.com"), invite("ann@example.com"), SessionCommand::End] {
-        let outcome = repo.update(&unknown, &agent(), &command, None, None, at(1)).await;
+        let outcome = repo.update(&unknown, &agent(), &command, None, None, at(1)).await.applied();
         assert_eq!(outcome.err(), Some(UpdateError::Rejected(SessionError::NotFound)));
     }
     assert_eq!(repo.find(&unknown, &agent()).await.expect("find"), None);
@@ -184,7 +193,7 @@ pub async fn chat_changes_to_a_voice_session_are_refused_and_change_nothing(repo
 pub async fn changes_to_an_ended_session_are_refused_and_change_nothing(repo: Repo) {
     let session = chat(&["+15551234567", "ann@example.com"]);
     insert(&repo, &session).await;
-    repo.update(&session.id, &agent(), &SessionCommand::End, None, None, at(1)).await.expect("end");
+    repo.update(&session.id, &agent(), &SessionCommand::End, None, None, at(1)).await.applied().expect("end");
     for command in [remove("ann@example.com"), invite("bob@example.com"), SessionCommand::End] {
         assert_refused_without_change(&repo, &session.id, command, SessionError::SessionEnded).await;
     }
@@ -220,11 +229,17 @@ pub async fn members_keep_join_order(repo: Repo) {
     let session = chat(&["+15551234567", "zed@example.com", "amy@example.com", "+4420794609"]);
     insert(&repo, &session).await;
     let id = &session.id;
-    repo.update(id, &agent(), &invite("bob@example.com"), None, None, at(1)).await.expect("invite");
-    repo.update(id, &agent(), &remove("zed@example.com"), None, None, at(2)).await.expect("remove");
-    repo.update(id, &agent(), &invite("aaron@example.com"), None, None, at(3)).await.expect("invite");
-    let returned =
-        repo.update(id, &agent(), &invite("zed@example.com"), None, None, at(4)).await.expect("invite");
+    repo.update(id, &agent(), &invite("bob@example.com"), None, None, at(1)).await.applied().expect("invite");
+    repo.update(id, &agent(), &remove("zed@example.com"), None, None, at(2)).await.applied().expect("remove");
+    repo.update(id, &agent(), &invite("aaron@example.com"), None, None, at(3))
+        .await
+        .applied()
+        .expect("invite");
+    let returned = repo
+        .update(id, &agent(), &invite("zed@example.com"), None, None, at(4))
+        .await
+        .applied()
+        .expect("invite");
     let expected = [
         "+15551234567",
         "amy@example.com",
@@ -244,8 +259,11 @@ pub async fn log_keeps_order(repo: Repo) {
     let mut expected = messages(&session);
     for i in 0..12 {
         // Same time for every change: order must come from the store, not from the dates.
-        let stored =
-            repo.update(&session.id, &agent(), &invite(&user(i)), None, None, at(1)).await.expect("invite");
+        let stored = repo
+            .update(&session.id, &agent(), &invite(&user(i)), None, None, at(1))
+            .await
+            .applied()
+            .expect("invite");
         expected.push(format!("Agent Smith added {} to the chat", user(i)));
         assert_eq!(messages(&stored), expected);
     }
@@ -264,8 +282,11 @@ pub async fn timestamps_round_trip_to_the_millisecond(repo: Repo) {
     let session = Session::restore(data);
     insert(&repo, &session).await;
     assert_eq!(reload(&repo, &session.id).await, session);
-    let changed =
-        repo.update(&session.id, &agent(), &SessionCommand::End, None, None, at(3)).await.expect("end");
+    let changed = repo
+        .update(&session.id, &agent(), &SessionCommand::End, None, None, at(3))
+        .await
+        .applied()
+        .expect("end");
     let reloaded = reload(&repo, &session.id).await;
     assert_eq!(reloaded.date_completed, Some(at(3).trunc_subsecs(3)));
     assert_eq!(reloaded.date_last_modified, at(3).trunc_subsecs(3));
@@ -278,7 +299,8 @@ pub async fn user_ids_compare_case_insensitively_and_keep_their_case(repo: Repo)
     insert(&repo, &session).await;
     let id = &session.id;
     assert_eq!(member_ids(&reload(&repo, id).await)[1], "Ann.Lee@Example.com");
-    let refused = repo.update(id, &agent(), &invite("ann.lee@EXAMPLE.com"), None, None, at(1)).await;
+    let refused =
+        repo.update(id, &agent(), &invite("ann.lee@EXAMPLE.com"), None, None, at(1)).await.applied();
     assert!(
         matches!(refused, Err(UpdateError::Rejected(SessionError::MemberAlreadyExists { .. }))),
         "{refused:?}"
@@ -286,11 +308,13 @@ pub async fn user_ids_compare_case_insensitively_and_keep_their_case(repo: Repo)
     let returned = repo
         .update(id, &agent(), &remove("BOB@EXAMPLE.COM"), None, None, at(2))
         .await
+        .applied()
         .expect("remove by other case");
     assert_eq!(member_ids(&returned), ["+15551234567", "Ann.Lee@Example.com"]);
     let returned = repo
         .update(id, &agent(), &remove("ann.lee@example.com"), None, None, at(3))
         .await
+        .applied()
         .expect("remove by other case");
     assert_eq!(member_ids(&returned), ["+15551234567"]);
     assert_eq!(reload(&repo, id).await, returned);
@@ -311,7 +335,7 @@ async fn run_concurrently(
             let (repo, id, barrier) = (Arc::clone(repo), id.clone(), Arc::clone(&barrier));
             tokio::spawn(async move {
                 barrier.wait().await;
-                repo.update(&id, &agent(), &command, None, None, at(10 + i as i64)).await
+                repo.update(&id, &agent(), &command, None, None, at(10 + i as i64)).await.applied()
             })
         })
         .collect();
@@ -473,11 +497,15 @@ pub async fn every_change_bumps_the_stored_version(repo: Repo) {
     let changed = repo
         .update(&session.id, &agent(), &remove("bob@example.com"), None, None, at(1))
         .await
+        .applied()
         .expect("remove");
     assert_eq!(changed.version, 1);
     assert_eq!(reload(&repo, &session.id).await.version, 1, "the version is stored");
-    let ended =
-        repo.update(&session.id, &agent(), &SessionCommand::End, None, None, at(2)).await.expect("end");
+    let ended = repo
+        .update(&session.id, &agent(), &SessionCommand::End, None, None, at(2))
+        .await
+        .applied()
+        .expect("end");
     assert_eq!((ended.version, reload(&repo, &session.id).await.version), (2, 2));
 }
 
@@ -486,21 +514,28 @@ pub async fn every_change_bumps_the_stored_version(repo: Repo) {
 pub async fn a_change_on_an_old_version_is_refused_and_changes_nothing(repo: Repo) {
     let session = chat(&["+15551234567", "ann@example.com", "bob@example.com"]);
     insert(&repo, &session).await;
-    repo.update(&session.id, &agent(), &remove("bob@example.com"), None, None, at(1)).await.expect("remove");
+    repo.update(&session.id, &agent(), &remove("bob@example.com"), None, None, at(1))
+        .await
+        .applied()
+        .expect("remove");
     let before = reload(&repo, &session.id).await;
     let stale = Some(IfVersion(vec![0]));
-    let outcome =
-        repo.update(&session.id, &agent(), &remove("ann@example.com"), stale.clone(), None, at(2)).await;
+    let outcome = repo
+        .update(&session.id, &agent(), &remove("ann@example.com"), stale.clone(), None, at(2))
+        .await
+        .applied();
     assert_eq!(outcome, Err(UpdateError::Rejected(SessionError::VersionMismatch { current: 1 })));
     assert_eq!(reload(&repo, &session.id).await, before, "nothing changed");
     let stranger = evo_domain::Actor {
         account_ids: vec![evo_domain::AccountId::parse("globex").expect("valid account")],
         ..agent()
     };
-    let foreign = repo.update(&session.id, &stranger, &remove("ann@example.com"), stale, None, at(2)).await;
+    let foreign =
+        repo.update(&session.id, &stranger, &remove("ann@example.com"), stale, None, at(2)).await.applied();
     assert_eq!(foreign, Err(UpdateError::Rejected(SessionError::NotFound)), "visibility comes first");
     let current = Some(IfVersion(vec![0, 1]));
-    let applied = repo.update(&session.id, &agent(), &remove("ann@example.com"), current, None, at(3)).await;
+    let applied =
+        repo.update(&session.id, &agent(), &remove("ann@example.com"), current, None, at(3)).await.applied();
     assert_eq!(applied.expect("at the current version it applies").version, 2);
 }
 
@@ -515,7 +550,9 @@ pub async fn concurrent_changes_on_one_version_apply_once(repo: Repo) {
             let (repo, id, barrier) = (Arc::clone(&repo), session.id.clone(), Arc::clone(&barrier));
             tokio::spawn(async move {
                 barrier.wait().await;
-                repo.update(&id, &agent(), &remove(&user(i)), Some(IfVersion(vec![0])), None, at(5)).await
+                repo.update(&id, &agent(), &remove(&user(i)), Some(IfVersion(vec![0])), None, at(5))
+                    .await
+                    .applied()
             })
         })
         .collect();
@@ -541,12 +578,12 @@ pub async fn concurrent_changes_on_one_version_apply_once(repo: Repo) {
 pub struct EchoAnswer;
 
 impl evo_ports::AnswerRenderer for EchoAnswer {
-    fn render(&self, outcome: Result<&Session, &SessionError>) -> evo_ports::StoredAnswer {
+    fn render(&self, outcome: Result<&Session, &SessionError>) -> evo_ports::KeptAnswer {
         let (status, body) = match outcome {
             Ok(session) => (200, format!("{} v{}", session.id, session.version)),
             Err(refusal) => (404, refusal.to_string()),
         };
-        evo_ports::StoredAnswer { status, content_type: "text/plain".into(), body: body.into_bytes() }
+        evo_ports::KeptAnswer { status, content_type: "text/plain".into(), body: body.into_bytes() }
     }
 }
 
@@ -560,11 +597,9 @@ fn keyed(scope: &str, key: &str, fingerprint: &str, expires_at: evo_domain::Time
     }
 }
 
-fn replay_of(outcome: Result<Session, UpdateError>) -> String {
+fn replay_of(outcome: Result<ChangeOutcome<Session>, UpdateError>) -> String {
     match outcome {
-        Err(UpdateError::Keyed(KeyedRefusal::Replay(answer))) => {
-            String::from_utf8(answer.body).expect("text")
-        }
+        Ok(ChangeOutcome::Replayed(answer)) => String::from_utf8(answer.body).expect("text"),
         other => panic!("expected a replay, got {other:?}"),
     }
 }
@@ -575,8 +610,10 @@ pub async fn a_repeated_keyed_change_replays_its_answer_and_changes_nothing(repo
     let session = chat(&["+15551234567", "ann@example.com", "bob@example.com"]);
     insert(&repo, &session).await;
     let key = keyed("agent@example.com", "k-1", "remove bob", at(3600));
-    let first =
-        repo.update(&session.id, &agent(), &remove("bob@example.com"), None, Some(key.clone()), at(1)).await;
+    let first = repo
+        .update(&session.id, &agent(), &remove("bob@example.com"), None, Some(key.clone()), at(1))
+        .await
+        .applied();
     assert_eq!(first.expect("the first removal").version, 1);
     let stored = reload(&repo, &session.id).await;
     let again = repo.update(&session.id, &agent(), &remove("bob@example.com"), None, Some(key), at(2)).await;
@@ -586,7 +623,8 @@ pub async fn a_repeated_keyed_change_replays_its_answer_and_changes_nothing(repo
     let refused_key = keyed("agent@example.com", "k-2", "remove zed", at(3600));
     let refused = repo
         .update(&session.id, &agent(), &remove("zed@example.com"), None, Some(refused_key.clone()), at(3))
-        .await;
+        .await
+        .applied();
     assert!(
         matches!(refused, Err(UpdateError::Rejected(SessionError::MemberNotFound { .. }))),
         "{refused:?}"
@@ -604,16 +642,21 @@ pub async fn a_key_reused_for_another_request_is_refused(repo: Repo) {
     let first = keyed("agent@example.com", "k-1", "remove bob", at(3600));
     repo.update(&session.id, &agent(), &remove("bob@example.com"), None, Some(first), at(1))
         .await
+        .applied()
         .expect("first");
     let stored = reload(&repo, &session.id).await;
     let other = keyed("agent@example.com", "k-1", "remove ann", at(3600));
-    let reused =
-        repo.update(&session.id, &agent(), &remove("ann@example.com"), None, Some(other), at(2)).await;
+    let reused = repo
+        .update(&session.id, &agent(), &remove("ann@example.com"), None, Some(other), at(2))
+        .await
+        .applied();
     assert_eq!(reused.err(), Some(UpdateError::Keyed(KeyedRefusal::Reused)));
     assert_eq!(reload(&repo, &session.id).await, stored, "nothing changed");
     let someone_else = keyed("other@example.com", "k-1", "remove ann", at(3600));
-    let theirs =
-        repo.update(&session.id, &agent(), &remove("ann@example.com"), None, Some(someone_else), at(3)).await;
+    let theirs = repo
+        .update(&session.id, &agent(), &remove("ann@example.com"), None, Some(someone_else), at(3))
+        .await
+        .applied();
     assert_eq!(theirs.expect("keys are per caller").members.len(), 1);
 }
 
@@ -636,11 +679,11 @@ pub async fn concurrent_repeats_of_one_keyed_change_apply_once(repo: Repo) {
     let mut applied = 0;
     for task in tasks {
         match task.await.expect("the task ran") {
-            Ok(_) => applied += 1,
-            Err(UpdateError::Keyed(KeyedRefusal::Replay(answer))) => {
+            Ok(ChangeOutcome::Applied(_)) => applied += 1,
+            Ok(ChangeOutcome::Replayed(answer)) => {
                 assert_eq!(answer.body, format!("{} v1", session.id).into_bytes());
             }
-            Err(UpdateError::Keyed(KeyedRefusal::InFlight)) => {}
+            Err(UpdateError::Keyed(KeyedRefusal::InProgress)) => {}
             other => panic!("{other:?}"),
         }
     }
@@ -654,11 +697,11 @@ pub async fn concurrent_repeats_of_one_keyed_change_apply_once(repo: Repo) {
 pub async fn a_repeated_keyed_new_session_replays_its_answer(repo: Repo) {
     let first = chat(&["+15551234567", "ann@example.com"]);
     let key = keyed("agent@example.com", "new-1", "create", at(3600));
-    repo.insert(&first, &agent(), Some(key.clone())).await.expect("the first insert");
+    repo.insert(&first, &agent(), Some(key.clone())).await.applied().expect("the first insert");
     let second = chat(&["+15551234567", "ann@example.com"]);
     let again = repo.insert(&second, &agent(), Some(key)).await;
     match again {
-        Err(UpdateError::Keyed(KeyedRefusal::Replay(answer))) => {
+        Ok(ChangeOutcome::Replayed(answer)) => {
             assert_eq!(answer.body, format!("{} v0", first.id).into_bytes());
         }
         other => panic!("expected a replay, got {other:?}"),
@@ -673,17 +716,22 @@ pub async fn expired_keys_are_used_afresh_and_purged(repo: Repo) {
     let early = keyed("agent@example.com", "k-1", "remove bob", at(6));
     repo.update(&session.id, &agent(), &remove("bob@example.com"), None, Some(early), at(5))
         .await
+        .applied()
         .expect("first");
     // At 10 s the answer (kept until 6 s) has expired: the request runs again, and now finds
     // no Bob.
     let late = keyed("agent@example.com", "k-1", "remove bob", at(11));
-    let again =
-        repo.update(&session.id, &agent(), &remove("bob@example.com"), None, Some(late), at(10)).await;
+    let again = repo
+        .update(&session.id, &agent(), &remove("bob@example.com"), None, Some(late), at(10))
+        .await
+        .applied();
     assert!(matches!(again, Err(UpdateError::Rejected(SessionError::MemberNotFound { .. }))), "{again:?}");
     for key in ["k-2", "k-3"] {
         let request = keyed("agent@example.com", key, key, at(7));
-        let refused =
-            repo.update(&session.id, &agent(), &remove("zed@example.com"), None, Some(request), at(6)).await;
+        let refused = repo
+            .update(&session.id, &agent(), &remove("zed@example.com"), None, Some(request), at(6))
+            .await
+            .applied();
         assert!(refused.is_err());
     }
     assert_eq!(repo.purge_expired_keys(at(8), 1).await.expect("purge"), 1, "a bounded batch");
@@ -723,7 +771,8 @@ pub async fn sessions_are_found_and_changed_only_among_the_callers_accounts(repo
 
     assert_eq!(repo.find(&theirs.id, &agent()).await.expect("find"), None, "another account's session");
     assert_eq!(repo.find(&ours.id, &agent()).await.expect("find"), Some(ours.clone()));
-    let refused = repo.update(&theirs.id, &agent(), &remove("cy@example.com"), None, None, at(1)).await;
+    let refused =
+        repo.update(&theirs.id, &agent(), &remove("cy@example.com"), None, None, at(1)).await.applied();
     assert_eq!(refused.err(), Some(UpdateError::Rejected(SessionError::NotFound)));
 
     let both = caller(&["User"], &["acme", "globex"]);
@@ -732,11 +781,13 @@ pub async fn sessions_are_found_and_changed_only_among_the_callers_accounts(repo
     assert_eq!(repo.find(&theirs.id, &admin).await.expect("find"), Some(theirs.clone()));
     assert_eq!(repo.find(&ours.id, &admin).await.expect("find"), Some(ours.clone()));
 
-    let changed = repo.update(&theirs.id, &admin, &remove("cy@example.com"), None, None, at(2)).await;
+    let changed =
+        repo.update(&theirs.id, &admin, &remove("cy@example.com"), None, None, at(2)).await.applied();
     let changed = changed.expect("an administrator changes any account's session");
     assert_eq!(member_ids(&changed), ["+15557654321", "dee@example.com"]);
     assert_eq!(repo.find(&theirs.id, &both).await.expect("find"), Some(changed.clone()));
-    let invited = repo.update(&theirs.id, &both, &invite("eve@example.com"), None, None, at(3)).await;
+    let invited =
+        repo.update(&theirs.id, &both, &invite("eve@example.com"), None, None, at(3)).await.applied();
     let invited = invited.expect("a caller who sees the account invites");
     assert_eq!(member_ids(&invited), ["+15557654321", "dee@example.com", "eve@example.com"]);
     assert_eq!(messages(&invited).len(), 3);
@@ -755,15 +806,21 @@ pub async fn a_key_is_the_callers_across_its_accounts(repo: Repo) {
     let both = caller(&["User"], &["acme", "globex"]);
 
     let first = keyed("agent@example.com", "k-1", "remove bob", at(3600));
-    repo.update(&ours.id, &both, &remove("bob@example.com"), None, Some(first), at(1)).await.expect("first");
+    repo.update(&ours.id, &both, &remove("bob@example.com"), None, Some(first), at(1))
+        .await
+        .applied()
+        .expect("first");
     let other = keyed("agent@example.com", "k-1", "remove cy", at(3600));
-    let reused = repo.update(&theirs.id, &both, &remove("cy@example.com"), None, Some(other), at(2)).await;
+    let reused =
+        repo.update(&theirs.id, &both, &remove("cy@example.com"), None, Some(other), at(2)).await.applied();
     assert_eq!(reused.err(), Some(UpdateError::Keyed(KeyedRefusal::Reused)));
     assert_eq!(reload_as(&repo, &theirs.id, &both).await, theirs, "nothing changed");
 
     let unseen = keyed("agent@example.com", "k-2", "remove cy as acme", at(3600));
-    let refused =
-        repo.update(&theirs.id, &agent(), &remove("cy@example.com"), None, Some(unseen.clone()), at(3)).await;
+    let refused = repo
+        .update(&theirs.id, &agent(), &remove("cy@example.com"), None, Some(unseen.clone()), at(3))
+        .await
+        .applied();
     assert_eq!(refused.err(), Some(UpdateError::Rejected(SessionError::NotFound)));
     let again = repo.update(&theirs.id, &agent(), &remove("cy@example.com"), None, Some(unseen), at(4)).await;
     assert_eq!(replay_of(again), SessionError::NotFound.to_string(), "the NotFound answer is kept");
@@ -791,6 +848,7 @@ pub async fn a_kept_answer_is_seen_where_update_would_answer_from_it(repo: Repo)
 
     repo.update(&ours.id, &acme_only, &remove("bob@example.com"), None, Some(key.clone()), at(1))
         .await
+        .applied()
         .expect("the keyed removal");
     assert!(kept(&key, &acme_only, at(2)).await, "a repeat");
     assert!(
@@ -803,15 +861,18 @@ pub async fn a_kept_answer_is_seen_where_update_would_answer_from_it(repo: Repo)
     assert!(!kept(&key, &globex_only, at(2)).await, "kept under acme, which that caller does not see");
     assert!(!kept(&key, &acme_only, at(3600)).await, "expired");
     // And update agrees: the same key on a session that caller sees is carried out.
-    let carried =
-        repo.update(&theirs.id, &globex_only, &remove("cy@example.com"), None, Some(key), at(3)).await;
+    let carried = repo
+        .update(&theirs.id, &globex_only, &remove("cy@example.com"), None, Some(key), at(3))
+        .await
+        .applied();
     assert_eq!(carried.expect("not a repeat for that caller").members.len(), 2);
 
     // A NotFound answer has no account: every caller of that scope meets it.
     let unseen = keyed("agent@example.com", "k-3", "remove cy as acme", at(3600));
     let refused = repo
         .update(&theirs.id, &acme_only, &remove("cy@example.com"), None, Some(unseen.clone()), at(4))
-        .await;
+        .await
+        .applied();
     assert_eq!(refused.err(), Some(UpdateError::Rejected(SessionError::NotFound)));
     assert!(kept(&unseen, &globex_only, at(5)).await);
 }
@@ -830,7 +891,7 @@ pub async fn a_change_past_the_size_limit_is_refused_and_an_end_is_not(repo: Rep
     // Each invite adds 10 KiB or more (the name, and the log message naming the member).
     let mut refused_at = None;
     for n in 1..=10 {
-        match repo.update(id, &agent(), &large(n), None, None, at(n as i64)).await {
+        match repo.update(id, &agent(), &large(n), None, None, at(n as i64)).await.applied() {
             Ok(_) => {}
             Err(UpdateError::Rejected(SessionError::SessionTooLarge { .. })) => {
                 refused_at = Some(n);
@@ -848,7 +909,10 @@ pub async fn a_change_past_the_size_limit_is_refused_and_an_end_is_not(repo: Rep
         SessionError::SessionTooLarge { max_bytes: crate::fixtures::MAX_SESSION_BYTES },
     )
     .await;
-    let ended =
-        repo.update(id, &agent(), &SessionCommand::End, None, None, at(4)).await.expect("an end is allowed");
+    let ended = repo
+        .update(id, &agent(), &SessionCommand::End, None, None, at(4))
+        .await
+        .applied()
+        .expect("an end is allowed");
     assert!(ended.ended);
 }

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use evo_domain::{AccountId, EventType, Session, SessionCommand, SessionError};
+use evo_ports::Applied;
 use evo_ports::{EventFilter, EventId, StoredEvent, UpdateError};
 use tokio::sync::Barrier;
 
@@ -46,14 +47,21 @@ fn assert_increasing(events: &[StoredEvent]) {
 pub async fn every_change_has_one_event_and_a_refusal_none(repo: Repo) {
     let session = chat(&["+15551234567", "ann@example.com"]);
     insert(&repo, &session).await;
-    repo.update(&session.id, &agent(), &remove("ann@example.com"), None, None, at(1)).await.expect("remove");
-    repo.update(&session.id, &agent(), &invite("bob@example.com"), None, None, at(2)).await.expect("invite");
-    let refused = repo.update(&session.id, &agent(), &remove("nobody@example.com"), None, None, at(3)).await;
+    repo.update(&session.id, &agent(), &remove("ann@example.com"), None, None, at(1))
+        .await
+        .applied()
+        .expect("remove");
+    repo.update(&session.id, &agent(), &invite("bob@example.com"), None, None, at(2))
+        .await
+        .applied()
+        .expect("invite");
+    let refused =
+        repo.update(&session.id, &agent(), &remove("nobody@example.com"), None, None, at(3)).await.applied();
     assert!(
         matches!(refused, Err(UpdateError::Rejected(SessionError::MemberNotFound { .. }))),
         "{refused:?}"
     );
-    repo.update(&session.id, &agent(), &SessionCommand::End, None, None, at(4)).await.expect("end");
+    repo.update(&session.id, &agent(), &SessionCommand::End, None, None, at(4)).await.applied().expect("end");
 
     let events = readable_events(&repo, &of_session(&session), 4).await;
     let types: Vec<EventType> = events.iter().map(|e| e.event_type).collect();
@@ -98,7 +106,7 @@ pub async fn concurrent_changes_have_one_event_each_in_change_order(repo: Repo) 
             let (repo, id, barrier) = (Arc::clone(&repo), session.id.clone(), Arc::clone(&barrier));
             tokio::spawn(async move {
                 barrier.wait().await;
-                repo.update(&id, &agent(), &command, None, None, at(10 + i as i64)).await
+                repo.update(&id, &agent(), &command, None, None, at(10 + i as i64)).await.applied()
             })
         })
         .collect();
@@ -126,7 +134,10 @@ pub async fn events_read_after_a_number_and_by_account(repo: Repo) {
     let theirs = Session::restore(theirs);
     insert(&repo, &ours).await;
     insert(&repo, &theirs).await;
-    repo.update(&ours.id, &agent(), &remove("ann@example.com"), None, None, at(1)).await.expect("remove");
+    repo.update(&ours.id, &agent(), &remove("ann@example.com"), None, None, at(1))
+        .await
+        .applied()
+        .expect("remove");
 
     let all = readable_events(&repo, &EventFilter::All, 3).await;
     assert_eq!(all.len(), 3);
@@ -152,9 +163,11 @@ pub async fn delivery_hands_out_each_sessions_events_in_order(repo: Repo) {
     insert(&repo, &first).await;
     repo.update(&first.id, &agent(), &remove("ann@example.com"), None, None, at(1))
         .await
+        .applied()
         .expect("remove ann");
     repo.update(&first.id, &agent(), &remove("bob@example.com"), None, None, at(2))
         .await
+        .applied()
         .expect("remove bob");
     insert(&repo, &second).await;
     let all = readable_events(&repo, &EventFilter::All, 4).await;
@@ -268,9 +281,13 @@ pub async fn events_are_read_in_pages_of_at_most_a_mebibyte(repo: Repo) {
         member.application_data.insert("pad".into(), "x".repeat(600 * 1024));
         repo.update(&session.id, &agent(), &SessionCommand::InviteMember(member), None, None, at(n + 1))
             .await
+            .applied()
             .expect("invite");
     }
-    repo.update(&session.id, &agent(), &remove("ann@example.com"), None, None, at(9)).await.expect("remove");
+    repo.update(&session.id, &agent(), &remove("ann@example.com"), None, None, at(9))
+        .await
+        .applied()
+        .expect("remove");
     readable_events(&repo, &EventFilter::All, 5).await;
     let mut after = created;
     let mut pages = Vec::new();

@@ -4,6 +4,7 @@
 
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::test::TestRequest;
+use evo_ports::ChangeOutcome;
 use evo_ports::{MockSessionUseCases, ServiceError};
 use serde_json::json;
 
@@ -12,12 +13,15 @@ use crate::support::*;
 /// Use cases that answer what the edge parsed: the session, or the field errors (400).
 fn answering_what_was_parsed() -> MockSessionUseCases {
     let mut mock = mock();
-    mock.expect_delete_chat_member()
-        .returning(|_, parsed| parsed.map(|_| sample_session()).map_err(ServiceError::Validation));
-    mock.expect_invite_chat_member()
-        .returning(|_, parsed| parsed.map(|_| sample_session()).map_err(ServiceError::Validation));
-    mock.expect_new_session()
-        .returning(|_, parsed| parsed.map(|_| sample_session()).map_err(ServiceError::Validation));
+    mock.expect_delete_chat_member().returning(|_, parsed| {
+        parsed.map(|_| ChangeOutcome::Applied(sample_session())).map_err(ServiceError::Validation)
+    });
+    mock.expect_invite_chat_member().returning(|_, parsed| {
+        parsed.map(|_| ChangeOutcome::Applied(sample_session())).map_err(ServiceError::Validation)
+    });
+    mock.expect_new_session().returning(|_, parsed| {
+        parsed.map(|_| ChangeOutcome::Applied(sample_session())).map_err(ServiceError::Validation)
+    });
     mock
 }
 

@@ -1,5 +1,6 @@
 //! Every status and error code of docs/api.md, "Errors", with exact bodies and headers.
 
+use evo_ports::ChangeOutcome;
 use std::time::Duration;
 
 use actix_web::http::header;
@@ -252,7 +253,7 @@ async fn a_body_of_exactly_64_kib_is_read() {
                 && errors[0].message.ends_with(&format!("not {padding}")))
         })
         .times(1)
-        .returning(|_, _| Ok(sample_session()));
+        .returning(|_, _| Ok(ChangeOutcome::Applied(sample_session())));
     let reply = send(
         mock,
         TestRequest::post()

@@ -3,6 +3,7 @@
 use actix_web::http::header;
 use actix_web::test::TestRequest;
 use evo_domain::{IfVersion, SessionError};
+use evo_ports::ChangeOutcome;
 use evo_ports::ServiceError;
 
 use crate::support::*;
@@ -24,7 +25,7 @@ async fn every_session_answer_carries_its_etag() {
     // The sample session has had two changes.
     assert_eq!(reply.header("etag"), Some("\"v2\""));
     let mut mock = crate::support::mock();
-    mock.expect_delete_chat_member().times(1).returning(|_, _| Ok(sample_session()));
+    mock.expect_delete_chat_member().times(1).returning(|_, _| Ok(ChangeOutcome::Applied(sample_session())));
     let reply = send(
         mock,
         TestRequest::delete()
@@ -73,7 +74,7 @@ async fn if_match_reaches_the_use_cases_and_a_mismatch_is_412() {
     mock.expect_end_session()
         .withf(|_, input| input.as_ref().is_ok_and(|change| change.if_version.is_none()))
         .times(1)
-        .returning(|_, _| Ok(sample_session()));
+        .returning(|_, _| Ok(ChangeOutcome::Applied(sample_session())));
     let reply = send(
         mock,
         TestRequest::delete()

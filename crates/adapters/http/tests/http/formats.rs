@@ -4,6 +4,7 @@ use actix_web::http::header;
 use actix_web::test::TestRequest;
 use evo_http::dto::{SESSION_INFO_FIELDS, SessionInfo};
 use evo_http::text_formats::OrderedValue;
+use evo_ports::ChangeOutcome;
 
 use crate::support::*;
 
@@ -142,7 +143,7 @@ async fn csv_is_a_header_and_one_row_as_servicestack_writes_it() {
 #[actix_web::test]
 async fn csv_of_delete_chat_member_is_named_after_the_operation() {
     let mut mock = mock();
-    mock.expect_delete_chat_member().times(1).returning(|_, _| Ok(sample_session()));
+    mock.expect_delete_chat_member().times(1).returning(|_, _| Ok(ChangeOutcome::Applied(sample_session())));
     let reply = send(
         mock,
         TestRequest::delete()

@@ -2,6 +2,7 @@
 //! metrics, the change rate, cookie-borne changes from other origins, media types, a body
 //! that never arrives, a query that contradicts the path, and the codes of the new refusals.
 
+use evo_ports::ChangeOutcome;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::Arc;
@@ -16,7 +17,9 @@ use evo_ports::{MockSessionUseCases, RepositoryError, ServiceError};
 use crate::support::*;
 
 fn expect_deletes(mock: &mut MockSessionUseCases, times: usize) {
-    mock.expect_delete_chat_member().times(times).returning(|_, _| Ok(sample_session()));
+    mock.expect_delete_chat_member()
+        .times(times)
+        .returning(|_, _| Ok(ChangeOutcome::Applied(sample_session())));
 }
 
 fn delete_bob() -> TestRequest {
@@ -155,7 +158,9 @@ async fn a_body_needs_a_json_or_form_content_type() {
     }
     for content_type in ["application/json; charset=utf-8", "application/vnd.evo+json"] {
         let mut mock = mock();
-        mock.expect_invite_chat_member().times(1).returning(|_, _| Ok(sample_session()));
+        mock.expect_invite_chat_member()
+            .times(1)
+            .returning(|_, _| Ok(ChangeOutcome::Applied(sample_session())));
         let request = TestRequest::post()
             .uri("/sessions/s-1/members")
             .insert_header((header::AUTHORIZATION, BEARER))
@@ -208,7 +213,7 @@ async fn the_new_refusals_have_their_codes() {
             Some("5"),
         ),
         (ServiceError::Keyed(evo_ports::KeyedRefusal::Reused), 422, "IdempotencyKeyReused", None),
-        (ServiceError::Keyed(evo_ports::KeyedRefusal::InFlight), 409, "IdempotencyKeyInFlight", None),
+        (ServiceError::Keyed(evo_ports::KeyedRefusal::InProgress), 409, "IdempotencyKeyInFlight", None),
     ];
     for (error, status, code, retry_after) in cases {
         let mut mock = mock();
@@ -264,11 +269,11 @@ async fn a_replayed_answer_is_sent_as_stored() {
         })
         .times(1)
         .returning(|_, _| {
-            Err(ServiceError::Keyed(evo_ports::KeyedRefusal::Replay(evo_ports::StoredAnswer {
+            Ok(ChangeOutcome::Replayed(evo_ports::KeptAnswer {
                 status: 404,
                 content_type: "application/json".into(),
                 body: br#"{"stored":true}"#.to_vec(),
-            })))
+            }))
         });
     let reply = send(
         mock,

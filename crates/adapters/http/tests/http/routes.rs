@@ -6,6 +6,7 @@ use evo_domain::{
     AccountId, Channel, CustomerBreadcrumb, Direction, MemberIdentity, MemberRole, NewMember, NewSession,
     RemovalReason, SessionDetails, SessionId,
 };
+use evo_ports::ChangeOutcome;
 use evo_ports::{Change, OpenSession, Parsed, Removal};
 use std::collections::BTreeMap;
 
@@ -29,7 +30,7 @@ fn expect_delete(mock: &mut evo_ports::MockSessionUseCases, session_id: &str, me
     mock.expect_delete_chat_member()
         .withf(move |actor, input| actor.user_id == "ann@example.com" && *input == expected)
         .times(1)
-        .returning(|_, _| Ok(sample_session()));
+        .returning(|_, _| Ok(ChangeOutcome::Applied(sample_session())));
 }
 
 #[actix_web::test]
@@ -158,7 +159,7 @@ fn expect_invite(mock: &mut evo_ports::MockSessionUseCases, expected: Parsed<Cha
     mock.expect_invite_chat_member()
         .withf(move |_, input| *input == expected)
         .times(1)
-        .returning(|_, _| Ok(sample_session()));
+        .returning(|_, _| Ok(ChangeOutcome::Applied(sample_session())));
 }
 
 #[actix_web::test]
@@ -248,7 +249,7 @@ async fn new_session_reads_members_and_breadcrumbs() {
     mock.expect_new_session()
         .withf(move |_, input| *input == expected)
         .times(1)
-        .returning(|_, _| Ok(sample_session()));
+        .returning(|_, _| Ok(ChangeOutcome::Applied(sample_session())));
     let reply = send(
         mock,
         TestRequest::post().uri("/sessions").insert_header((header::AUTHORIZATION, BEARER)).set_json(
@@ -282,7 +283,7 @@ async fn new_session_through_the_predefined_routes() {
                 })
             })
             .times(1)
-            .returning(|_, _| Ok(sample_session()));
+            .returning(|_, _| Ok(ChangeOutcome::Applied(sample_session())));
         let reply = send(
             mock,
             TestRequest::post().uri(uri).insert_header((header::AUTHORIZATION, BEARER)).set_json(
@@ -321,7 +322,7 @@ async fn end_session_through_every_route_form() {
                 data.ended = true;
                 data.call_state = evo_domain::CallState::Disconnected;
                 data.date_completed = Some(at(21, 5, 0, 7));
-                Ok(evo_domain::Session::restore(data))
+                Ok(ChangeOutcome::Applied(evo_domain::Session::restore(data)))
             });
         let reply =
             send(mock, TestRequest::delete().uri(uri).insert_header((header::AUTHORIZATION, BEARER))).await;
@@ -390,7 +391,7 @@ async fn arrays_in_a_query_string_are_read_as_json() {
                 .is_ok_and(|open| open.session.members == vec![NewMember::new(identity("+15551234567"))])
         })
         .times(1)
-        .returning(|_, _| Ok(sample_session()));
+        .returning(|_, _| Ok(ChangeOutcome::Applied(sample_session())));
     let reply = send(
         mock,
         TestRequest::post()
@@ -429,7 +430,7 @@ async fn a_removal_reason_comes_from_the_query_on_every_route_form() {
                 })
             })
             .times(1)
-            .returning(|_, _| Ok(sample_session()));
+            .returning(|_, _| Ok(ChangeOutcome::Applied(sample_session())));
         let reply =
             send(mock, TestRequest::delete().uri(uri).insert_header((header::AUTHORIZATION, BEARER))).await;
         assert_eq!(reply.status, 200, "{uri}: {}", reply.body);
