@@ -56,9 +56,9 @@ impl Failure {
 /// The start of the messages of server errors that mean the server cannot serve right now,
 /// each with its SQLSTATE. PgBouncer's own refusals (SQLSTATE 08P01) are among them.
 const UNAVAILABLE_MESSAGES: &[&str] = &[
-    // 57014 query_canceled (statement_timeout) and 55P03 lock_not_available (lock_timeout).
-    "canceling statement due to statement timeout",
-    "canceling statement due to lock timeout",
+    // 57014 query_canceled (statement timeout, an operator's cancel, a conflict with
+    // recovery on a standby) and 55P03 lock_not_available (lock timeout): every wording.
+    "canceling statement",
     // 57P01 admin_shutdown, 57P02 crash_shutdown, 25P03 idle_in_transaction_session_timeout.
     "terminating connection",
     // 57P03 cannot_connect_now: starting up, shutting down, in recovery.
@@ -67,6 +67,8 @@ const UNAVAILABLE_MESSAGES: &[&str] = &[
     "sorry, too many clients already",
     "too many connections",
     "remaining connection slots are reserved",
+    // XX000 from Citus (docs/operations.md): a worker node cannot be reached.
+    "connection to the remote node",
     // 08P01 from PgBouncer: no server connection to be had.
     "no more connections allowed",
     "pgbouncer cannot connect to server",
@@ -140,8 +142,33 @@ mod tests {
             classify(&unknown("canceling statement due to statement timeout")),
             Failure::Unavailable(_)
         ));
+        // Real messages of the server, Citus and PgBouncer that mean "not now".
+        for message in [
+            "canceling statement due to user request",
+            "canceling statement due to lock timeout",
+            "canceling statement due to conflict with recovery",
+            "terminating connection due to administrator command",
+            "terminating connection due to idle-in-transaction timeout",
+            "the database system is shutting down",
+            "the database system is in recovery mode",
+            "sorry, too many clients already",
+            "remaining connection slots are reserved for roles with the SUPERUSER attribute",
+            "connection to the remote node 10.0.0.7:5432 failed with the following error: timeout",
+            "no more connections allowed (max_client_conn)",
+            "pgbouncer cannot connect to server",
+            "query_wait_timeout",
+            "server conn crashed?",
+            "server login has been failing, try again later (server_login_retry)",
+        ] {
+            assert!(matches!(classify(&unknown(message)), Failure::Unavailable(_)), "{message}");
+        }
         assert!(matches!(classify(&unknown("deadlock detected")), Failure::Retry(_)));
         assert!(matches!(classify(&unknown("syntax error at or near")), Failure::Internal(_)));
+        // Narrow: a message that merely mentions a connection is not an outage.
+        assert!(matches!(
+            classify(&unknown("permission denied for function pg_terminate_backend: other connection")),
+            Failure::Internal(_)
+        ));
         assert!(matches!(
             classify(&DieselError::DatabaseError(
                 DatabaseErrorKind::ClosedConnection,

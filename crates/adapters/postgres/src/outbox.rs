@@ -359,8 +359,8 @@ impl DeliveryQueue for PgSessionRepository {
         // of each session, numbered, due and not leased, oldest due first, along the partial
         // indexes of pending events. Locked rows (another instance is claiming them right
         // now) are skipped, and the lease keeps them off every other instance until it ends.
-        // Each statement in a transaction of its own, on one connection of delivery's pool.
-        let mut connection = connection_of(&self.events.delivery).await?;
+        // Each statement in a transaction of its own, on a connection of delivery's pool taken
+        // for it alone: the gauges and retention get the pool between two statements.
         let start =
             self.events.claim_cursor.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
         let mut turns = AccountTurns::after_account(start);
@@ -374,7 +374,8 @@ impl DeliveryQueue for PgSessionRepository {
                     .bind::<Text, _>(after)
                     .bind::<Text, _>(up_to.to_owned()),
             };
-            let found: NextAccount = connection
+            let found: NextAccount = connection_of(&self.events.delivery)
+                .await?
                 .transaction(async |connection| next.get_result(connection).await)
                 .await
                 .map_err(|e| failed(&e))?;
@@ -399,7 +400,8 @@ impl DeliveryQueue for PgSessionRepository {
             .bind::<Timestamptz, _>(now)
             .bind::<Timestamptz, _>(lease_until)
             .bind::<BigInt, _>(i64::from(take));
-            let rows: Vec<PendingRow> = connection
+            let rows: Vec<PendingRow> = connection_of(&self.events.delivery)
+                .await?
                 .transaction(async |connection| claim.load(connection).await)
                 .await
                 .map_err(|e| failed(&e))?;

@@ -102,3 +102,44 @@ impl ChangeFailure {
 pub(crate) fn database_failed<T>(outcome: &Result<T, ChangeFailure>) -> bool {
     matches!(outcome, Err(ChangeFailure::Database(_)))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn database(kind: DatabaseErrorKind, message: &str) -> DieselError {
+        DieselError::DatabaseError(kind, Box::new(message.to_owned()))
+    }
+
+    #[test]
+    fn sqlite_messages_are_read_in_one_place() {
+        let unique = DatabaseErrorKind::UniqueViolation;
+        let unknown = DatabaseErrorKind::Unknown;
+        let cases = [
+            (database(unknown, "database is locked"), ErrorMeaning::Locked),
+            (database(unknown, "database table is locked"), ErrorMeaning::Locked),
+            (
+                database(unique, "UNIQUE constraint failed: sessions.account_id, sessions.id"),
+                ErrorMeaning::DuplicateSession,
+            ),
+            (
+                database(
+                    unique,
+                    "UNIQUE constraint failed: session_members.account_id, session_members.session_id, \
+                     session_members.identity_key",
+                ),
+                ErrorMeaning::DuplicateMember,
+            ),
+            (database(unique, "UNIQUE constraint failed: idempotency_keys.key"), ErrorMeaning::Other),
+            (database(unknown, "no such table: sessions"), ErrorMeaning::Other),
+        ];
+        for (error, meaning) in cases {
+            assert_eq!(ErrorMeaning::of(&error), meaning, "{error}");
+        }
+        assert!(matches!(
+            database_error(&database(unknown, "database is locked")),
+            RepositoryError::Unavailable(_)
+        ));
+        assert!(matches!(database_error(&database(unknown, "disk I/O error")), RepositoryError::Internal(_)));
+    }
+}
