@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# What numbering an event costs PostgreSQL, for two layouts of the outbox (issue 15: the
+# What numbering an event costs PostgreSQL, for two layouts of the outbox (the
 # backends' CPU per removal is 1.8 x the lean ceiling's, and the event is most of the gap).
 #
 #   bench/outbox_layouts.sh      3 alternated runs of 8 s per layout (~2 min)

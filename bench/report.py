@@ -241,7 +241,7 @@ def table(results_dir):
     scaled = [k for k in medians if k[0] != base_sessions and k[1] == "service"]
     scaled_ceilings = [k for k in medians if k[0] != base_sessions and k[1] != "service"]
     out.append("")
-    out.append("Targets of issue 15 (measured, this run; the ceiling is (4), the lean schema):")
+    out.append("Targets (measured, this run; the ceiling is (4), the lean schema):")
     s16 = groups.get((base_sessions, "service", 16), [])
     s1 = groups.get((base_sessions, "service", 1), [])
     l16 = groups.get((base_sessions, "lean", 16), [])

@@ -269,7 +269,7 @@ static void build_body(const char *const *h, const char *changed_at, const char 
   put_key("leave", &first);
   puts_raw("false"); /* the actor is not the member removed */
   put_key("session", &first);
-  /* SessionInfo, in the order of evo-http's session_info! list. */
+  /* SessionInfo, in the order of evo-http's SessionInfo struct (dto.rs). */
   int s = 1;
   put("{", 1);
   field_string("dialState", h[H_DIAL_STATE], &s);

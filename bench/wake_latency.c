@@ -1,6 +1,6 @@
 /* What it costs to hand work to an idle thread and get the answer back, on this machine:
  * the two hops a SQLite change makes at c=1 (an HTTP worker -> the writer thread -> back),
- * with nothing else in between (docs/performance.md, "Issue 15, fifth sitting").
+ * with nothing else in between (docs/performance.md, "SQLite: one writer connection, on a thread of its own, with group commit").
  *
  *   gcc -O2 -pthread -o /tmp/wake_latency bench/wake_latency.c && /tmp/wake_latency
  *

@@ -15,7 +15,7 @@
 -- marks, redelivery, retention's purge and the metrics' counts (outbox.rs). The sequencer's
 -- lock, nextval and NOTIFY touch no table; they are here to show the whole sequencer. Left out,
 -- as before: SET / set_config, BEGIN / COMMIT, txid_current(), the Idempotency-Key advisory
--- lock, LISTEN. evidence_log and evidence_session (sent only after a lost COMMIT) are written
+-- lock, LISTEN. committed_log_entry and committed_session (sent only after a lost COMMIT) are written
 -- as diesel renders them. The changes' writes were recaptured on 2026-12-02 (their closing
 -- select, and write_removal_numbered: a change alone in flight numbers its event in its insert,
 -- crates/adapters/postgres/src/outbox.rs). Recapture when the store's SQL changes
@@ -77,8 +77,8 @@ PREPARE mark_dead(smallint, integer, text, timestamptz, bigint) AS UPDATE "sessi
 PREPARE redeliver(smallint, integer, timestamptz, timestamptz) AS UPDATE "session_events" SET "delivery" = $1, "attempts" = $2, "pending_since" = $3, "next_attempt_at" = $4 WHERE delivery = 3;
 PREPARE purge_events(timestamptz, bigint) AS DELETE FROM session_events WHERE ctid IN (SELECT ctid FROM session_events WHERE delivery IN (0, 2) AND created_at < $1 ORDER BY created_at LIMIT $2 FOR UPDATE SKIP LOCKED);
 PREPARE delivery_counts AS SELECT (SELECT count(*) FROM session_events WHERE delivery = 1) AS pending, (SELECT count(*) FROM session_events WHERE delivery = 3) AS dead;
-PREPARE evidence_log(text, text, timestamptz, text) AS SELECT COUNT(*) FROM "session_log" WHERE (((("session_log"."account_id" = $1) AND ("session_log"."session_id" = $2)) AND ("session_log"."date" = $3)) AND ("session_log"."message" = $4));
-PREPARE evidence_session(text, text) AS SELECT COUNT(*) FROM "sessions" WHERE (("sessions"."account_id" = $1) AND ("sessions"."id" = $2));
+PREPARE committed_log_entry(text, text, timestamptz, text) AS SELECT COUNT(*) FROM "session_log" WHERE (((("session_log"."account_id" = $1) AND ("session_log"."session_id" = $2)) AND ("session_log"."date" = $3)) AND ("session_log"."message" = $4));
+PREPARE committed_session(text, text) AS SELECT COUNT(*) FROM "sessions" WHERE (("sessions"."account_id" = $1) AND ("sessions"."id" = $2));
 BEGIN;
 \echo '=== lock_user: change, round trip 1: lock the header among the caller’s accounts (User)'
 EXPLAIN (ANALYZE, BUFFERS) EXECUTE lock_user(:'sid', :'accounts');
@@ -159,8 +159,8 @@ EXPLAIN (ANALYZE, BUFFERS) EXECUTE redeliver(1::smallint, 0, now(), now());
 EXPLAIN (ANALYZE, BUFFERS) EXECUTE purge_events(now() - interval '72 hours', 500);
 \echo '=== delivery_counts: every 10 s: the pending and dead-letter gauges'
 EXPLAIN (ANALYZE, BUFFERS) EXECUTE delivery_counts;
-\echo '=== evidence_log: after a lost COMMIT and a server restart: the change’s log entry'
-EXPLAIN (ANALYZE, BUFFERS) EXECUTE evidence_log(:'account', :'sid', now(), 'Bench Seed started the session');
-\echo '=== evidence_session: after a lost COMMIT and a server restart: the new session’s row'
-EXPLAIN (ANALYZE, BUFFERS) EXECUTE evidence_session(:'account', :'sid');
+\echo '=== committed_log_entry: after a lost COMMIT and a server restart: the change’s log entry'
+EXPLAIN (ANALYZE, BUFFERS) EXECUTE committed_log_entry(:'account', :'sid', now(), 'Bench Seed started the session');
+\echo '=== committed_session: after a lost COMMIT and a server restart: the new session’s row'
+EXPLAIN (ANALYZE, BUFFERS) EXECUTE committed_session(:'account', :'sid');
 ROLLBACK;

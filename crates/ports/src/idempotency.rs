@@ -1,4 +1,4 @@
-//! Keyed requests (docs/api.md, "Idempotency-Key", after the IETF Idempotency-Key draft):
+//! Keyed requests (docs/api.md, "Idempotency-Key"):
 //! what the stores keep so that a retry with the same key gets the first answer back, byte
 //! for byte.
 

@@ -129,7 +129,7 @@ impl<'a> Check<'a> {
         })
     }
 
-    /// An `Idempotency-Key`: 1 to 255 printable ASCII characters (IETF httpapi draft).
+    /// An `Idempotency-Key`: 1 to 255 printable ASCII characters (docs/api.md, "Idempotency-Key").
     fn idempotency(&mut self, input: Option<IdempotencyInput>) -> Checked<Option<IdempotencyInput>> {
         let Some(input) = input else { return Ok(None) };
         let raw = &input.key;

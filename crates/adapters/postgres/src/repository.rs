@@ -146,7 +146,7 @@ impl PgSessionRepository {
     /// driven on that worker's thread. A pool shared by every worker hands a request
     /// connections driven on another thread: each round trip then wakes that thread twice
     /// (eventfd writes, futexes, context switches; docs/performance.md). Everything else
-    /// (health pool, outbox, event news) stays shared.
+    /// (health pool, outbox, event numbering) stays shared.
     pub fn per_worker(&self, workers: usize) -> Result<Vec<Self>, PgStoreError> {
         let workers = workers.max(1);
         let size = self.config.pool_size.div_ceil(workers).max(1);

@@ -40,7 +40,7 @@ pub struct KeptAnswerRow {
 
 impl KeptAnswerRow {
     /// What a request with the same key gets: the same request its stored answer, another
-    /// request a refusal (IETF draft: the key identifies one request).
+    /// request a refusal: a key identifies one request (docs/api.md, "Idempotency-Key").
     pub fn answer_to(self, request: &Idempotency) -> KeyVerdict {
         if self.fingerprint != request.fingerprint {
             return KeyVerdict::Refused(KeyedRefusal::Reused);

@@ -8,7 +8,7 @@
 //! Every table's key leads with `account_id` (docs/api.md, "Durability and several instances").
 //!
 //! Adding a column: the migration of each store, its line here, its field in the record of
-//! [`crate::records`] (docs/architecture.md, "Adding a column").
+//! [`crate::records`] (docs/architecture.md, "Adding a column to `sessions`").
 
 pub mod sql_types {
     //! The SQL types of the two column kinds the dialects spell apart.
