@@ -305,6 +305,18 @@ async fn connection_of(pool: &Pool<AsyncPgConnection>) -> Result<Object<AsyncPgC
     pool.get().await.map_err(|e| crate::error::pool_failure(e).into_repository_error())
 }
 
+/// Runs `statement` alone in a transaction on a connection of `pool`; the rows it changed.
+async fn execute_alone<S>(pool: &Pool<AsyncPgConnection>, statement: S) -> Result<usize, RepositoryError>
+where
+    S: diesel_async::methods::ExecuteDsl<AsyncPgConnection> + Send + 'static,
+{
+    let mut connection = connection_of(pool).await?;
+    connection
+        .transaction(async |connection| statement.execute(connection).await)
+        .await
+        .map_err(|e| failed(&e))
+}
+
 #[async_trait]
 impl EventLog for PgSessionRepository {
     async fn events_after(
@@ -450,11 +462,7 @@ impl DeliveryQueue for PgSessionRepository {
             session_events::delivery.eq(delivery::DELIVERED),
             session_events::lease_until.eq(None::<TimestampValue>),
         ));
-        let mut connection = connection_of(&self.events.delivery).await?;
-        connection
-            .transaction(async |connection| update.execute(connection).await)
-            .await
-            .map_err(|e| failed(&e))?;
+        execute_alone(&self.events.delivery, update).await?;
         Ok(())
     }
 
@@ -498,11 +506,7 @@ impl DeliveryQueue for PgSessionRepository {
             session_events::last_error.eq(Some(error.to_owned())),
             session_events::lease_until.eq(None::<TimestampValue>),
         ));
-        let mut connection = connection_of(&self.events.delivery).await?;
-        connection
-            .transaction(async |connection| update.execute(connection).await)
-            .await
-            .map_err(|e| failed(&e))?;
+        execute_alone(&self.events.delivery, update).await?;
         Ok(())
     }
 
@@ -516,11 +520,7 @@ impl DeliveryQueue for PgSessionRepository {
             session_events::pending_since.eq(TimestampValue(now)),
             session_events::next_attempt_at.eq(TimestampValue(now)),
         ));
-        let mut connection = connection_of(&self.events.delivery).await?;
-        let sent = connection
-            .transaction(async |connection| update.execute(connection).await)
-            .await
-            .map_err(|e| failed(&e))?;
+        let sent = execute_alone(&self.events.delivery, update).await?;
         Ok(sent as u64)
     }
 
@@ -541,11 +541,7 @@ impl DeliveryQueue for PgSessionRepository {
         )
         .bind::<Timestamptz, _>(before)
         .bind::<BigInt, _>(i64::from(limit));
-        let mut connection = connection_of(&self.events.delivery).await?;
-        let purged = connection
-            .transaction(async |connection| purge.execute(connection).await)
-            .await
-            .map_err(|e| failed(&e))?;
+        let purged = execute_alone(&self.events.delivery, purge).await?;
         Ok(purged as u64)
     }
 
@@ -558,11 +554,7 @@ impl DeliveryQueue for PgSessionRepository {
         ))
         .bind::<Timestamptz, _>(before)
         .bind::<BigInt, _>(i64::from(limit));
-        let mut connection = connection_of(&self.events.delivery).await?;
-        let purged = connection
-            .transaction(async |connection| purge.execute(connection).await)
-            .await
-            .map_err(|e| failed(&e))?;
+        let purged = execute_alone(&self.events.delivery, purge).await?;
         Ok(purged as u64)
     }
 }
