@@ -16,6 +16,8 @@ $CARGO_TARGET_DIR/release/evo-sessions). Loopback only; everything started is st
 """
 import http.server, json, os, shutil, socket, subprocess, sys, tempfile, threading, time, urllib.request
 
+from service import free_port, mint_token, wait_until_ready
+
 N = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
 binary = os.environ.get("BENCH_BIN") or os.path.join(os.environ.get("CARGO_TARGET_DIR", "target"), "release", "evo-sessions")
 host, port_pg = os.environ.get("PGHOST", "127.0.0.1"), os.environ.get("PGPORT", "5432")
@@ -28,12 +30,6 @@ webhook_secret = "whsec_ZXZvLXNlc3Npb25zLXdlYmhvb2stdGVzdC1rZXktMDEyMzQ1Njc="
 def psql(sql, db=database):
     return subprocess.run(["psql", "-h", host, "-p", port_pg, "-U", "postgres", "-d", db, "-qAtX", "-c", sql],
                           check=True, capture_output=True, text=True).stdout
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 seen = {"backlog": 0, "quiet_at": None}
@@ -75,17 +71,11 @@ psql(f"""INSERT INTO session_events (account_id, session_id, id, event_type, bod
                 '{{"type":"ChatMemberAdded","accountId":"backlog"}}', now(), 1, now(), now()
          FROM generate_series(1, {N}) g; ANALYZE session_events;""")
 print(f"{N} pending events of account backlog written in {time.time() - started:.1f} s")
-token = subprocess.run([binary, "token", "--sub", "ann@example.com", "--account", "quiet"], env=env, cwd=work,
-                       capture_output=True, text=True, check=True).stdout.strip()
+token = mint_token(binary, env, work, "quiet")
 server = subprocess.Popen([binary, "serve"], env=env, cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 try:
     base = f"http://127.0.0.1:{port}"
-    for _ in range(300):
-        try:
-            urllib.request.urlopen(f"{base}/health/ready", timeout=1)
-            break
-        except Exception:
-            time.sleep(0.1)
+    wait_until_ready(base)
     time.sleep(2)  # the worker is at work on the backlog
     request = urllib.request.Request(f"{base}/sessions", method="POST",
                                      data=json.dumps({"accountId": "quiet", "members": [{"identity": "+15550001111"}]}).encode(),

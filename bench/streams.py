@@ -13,6 +13,8 @@ PostgreSQL (an empty database: it is migrated). Needs the binary built with
 """
 import json, os, re, resource, shutil, socket, subprocess, sys, tempfile, time, urllib.request
 
+from service import free_port, mint_token, wait_until_ready
+
 N = int(sys.argv[1]) if len(sys.argv) > 1 else 2000
 target = os.environ.get("CARGO_TARGET_DIR", "target")
 binary = os.path.join(target, "release", "evo-sessions")
@@ -25,11 +27,6 @@ env = {"PATH": os.environ["PATH"], "EVO_JWT_SECRET": secret, "EVO_LOG": "error",
 # Two sockets a stream (ours and the server's), in one process each.
 resource.setrlimit(resource.RLIMIT_NOFILE, (N + 1024, max(N + 1024, resource.getrlimit(resource.RLIMIT_NOFILE)[1])))
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 def rss_kib(pid):
     with open(f"/proc/{pid}/status") as status:
         for line in status:
@@ -37,18 +34,12 @@ def rss_kib(pid):
                 return int(line.split()[1])
 
 port = free_port()
-token = subprocess.run([binary, "token", "--sub", "ann@example.com", "--account", "acme"],
-                       env=env, cwd=work, capture_output=True, text=True, check=True).stdout.strip()
+token = mint_token(binary, env, work, "acme")
 server = subprocess.Popen([binary, "serve"], env={**env, "EVO_BIND": f"127.0.0.1:{port}"}, cwd=work,
                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 try:
     base = f"http://127.0.0.1:{port}"
-    for _ in range(300):
-        try:
-            urllib.request.urlopen(f"{base}/health/ready", timeout=1)
-            break
-        except Exception:
-            time.sleep(0.1)
+    wait_until_ready(base)
     def call(method, path, body=None):
         request = urllib.request.Request(base + path, method=method,
                                          data=json.dumps(body).encode() if body else None,
