@@ -1,8 +1,9 @@
 //! What a command asks of a session ([`SessionCommand`]), and what a successful one changed
 //! ([`SessionChange`]), for a store to persist and an event to tell.
 
-use crate::identity::MemberIdentity;
+use crate::identity::{MemberIdentity, PhoneNumber};
 use crate::session::{LogEntry, Member, NewMember, SessionError};
+use crate::states::{CallState, HoldReason, QueueState};
 
 /// What a successful rule changed, for a store to persist: the kind of change and the one
 /// log entry it appended. The session header (`date_last_modified`, `last_modified_by`,
@@ -19,7 +20,12 @@ pub struct SessionChange {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ChangeKind {
     /// This member joined, after all current members.
-    MemberInvited(Member),
+    MemberInvited {
+        /// The member as it joined.
+        member: Member,
+        /// The outbound caller ID the inviter asked to use, if any (told in the event only).
+        caller_id: Option<PhoneNumber>,
+    },
     /// This member left, or was removed.
     MemberRemoved {
         /// The member as it was before it left.
@@ -30,7 +36,12 @@ pub enum ChangeKind {
         leave: bool,
     },
     /// The session ended.
-    Ended,
+    Ended {
+        /// The call SID the caller named, if any (told in the event only).
+        call_sid: Option<String>,
+    },
+    /// Some of the session's states and screen data were set.
+    InfoChanged(SessionPatch),
 }
 
 impl SessionChange {
@@ -38,7 +49,7 @@ impl SessionChange {
     /// `max_bytes` (as the edge measures a session): every change but the end, which is always
     /// allowed, so that a session at its limit can still be closed.
     pub fn check_size(&self, size: usize, max_bytes: usize) -> Result<(), SessionError> {
-        if size > max_bytes && self.kind != ChangeKind::Ended {
+        if size > max_bytes && !matches!(self.kind, ChangeKind::Ended { .. }) {
             return Err(SessionError::SessionTooLarge { max_bytes });
         }
         Ok(())
@@ -98,12 +109,83 @@ pub enum SessionCommand {
         reason: Option<RemovalReason>,
     },
     /// End the session.
-    End,
+    End {
+        /// The call SID the caller named, if any: told in the `SessionEnded` event.
+        call_sid: Option<String>,
+    },
+    /// Set some of the session's states and screen data.
+    Patch(SessionPatch),
 }
 
 impl SessionCommand {
     /// Remove `identity`, giving no reason.
     pub fn remove(identity: MemberIdentity) -> Self {
         Self::RemoveMember { identity, reason: None }
+    }
+
+    /// End the session, naming no call SID.
+    pub fn end() -> Self {
+        Self::End { call_sid: None }
+    }
+}
+
+/// Most bytes of a session's `consoleData` (UTF-8).
+pub const MAX_CONSOLE_DATA_BYTES: usize = 32 * 1024;
+
+/// The session fields PatchSession sets: those that are `Some`, in one change.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SessionPatch {
+    /// Screen data of the agent console, at most [`MAX_CONSOLE_DATA_BYTES`].
+    pub console_data: Option<String>,
+    /// The session's call state.
+    pub call_state: Option<CallState>,
+    /// Why the session is on hold.
+    pub hold_reason: Option<HoldReason>,
+    /// The session's queue state.
+    pub queue_state: Option<QueueState>,
+}
+
+impl SessionPatch {
+    /// Whether it sets nothing.
+    pub fn is_empty(&self) -> bool {
+        self.fields().is_empty()
+    }
+
+    /// The names of the fields it sets, as the Evo Voice API names them, in this order:
+    /// `consoleData`, `callState`, `holdReason`, `queueState`.
+    pub fn fields(&self) -> Vec<&'static str> {
+        self.settings().into_iter().map(|(field, _)| field).collect()
+    }
+
+    /// What the log says it set: `callState to Hold, queueState to Queued`; console data is
+    /// named, not copied (it can be 32 KiB).
+    pub fn describe(&self) -> String {
+        let parts: Vec<String> = self
+            .settings()
+            .into_iter()
+            .map(|(field, value)| match value {
+                Some(value) => format!("{field} to {value}"),
+                None => field.to_owned(),
+            })
+            .collect();
+        parts.join(", ")
+    }
+
+    /// Each field set, with the value the log shows (none for console data).
+    fn settings(&self) -> Vec<(&'static str, Option<&'static str>)> {
+        let mut settings = Vec::with_capacity(4);
+        if self.console_data.is_some() {
+            settings.push(("consoleData", None));
+        }
+        if let Some(state) = self.call_state {
+            settings.push(("callState", Some(state.as_str())));
+        }
+        if let Some(reason) = self.hold_reason {
+            settings.push(("holdReason", Some(reason.as_str())));
+        }
+        if let Some(state) = self.queue_state {
+            settings.push(("queueState", Some(state.as_str())));
+        }
+        settings
     }
 }

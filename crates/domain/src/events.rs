@@ -3,6 +3,7 @@
 //! says the same thing.
 
 use crate::access::Actor;
+use crate::identity::PhoneNumber;
 use crate::ids::{AccountId, SessionId};
 use crate::session::{ChangeKind, LogEntry, Member, RemovalReason, Session, SessionChange, Timestamp};
 
@@ -19,16 +20,19 @@ pub enum EventType {
     SessionEnded,
     /// A removal about to be applied, not yet made (the pre-removal hook's question).
     ChatMemberRemoving,
+    /// Some of a session's states or screen data were set (PatchSession).
+    SessionInfoChanged,
 }
 
 impl EventType {
     /// Every type, in declaration order.
-    pub const ALL: [Self; 5] = [
+    pub const ALL: [Self; 6] = [
         Self::SessionCreated,
         Self::ChatMemberAdded,
         Self::ChatMemberRemoved,
         Self::SessionEnded,
         Self::ChatMemberRemoving,
+        Self::SessionInfoChanged,
     ];
 
     /// The type's stable name: `SessionCreated`, `ChatMemberAdded`...
@@ -39,6 +43,7 @@ impl EventType {
             Self::ChatMemberRemoved => "ChatMemberRemoved",
             Self::SessionEnded => "SessionEnded",
             Self::ChatMemberRemoving => "ChatMemberRemoving",
+            Self::SessionInfoChanged => "SessionInfoChanged",
         }
     }
 
@@ -90,6 +95,13 @@ pub struct SessionEvent {
     pub member: Option<Member>,
     /// Why and how the member left (removals only).
     pub departure: Option<Departure>,
+    /// The outbound caller ID the inviter asked for (`ChatMemberAdded` only, when given).
+    pub caller_id: Option<PhoneNumber>,
+    /// The call SID the caller named (`SessionEnded` only, when given).
+    pub call_sid: Option<String>,
+    /// The names of the fields set (`SessionInfoChanged` only): `consoleData`, `callState`,
+    /// `holdReason`, `queueState`.
+    pub changes: Vec<&'static str>,
     /// The log entry this change appended (`None` for a change that appends none). Outlets
     /// send it instead of the session's whole log, so that an event's size does not grow
     /// with the session's age.
@@ -111,8 +123,11 @@ impl SessionEvent {
     pub fn of_change(after: &Session, actor: &Actor, change: &SessionChange) -> Self {
         let date = change.log_entry.date;
         let mut event = match &change.kind {
-            ChangeKind::MemberInvited(member) => {
-                Self::new(EventType::ChatMemberAdded, date, after, actor, Some(member.clone()), None)
+            ChangeKind::MemberInvited { member, caller_id } => {
+                let mut event =
+                    Self::new(EventType::ChatMemberAdded, date, after, actor, Some(member.clone()), None);
+                event.caller_id = caller_id.clone();
+                event
             }
             ChangeKind::MemberRemoved { member, reason, leave } => {
                 let departure = Departure { reason: reason.clone(), leave: *leave };
@@ -125,7 +140,16 @@ impl SessionEvent {
                     Some(departure),
                 )
             }
-            ChangeKind::Ended => Self::new(EventType::SessionEnded, date, after, actor, None, None),
+            ChangeKind::Ended { call_sid } => {
+                let mut event = Self::new(EventType::SessionEnded, date, after, actor, None, None);
+                event.call_sid = call_sid.clone();
+                event
+            }
+            ChangeKind::InfoChanged(patch) => {
+                let mut event = Self::new(EventType::SessionInfoChanged, date, after, actor, None, None);
+                event.changes = patch.fields();
+                event
+            }
         };
         event.log_entry = Some(change.log_entry.clone());
         event
@@ -157,6 +181,9 @@ impl SessionEvent {
             actor: EventActor { user_id: actor.user_id.clone(), name: actor.name.clone() },
             member,
             departure,
+            caller_id: None,
+            call_sid: None,
+            changes: Vec::new(),
             log_entry: None,
             session: session.clone(),
         }

@@ -11,9 +11,10 @@ use chrono::{DateTime, SubsecRound, Utc};
 
 use crate::access::{AccessError, Actor};
 pub use crate::command::{
-    ChangeKind, MAX_REASON_CHARS, ReasonError, RemovalReason, SessionChange, SessionCommand,
+    ChangeKind, MAX_CONSOLE_DATA_BYTES, MAX_REASON_CHARS, ReasonError, RemovalReason, SessionChange,
+    SessionCommand, SessionPatch,
 };
-use crate::identity::MemberIdentity;
+use crate::identity::{MemberIdentity, PhoneNumber};
 use crate::ids::{AccountId, SessionId};
 use crate::states::{
     CallState, Channel, DialState, Direction, HoldReason, MemberCallState, MemberRole, QueueState,
@@ -161,12 +162,22 @@ pub struct NewMember {
     pub avatar_url: Option<String>,
     /// Free-form data of the client application.
     pub application_data: BTreeMap<String, String>,
+    /// The outbound caller ID to use when reaching the member (InviteChatMember's
+    /// `callerId`): not kept with the member, told in the `ChatMemberAdded` event.
+    pub caller_id: Option<PhoneNumber>,
 }
 
 impl NewMember {
     /// A member with nothing but an identity.
     pub fn new(identity: MemberIdentity) -> Self {
-        Self { identity, display_name: None, role: None, avatar_url: None, application_data: BTreeMap::new() }
+        Self {
+            identity,
+            display_name: None,
+            role: None,
+            avatar_url: None,
+            application_data: BTreeMap::new(),
+            caller_id: None,
+        }
     }
 }
 
@@ -402,7 +413,8 @@ impl Session {
             SessionCommand::RemoveMember { identity, reason } => {
                 self.remove_member_because(actor, identity, reason.as_ref(), now)
             }
-            SessionCommand::End => self.end(actor, now),
+            SessionCommand::End { call_sid } => self.end_with(actor, call_sid.clone(), now),
+            SessionCommand::Patch(patch) => self.patch(actor, patch.clone(), now),
         }
     }
 
@@ -423,10 +435,11 @@ impl Session {
         }
         self.check_log_room()?;
         let role = default_role(&wanted.identity);
+        let caller_id = wanted.caller_id.clone();
         let member = new_member(wanted, false, role, self.channel);
         let message = format!("{} added {} to the chat", actor.name, member.label());
         self.0.members.push(member.clone());
-        Ok(self.record(actor, ChangeKind::MemberInvited(member), message, now))
+        Ok(self.record(actor, ChangeKind::MemberInvited { member, caller_id }, message, now))
     }
 
     /// Removes a member from a chat, giving no reason: [`remove_member_because`](Self::remove_member_because).
@@ -478,6 +491,16 @@ impl Session {
     /// Ends the session, whatever its channel. Checks: visible, not ended. Always allowed
     /// past the log's bound, so that a full session can still be closed.
     pub fn end(&mut self, actor: &Actor, now: Timestamp) -> Result<SessionChange, SessionError> {
+        self.end_with(actor, None, now)
+    }
+
+    /// [`end`](Self::end), naming the call SID the `SessionEnded` event tells.
+    pub fn end_with(
+        &mut self,
+        actor: &Actor,
+        call_sid: Option<String>,
+        now: Timestamp,
+    ) -> Result<SessionChange, SessionError> {
         self.check_visible(actor)?;
         if self.ended {
             return Err(SessionError::SessionEnded);
@@ -486,7 +509,38 @@ impl Session {
         self.0.call_state = CallState::Disconnected;
         self.0.date_completed = Some(self.change_time(now));
         let message = format!("{} ended the session", actor.name);
-        Ok(self.record(actor, ChangeKind::Ended, message, now))
+        Ok(self.record(actor, ChangeKind::Ended { call_sid }, message, now))
+    }
+
+    /// Sets the fields `patch` gives (PatchSession), on a session of any channel. Checks, in
+    /// order: visible, not ended, room in the log. The log says who set what:
+    /// `Ann set callState to Hold, queueState to Queued` (console data is named, not copied).
+    /// An empty patch changes nothing but still records who asked (the edge refuses one).
+    pub fn patch(
+        &mut self,
+        actor: &Actor,
+        patch: SessionPatch,
+        now: Timestamp,
+    ) -> Result<SessionChange, SessionError> {
+        self.check_visible(actor)?;
+        if self.ended {
+            return Err(SessionError::SessionEnded);
+        }
+        self.check_log_room()?;
+        if let Some(data) = &patch.console_data {
+            self.0.details.console_data = Some(data.clone());
+        }
+        if let Some(state) = patch.call_state {
+            self.0.call_state = state;
+        }
+        if let Some(reason) = patch.hold_reason {
+            self.0.hold_reason = reason;
+        }
+        if let Some(state) = patch.queue_state {
+            self.0.queue_state = state;
+        }
+        let message = format!("{} set {}", actor.name, patch.describe());
+        Ok(self.record(actor, ChangeKind::InfoChanged(patch), message, now))
     }
 
     fn check_visible(&self, actor: &Actor) -> Result<(), SessionError> {

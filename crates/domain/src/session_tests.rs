@@ -173,7 +173,7 @@ fn inviting_adds_a_member_at_the_end_once() {
     let mut dave = NewMember::new(id("Dave@example.com"));
     dave.role = Some(MemberRole::Transfer);
     let change = session.invite_member(&agent(), dave.clone(), t0()).unwrap();
-    let ChangeKind::MemberInvited(added) = &change.kind else { panic!("{change:?}") };
+    let ChangeKind::MemberInvited { member: added, .. } = &change.kind else { panic!("{change:?}") };
     assert_eq!(added.role, MemberRole::Transfer);
     assert!(!added.is_original_member);
     assert_eq!(session.members.last(), Some(added));
@@ -202,7 +202,7 @@ fn inviting_follows_the_check_order() {
 fn ending_completes_the_session_once() {
     let mut session = open(Channel::Voice);
     let change = session.end(&agent(), t0()).unwrap();
-    assert_eq!(change.kind, ChangeKind::Ended);
+    assert_eq!(change.kind, ChangeKind::Ended { call_sid: None });
     assert!(session.ended);
     assert_eq!(session.call_state, CallState::Disconnected);
     assert_eq!(session.date_completed, Some(t0().trunc_subsecs(3)));
@@ -218,8 +218,8 @@ fn apply_runs_the_named_rule() {
     let mut session = open(Channel::Chat);
     let change = session.apply(&agent(), &SessionCommand::remove(id("bob@example.com")), t0()).unwrap();
     assert!(matches!(change.kind, ChangeKind::MemberRemoved { .. }));
-    let change = session.apply(&agent(), &SessionCommand::End, t0()).unwrap();
-    assert_eq!(change.kind, ChangeKind::Ended);
+    let change = session.apply(&agent(), &SessionCommand::end(), t0()).unwrap();
+    assert_eq!(change.kind, ChangeKind::Ended { call_sid: None });
 }
 
 use chrono::SubsecRound;
@@ -328,18 +328,18 @@ fn versions_count_changes_and_guard_them() {
     assert_eq!(session.version, 1, "each change counts");
     let before = session.clone();
     let stale = IfVersion(vec![0]);
-    let refused = session.apply_if(&agent(), &SessionCommand::End, Some(&stale), t0());
+    let refused = session.apply_if(&agent(), &SessionCommand::end(), Some(&stale), t0());
     assert_eq!(refused, Err(SessionError::VersionMismatch { current: 1 }));
     assert_eq!(session, before, "a mismatch changes nothing");
     // Visibility comes first: a foreign session is NotFound whatever the version.
     let stranger = actor(&["User"], &["globex"]);
     assert_eq!(
-        session.apply_if(&stranger, &SessionCommand::End, Some(&stale), t0()),
+        session.apply_if(&stranger, &SessionCommand::end(), Some(&stale), t0()),
         Err(SessionError::NotFound)
     );
     // The rules come after: at the current version an ended session is still SessionEnded.
-    session.apply_if(&agent(), &SessionCommand::End, Some(&IfVersion(vec![1])), t0()).unwrap();
-    let again = session.apply_if(&agent(), &SessionCommand::End, Some(&IfVersion(vec![2])), t0());
+    session.apply_if(&agent(), &SessionCommand::end(), Some(&IfVersion(vec![1])), t0()).unwrap();
+    let again = session.apply_if(&agent(), &SessionCommand::end(), Some(&IfVersion(vec![2])), t0());
     assert_eq!(again, Err(SessionError::SessionEnded));
     // Refusals never count.
     assert_eq!(session.version, 2);
@@ -434,4 +434,69 @@ fn an_event_carries_the_entry_its_change_appended() {
     assert_eq!(event.log_entry.as_ref(), session.log.last());
     let created = SessionEvent::session_created(&open(Channel::Chat), &agent());
     assert_eq!(created.log_entry.as_ref(), open(Channel::Chat).log.last(), "creation's own entry");
+}
+
+/// PatchSession: docs/api.md, "PatchSession".
+#[test]
+fn a_patch_sets_the_given_fields_on_any_channel_and_logs_who_set_what() {
+    let mut voice = open(Channel::Voice);
+    let patch = SessionPatch {
+        call_state: Some(CallState::Hold),
+        hold_reason: Some(HoldReason::Transferring),
+        ..SessionPatch::default()
+    };
+    let change = voice.apply(&agent(), &SessionCommand::Patch(patch.clone()), t0()).unwrap();
+    assert_eq!(change.kind, ChangeKind::InfoChanged(patch));
+    assert_eq!(change.log_entry.message, "Ann set callState to Hold, holdReason to Transferring");
+    assert_eq!((voice.call_state, voice.hold_reason), (CallState::Hold, HoldReason::Transferring));
+    assert_eq!(voice.queue_state, QueueState::None, "a field not given is left alone");
+    assert_eq!(voice.details.console_data, None);
+    assert_eq!(voice.version, 1);
+
+    let mut chat = open(Channel::Chat);
+    let screen = SessionPatch {
+        console_data: Some("{\"step\":2}".into()),
+        queue_state: Some(QueueState::Queued),
+        ..SessionPatch::default()
+    };
+    let change = chat.patch(&agent(), screen, t0()).unwrap();
+    assert_eq!(change.log_entry.message, "Ann set consoleData, queueState to Queued", "data named, not copied");
+    assert_eq!(chat.details.console_data.as_deref(), Some("{\"step\":2}"));
+    assert_eq!(chat.queue_state, QueueState::Queued);
+}
+
+#[test]
+fn a_patch_is_refused_on_an_ended_or_invisible_session_and_changes_nothing() {
+    let patch = SessionPatch { call_state: Some(CallState::Hold), ..SessionPatch::default() };
+    let mut ended = open(Channel::Chat);
+    ended.end(&agent(), t0()).unwrap();
+    let before = ended.clone();
+    assert_eq!(ended.patch(&agent(), patch.clone(), t0()), Err(SessionError::SessionEnded));
+    assert_eq!(ended, before);
+    let mut foreign = open(Channel::Chat);
+    let stranger = actor(&["User"], &["globex"]);
+    assert_eq!(foreign.patch(&stranger, patch, t0()), Err(SessionError::NotFound));
+}
+
+#[test]
+fn caller_id_call_sid_and_patched_fields_reach_the_events_only() {
+    let mut session = open(Channel::Chat);
+    let mut carol = NewMember::new(id("carol@example.com"));
+    carol.caller_id = Some(PhoneNumber::parse("+15550001111").unwrap());
+    let change = session.invite_member(&agent(), carol, t0()).unwrap();
+    let event = SessionEvent::of_change(&session, &agent(), &change);
+    assert_eq!(event.caller_id.as_ref().map(PhoneNumber::as_str), Some("+15550001111"));
+    assert_eq!(event.event_type, EventType::ChatMemberAdded);
+
+    let patch = SessionPatch { queue_state: Some(QueueState::Hold), ..SessionPatch::default() };
+    let change = session.patch(&agent(), patch, t0()).unwrap();
+    let event = SessionEvent::of_change(&session, &agent(), &change);
+    assert_eq!((event.event_type, event.changes.clone()), (EventType::SessionInfoChanged, vec!["queueState"]));
+    assert_eq!(event.caller_id, None);
+
+    let command = SessionCommand::End { call_sid: Some("CA123".into()) };
+    let change = session.apply(&agent(), &command, t0()).unwrap();
+    let event = SessionEvent::of_change(&session, &agent(), &change);
+    assert_eq!((event.event_type, event.call_sid.as_deref()), (EventType::SessionEnded, Some("CA123")));
+    assert!(session.ended);
 }
