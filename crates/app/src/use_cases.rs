@@ -6,13 +6,15 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use evo_domain::{
-    Actor, IfVersion, NewMember, Session, SessionCommand, SessionError, SessionEvent, SessionId, Timestamp,
-    USER_ROLE,
+    AccountId, Actor, Channel, IfVersion, MemberIdentity, NewMember, Session, SessionCommand, SessionError,
+    SessionEvent, SessionId, SessionPatch, Timestamp, USER_ROLE, VisibleAccounts,
 };
+use evo_ports::queries::MAX_ACTIVE;
 use evo_ports::{
-    AuthError, Change, ChangeOutcome, Clock, HookVerdict, IdGenerator, Idempotency, IdempotencyInput,
-    OpenSession, Parsed, Removal, RemovalHook, RepositoryError, ServiceError, SessionRepository,
-    SessionUseCases, TokenVerifier, UpdateError,
+    AccountScope, AuthError, Change, ChangeOutcome, Clock, Ending, HookVerdict, IdGenerator, Idempotency,
+    IdempotencyInput, ListSessions, MemberSessions, OpenSession, Parsed, Removal, RemovalHook, RemovalReport,
+    RemovalsOfMember, RepositoryError, ServiceError, SessionPage, SessionRemoval, SessionRepository,
+    SessionSearch, SessionUseCases, TokenVerifier, UpdateError,
 };
 
 /// How many times a new session is retried with a fresh ID when the ID already exists.
@@ -58,6 +60,25 @@ pub enum OnHookFailure {
 fn admit<T>(actor: &Actor, request: Parsed<T>) -> Result<T, ServiceError> {
     actor.require_role(USER_ROLE).map_err(SessionError::from)?;
     request.map_err(ServiceError::Validation)
+}
+
+/// The accounts a search looks in: those the caller sees, narrowed to `named` when it names
+/// some (docs/api.md, "ListSessions": naming an account the caller does not see finds nothing
+/// there, and says nothing of it).
+fn search_scope(actor: &Actor, named: &[AccountId]) -> AccountScope {
+    match (actor.visible_accounts(), named) {
+        (VisibleAccounts::All, []) => AccountScope::All,
+        (VisibleAccounts::All, named) => AccountScope::Only(named.to_vec()),
+        (VisibleAccounts::Only(visible), []) => AccountScope::Only(visible.to_vec()),
+        (VisibleAccounts::Only(visible), named) => {
+            AccountScope::Only(named.iter().filter(|account| visible.contains(account)).cloned().collect())
+        }
+    }
+}
+
+/// Whether a search in `scope` cannot find anything (the caller sees none of the accounts).
+fn finds_nothing(scope: &AccountScope) -> bool {
+    matches!(scope, AccountScope::Only(accounts) if accounts.is_empty())
 }
 
 impl<R, T, C, I> SessionService<R, T, C, I>
@@ -107,10 +128,13 @@ where
         now: Timestamp,
     ) -> Result<(), ServiceError> {
         let Some((hook, on_failure)) = &self.removal_hook else { return Ok(()) };
-        if let Some(key) = idempotency
-            && self.repository.has_kept_answer(key, actor, now).await?
-        {
-            return Ok(());
+        if let Some(key) = idempotency {
+            match self.repository.kept_answer(key, actor, now).await {
+                // A repeat gets its kept answer and a reuse its refusal, from the store.
+                Ok(Some(_)) | Err(UpdateError::Keyed(_)) => return Ok(()),
+                Ok(None) => {}
+                Err(error) => return Err(error.into()),
+            }
         }
         let Some(mut session) = self.repository.find(id, actor).await? else { return Ok(()) };
         if !session.is_visible_to(actor) {
@@ -143,14 +167,13 @@ where
     }
 
     /// Applies the change's command, made a [`SessionCommand`] by `command`, to the session
-    /// atomically, through the store.
+    /// atomically, through the store; the caller's role and the fields were checked.
     async fn change<X>(
         &self,
         actor: &Actor,
-        request: Parsed<Change<X>>,
+        change: Change<X>,
         command: impl FnOnce(X) -> SessionCommand,
     ) -> Result<ChangeOutcome<Session>, ServiceError> {
-        let change = admit(actor, request)?;
         let now = self.clock.now();
         let command = command(change.command);
         let idempotency = change.idempotency.map(|input| self.idempotency(actor, input, now));
@@ -213,7 +236,7 @@ where
         actor: &Actor,
         request: Parsed<Change<NewMember>>,
     ) -> Result<ChangeOutcome<Session>, ServiceError> {
-        self.change(actor, request, SessionCommand::InviteMember).await
+        self.change(actor, admit(actor, request)?, SessionCommand::InviteMember).await
     }
 
     async fn delete_chat_member(
@@ -221,7 +244,8 @@ where
         actor: &Actor,
         request: Parsed<Change<Removal>>,
     ) -> Result<ChangeOutcome<Session>, ServiceError> {
-        self.change(actor, request, |Removal { identity, reason }| SessionCommand::RemoveMember {
+        let removal = admit(actor, request)?;
+        self.change(actor, removal, |Removal { identity, reason }| SessionCommand::RemoveMember {
             identity,
             reason,
         })
@@ -240,9 +264,110 @@ where
     async fn end_session(
         &self,
         actor: &Actor,
-        request: Parsed<Change<()>>,
+        request: Parsed<Change<Ending>>,
     ) -> Result<ChangeOutcome<Session>, ServiceError> {
-        self.change(actor, request, |()| SessionCommand::End).await
+        let ending = admit(actor, request)?;
+        self.change(actor, ending, |Ending { call_sid }| SessionCommand::End { call_sid }).await
+    }
+
+    async fn patch_session(
+        &self,
+        actor: &Actor,
+        request: Parsed<Change<SessionPatch>>,
+    ) -> Result<ChangeOutcome<Session>, ServiceError> {
+        // Any authenticated caller (docs/api.md, "PatchSession"): no role to check.
+        let patch = request.map_err(ServiceError::Validation)?;
+        self.change(actor, patch, SessionCommand::Patch).await
+    }
+
+    async fn list_sessions(
+        &self,
+        actor: &Actor,
+        request: Parsed<ListSessions>,
+    ) -> Result<SessionPage, ServiceError> {
+        // Any authenticated caller; what it finds is bounded by the accounts it sees.
+        let ListSessions { filter, paging } = request.map_err(ServiceError::Validation)?;
+        let accounts = search_scope(actor, &filter.account_ids);
+        if finds_nothing(&accounts) || filter.parent_session_id.is_some() {
+            let total_count = paging.count.then_some(0);
+            return Ok(SessionPage { sessions: Vec::new(), total_count, has_more: false });
+        }
+        Ok(self.repository.search(&SessionSearch { accounts, filter, paging }).await?)
+    }
+
+    async fn active_sessions(&self, actor: &Actor) -> Result<Vec<Session>, ServiceError> {
+        admit(actor, Ok(()))?;
+        // A caller whose `sub` is no member identity is a member of nothing.
+        let Ok(identity) = MemberIdentity::parse(&actor.user_id) else { return Ok(Vec::new()) };
+        let accounts = search_scope(actor, &[]);
+        if finds_nothing(&accounts) {
+            return Ok(Vec::new());
+        }
+        let query = MemberSessions { accounts, identity, channel: None, limit: MAX_ACTIVE };
+        Ok(self.repository.sessions_with_member(&query).await?)
+    }
+
+    async fn remove_from_active_sessions(
+        &self,
+        actor: &Actor,
+        request: Parsed<RemovalsOfMember>,
+    ) -> Result<ChangeOutcome<RemovalReport>, ServiceError> {
+        let request = admit(actor, request)?;
+        let now = self.clock.now();
+        let idempotency = request.idempotency.map(|input| self.idempotency(actor, input, now));
+        if let Some(key) = &idempotency
+            && let Some(answer) = self.repository.kept_answer(key, actor, now).await?
+        {
+            return Ok(ChangeOutcome::Replayed(answer));
+        }
+        let accounts = search_scope(actor, &request.account_ids);
+        let sessions = if finds_nothing(&accounts) {
+            Vec::new()
+        } else {
+            let identity = request.identity.clone();
+            // One more than a request's bound: whether more remain.
+            let query =
+                MemberSessions { accounts, identity, channel: Some(Channel::Chat), limit: MAX_ACTIVE + 1 };
+            self.repository.sessions_with_member(&query).await?
+        };
+        let mut report =
+            RemovalReport { results: Vec::new(), has_more: sessions.len() > MAX_ACTIVE as usize };
+        let mut store_failed = false;
+        // One session at a time: each removal takes and releases its own session's lock.
+        for session in sessions.into_iter().take(MAX_ACTIVE as usize) {
+            let removal = Removal { identity: request.identity.clone(), reason: request.reason.clone() };
+            let change = Change {
+                session_id: session.id.clone(),
+                command: removal,
+                if_version: None,
+                idempotency: None,
+            };
+            let outcome = self
+                .change(actor, change, |Removal { identity, reason }| SessionCommand::RemoveMember {
+                    identity,
+                    reason,
+                })
+                .await;
+            store_failed = matches!(outcome, Err(ServiceError::Repository(_)));
+            report
+                .results
+                .push(SessionRemoval { session_id: session.id.clone(), outcome: outcome.map(|_| ()) });
+            if store_failed {
+                // The store is failing: the rest waits for a retry rather than each failing too.
+                report.has_more = true;
+                break;
+            }
+        }
+        // An answer with a store failure is not kept: a retry with the key carries on.
+        if let Some(key) = &idempotency
+            && !store_failed
+        {
+            let answer = key.renderer.render_removals(&report);
+            if let ChangeOutcome::Replayed(first) = self.repository.keep_answer(key, &answer, now).await? {
+                return Ok(ChangeOutcome::Replayed(first));
+            }
+        }
+        Ok(ChangeOutcome::Applied(report))
     }
 
     async fn readiness(&self) -> Result<(), ServiceError> {

@@ -155,7 +155,7 @@ async fn other_changes_do_not_ask_the_hook() {
     let service = service(&calls, hook, OnHookFailure::Refuse);
     let end = Ok(Change {
         session_id: SessionId::parse("s-1").unwrap(),
-        command: (),
+        command: evo_ports::Ending::default(),
         if_version: None,
         idempotency: None,
     });
@@ -167,6 +167,10 @@ struct NoAnswer;
 
 impl AnswerRenderer for NoAnswer {
     fn render(&self, _: Result<&Session, &SessionError>) -> KeptAnswer {
+        KeptAnswer { status: 200, content_type: "application/json".into(), body: Vec::new() }
+    }
+
+    fn render_removals(&self, _: &evo_ports::RemovalReport) -> KeptAnswer {
         KeptAnswer { status: 200, content_type: "application/json".into(), body: Vec::new() }
     }
 }
@@ -190,13 +194,13 @@ async fn a_key_that_holds_an_answer_goes_to_the_store_without_asking_the_hook() 
     let (hook, _) = hook_answering(&calls, HookVerdict::Allow);
     let mut repository = repository(&calls);
     let log = calls.clone();
-    repository.expect_has_kept_answer().returning(move |key, actor, at| {
+    repository.expect_kept_answer().returning(move |key, actor, at| {
         assert_eq!(
             (key.scope.as_str(), actor.user_id.as_str(), at),
             ("ann@example.com", "ann@example.com", now())
         );
         log.lock().unwrap().push("lookup");
-        Ok(key.key == "answered")
+        Ok((key.key == "answered").then(|| NoAnswer.render(Err(&SessionError::NotFound))))
     });
     let mut clock = MockClock::new();
     clock.expect_now().returning(now);

@@ -87,8 +87,8 @@ fn delete(session_id: &str, member: &str) -> Parsed<Change<Removal>> {
     Ok(removal(session_id, member))
 }
 
-fn end(session_id: &str) -> Parsed<Change<()>> {
-    Ok(change(session_id, ()))
+fn end(session_id: &str) -> Parsed<Change<Ending>> {
+    Ok(change(session_id, Ending::default()))
 }
 
 fn id(raw: &str) -> Parsed<SessionId> {
@@ -127,7 +127,10 @@ async fn a_change_on_a_version_that_is_not_current_is_refused() {
     let current = Ok(Change { if_version: Some(IfVersion(vec![0])), ..removal("s-1", "bob@example.com") });
     assert_eq!(service.delete_chat_member(&agent(), current).await.applied().unwrap().version, 1);
     let ended = service
-        .end_session(&agent(), Ok(Change { if_version: Some(IfVersion(vec![0])), ..change("s-1", ()) }))
+        .end_session(
+            &agent(),
+            Ok(Change { if_version: Some(IfVersion(vec![0])), ..change("s-1", Ending::default()) }),
+        )
         .await
         .applied();
     assert_eq!(ended, Err(ServiceError::Session(SessionError::VersionMismatch { current: 1 })));
@@ -418,6 +421,10 @@ struct NoAnswer;
 
 impl AnswerRenderer for NoAnswer {
     fn render(&self, _: Result<&Session, &SessionError>) -> KeptAnswer {
+        KeptAnswer { status: 200, content_type: String::new(), body: Vec::new() }
+    }
+
+    fn render_removals(&self, _: &evo_ports::RemovalReport) -> KeptAnswer {
         KeptAnswer { status: 200, content_type: String::new(), body: Vec::new() }
     }
 }

@@ -129,13 +129,10 @@ impl SessionCommand {
     }
 }
 
-/// Most bytes of a session's `consoleData` (UTF-8).
-pub const MAX_CONSOLE_DATA_BYTES: usize = 32 * 1024;
-
 /// The session fields PatchSession sets: those that are `Some`, in one change.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SessionPatch {
-    /// Screen data of the agent console, at most [`MAX_CONSOLE_DATA_BYTES`].
+    /// Screen data of the agent console.
     pub console_data: Option<String>,
     /// The session's call state.
     pub call_state: Option<CallState>,

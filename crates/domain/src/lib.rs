@@ -26,8 +26,7 @@ pub use events::{Departure, EventActor, EventType, SessionEvent};
 pub use identity::{IdentityError, MemberIdentity, PhoneNumber, UserId};
 pub use ids::{AccountId, IdError, SessionId};
 pub use session::{
-    ChangeKind, CustomerBreadcrumb, IfVersion, LogEntry, MAX_CONSOLE_DATA_BYTES, MAX_LOG_ENTRIES, MAX_MEMBERS,
-    MAX_REASON_CHARS,
+    ChangeKind, CustomerBreadcrumb, IfVersion, LogEntry, MAX_LOG_ENTRIES, MAX_MEMBERS, MAX_REASON_CHARS,
     Member, NewMember, NewSession, ReasonError, RemovalReason, Session, SessionChange, SessionCommand,
     SessionData, SessionDetails, SessionError, SessionPatch, Timestamp,
 };

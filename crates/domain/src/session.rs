@@ -11,8 +11,7 @@ use chrono::{DateTime, SubsecRound, Utc};
 
 use crate::access::{AccessError, Actor};
 pub use crate::command::{
-    ChangeKind, MAX_CONSOLE_DATA_BYTES, MAX_REASON_CHARS, ReasonError, RemovalReason, SessionChange,
-    SessionCommand, SessionPatch,
+    ChangeKind, MAX_REASON_CHARS, ReasonError, RemovalReason, SessionChange, SessionCommand, SessionPatch,
 };
 use crate::identity::{MemberIdentity, PhoneNumber};
 use crate::ids::{AccountId, SessionId};

@@ -460,7 +460,10 @@ fn a_patch_sets_the_given_fields_on_any_channel_and_logs_who_set_what() {
         ..SessionPatch::default()
     };
     let change = chat.patch(&agent(), screen, t0()).unwrap();
-    assert_eq!(change.log_entry.message, "Ann set consoleData, queueState to Queued", "data named, not copied");
+    assert_eq!(
+        change.log_entry.message, "Ann set consoleData, queueState to Queued",
+        "data named, not copied"
+    );
     assert_eq!(chat.details.console_data.as_deref(), Some("{\"step\":2}"));
     assert_eq!(chat.queue_state, QueueState::Queued);
 }
@@ -491,7 +494,10 @@ fn caller_id_call_sid_and_patched_fields_reach_the_events_only() {
     let patch = SessionPatch { queue_state: Some(QueueState::Hold), ..SessionPatch::default() };
     let change = session.patch(&agent(), patch, t0()).unwrap();
     let event = SessionEvent::of_change(&session, &agent(), &change);
-    assert_eq!((event.event_type, event.changes.clone()), (EventType::SessionInfoChanged, vec!["queueState"]));
+    assert_eq!(
+        (event.event_type, event.changes.clone()),
+        (EventType::SessionInfoChanged, vec!["queueState"])
+    );
     assert_eq!(event.caller_id, None);
 
     let command = SessionCommand::End { call_sid: Some("CA123".into()) };

@@ -4,7 +4,8 @@ use async_trait::async_trait;
 use evo_domain::{Actor, IfVersion, Session, SessionCommand, SessionId, Timestamp};
 
 use crate::errors::{AuthError, RepositoryError, UpdateError};
-use crate::idempotency::{ChangeOutcome, Idempotency};
+use crate::idempotency::{ChangeOutcome, Idempotency, KeptAnswer};
+use crate::queries::{MemberSessions, SessionPage, SessionSearch};
 
 /// Where sessions live.
 ///
@@ -60,17 +61,36 @@ pub trait SessionRepository: Send + Sync + 'static {
         now: Timestamp,
     ) -> Result<ChangeOutcome<Session>, UpdateError>;
 
-    /// Whether a live answer (unexpired at `now`) is kept under `idempotency`'s key among the
-    /// keys [`update`](Self::update) would look at for `actor`: such a request is a repeat (or a
-    /// reuse), which `update` answers without carrying it out. The use cases ask before calling
-    /// the pre-removal hook, which docs/api.md ("Order of checks") orders after the idempotency
-    /// checks.
-    async fn has_kept_answer(
+    /// The live answer (unexpired at `now`) kept under `idempotency`'s key among the keys
+    /// [`update`](Self::update) would look at for `actor`: `Some` for the same request's
+    /// answer, `Keyed(Reused)` for another request's, `None` when the key holds none. The use
+    /// cases ask before calling the pre-removal hook, which docs/api.md ("Order of checks")
+    /// orders after the idempotency checks, and before a request of many changes.
+    async fn kept_answer(
         &self,
         idempotency: &Idempotency,
         actor: &Actor,
         now: Timestamp,
-    ) -> Result<bool, RepositoryError>;
+    ) -> Result<Option<KeptAnswer>, UpdateError>;
+
+    /// Keeps `answer` under `idempotency`'s key, for a request that is not one change (its
+    /// changes were each committed on their own), unless a live answer is kept there already:
+    /// then that one is `Replayed` (or `Keyed(Reused)`, another request's) and `answer` is
+    /// dropped, so that concurrent repeats all answer as the first that finished.
+    async fn keep_answer(
+        &self,
+        idempotency: &Idempotency,
+        answer: &KeptAnswer,
+        now: Timestamp,
+    ) -> Result<ChangeOutcome<()>, UpdateError>;
+
+    /// One page of the sessions `search` finds (ListSessions), with their members and without
+    /// their log, and the count of every match when asked.
+    async fn search(&self, search: &SessionSearch) -> Result<SessionPage, RepositoryError>;
+
+    /// The sessions, not ended, in which `query.identity` is a member, newest first, at most
+    /// `query.limit`, with their members and without their log.
+    async fn sessions_with_member(&self, query: &MemberSessions) -> Result<Vec<Session>, RepositoryError>;
 
     /// Deletes at most `limit` idempotency records that expired before `now`; returns how
     /// many it deleted (bounded work, short locks: call it again while it returns `limit`).

@@ -7,13 +7,15 @@
 
 use async_trait::async_trait;
 use evo_domain::{
-    Actor, IfVersion, MemberIdentity, NewMember, NewSession, RemovalReason, Session, SessionId,
+    AccountId, Actor, IfVersion, MemberIdentity, NewMember, NewSession, RemovalReason, Session, SessionId,
+    SessionPatch,
 };
 use std::sync::Arc;
 
 use crate::idempotency::{AnswerRenderer, ChangeOutcome};
 
 use crate::errors::{AuthError, FieldError, ServiceError};
+use crate::queries::{ListSessions, SessionPage};
 
 /// A request as the edge parsed it: the typed command, or every invalid field (never an
 /// empty list). A use case checks the caller's role before it looks at which.
@@ -64,8 +66,8 @@ pub struct OpenSession {
 pub struct Change<C> {
     /// The session to change.
     pub session_id: SessionId,
-    /// What to do: a member to invite ([`NewMember`]), a [`Removal`], or `()` to
-    /// end the session.
+    /// What to do: a member to invite ([`NewMember`]), a [`Removal`], an [`Ending`], or a
+    /// [`SessionPatch`].
     pub command: C,
     /// Only at these versions (the edge's `If-Match`); `None`: whatever the version.
     pub if_version: Option<IfVersion>,
@@ -80,6 +82,52 @@ pub struct Removal {
     pub identity: MemberIdentity,
     /// Why, when the remover said.
     pub reason: Option<RemovalReason>,
+}
+
+/// EndSession's command: the call SID the caller names, told in the `SessionEnded` event.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Ending {
+    /// `callSid`: at most 64 characters, no control characters.
+    pub call_sid: Option<String>,
+}
+
+/// RemoveChatMemberFromActiveSessions: who leaves every active chat, why, in which accounts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemovalsOfMember {
+    /// The member to remove.
+    pub identity: MemberIdentity,
+    /// Why, when the remover said (each removal's log entry says it).
+    pub reason: Option<RemovalReason>,
+    /// Narrows to these of the caller's accounts; empty: all of them.
+    pub account_ids: Vec<AccountId>,
+    /// The request's `Idempotency-Key`, if any.
+    pub idempotency: Option<IdempotencyInput>,
+}
+
+/// One session's outcome in a [`RemovalReport`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionRemoval {
+    /// The session.
+    pub session_id: SessionId,
+    /// Removed, or why not: what DeleteChatMember would have answered.
+    pub outcome: Result<(), ServiceError>,
+}
+
+/// What RemoveChatMemberFromActiveSessions did, session by session, newest first.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RemovalReport {
+    /// Each session tried, in the order tried.
+    pub results: Vec<SessionRemoval>,
+    /// Whether sessions remain that were not tried (more than a request's bound, or the
+    /// store failed on the way).
+    pub has_more: bool,
+}
+
+impl RemovalReport {
+    /// How many sessions the member was removed from.
+    pub fn removed(&self) -> usize {
+        self.results.iter().filter(|result| result.outcome.is_ok()).count()
+    }
 }
 
 /// The use cases of evo-sessions. Every method but [`authenticate`](Self::authenticate) and
@@ -120,8 +168,31 @@ pub trait SessionUseCases: Send + Sync + 'static {
     async fn end_session(
         &self,
         actor: &Actor,
-        request: Parsed<Change<()>>,
+        request: Parsed<Change<Ending>>,
     ) -> Result<ChangeOutcome<Session>, ServiceError>;
+    /// Sets a session's states and screen data (PatchSession): any authenticated caller.
+    async fn patch_session(
+        &self,
+        actor: &Actor,
+        request: Parsed<Change<SessionPatch>>,
+    ) -> Result<ChangeOutcome<Session>, ServiceError>;
+    /// Finds sessions (ListSessions): any authenticated caller, in its accounts.
+    async fn list_sessions(
+        &self,
+        actor: &Actor,
+        request: Parsed<ListSessions>,
+    ) -> Result<SessionPage, ServiceError>;
+    /// The caller's active sessions (GetActiveSessions, GetMySessions): not ended, in its
+    /// accounts, with the caller (`sub`) a member; newest first, at most
+    /// [`MAX_ACTIVE`](crate::queries::MAX_ACTIVE).
+    async fn active_sessions(&self, actor: &Actor) -> Result<Vec<Session>, ServiceError>;
+    /// Removes a member from every active chat of the caller's accounts, one session at a
+    /// time, each as DeleteChatMember would (RemoveChatMemberFromActiveSessions).
+    async fn remove_from_active_sessions(
+        &self,
+        actor: &Actor,
+        request: Parsed<RemovalsOfMember>,
+    ) -> Result<ChangeOutcome<RemovalReport>, ServiceError>;
     /// Whether the service can serve: the store answers.
     async fn readiness(&self) -> Result<(), ServiceError>;
 }

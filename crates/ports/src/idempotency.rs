@@ -23,6 +23,8 @@ pub struct KeptAnswer {
 pub trait AnswerRenderer: Send + Sync {
     /// The answer to `outcome`: the session after the change, or the rule's refusal.
     fn render(&self, outcome: Result<&Session, &SessionError>) -> KeptAnswer;
+    /// The answer of RemoveChatMemberFromActiveSessions: every session's outcome.
+    fn render_removals(&self, report: &crate::driving::RemovalReport) -> KeptAnswer;
 }
 
 /// A request's idempotency, as the use case hands it to the store.

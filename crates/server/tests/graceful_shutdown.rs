@@ -9,10 +9,11 @@ use async_trait::async_trait;
 use chrono::Utc;
 use evo_domain::{
     AccountId, Actor, Channel, Direction, MemberIdentity, NewMember, NewSession, Session, SessionDetails,
-    SessionId,
+    SessionId, SessionPatch,
 };
 use evo_ports::{
-    AuthError, Change, OpenSession, Parsed, Removal, RepositoryError, ServiceError, SessionUseCases,
+    AuthError, Change, Ending, ListSessions, OpenSession, Parsed, Removal, RemovalReport, RemovalsOfMember,
+    RepositoryError, ServiceError, SessionPage, SessionUseCases,
 };
 
 /// Use cases whose GetSession takes a while, as a slow database would.
@@ -66,7 +67,27 @@ impl SessionUseCases for SlowReads {
         };
         Ok(Session::open(SessionId::parse("slow-1").unwrap(), new, actor, Utc::now())?)
     }
-    async fn end_session(&self, _: &Actor, _: Parsed<Change<()>>) -> Result<Outcome, ServiceError> {
+    async fn end_session(&self, _: &Actor, _: Parsed<Change<Ending>>) -> Result<Outcome, ServiceError> {
+        not_in_this_test()
+    }
+    async fn patch_session(
+        &self,
+        _: &Actor,
+        _: Parsed<Change<SessionPatch>>,
+    ) -> Result<Outcome, ServiceError> {
+        not_in_this_test()
+    }
+    async fn list_sessions(&self, _: &Actor, _: Parsed<ListSessions>) -> Result<SessionPage, ServiceError> {
+        not_in_this_test()
+    }
+    async fn active_sessions(&self, _: &Actor) -> Result<Vec<Session>, ServiceError> {
+        not_in_this_test()
+    }
+    async fn remove_from_active_sessions(
+        &self,
+        _: &Actor,
+        _: Parsed<RemovalsOfMember>,
+    ) -> Result<evo_ports::ChangeOutcome<RemovalReport>, ServiceError> {
         not_in_this_test()
     }
     async fn readiness(&self) -> Result<(), ServiceError> {

@@ -11,10 +11,13 @@ use std::collections::BTreeMap;
 
 use actix_web::HttpRequest;
 use evo_domain::{
-    AccountId, Channel, CustomerBreadcrumb, Direction, MemberIdentity, MemberRole, NewMember, NewSession,
-    ReasonError, RemovalReason, SessionDetails, SessionId,
+    AccountId, CallState, Channel, CustomerBreadcrumb, Direction, HoldReason, MemberIdentity, MemberRole,
+    NewMember, NewSession, PhoneNumber, QueueState, ReasonError, RemovalReason, SessionDetails, SessionId,
+    SessionPatch,
 };
-use evo_ports::{Change, FieldError, IdempotencyInput, OpenSession, Parsed, Removal};
+use evo_ports::{
+    Change, Ending, FieldError, IdempotencyInput, OpenSession, Parsed, Removal, RemovalsOfMember,
+};
 use serde_json::Value;
 
 use crate::error::ApiError;
@@ -33,6 +36,10 @@ pub const MAX_NEW_MEMBERS: usize = 100;
 pub const MAX_BREADCRUMBS: usize = 100;
 /// Most application data entries of one member.
 pub const MAX_APPLICATION_DATA_ENTRIES: usize = 64;
+/// Longest `callSid`.
+pub const MAX_CALL_SID_CHARS: usize = 64;
+/// Most values of one list field (`accountIds`, `customerIds`...).
+pub const MAX_LIST_VALUES: usize = 100;
 
 /// Where a descriptive text field of [`SessionDetails`] goes.
 pub(crate) type DetailsField = fn(&mut SessionDetails) -> &mut Option<String>;
@@ -74,7 +81,12 @@ impl<'a> Check<'a> {
         Self { fields, unreadable: Vec::new(), invalid: Vec::new() }
     }
 
-    fn fail(&mut self, field: impl Into<String>, code: &'static str, message: impl Into<String>) -> Invalid {
+    pub(crate) fn fail(
+        &mut self,
+        field: impl Into<String>,
+        code: &'static str,
+        message: impl Into<String>,
+    ) -> Invalid {
         self.invalid.push(FieldError { field: field.into(), code, message: message.into() });
         Invalid(())
     }
@@ -92,7 +104,7 @@ impl<'a> Check<'a> {
     }
 
     /// A text field as sent: absent or `null` is `None`; another type than text is unreadable.
-    fn raw(&mut self, field: &str) -> Checked<Option<String>> {
+    pub(crate) fn raw(&mut self, field: &str) -> Checked<Option<String>> {
         let before = self.unreadable.len();
         let value = self.fields.text(field, &mut self.unreadable);
         if self.unreadable.len() == before { Ok(value) } else { Err(Invalid(())) }
@@ -118,7 +130,7 @@ impl<'a> Check<'a> {
         AccountId::parse(raw).map_err(|e| self.fail("accountId", "InvalidId", format!("accountId {e}")))
     }
 
-    fn identity(&mut self, field: &str, raw: Option<&str>) -> Checked<MemberIdentity> {
+    pub(crate) fn identity(&mut self, field: &str, raw: Option<&str>) -> Checked<MemberIdentity> {
         let raw = self.required(field, raw)?;
         MemberIdentity::parse(raw).map_err(|e| {
             self.fail(
@@ -130,7 +142,10 @@ impl<'a> Check<'a> {
     }
 
     /// An `Idempotency-Key`: 1 to 255 printable ASCII characters (docs/api.md, "Idempotency-Key").
-    fn idempotency(&mut self, input: Option<IdempotencyInput>) -> Checked<Option<IdempotencyInput>> {
+    pub(crate) fn idempotency(
+        &mut self,
+        input: Option<IdempotencyInput>,
+    ) -> Checked<Option<IdempotencyInput>> {
         let Some(input) = input else { return Ok(None) };
         let raw = &input.key;
         let printable = raw.bytes().all(|b| (0x20..=0x7e).contains(&b));
@@ -146,7 +161,7 @@ impl<'a> Check<'a> {
         Ok(Some(input))
     }
 
-    fn reason(&mut self, raw: Option<&str>) -> Checked<Option<RemovalReason>> {
+    pub(crate) fn reason(&mut self, raw: Option<&str>) -> Checked<Option<RemovalReason>> {
         match raw.map(RemovalReason::parse).transpose() {
             Ok(reason) => Ok(reason.flatten()),
             Err(e) => {
@@ -156,7 +171,7 @@ impl<'a> Check<'a> {
         }
     }
 
-    fn wire_enum<T>(&mut self, field: &str, raw: Option<&str>) -> Checked<Option<T>>
+    pub(crate) fn wire_enum<T>(&mut self, field: &str, raw: Option<&str>) -> Checked<Option<T>>
     where
         T: std::str::FromStr<Err = evo_domain::UnknownVariant>,
     {
@@ -167,7 +182,7 @@ impl<'a> Check<'a> {
     /// Optional free text: at most `max` characters, no control characters but tab and
     /// line breaks (free text is shown to people and kept in logs; this also keeps a NUL,
     /// which PostgreSQL cannot store in text, from ever reaching a store from HTTP).
-    fn text(&mut self, field: &str, raw: Option<String>, max: usize) -> Checked<Option<String>> {
+    pub(crate) fn text(&mut self, field: &str, raw: Option<String>, max: usize) -> Checked<Option<String>> {
         let Some(value) = raw else { return Ok(None) };
         let chars = value.chars().count();
         if chars > max {
@@ -187,7 +202,7 @@ impl<'a> Check<'a> {
         Ok(Some(value))
     }
 
-    fn required<'r>(&mut self, field: &str, raw: Option<&'r str>) -> Checked<&'r str> {
+    pub(crate) fn required<'r>(&mut self, field: &str, raw: Option<&'r str>) -> Checked<&'r str> {
         match raw {
             Some(raw) if !raw.trim().is_empty() => Ok(raw),
             _ => Err(self.fail(field, "NotEmpty", format!("{field} is required"))),
@@ -230,7 +245,7 @@ pub(crate) fn delete_chat_member(
     })
 }
 
-/// InviteChatMember: `sessionId`, `memberToAdd`, `displayName`, `role`.
+/// InviteChatMember: `sessionId`, `memberToAdd`, `displayName`, `role`, `callerId`.
 pub(crate) fn invite_chat_member(
     fields: &RequestFields,
     request: &HttpRequest,
@@ -240,12 +255,15 @@ pub(crate) fn invite_chat_member(
         let member = check.raw("memberToAdd");
         let display_name = check.raw("displayName");
         let role = check.raw("role");
+        let caller_id = check.raw("callerId");
         let identity = member.and_then(|raw| check.identity("memberToAdd", raw.as_deref()));
         let role = role.and_then(|raw| check.wire_enum("role", raw.as_deref()));
         let display_name = display_name.and_then(|raw| check.text("displayName", raw, MAX_TEXT_CHARS));
+        let caller_id = caller_id.and_then(|raw| check.caller_id(raw.as_deref()));
         let mut member = NewMember::new(identity?);
         member.role = role?;
         member.display_name = display_name?;
+        member.caller_id = caller_id?;
         Ok(member)
     })
 }
@@ -409,6 +427,7 @@ impl Check<'_> {
             role: role?,
             avatar_url: avatar_url.ok().flatten(),
             application_data,
+            caller_id: None,
         })
     }
 
@@ -432,12 +451,137 @@ impl Check<'_> {
     }
 }
 
-/// EndSession: `sessionId`.
+/// EndSession: `sessionId`, `callSid`.
 pub(crate) fn end_session(
     fields: &RequestFields,
     request: &HttpRequest,
-) -> Result<Parsed<Change<()>>, ApiError> {
-    change(fields, request, b"", |_| Ok(()))
+) -> Result<Parsed<Change<Ending>>, ApiError> {
+    change(fields, request, b"", |check| {
+        let call_sid = check.raw("callSid")?;
+        Ok(Ending { call_sid: check.call_sid(call_sid)? })
+    })
+}
+
+/// PatchSession: `sessionId`, then `consoleData`, `callState`, `holdReason`, `queueState`, at
+/// least one of them.
+pub(crate) fn patch_session(
+    fields: &RequestFields,
+    request: &HttpRequest,
+    body: &[u8],
+) -> Result<Parsed<Change<SessionPatch>>, ApiError> {
+    change(fields, request, body, |check| {
+        let console_data = check.raw("consoleData");
+        let call_state = check.raw("callState");
+        let hold_reason = check.raw("holdReason");
+        let queue_state = check.raw("queueState");
+        let console_data =
+            console_data.and_then(|raw| check.text("consoleData", raw, MAX_CONSOLE_DATA_CHARS));
+        let call_state = call_state.and_then(|raw| check.wire_enum::<CallState>("callState", raw.as_deref()));
+        let hold_reason =
+            hold_reason.and_then(|raw| check.wire_enum::<HoldReason>("holdReason", raw.as_deref()));
+        let queue_state =
+            queue_state.and_then(|raw| check.wire_enum::<QueueState>("queueState", raw.as_deref()));
+        let patch = SessionPatch {
+            console_data: console_data?,
+            call_state: call_state?,
+            hold_reason: hold_reason?,
+            queue_state: queue_state?,
+        };
+        if patch.is_empty() {
+            return Err(check.fail(
+                "consoleData",
+                "NotEmpty",
+                "give at least one of consoleData, callState, holdReason, queueState",
+            ));
+        }
+        Ok(patch)
+    })
+}
+
+/// RemoveChatMemberFromActiveSessions: `memberToRemove`, `reason`, `accountIds`, then the
+/// `Idempotency-Key`.
+pub(crate) fn remove_from_active_sessions(
+    fields: &RequestFields,
+    request: &HttpRequest,
+) -> Result<Parsed<RemovalsOfMember>, ApiError> {
+    let mut check = Check::new(fields);
+    let member = check.raw("memberToRemove");
+    let reason = check.raw("reason");
+    let accounts = check.raw("accountIds");
+    let identity = member.and_then(|raw| check.identity("memberToRemove", raw.as_deref()));
+    let reason = reason.and_then(|raw| check.reason(raw.as_deref()));
+    let account_ids = accounts.and_then(|raw| check.account_ids(raw));
+    let idempotency = check.idempotency(idempotency::input(request, b""));
+    let removals = match (identity, reason, account_ids, idempotency) {
+        (Ok(identity), Ok(reason), Ok(account_ids), Ok(idempotency)) => {
+            Some(RemovalsOfMember { identity, reason, account_ids, idempotency })
+        }
+        _ => None,
+    };
+    check.finish(removals)
+}
+
+/// The values of a list field as ServiceStack writes them in a query string: comma-separated
+/// (`a,b`), or bracketed (`[a,b]`, `["a","b"]`); blanks dropped.
+pub(crate) fn comma_list(raw: &str) -> Vec<String> {
+    let raw = raw.trim();
+    let inner = raw.strip_prefix('[').and_then(|rest| rest.strip_suffix(']')).unwrap_or(raw);
+    inner
+        .split(',')
+        .map(|item| item.trim().trim_matches('"').trim().to_owned())
+        .filter(|item| !item.is_empty())
+        .collect()
+}
+
+impl Check<'_> {
+    /// `callerId`: a phone number, normalized to E.164.
+    fn caller_id(&mut self, raw: Option<&str>) -> Checked<Option<PhoneNumber>> {
+        let Some(raw) = raw.filter(|raw| !raw.trim().is_empty()) else { return Ok(None) };
+        PhoneNumber::parse(raw).map(Some).map_err(|e| {
+            self.fail("callerId", "InvalidValue", format!("callerId must be a phone number (E.164): {e}"))
+        })
+    }
+
+    /// `callSid`: at most [`MAX_CALL_SID_CHARS`] characters, no control characters.
+    fn call_sid(&mut self, raw: Option<String>) -> Checked<Option<String>> {
+        let Some(raw) = raw.filter(|raw| !raw.is_empty()) else { return Ok(None) };
+        let chars = raw.chars().count();
+        if chars > MAX_CALL_SID_CHARS {
+            return Err(self.fail(
+                "callSid",
+                "Length",
+                format!("callSid must be at most {MAX_CALL_SID_CHARS} characters, not {chars}"),
+            ));
+        }
+        if raw.chars().any(char::is_control) {
+            return Err(self.fail("callSid", "InvalidValue", "callSid cannot contain control characters"));
+        }
+        Ok(Some(raw))
+    }
+
+    /// A list field's values (see [`comma_list`]): at most [`MAX_LIST_VALUES`].
+    pub(crate) fn list_values(&mut self, field: &str, raw: Option<String>) -> Checked<Vec<String>> {
+        let values = raw.as_deref().map(comma_list).unwrap_or_default();
+        if values.len() > MAX_LIST_VALUES {
+            return Err(self.fail(
+                field,
+                "Length",
+                format!("{field} lists at most {MAX_LIST_VALUES} values"),
+            ));
+        }
+        Ok(values)
+    }
+
+    /// `accountIds`: account IDs.
+    pub(crate) fn account_ids(&mut self, raw: Option<String>) -> Checked<Vec<AccountId>> {
+        self.list_values("accountIds", raw)?
+            .iter()
+            .map(|raw| {
+                AccountId::parse(raw)
+                    .map_err(|e| self.fail("accountIds", "InvalidId", format!("accountIds {e}")))
+            })
+            .collect()
+    }
 }
 
 /// GetSession: `sessionId`.

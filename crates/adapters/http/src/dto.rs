@@ -378,7 +378,81 @@ pub struct InviteChatMember {
     display_name: Option<String>,
     #[schema(schema_with = member_role_schema)]
     role: Option<String>,
+    /// Outbound caller ID to use: a phone number (normalized to E.164), told in the
+    /// `ChatMemberAdded` event.
+    caller_id: Option<String>,
 }
+
+/// `PatchSession`: sets a session's states and screen data (at least one field). Each may
+/// also come in the query string.
+#[derive(Debug, ToSchema)]
+#[schema(rename_all = "camelCase")]
+#[allow(dead_code)]
+pub struct PatchSession {
+    /// Screen data of the agent console: at most 32 768 characters.
+    #[schema(max_length = 32768)]
+    console_data: Option<String>,
+    #[schema(schema_with = call_state_schema)]
+    call_state: Option<String>,
+    #[schema(schema_with = hold_reason_schema)]
+    hold_reason: Option<String>,
+    #[schema(schema_with = queue_state_schema)]
+    queue_state: Option<String>,
+}
+
+/// ListSessions' answer, ServiceStack's `ListResponse<SessionInfo>`. Each session carries its
+/// members; its `log` is empty (GetSession gives it).
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ListSessionsResponse {
+    /// The page's sessions.
+    pub items: Vec<SessionInfo>,
+    /// Every match (left out with `simplifiedPaging`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub total_count: Option<u64>,
+    /// Pages of `countPerPage` (left out with `simplifiedPaging`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub total_pages: Option<u64>,
+    /// Whether a page follows this one.
+    pub has_more_pages: bool,
+}
+
+/// GetActiveSessions' and GetMySessions' answer. Each session carries its members; its `log`
+/// is empty (GetSession gives it).
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ActiveSessionsResponse {
+    /// The caller's active sessions, newest first.
+    pub sessions: Vec<SessionInfo>,
+}
+
+/// RemoveChatMemberFromActiveSessions' answer.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RemovalsResponse {
+    /// Each session tried, newest first.
+    pub results: Vec<RemovalResult>,
+    /// How many sessions the member was removed from.
+    pub removed: usize,
+    /// Whether active sessions with the member remain untried: call again.
+    pub has_more: bool,
+}
+
+/// One session's outcome in [`RemovalsResponse`].
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RemovalResult {
+    /// The session.
+    pub session_id: String,
+    /// 200 when removed; else the status DeleteChatMember would have answered.
+    pub status: u16,
+    /// DeleteChatMember's `errorCode`, when not removed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_code: Option<String>,
+}
+
+/// The columns of a [`RemovalsResponse`] as CSV: one row per session.
+pub const REMOVAL_RESULT_FIELDS: &[&str] = &["sessionId", "status", "errorCode"];
 
 fn enum_schema(names: &'static [&'static str]) -> Schema {
     ObjectBuilder::new()

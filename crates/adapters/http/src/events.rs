@@ -22,7 +22,8 @@ use crate::handlers::AppState;
 
 /// Renders events as the wire says: `type`, `date`, `accountId`, `sessionId`, `actor`,
 /// `member` (member events), `reason` and `leave` (removals), `logEntry` (the entry the change
-/// appended), `session` (the SessionInfo after the change, without its `log`: an event's size
+/// appended), `callerId` (`ChatMemberAdded`, when given), `callSid` (`SessionEnded`, when given),
+/// `changes` (`SessionInfoChanged`), `session` (the SessionInfo after the change, without its `log`: an event's size
 /// is bounded by the members, not by the session's age); the store puts `id` first.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct WireEventRenderer;
@@ -43,6 +44,15 @@ struct EventBody<'a> {
     reason: Option<Option<&'a str>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     leave: Option<bool>,
+    /// `ChatMemberAdded`: the outbound caller ID the inviter asked for, when given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    caller_id: Option<&'a str>,
+    /// `SessionEnded`: the call SID the caller named, when given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    call_sid: Option<&'a str>,
+    /// `SessionInfoChanged`: the names of the fields set.
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    changes: &'a [&'static str],
     /// The entry this change appended; the session's log itself is left out.
     #[serde(skip_serializing_if = "Option::is_none")]
     log_entry: Option<SessionLogInfo>,
@@ -67,6 +77,9 @@ impl EventRenderer for WireEventRenderer {
             member: event.member.as_ref().map(SessionMemberInfo::from),
             reason: event.departure.as_ref().map(|removal| removal.reason.as_ref().map(|r| r.as_str())),
             leave: event.departure.as_ref().map(|removal| removal.leave),
+            caller_id: event.caller_id.as_ref().map(|number| number.as_str()),
+            call_sid: event.call_sid.as_deref(),
+            changes: &event.changes,
             log_entry: event.log_entry.as_ref().map(SessionLogInfo::from),
             session: SessionInfo { log: None, ..SessionInfo::from(&event.session) },
         };

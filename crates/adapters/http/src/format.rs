@@ -160,7 +160,7 @@ pub fn render_session(
 ) -> Result<HttpResponse, ApiError> {
     let format = request.extensions().get::<Format>().copied().unwrap_or_default();
     let info = SessionInfo::from(session);
-    let mut response = render(format, operation, &info)?;
+    let mut response = render(format, operation, &info, SESSION_CSV)?;
     response.headers_mut().insert(header::ETAG, crate::etag::etag(session));
     Ok(response)
 }
@@ -169,8 +169,25 @@ pub fn render_session(
 /// only, never reused by a cache without asking again.
 pub const SESSION_CACHE_CONTROL: &str = "private, no-cache";
 
-/// Renders a `SessionInfo` in `format`.
-pub fn render(format: Format, operation: &str, info: &SessionInfo) -> Result<HttpResponse, ApiError> {
+/// How a body is written as CSV: its rows and their columns.
+#[derive(Debug, Clone, Copy)]
+pub struct CsvRows {
+    /// The list property whose items are the rows; `None`: the body itself is the one row.
+    pub list: Option<&'static str>,
+    /// The columns, in order (a header row of them in PascalCase comes first).
+    pub columns: &'static [&'static str],
+}
+
+/// A `SessionInfo` as CSV: one row.
+pub const SESSION_CSV: CsvRows = CsvRows { list: None, columns: SESSION_INFO_FIELDS };
+
+/// Renders `body` in `format`, a CSV of `csv`'s rows.
+pub fn render(
+    format: Format,
+    operation: &str,
+    body: &impl serde::Serialize,
+    csv: CsvRows,
+) -> Result<HttpResponse, ApiError> {
     let mut response = HttpResponse::Ok();
     response.insert_header((header::CONTENT_TYPE, HeaderValue::from_static(format.content_type())));
     response.insert_header((header::CACHE_CONTROL, HeaderValue::from_static(SESSION_CACHE_CONTROL)));
@@ -180,26 +197,29 @@ pub fn render(format: Format, operation: &str, info: &SessionInfo) -> Result<Htt
             response.insert_header((header::CONTENT_DISPOSITION, value));
         }
     }
-    Ok(response.body(render_body(format, info)?))
+    Ok(response.body(render_body(format, body, csv)?))
 }
 
-/// The body of a `SessionInfo` in `format`: what [`render`] answers, and what a keyed request
-/// keeps to answer its retries byte for byte.
-pub fn render_body(format: Format, info: &SessionInfo) -> Result<String, ApiError> {
-    let ordered = || {
-        OrderedValue::of(info).map_err(|error| {
-            tracing::error!(%error, "cannot serialize a SessionInfo");
-            ApiError::Internal
-        })
+/// The body of `body` in `format`: what [`render`] answers, and what a keyed request keeps to
+/// answer its retries byte for byte.
+pub fn render_body(format: Format, body: &impl serde::Serialize, csv: CsvRows) -> Result<String, ApiError> {
+    let failed = |error: serde_json::Error| {
+        tracing::error!(%error, "cannot serialize an answer");
+        ApiError::Internal
     };
     const DICTIONARIES: &[&str] = &["applicationData"];
     Ok(match format {
-        Format::Json => serde_json::to_string(info).map_err(|error| {
-            tracing::error!(%error, "cannot serialize a SessionInfo");
-            ApiError::Internal
-        })?,
-        Format::Csv => to_csv(&ordered()?, SESSION_INFO_FIELDS, DICTIONARIES),
-        Format::Jsv => to_jsv(&ordered()?, DICTIONARIES),
+        Format::Json => serde_json::to_string(body).map_err(failed)?,
+        Format::Csv => {
+            let ordered = OrderedValue::of(body).map_err(failed)?;
+            let rows = match csv.list.map(|list| ordered.property(list)) {
+                None => std::slice::from_ref(&ordered),
+                Some(Some(OrderedValue::List(items))) => items.as_slice(),
+                Some(_) => &[],
+            };
+            to_csv(rows, csv.columns, DICTIONARIES)
+        }
+        Format::Jsv => to_jsv(&OrderedValue::of(body).map_err(failed)?, DICTIONARIES),
     })
 }
 

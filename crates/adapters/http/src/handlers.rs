@@ -17,7 +17,7 @@ use evo_ports::{AuthError, ChangeOutcome, RepositoryError, ServiceError, Session
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::dto::{InviteChatMember, NewSession, SessionInfo};
+use crate::dto::{InviteChatMember, NewSession, PatchSession, SessionInfo};
 use crate::error::{ApiError, ErrorResponse, Limit};
 use crate::event_hub::EventHub;
 use crate::format::render_session;
@@ -75,7 +75,7 @@ impl AppState {
     /// Authenticates a change (POST, DELETE): then, for a token from the `ss-tok` cookie, an
     /// `Origin` must be absent or trusted (403), and the caller's change rate must allow it
     /// (429); docs/api.md, "Order of checks", "Bounds" and "Cookies and cross-site requests".
-    async fn authenticate_change(&self, request: &HttpRequest) -> Result<Actor, ApiError> {
+    pub(crate) async fn authenticate_change(&self, request: &HttpRequest) -> Result<Actor, ApiError> {
         let (token, source) = bearer_token(request).ok_or(AuthError::MissingToken)?;
         let actor = self.use_cases.authenticate(&token).await?;
         if source == TokenSource::Cookie
@@ -132,12 +132,15 @@ impl AppState {
 }
 
 /// The request's ID, for the log lines of its failures.
-fn request_id(request: &HttpRequest) -> String {
+pub(crate) fn request_id(request: &HttpRequest) -> String {
     request.extensions().get::<RequestId>().map(|id| id.0.clone()).unwrap_or_default()
 }
 
 /// Fields of a request without a body: the path, then the query string.
-fn path_and_query_fields(request: &HttpRequest, path: &[(&str, &str)]) -> Result<RequestFields, ApiError> {
+pub(crate) fn path_and_query_fields(
+    request: &HttpRequest,
+    path: &[(&str, &str)],
+) -> Result<RequestFields, ApiError> {
     let mut fields = RequestFields::default();
     add_path_and_query(&mut fields, request, path)?;
     Ok(fields)
@@ -294,6 +297,7 @@ pub async fn get_session(request: HttpRequest, state: web::Data<AppState>) -> Re
     tag = "sessions",
     params(
         SessionPath,
+        ("callSid" = Option<String>, Query, description = "The call SID to end: told in the `SessionEnded` event. At most 64 characters, no control characters", max_length = 64, pattern = r"^[^\x00-\x1f\x7f]{0,64}$"),
         IfMatchHeader,
         IdempotencyKeyHeader,
     ),
@@ -306,6 +310,34 @@ pub async fn end_session(request: HttpRequest, state: web::Data<AppState>) -> Re
     let command = commands::end_session(&fields, &request)?;
     let outcome = state.use_cases.end_session(&actor, command).await;
     state.answer(&request, "EndSession", outcome)
+}
+
+/// PatchSession: sets a session's states and screen data.
+#[utoipa::path(
+    patch,
+    path = "/sessions/{sessionId}",
+    operation_id = "PatchSession",
+    tag = "sessions",
+    params(
+        SessionPath,
+        IfMatchHeader,
+        IdempotencyKeyHeader,
+    ),
+    request_body = PatchSession,
+    responses((status = 200, description = "The session after the change", content((SessionInfo = "application/json"), (String = "text/csv"), (String = "text/jsv")))),
+    security(("bearer" = []), ("ss-tok" = []))
+)]
+pub async fn patch_session(
+    request: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let actor = state.authenticate_change(&request).await?;
+    let (fields, body) =
+        body_fields(&request, payload, state.body_read_timeout, &[("sessionId", "sessionId")]).await?;
+    let command = commands::patch_session(&fields, &request, &body)?;
+    let outcome = state.use_cases.patch_session(&actor, command).await;
+    state.answer(&request, "PatchSession", outcome)
 }
 
 /// How long one readiness check answers every probe: the store is asked at most once a

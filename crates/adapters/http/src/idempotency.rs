@@ -7,12 +7,12 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::{HttpMessage, HttpRequest, HttpResponse};
 use evo_domain::{Session, SessionError};
-use evo_ports::{AnswerRenderer, IdempotencyInput, KeptAnswer};
+use evo_ports::{AnswerRenderer, IdempotencyInput, KeptAnswer, RemovalReport};
 use sha2::{Digest, Sha256};
 
 use crate::dto::SessionInfo;
 use crate::error::ApiError;
-use crate::format::{Format, render_body};
+use crate::format::{Format, SESSION_CSV, render_body};
 
 /// The request header.
 pub const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
@@ -28,7 +28,7 @@ struct HttpAnswer {
 impl AnswerRenderer for HttpAnswer {
     fn render(&self, outcome: Result<&Session, &SessionError>) -> KeptAnswer {
         let rendered = match outcome {
-            Ok(session) => render_body(self.format, &SessionInfo::from(session))
+            Ok(session) => render_body(self.format, &SessionInfo::from(session), SESSION_CSV)
                 .map(|body| (StatusCode::OK, self.format.content_type(), body.into_bytes())),
             Err(refusal) => Err(ApiError::Session(refusal.clone())),
         };
@@ -37,6 +37,26 @@ impl AnswerRenderer for HttpAnswer {
             (error.status_code(), "application/json", serde_json::to_vec(&error.body()).unwrap_or_default())
         });
         KeptAnswer { status: status.as_u16(), content_type: content_type.to_owned(), body }
+    }
+
+    fn render_removals(&self, report: &RemovalReport) -> KeptAnswer {
+        // Kept only when no store failure is in it: a 503's Retry-After is not rendered here.
+        let body = crate::queries::removals_response(report, "", std::time::Duration::from_secs(1));
+        match render_body(self.format, &body, crate::queries::REMOVALS_CSV) {
+            Ok(body) => KeptAnswer {
+                status: 200,
+                content_type: self.format.content_type().to_owned(),
+                body: body.into_bytes(),
+            },
+            Err(error) => {
+                use actix_web::ResponseError;
+                KeptAnswer {
+                    status: error.status_code().as_u16(),
+                    content_type: "application/json".to_owned(),
+                    body: serde_json::to_vec(&error.body()).unwrap_or_default(),
+                }
+            }
+        }
     }
 }
 

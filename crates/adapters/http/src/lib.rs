@@ -32,6 +32,7 @@ mod handlers;
 pub mod idempotency;
 pub mod observability;
 pub mod openapi;
+mod queries;
 pub mod rate_limit;
 mod request;
 pub mod text_formats;
@@ -281,14 +282,33 @@ fn routes(config: &mut web::ServiceConfig) {
     config
         .service(
             resource("/sessions")
+                .route(web::get().to(queries::list_sessions_handler))
                 .route(web::post().to(handlers::new_session))
-                .default_service(method_not_allowed("POST")),
+                .default_service(method_not_allowed("GET, POST")),
+        )
+        // Before `/sessions/{sessionId}`, which would take them: no session has these IDs (the
+        // service makes UUIDs).
+        .service(
+            resource("/sessions/active")
+                .route(web::get().to(queries::get_active_sessions))
+                .default_service(method_not_allowed("GET")),
+        )
+        .service(
+            resource("/sessions/my")
+                .route(web::get().to(queries::get_my_sessions))
+                .default_service(method_not_allowed("GET")),
+        )
+        .service(
+            resource("/sessions/active/members/{memberId}")
+                .route(web::delete().to(queries::remove_chat_member_from_active_sessions))
+                .default_service(method_not_allowed("DELETE")),
         )
         .service(
             resource("/sessions/{sessionId}")
                 .route(web::get().to(handlers::get_session))
                 .route(web::delete().to(handlers::end_session))
-                .default_service(method_not_allowed("GET, DELETE")),
+                .route(web::patch().to(handlers::patch_session))
+                .default_service(method_not_allowed("GET, DELETE, PATCH")),
         )
         .service(
             resource("/sessions/{sessionId}/events")
@@ -335,6 +355,31 @@ fn routes(config: &mut web::ServiceConfig) {
             .service(
                 resource(format!("{prefix}/DeleteChatMember"))
                     .route(web::delete().to(handlers::delete_chat_member))
+                    .default_service(method_not_allowed("DELETE")),
+            )
+            .service(
+                resource(format!("{prefix}/PatchSession"))
+                    .route(web::patch().to(handlers::patch_session))
+                    .default_service(method_not_allowed("PATCH")),
+            )
+            .service(
+                resource(format!("{prefix}/ListSessions"))
+                    .route(web::get().to(queries::list_sessions_handler))
+                    .default_service(method_not_allowed("GET")),
+            )
+            .service(
+                resource(format!("{prefix}/GetActiveSessions"))
+                    .route(web::get().to(queries::get_active_sessions))
+                    .default_service(method_not_allowed("GET")),
+            )
+            .service(
+                resource(format!("{prefix}/GetMySessions"))
+                    .route(web::get().to(queries::get_my_sessions))
+                    .default_service(method_not_allowed("GET")),
+            )
+            .service(
+                resource(format!("{prefix}/RemoveChatMemberFromActiveSessions"))
+                    .route(web::delete().to(queries::remove_chat_member_from_active_sessions))
                     .default_service(method_not_allowed("DELETE")),
             );
     }

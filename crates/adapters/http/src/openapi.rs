@@ -17,12 +17,13 @@ use utoipa::openapi::{Content, OpenApi as OpenApiDocument, Ref, RefOr, Required}
 use utoipa::{Modify, OpenApi};
 
 use crate::dto::{
-    CustomerBreadcrumb, InviteChatMember, NewSession, NewSessionMember, SessionInfo, SessionLogInfo,
+    ActiveSessionsResponse, CustomerBreadcrumb, InviteChatMember, ListSessionsResponse, NewSession,
+    NewSessionMember, PatchSession, RemovalResult, RemovalsResponse, SessionInfo, SessionLogInfo,
     SessionMemberInfo,
 };
 use crate::error::{ErrorResponse, ResponseFieldError, ResponseStatus};
 use crate::handlers::{self, HealthStatus};
-use crate::observability;
+use crate::{observability, queries};
 
 /// The OpenAPI document of evo-sessions.
 #[derive(Debug, OpenApi)]
@@ -37,6 +38,11 @@ use crate::observability;
         handlers::end_session,
         handlers::invite_chat_member,
         handlers::delete_chat_member,
+        handlers::patch_session,
+        queries::list_sessions_handler,
+        queries::get_active_sessions,
+        queries::get_my_sessions,
+        queries::remove_chat_member_from_active_sessions,
         handlers::health_live,
         handlers::health_ready,
         observability::metrics_endpoint,
@@ -50,6 +56,11 @@ use crate::observability;
         NewSession,
         NewSessionMember,
         InviteChatMember,
+        PatchSession,
+        ListSessionsResponse,
+        ActiveSessionsResponse,
+        RemovalsResponse,
+        RemovalResult,
         ErrorResponse,
         ResponseStatus,
         ResponseFieldError,
@@ -90,6 +101,11 @@ const OPERATIONS: &[(&str, &str)] = &[
     ("EndSession", "/sessions/{sessionId}"),
     ("InviteChatMember", "/sessions/{sessionId}/members"),
     ("DeleteChatMember", "/sessions/{sessionId}/members/{memberId}"),
+    ("PatchSession", "/sessions/{sessionId}"),
+    ("ListSessions", "/sessions"),
+    ("GetActiveSessions", "/sessions/active"),
+    ("GetMySessions", "/sessions/my"),
+    ("RemoveChatMemberFromActiveSessions", "/sessions/active/members/{memberId}"),
 ];
 
 /// The error responses every operation may give: (status, component name, description).
@@ -309,6 +325,7 @@ impl Modify for ServiceStackRoutes {
             match method {
                 "get" => item.get = Some(operation),
                 "post" => item.post = Some(operation),
+                "patch" => item.patch = Some(operation),
                 _ => item.delete = Some(operation),
             }
         }
@@ -325,11 +342,11 @@ fn route_suffix(prefix: &str) -> &'static str {
 }
 
 fn find_operation<'a>(item: &'a PathItem, name: &str) -> Option<(&'static str, &'a Operation)> {
-    [("get", &item.get), ("post", &item.post), ("delete", &item.delete)].into_iter().find_map(
-        |(method, operation)| {
+    [("get", &item.get), ("post", &item.post), ("patch", &item.patch), ("delete", &item.delete)]
+        .into_iter()
+        .find_map(|(method, operation)| {
             operation.as_ref().filter(|op| op.operation_id.as_deref() == Some(name)).map(|op| (method, op))
-        },
-    )
+        })
 }
 
 /// The route's path parameters become query parameters: `{memberId}` is `memberToRemove`,

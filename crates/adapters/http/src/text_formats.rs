@@ -188,8 +188,8 @@ fn push_quoted(out: &mut String, text: &str) {
     out.push('"');
 }
 
-/// Writes one object as CSV: a header row of `columns` in PascalCase and one data row.
-pub fn to_csv(value: &OrderedValue, columns: &[&str], dictionaries: &[&str]) -> String {
+/// Writes objects as CSV: a header row of `columns` in PascalCase, then one data row each.
+pub fn to_csv(rows: &[OrderedValue], columns: &[&str], dictionaries: &[&str]) -> String {
     let mut out = String::new();
     for (index, column) in columns.iter().enumerate() {
         if index > 0 {
@@ -198,6 +198,13 @@ pub fn to_csv(value: &OrderedValue, columns: &[&str], dictionaries: &[&str]) -> 
         push_csv_text(&mut out, &pascal_case(column));
     }
     out.push_str("\r\n");
+    for value in rows {
+        push_csv_row(&mut out, value, columns, dictionaries);
+    }
+    out
+}
+
+fn push_csv_row(out: &mut String, value: &OrderedValue, columns: &[&str], dictionaries: &[&str]) {
     for (index, column) in columns.iter().enumerate() {
         if index > 0 {
             out.push(',');
@@ -206,16 +213,15 @@ pub fn to_csv(value: &OrderedValue, columns: &[&str], dictionaries: &[&str]) -> 
             None | Some(OrderedValue::Null) => {}
             Some(OrderedValue::Bool(flag)) => out.push_str(if *flag { "True" } else { "False" }),
             Some(OrderedValue::Number(number)) => out.push_str(number),
-            Some(OrderedValue::Text(text)) => push_csv_text(&mut out, text),
+            Some(OrderedValue::Text(text)) => push_csv_text(out, text),
             Some(nested) => {
                 let mut jsv = String::new();
                 write_jsv(&mut jsv, nested, dictionaries, dictionaries.contains(column));
-                push_quoted(&mut out, &jsv);
+                push_quoted(out, &jsv);
             }
         }
     }
     out.push_str("\r\n");
-    out
 }
 
 fn push_csv_text(out: &mut String, text: &str) {
@@ -276,7 +282,7 @@ mod tests {
 
     #[test]
     fn csv_has_a_header_and_one_row_with_crlf() {
-        let csv = to_csv(&sample(), &["zebra", "apple", "flag", "items", "data"], &["data"]);
+        let csv = to_csv(&[sample()], &["zebra", "apple", "flag", "items", "data"], &["data"]);
         assert_eq!(
             csv,
             "Zebra,Apple,Flag,Items,Data\r\n\

@@ -132,3 +132,42 @@ pub(crate) async fn keep_answer(
     };
     run(connection, statement).await
 }
+
+/// Keeps the answer of a request that is not one change, under the key's lock (waited for:
+/// the request's changes are done), unless a live answer is kept under the key already: then
+/// that one's verdict. Kept under no account ([`NO_ACCOUNT`]): such a request spans sessions.
+pub(crate) async fn keep_answer_once(
+    connection: &AsyncPgConnection,
+    protocol: Protocol,
+    request: &Idempotency,
+    answer: &evo_ports::KeptAnswer,
+    now: Timestamp,
+) -> Result<Option<KeyVerdict>, Failure> {
+    control(connection, protocol, Control::Begin).await?;
+    let kept = async {
+        let (high, low) = crate::advisory_locks::key_lock(&request.scope, &request.key);
+        let mut locking = connection;
+        diesel::sql_query("SELECT pg_advisory_xact_lock($1, $2)")
+            .bind::<diesel::sql_types::Integer, _>(high)
+            .bind::<diesel::sql_types::Integer, _>(low)
+            .execute(&mut locking)
+            .await?;
+        if let Some(earlier) = kept_answer(connection, request, VisibleAccounts::All, now).await? {
+            return Ok(Some(earlier.answer_to(request)));
+        }
+        let row = KeptAnswerRow::of_answer(request, answer.clone());
+        keep_answer(connection, request, NO_ACCOUNT.to_owned(), row).await?;
+        QueryResult::Ok(None)
+    }
+    .await;
+    match kept {
+        Ok(verdict) => {
+            control(connection, protocol, Control::Commit).await?;
+            Ok(verdict)
+        }
+        Err(error) => {
+            let _ = rollback(connection, protocol).await;
+            Err(classify(&error))
+        }
+    }
+}

@@ -28,6 +28,7 @@ mod migrations;
 mod outbox;
 mod pool;
 pub mod repository;
+mod search;
 mod statements;
 #[cfg(feature = "test-support")]
 pub mod test_support;

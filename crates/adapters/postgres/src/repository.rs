@@ -65,17 +65,22 @@ use diesel_async::pooled_connection::deadpool::Pool;
 use diesel_async::{AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
 use evo_domain::SessionEvent;
 use evo_domain::{Actor, IfVersion, Session, SessionCommand, SessionId, Timestamp, VisibleAccounts};
-use evo_ports::{ChangeOutcome, Idempotency, RepositoryError, SessionRepository, UpdateError};
-use evo_store_sql::{ChangeRequest, Outbox, restore_session};
+use evo_ports::{
+    ChangeOutcome, Idempotency, KeptAnswer, MemberSessions, RepositoryError, SessionPage, SessionRepository,
+    SessionSearch, UpdateError,
+};
+use evo_store_sql::search::{assemble, page_of};
+use evo_store_sql::{ChangeRequest, Outbox, kept_answer_of, restore_session};
 use futures_util::FutureExt;
 
 use crate::change::{Attempt, RunningChange, SentCommit, change_session, insert_session};
 use crate::config::PgConfig;
 use crate::connection::ConnectionGuard;
 use crate::error::{Failure, PgStoreError, pool_failure};
-use crate::idempotency::kept_answer;
+use crate::idempotency::{keep_answer_once, kept_answer};
 use crate::load::find_session;
 use crate::pool::build_pool;
+use crate::search::{search_sessions, sessions_with_member};
 use crate::transaction::{Control, Protocol, control};
 
 /// How often a change is tried when it meets a transient conflict.
@@ -223,12 +228,12 @@ impl SessionRepository for PgSessionRepository {
         Ok(ChangeOutcome::Applied(()))
     }
 
-    async fn has_kept_answer(
+    async fn kept_answer(
         &self,
         idempotency: &Idempotency,
         actor: &Actor,
         now: Timestamp,
-    ) -> Result<bool, RepositoryError> {
+    ) -> Result<Option<KeptAnswer>, UpdateError> {
         let guard = self.checkout().await.map_err(Failure::into_repository_error)?;
         let connection = guard.connection();
         let protocol = self.protocol;
@@ -252,10 +257,42 @@ impl SessionRepository for PgSessionRepository {
                     kept?
                 }
             };
-            QueryResult::Ok(kept.is_some())
+            QueryResult::Ok(kept)
         };
         let kept = self.within_deadline(lookup.map(|r| r.map_err(Failure::from))).await;
-        guard.settle(kept).map_err(Failure::into_repository_error)
+        let kept = guard.settle(kept).map_err(Failure::into_repository_error)?;
+        kept_answer_of(kept, idempotency)
+    }
+
+    async fn keep_answer(
+        &self,
+        idempotency: &Idempotency,
+        answer: &KeptAnswer,
+        now: Timestamp,
+    ) -> Result<ChangeOutcome<()>, UpdateError> {
+        let guard = self.checkout().await.map_err(Failure::into_repository_error)?;
+        let kept = self
+            .within_deadline(keep_answer_once(guard.connection(), self.protocol, idempotency, answer, now))
+            .await;
+        match guard.settle(kept).map_err(Failure::into_repository_error)? {
+            None => Ok(ChangeOutcome::Applied(())),
+            Some(earlier) => earlier.into_outcome(),
+        }
+    }
+
+    async fn search(&self, search: &SessionSearch) -> Result<SessionPage, RepositoryError> {
+        let guard = self.checkout().await.map_err(Failure::into_repository_error)?;
+        let rows = self.within_deadline(search_sessions(guard.connection(), self.protocol, search)).await;
+        let (headers, count, members) = guard.settle(rows).map_err(Failure::into_repository_error)?;
+        page_of(search, headers, members, count)
+            .map_err(|corrupt| RepositoryError::Internal(corrupt.to_string()))
+    }
+
+    async fn sessions_with_member(&self, query: &MemberSessions) -> Result<Vec<Session>, RepositoryError> {
+        let guard = self.checkout().await.map_err(Failure::into_repository_error)?;
+        let rows = self.within_deadline(sessions_with_member(guard.connection(), self.protocol, query)).await;
+        let (headers, members) = guard.settle(rows).map_err(Failure::into_repository_error)?;
+        assemble(headers, members).map_err(|corrupt| RepositoryError::Internal(corrupt.to_string()))
     }
 
     async fn purge_expired_keys(&self, now: Timestamp, limit: u32) -> Result<u64, RepositoryError> {

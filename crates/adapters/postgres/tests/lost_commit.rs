@@ -158,6 +158,11 @@ impl evo_ports::AnswerRenderer for VersionAnswer {
         };
         evo_ports::KeptAnswer { status: 200, content_type: "text/plain".into(), body: body.into_bytes() }
     }
+
+    fn render_removals(&self, report: &evo_ports::RemovalReport) -> evo_ports::KeptAnswer {
+        let body = format!("{} removed", report.removed());
+        evo_ports::KeptAnswer { status: 200, content_type: "text/plain".into(), body: body.into_bytes() }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

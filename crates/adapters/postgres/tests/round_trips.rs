@@ -22,6 +22,10 @@ impl evo_ports::AnswerRenderer for NoAnswer {
     fn render(&self, _: Result<&evo_domain::Session, &evo_domain::SessionError>) -> evo_ports::KeptAnswer {
         evo_ports::KeptAnswer { status: 200, content_type: "text/plain".into(), body: Vec::new() }
     }
+
+    fn render_removals(&self, _: &evo_ports::RemovalReport) -> evo_ports::KeptAnswer {
+        evo_ports::KeptAnswer { status: 200, content_type: "text/plain".into(), body: Vec::new() }
+    }
 }
 
 fn key(key: &str) -> evo_ports::Idempotency {

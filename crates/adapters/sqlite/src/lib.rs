@@ -21,6 +21,7 @@ mod load;
 mod outbox;
 mod pool;
 mod repository;
+mod search;
 mod statements;
 mod writer;
 

@@ -8,15 +8,20 @@ use diesel::prelude::*;
 use diesel::sqlite::SqliteConnection;
 use diesel_async::pooled_connection::deadpool::{Object, Pool};
 use evo_domain::SessionEvent;
-use evo_domain::{Actor, IfVersion, Session, SessionCommand, SessionId, Timestamp};
-use evo_ports::{ChangeOutcome, Idempotency, RepositoryError, SessionRepository, UpdateError};
-use evo_store_sql::{ChangeRequest, EventSignal, Outbox, restore_session};
+use evo_domain::{Actor, IfVersion, Session, SessionCommand, SessionId, Timestamp, VisibleAccounts};
+use evo_ports::{
+    ChangeOutcome, Idempotency, KeptAnswer, MemberSessions, RepositoryError, SessionPage, SessionRepository,
+    SessionSearch, UpdateError,
+};
+use evo_store_sql::search::{assemble, page_of};
+use evo_store_sql::{ChangeRequest, EventSignal, KeptAnswerRow, Outbox, kept_answer_of, restore_session};
 
 use crate::change::{change_session, insert_session};
 use crate::error::{ChangeFailure, ErrorMeaning, database_error, database_failed, pool_error};
-use crate::idempotency::kept_answer;
+use crate::idempotency::{NO_ACCOUNT, kept_answer};
 use crate::load::load;
 use crate::pool::{build_pool, connect, connection_pragmas, create_private, migrate};
+use crate::search::{search_sessions, sessions_with_member};
 use crate::writer::Writer;
 use crate::{AsyncSqlite, SqliteConfig, SqliteStoreError};
 
@@ -188,17 +193,64 @@ impl SessionRepository for SqliteSessionRepository {
         }
     }
 
-    async fn has_kept_answer(
+    async fn kept_answer(
         &self,
         idempotency: &Idempotency,
         actor: &Actor,
         now: Timestamp,
-    ) -> Result<bool, RepositoryError> {
+    ) -> Result<Option<KeptAnswer>, UpdateError> {
         let (request, actor) = (idempotency.clone(), actor.clone());
-        self.run(move |connection| {
-            Ok(kept_answer(connection, &request, actor.visible_accounts(), now)?.is_some())
-        })
-        .await
+        let kept = self
+            .run(move |connection| kept_answer(connection, &request, actor.visible_accounts(), now))
+            .await?;
+        kept_answer_of(kept, idempotency)
+    }
+
+    async fn keep_answer(
+        &self,
+        idempotency: &Idempotency,
+        answer: &KeptAnswer,
+        now: Timestamp,
+    ) -> Result<ChangeOutcome<()>, UpdateError> {
+        let (request, answer) = (idempotency.clone(), answer.clone());
+        // On the one writer: the lookup and the insert cannot interleave with another's.
+        let earlier = self
+            .run_writing(move |connection| {
+                connection.immediate_transaction(|connection| {
+                    if let Some(earlier) = kept_answer(connection, &request, VisibleAccounts::All, now)? {
+                        return Ok(Some(earlier.answer_to(&request)));
+                    }
+                    let row = KeptAnswerRow::of_answer(&request, answer);
+                    crate::statements::KeepAnswer {
+                        account_id: NO_ACCOUNT,
+                        scope: &request.scope,
+                        key: &request.key,
+                        record: &row,
+                        expires_at: evo_store_sql::TimestampValue(request.expires_at),
+                    }
+                    .execute(connection)?;
+                    Ok(None)
+                })
+            })
+            .await?;
+        match earlier {
+            None => Ok(ChangeOutcome::Applied(())),
+            Some(verdict) => verdict.into_outcome(),
+        }
+    }
+
+    async fn search(&self, search: &SessionSearch) -> Result<SessionPage, RepositoryError> {
+        let query = search.clone();
+        let (headers, count, members) =
+            self.run(move |connection| search_sessions(connection, &query)).await?;
+        page_of(search, headers, members, count)
+            .map_err(|corrupt| RepositoryError::Internal(corrupt.to_string()))
+    }
+
+    async fn sessions_with_member(&self, query: &MemberSessions) -> Result<Vec<Session>, RepositoryError> {
+        let query = query.clone();
+        let (headers, members) = self.run(move |connection| sessions_with_member(connection, &query)).await?;
+        assemble(headers, members).map_err(|corrupt| RepositoryError::Internal(corrupt.to_string()))
     }
 
     async fn purge_expired_keys(&self, now: Timestamp, limit: u32) -> Result<u64, RepositoryError> {

@@ -85,7 +85,7 @@ async fn changes(repository: &SqliteSessionRepository, session: &Session, round:
         .await
         .applied()
         .expect("keyed");
-    repository.update(id, &agent(), &SessionCommand::End, None, None, at(13)).await.applied().expect("end");
+    repository.update(id, &agent(), &SessionCommand::end(), None, None, at(13)).await.applied().expect("end");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -113,7 +113,7 @@ async fn a_change_whose_request_is_dropped_before_its_turn_is_not_made() {
     assert_eq!(made.await.expect("task").expect("the waiting change is made").members.len(), 1);
     // The next change runs after the dropped one's turn: had it been made, it would be there.
     repository
-        .update(&first.id, &agent(), &SessionCommand::End, None, None, at(2))
+        .update(&first.id, &agent(), &SessionCommand::end(), None, None, at(2))
         .await
         .applied()
         .expect("end");

@@ -112,14 +112,14 @@ pub fn decide(
         ChangeKind::MemberRemoved { member, .. } => {
             MemberWrite::Delete { identity_key: member.identity.key().to_owned() }
         }
-        ChangeKind::MemberInvited(member) => MemberWrite::Insert(Box::new(MemberRecord::of(member))),
-        ChangeKind::Ended => MemberWrite::Unchanged,
+        ChangeKind::MemberInvited { member, .. } => MemberWrite::Insert(Box::new(MemberRecord::of(member))),
+        ChangeKind::Ended { .. } | ChangeKind::InfoChanged(_) => MemberWrite::Unchanged,
     };
     let writes = ChangeWrites {
         account_id: session.account_id.as_str().to_owned(),
         session_id: session.id.as_str().to_owned(),
         version_read,
-        header: HeaderChange::of(&session),
+        header: HeaderChange::of(&session, &change.kind),
         member,
         log_entry: LogRecord::of(&change.log_entry),
         event,

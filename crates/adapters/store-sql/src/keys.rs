@@ -54,12 +54,28 @@ impl KeptAnswerRow {
 
     /// The row to keep for `request`, answering `outcome`.
     pub fn of(request: &Idempotency, outcome: Result<&Session, &SessionError>) -> Self {
-        let answer = request.renderer.render(outcome);
+        Self::of_answer(request, request.renderer.render(outcome))
+    }
+
+    /// The row to keep for `request`, whose answer is `answer`.
+    pub fn of_answer(request: &Idempotency, answer: KeptAnswer) -> Self {
         Self {
             fingerprint: request.fingerprint.clone(),
             status: i32::from(answer.status),
             content_type: answer.content_type,
             body: answer.body,
         }
+    }
+}
+
+/// `SessionRepository::kept_answer`'s answer, from the live row under the key (if any).
+pub fn kept_answer_of(
+    row: Option<KeptAnswerRow>,
+    request: &Idempotency,
+) -> Result<Option<KeptAnswer>, UpdateError> {
+    match row.map(|row| row.answer_to(request)) {
+        None => Ok(None),
+        Some(KeyVerdict::Replay(answer)) => Ok(Some(answer)),
+        Some(KeyVerdict::Refused(refusal)) => Err(UpdateError::Keyed(refusal)),
     }
 }

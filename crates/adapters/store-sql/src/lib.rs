@@ -11,6 +11,7 @@ mod events;
 mod keys;
 pub mod records;
 pub mod schema;
+pub mod search;
 mod sql_conversions;
 
 pub use change::{ChangeRequest, ChangeWrites, LoadedSession, MemberWrite, Refusal, decide};
@@ -19,7 +20,7 @@ pub use events::{
     MAX_EVENTS_PAGE_BYTES, NEXT_PENDING_ACCOUNT_SQL, NEXT_PENDING_ACCOUNT_UP_TO_SQL, NewEvent, NextAccount,
     Outbox, PendingRow, SummaryRenderer, Turn, delivery, events_within_page, octet_length,
 };
-pub use keys::{KeptAnswerRow, KeyVerdict};
+pub use keys::{KeptAnswerRow, KeyVerdict, kept_answer_of};
 pub use records::{
     HeaderChange, LogRecord, MemberRecord, NewMember, SessionRecord, application_data_to_json,
     breadcrumbs_to_json, restore_session,

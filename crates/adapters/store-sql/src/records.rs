@@ -15,8 +15,8 @@ use diesel::serialize::ToSql;
 use diesel::sql_types::{BigInt, Bool, HasSqlType, Nullable, Text};
 use diesel::sqlite::Sqlite;
 use evo_domain::{
-    AccountId, CustomerBreadcrumb, LogEntry, Member, MemberIdentity, Session, SessionData, SessionDetails,
-    SessionId, Timestamp,
+    AccountId, ChangeKind, CustomerBreadcrumb, LogEntry, Member, MemberIdentity, Session, SessionData,
+    SessionDetails, SessionId, Timestamp,
 };
 use serde_json::{Map, Value};
 
@@ -136,17 +136,31 @@ pub struct HeaderChange {
     pub date_completed: Option<TimestampValue>,
     /// `callState`, by name.
     pub call_state: &'static str,
+    /// `queueState`, by name.
+    pub queue_state: &'static str,
+    /// `holdReason`, by name.
+    pub hold_reason: &'static str,
+    /// `consoleData`, when the change set it; `None` leaves it as it is (so that a change
+    /// does not send up to 32 KiB of screen data back to the database for nothing).
+    pub console_data: Option<String>,
 }
 
 impl HeaderChange {
-    /// The header of `session` as it stands (after a change).
-    pub fn of(session: &SessionData) -> Self {
+    /// The header of `session` as `change` left it.
+    pub fn of(session: &SessionData, change: &ChangeKind) -> Self {
+        let console_data = match change {
+            ChangeKind::InfoChanged(patch) => patch.console_data.clone(),
+            _ => None,
+        };
         Self {
             date_last_modified: session.date_last_modified.into(),
             last_modified_by: session.last_modified_by.clone(),
             ended: session.ended,
             date_completed: session.date_completed.map(TimestampValue),
             call_state: session.call_state.as_str(),
+            queue_state: session.queue_state.as_str(),
+            hold_reason: session.hold_reason.as_str(),
+            console_data,
         }
     }
 }
@@ -184,7 +198,13 @@ impl HeaderChange {
         out.push_bind_param::<Nullable<sql_types::UtcTimestamp>, _>(&self.date_completed)?;
         out.push_sql(", call_state = ");
         out.push_bind_param::<Text, str>(self.call_state)?;
-        out.push_sql(", version = version + 1 WHERE account_id = ");
+        out.push_sql(", queue_state = ");
+        out.push_bind_param::<Text, str>(self.queue_state)?;
+        out.push_sql(", hold_reason = ");
+        out.push_bind_param::<Text, str>(self.hold_reason)?;
+        out.push_sql(", console_data = COALESCE(");
+        out.push_bind_param::<Nullable<Text>, _>(&self.console_data)?;
+        out.push_sql(", console_data), version = version + 1 WHERE account_id = ");
         out.push_bind_param::<Text, str>(account_id)?;
         out.push_sql(" AND id = ");
         out.push_bind_param::<Text, str>(session_id)?;

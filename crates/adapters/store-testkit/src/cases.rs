@@ -27,7 +27,7 @@ impl<T: SessionRepository + EventLog + DeliveryQueue> Store for T {}
 /// The repository under test.
 pub type Repo = Arc<dyn Store>;
 
-pub(crate) async fn insert(repo: &Repo, session: &Session) {
+pub async fn insert(repo: &Repo, session: &Session) {
     repo.insert(session, &agent(), None)
         .await
         .applied()
@@ -38,7 +38,7 @@ async fn reload(repo: &Repo, id: &SessionId) -> Session {
     repo.find(id, &agent()).await.expect("find").unwrap_or_else(|| panic!("session {id} is missing"))
 }
 
-pub(crate) fn remove(raw: &str) -> SessionCommand {
+pub fn remove(raw: &str) -> SessionCommand {
     SessionCommand::remove(identity(raw))
 }
 
@@ -159,7 +159,7 @@ pub async fn end_session_persists_and_returns_the_stored_state(repo: Repo) {
     let session = chat(&["+15551234567", "ann@example.com"]);
     insert(&repo, &session).await;
     let returned = repo
-        .update(&session.id, &agent(), &SessionCommand::End, None, None, at(9))
+        .update(&session.id, &agent(), &SessionCommand::end(), None, None, at(9))
         .await
         .applied()
         .expect("end");
@@ -173,7 +173,7 @@ pub async fn end_session_persists_and_returns_the_stored_state(repo: Repo) {
 /// Any change of an unknown session is `Rejected(NotFound)`.
 pub async fn update_of_an_unknown_session_is_not_found(repo: Repo) {
     let unknown = new_session_id("unknown");
-    for command in [remove("ann@example.com"), invite("ann@example.com"), SessionCommand::End] {
+    for command in [remove("ann@example.com"), invite("ann@example.com"), SessionCommand::end()] {
         let outcome = repo.update(&unknown, &agent(), &command, None, None, at(1)).await.applied();
         assert_eq!(outcome.err(), Some(UpdateError::Rejected(SessionError::NotFound)));
     }
@@ -193,8 +193,11 @@ pub async fn chat_changes_to_a_voice_session_are_refused_and_change_nothing(repo
 pub async fn changes_to_an_ended_session_are_refused_and_change_nothing(repo: Repo) {
     let session = chat(&["+15551234567", "ann@example.com"]);
     insert(&repo, &session).await;
-    repo.update(&session.id, &agent(), &SessionCommand::End, None, None, at(1)).await.applied().expect("end");
-    for command in [remove("ann@example.com"), invite("bob@example.com"), SessionCommand::End] {
+    repo.update(&session.id, &agent(), &SessionCommand::end(), None, None, at(1))
+        .await
+        .applied()
+        .expect("end");
+    for command in [remove("ann@example.com"), invite("bob@example.com"), SessionCommand::end()] {
         assert_refused_without_change(&repo, &session.id, command, SessionError::SessionEnded).await;
     }
 }
@@ -283,7 +286,7 @@ pub async fn timestamps_round_trip_to_the_millisecond(repo: Repo) {
     insert(&repo, &session).await;
     assert_eq!(reload(&repo, &session.id).await, session);
     let changed = repo
-        .update(&session.id, &agent(), &SessionCommand::End, None, None, at(3))
+        .update(&session.id, &agent(), &SessionCommand::end(), None, None, at(3))
         .await
         .applied()
         .expect("end");
@@ -388,7 +391,7 @@ pub async fn removals_racing_an_end_either_precede_it_or_see_it_ended(repo: Repo
     let session = chat_with_users(16);
     insert(&repo, &session).await;
     let mut commands: Vec<SessionCommand> = (0..16).map(|i| remove(&user(i))).collect();
-    commands.insert(8, SessionCommand::End);
+    commands.insert(8, SessionCommand::end());
     let outcomes = run_concurrently(&repo, &session.id, commands).await;
     assert!(outcomes[8].is_ok(), "the end failed: {:?}", outcomes[8]);
     let stored = reload(&repo, &session.id).await;
@@ -502,7 +505,7 @@ pub async fn every_change_bumps_the_stored_version(repo: Repo) {
     assert_eq!(changed.version, 1);
     assert_eq!(reload(&repo, &session.id).await.version, 1, "the version is stored");
     let ended = repo
-        .update(&session.id, &agent(), &SessionCommand::End, None, None, at(2))
+        .update(&session.id, &agent(), &SessionCommand::end(), None, None, at(2))
         .await
         .applied()
         .expect("end");
@@ -584,6 +587,11 @@ impl evo_ports::AnswerRenderer for EchoAnswer {
             Err(refusal) => (404, refusal.to_string()),
         };
         evo_ports::KeptAnswer { status, content_type: "text/plain".into(), body: body.into_bytes() }
+    }
+
+    fn render_removals(&self, report: &evo_ports::RemovalReport) -> evo_ports::KeptAnswer {
+        let body = format!("{} removed", report.removed());
+        evo_ports::KeptAnswer { status: 200, content_type: "text/plain".into(), body: body.into_bytes() }
     }
 }
 
@@ -830,7 +838,7 @@ async fn reload_as(repo: &Repo, id: &SessionId, actor: &evo_domain::Actor) -> Se
     repo.find(id, actor).await.expect("find").unwrap_or_else(|| panic!("session {id} is missing"))
 }
 
-/// `has_kept_answer` sees a key exactly where `update` would answer from it: the same caller's
+/// `kept_answer` sees a key exactly where `update` would answer from it: the same caller's
 /// key, live, among the accounts it sees (and the no-account answers of NotFound), whatever
 /// the request (a reuse is an answer too: a 422).
 pub async fn a_kept_answer_is_seen_where_update_would_answer_from_it(repo: Repo) {
@@ -841,8 +849,14 @@ pub async fn a_kept_answer_is_seen_where_update_would_answer_from_it(repo: Repo)
     let (acme_only, globex_only) = (agent(), caller(&["User"], &["globex"]));
     let admin = caller(&["Admin"], &[]);
     let key = keyed("agent@example.com", "k-1", "remove bob", at(3600));
-    let kept = async |key: &Idempotency, actor: &evo_domain::Actor, now| {
-        repo.has_kept_answer(key, actor, now).await.expect("has_kept_answer")
+    // A repeat's answer, or a reuse's refusal: either is an answer `update` would give.
+    let kept = async |key: &Idempotency, actor: &evo_domain::Actor, now| match repo
+        .kept_answer(key, actor, now)
+        .await
+    {
+        Ok(found) => found.is_some(),
+        Err(UpdateError::Keyed(KeyedRefusal::Reused)) => true,
+        Err(other) => panic!("kept_answer: {other}"),
     };
     assert!(!kept(&key, &acme_only, at(0)).await, "nothing kept yet");
 
@@ -910,9 +924,58 @@ pub async fn a_change_past_the_size_limit_is_refused_and_an_end_is_not(repo: Rep
     )
     .await;
     let ended = repo
-        .update(id, &agent(), &SessionCommand::End, None, None, at(4))
+        .update(id, &agent(), &SessionCommand::end(), None, None, at(4))
         .await
         .applied()
         .expect("an end is allowed");
     assert!(ended.ended);
+}
+
+/// PatchSession's change persists the fields it sets and keeps the others (console data
+/// included: a change that does not set it leaves it as it is), on any channel.
+pub async fn a_patch_persists_the_fields_it_sets_and_keeps_the_others(repo: Repo) {
+    let session = open(Channel::Voice, &["+15551234567", "ann@example.com"]);
+    insert(&repo, &session).await;
+    let screen = evo_domain::SessionPatch {
+        console_data: Some("{\"step\":1}".into()),
+        call_state: Some(CallState::Hold),
+        hold_reason: Some(evo_domain::HoldReason::Transferring),
+        ..Default::default()
+    };
+    let changed = repo
+        .update(&session.id, &agent(), &SessionCommand::Patch(screen), None, None, at(1))
+        .await
+        .applied()
+        .expect("the patch");
+    assert_eq!(reload(&repo, &session.id).await, changed, "returns the stored state");
+    let queued =
+        evo_domain::SessionPatch { queue_state: Some(evo_domain::QueueState::Queued), ..Default::default() };
+    repo.update(&session.id, &agent(), &SessionCommand::Patch(queued), None, None, at(2))
+        .await
+        .applied()
+        .expect("the second patch");
+    let stored = reload(&repo, &session.id).await;
+    assert_eq!(stored.details.console_data.as_deref(), Some("{\"step\":1}"), "kept: not set by the second");
+    assert_eq!(
+        (stored.call_state, stored.hold_reason, stored.queue_state),
+        (CallState::Hold, evo_domain::HoldReason::Transferring, evo_domain::QueueState::Queued)
+    );
+    assert_eq!(stored.version, 2);
+    assert_eq!(
+        messages(&stored)[1..],
+        [
+            "Agent Smith set consoleData, callState to Hold, holdReason to Transferring".to_owned(),
+            "Agent Smith set queueState to Queued".to_owned(),
+        ]
+    );
+    // A removal after it rewrites the header too, and keeps what the patches set.
+    repo.update(&session.id, &agent(), &SessionCommand::end(), None, None, at(3))
+        .await
+        .applied()
+        .expect("end");
+    let ended = reload(&repo, &session.id).await;
+    assert_eq!(
+        (ended.queue_state, ended.details.console_data.as_deref()),
+        (evo_domain::QueueState::Queued, Some("{\"step\":1}"))
+    );
 }

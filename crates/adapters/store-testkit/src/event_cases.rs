@@ -61,9 +61,18 @@ pub async fn every_change_has_one_event_and_a_refusal_none(repo: Repo) {
         matches!(refused, Err(UpdateError::Rejected(SessionError::MemberNotFound { .. }))),
         "{refused:?}"
     );
-    repo.update(&session.id, &agent(), &SessionCommand::End, None, None, at(4)).await.applied().expect("end");
+    let patch =
+        evo_domain::SessionPatch { call_state: Some(evo_domain::CallState::Hold), ..Default::default() };
+    repo.update(&session.id, &agent(), &SessionCommand::Patch(patch), None, None, at(3))
+        .await
+        .applied()
+        .expect("patch");
+    repo.update(&session.id, &agent(), &SessionCommand::end(), None, None, at(4))
+        .await
+        .applied()
+        .expect("end");
 
-    let events = readable_events(&repo, &of_session(&session), 4).await;
+    let events = readable_events(&repo, &of_session(&session), 5).await;
     let types: Vec<EventType> = events.iter().map(|e| e.event_type).collect();
     assert_eq!(
         types,
@@ -71,6 +80,7 @@ pub async fn every_change_has_one_event_and_a_refusal_none(repo: Repo) {
             EventType::SessionCreated,
             EventType::ChatMemberRemoved,
             EventType::ChatMemberAdded,
+            EventType::SessionInfoChanged,
             EventType::SessionEnded
         ]
     );
@@ -88,7 +98,7 @@ pub async fn every_change_has_one_event_and_a_refusal_none(repo: Repo) {
     }
     // Nothing more comes later.
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(repo.events_after(0, &of_session(&session), 100).await.expect("read").len(), 4);
+    assert_eq!(repo.events_after(0, &of_session(&session), 100).await.expect("read").len(), 5);
 }
 
 /// 16 concurrent removals of distinct members and 8 racing removals of one member: one

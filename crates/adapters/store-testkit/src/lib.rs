@@ -17,6 +17,7 @@
 
 pub mod cases;
 pub mod event_cases;
+pub mod finding_cases;
 pub mod fixtures;
 
 /// Expands to one `#[tokio::test(flavor = "multi_thread")]` per case of [`cases`], each
@@ -59,6 +60,7 @@ macro_rules! repository_contract_tests {
             a_key_is_the_callers_across_its_accounts,
             a_kept_answer_is_seen_where_update_would_answer_from_it,
             a_change_past_the_size_limit_is_refused_and_an_end_is_not,
+            a_patch_persists_the_fields_it_sets_and_keeps_the_others,
         );
         $crate::repository_contract_tests!(@events $factory;
             every_change_has_one_event_and_a_refusal_none,
@@ -69,6 +71,22 @@ macro_rules! repository_contract_tests {
             events_are_read_in_pages_of_at_most_a_mebibyte,
             delivery_takes_turns_between_accounts,
         );
+        $crate::repository_contract_tests!(@finding $factory;
+            every_filter_finds_its_sessions_alone_and_combined,
+            pages_follow_each_other_in_the_order_asked,
+            a_members_active_sessions_are_found_by_identity,
+            an_answer_kept_for_many_changes_is_kept_once,
+        );
+    };
+    (@finding $factory:expr; $($case:ident),+ $(,)?) => {
+        $(
+            #[::tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $case() {
+                let (repository, keep_alive) = $factory.await;
+                $crate::finding_cases::$case(::std::sync::Arc::new(repository)).await;
+                drop(keep_alive);
+            }
+        )+
     };
     (@events $factory:expr; $($case:ident),+ $(,)?) => {
         $(
@@ -125,10 +143,11 @@ mod tests {
     #[test]
     fn every_case_is_listed_once() {
         let listed = listed(include_str!("lib.rs"));
-        let cases: Vec<&str> = [include_str!("cases.rs"), include_str!("event_cases.rs")]
-            .into_iter()
-            .flat_map(cases_of)
-            .collect();
+        let cases: Vec<&str> =
+            [include_str!("cases.rs"), include_str!("event_cases.rs"), include_str!("finding_cases.rs")]
+                .into_iter()
+                .flat_map(cases_of)
+                .collect();
         assert!(cases.len() > 30, "the cases were not found: {cases:?}");
         for case in &cases {
             let times = listed.iter().filter(|name| *name == case).count();

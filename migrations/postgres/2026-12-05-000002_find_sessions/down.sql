@@ -1,0 +1,10 @@
+DROP INDEX session_members_identity_key_idx;
+DROP INDEX session_log_message_trgm_idx;
+DROP INDEX sessions_destination_trgm_idx;
+DROP INDEX sessions_to_address_trgm_idx;
+DROP INDEX sessions_from_phone_number_trgm_idx;
+DROP INDEX sessions_from_name_trgm_idx;
+DROP INDEX sessions_from_address_trgm_idx;
+DROP INDEX sessions_endpoint_id_idx;
+DROP INDEX sessions_customer_id_idx;
+DROP INDEX sessions_date_created_idx;
