@@ -404,6 +404,43 @@ mod tests {
         assert_eq!(body["session"]["members"].as_array().unwrap().len(), 1);
     }
 
+    /// docs/api.md, "Events": `callerId` on `ChatMemberAdded`, `callSid` on `SessionEnded`,
+    /// `changes` on `SessionInfoChanged`, each only where it belongs.
+    #[test]
+    fn caller_id_call_sid_and_changes_are_told_where_they_belong() {
+        let (mut session, actor) = chat();
+        let render = |session: &Session, change: &evo_domain::SessionChange| -> serde_json::Value {
+            serde_json::from_str(&WireEventRenderer.render(&SessionEvent::of_change(session, &actor, change)))
+                .unwrap()
+        };
+        let mut carol = NewMember::new(MemberIdentity::parse("carol@example.com").unwrap());
+        carol.caller_id = Some(evo_domain::PhoneNumber::parse("+1 555 010 9999").unwrap());
+        let added = render(&session.clone(), &session.invite_member(&actor, carol, at()).unwrap());
+        assert_eq!(
+            (added["type"].as_str(), added["callerId"].as_str()),
+            (Some("ChatMemberAdded"), Some("+15550109999"))
+        );
+        assert!(added.get("callSid").is_none() && added.get("changes").is_none(), "{added}");
+        let patch = evo_domain::SessionPatch {
+            call_state: Some(evo_domain::CallState::Hold),
+            console_data: Some("x".into()),
+            ..Default::default()
+        };
+        let change = session.patch(&actor, patch, at()).unwrap();
+        let changed = render(&session, &change);
+        assert_eq!(changed["type"], "SessionInfoChanged");
+        assert_eq!(changed["changes"], serde_json::json!(["consoleData", "callState"]));
+        assert_eq!(changed["session"]["callState"], "Hold");
+        assert!(changed.get("callerId").is_none(), "{changed}");
+        let change = session.end_with(&actor, Some("CA123".into()), at()).unwrap();
+        let ended = render(&session, &change);
+        assert_eq!(
+            (ended["type"].as_str(), ended["callSid"].as_str()),
+            (Some("SessionEnded"), Some("CA123"))
+        );
+        assert!(ended.get("changes").is_none(), "{ended}");
+    }
+
     #[test]
     fn the_cheap_bound_is_never_below_the_exact_size() {
         let (mut session, actor) = chat();
