@@ -278,15 +278,20 @@ async fn an_unknown_route_is_404_json() {
 #[actix_web::test]
 async fn a_wrong_method_is_405_json_with_allow() {
     let cases = [
-        (TestRequest::get().uri("/sessions"), "POST"),
-        (TestRequest::put().uri("/sessions/s-1"), "GET, DELETE"),
+        (TestRequest::put().uri("/sessions"), "GET, POST"),
+        (TestRequest::put().uri("/sessions/s-1"), "GET, DELETE, PATCH"),
+        (TestRequest::post().uri("/sessions/active"), "GET"),
+        (TestRequest::delete().uri("/sessions/my"), "GET"),
+        (TestRequest::get().uri("/sessions/active/members/bob@example.com"), "DELETE"),
+        (TestRequest::get().uri("/api/PatchSession"), "PATCH"),
+        (TestRequest::post().uri("/json/reply/ListSessions"), "GET"),
         (TestRequest::get().uri("/sessions/s-1/members"), "POST"),
         (TestRequest::post().uri("/sessions/s-1/members/bob@example.com"), "DELETE"),
         (TestRequest::get().uri("/api/DeleteChatMember"), "DELETE"),
         (TestRequest::delete().uri("/json/reply/GetSession"), "GET"),
         (TestRequest::post().uri("/health/live"), "GET"),
         // HEAD is not routed (docs/api.md).
-        (TestRequest::default().method(actix_web::http::Method::HEAD).uri("/sessions/s-1"), "GET, DELETE"),
+        (TestRequest::default().method(actix_web::http::Method::HEAD).uri("/sessions/s-1"), "GET, DELETE, PATCH"),
     ];
     for (request, allowed) in cases {
         let reply = send(mock(), request).await;

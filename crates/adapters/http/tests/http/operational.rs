@@ -163,8 +163,13 @@ async fn openapi_lists_every_route() {
     let paths = document["paths"].as_object().unwrap();
     let mut expected = vec![
         ("/sessions", "post"),
+        ("/sessions", "get"),
+        ("/sessions/active", "get"),
+        ("/sessions/my", "get"),
+        ("/sessions/active/members/{memberId}", "delete"),
         ("/sessions/{sessionId}", "get"),
         ("/sessions/{sessionId}", "delete"),
+        ("/sessions/{sessionId}", "patch"),
         ("/sessions/{sessionId}/members", "post"),
         ("/sessions/{sessionId}/members/{memberId}", "delete"),
         ("/health/live", "get"),
@@ -179,6 +184,11 @@ async fn openapi_lists_every_route() {
             ("EndSession", "delete"),
             ("InviteChatMember", "post"),
             ("DeleteChatMember", "delete"),
+            ("PatchSession", "patch"),
+            ("ListSessions", "get"),
+            ("GetActiveSessions", "get"),
+            ("GetMySessions", "get"),
+            ("RemoveChatMemberFromActiveSessions", "delete"),
         ]
         .map(|(operation, method)| (format!("{prefix}/{operation}"), method))
     });
@@ -187,7 +197,7 @@ async fn openapi_lists_every_route() {
     for (path, method) in &expected {
         assert!(paths.get(*path).and_then(|item| item.get(*method)).is_some(), "{method} {path} missing");
     }
-    assert_eq!(paths.len(), 8 + predefined.len(), "{:?}", paths.keys().collect::<Vec<_>>());
+    assert_eq!(paths.len(), 11 + predefined.len(), "{:?}", paths.keys().collect::<Vec<_>>());
 
     let delete = &paths["/sessions/{sessionId}/members/{memberId}"]["delete"];
     assert_eq!(delete["operationId"], "DeleteChatMember");
