@@ -32,6 +32,11 @@ seed:
 bench:
     bench/run.sh
 
+# ListSessions, GetActiveSessions and RemoveChatMemberFromActiveSessions at 400 000 sessions on PostgreSQL, c=1 (see docs/performance.md)
+bench-finding SESSIONS="400000":
+    cargo build --release --locked -p evo-server --bin evo-sessions
+    CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-target} python3 bench/finding.py {{SESSIONS}}
+
 # EXPLAIN every statement the PostgreSQL store sends at 400 000 sessions; fails on a Seq Scan (see docs/performance.md)
 explain:
     bench/explain.sh

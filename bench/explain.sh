@@ -15,7 +15,9 @@
 # EXPLAINed (ANALYZE, BUFFERS) in a transaction rolled back, on the last seeded session, as a
 # User of the 10 accounts and as an Admin. Prints the scans, buffers and time of each statement
 # and FAILS (exit 1) if any plan has a Seq Scan on sessions, session_members, session_log,
-# idempotency_keys or session_events. Raw output: bench/results/explain-<UTC timestamp>/.
+# idempotency_keys or session_events. Then makes the sessions differ (bench/sql/seed_finding.sql)
+# and EXPLAINs the statements of finding sessions the same way, with the values a request
+# gives them (bench/sql/explain_finding.sql). Raw output: bench/results/explain-<UTC timestamp>/.
 # Loopback only; needs no build.
 set -euo pipefail
 
@@ -121,6 +123,18 @@ log "EXPLAIN of every statement on session $sid ($account)"
 psql_q -v sid="$sid" -v account="$account" -v accounts="$accounts" -v key=agent2@example.com \
   -v scope=bench@example.com -v idem="k-$last" -v key_accounts="${accounts%\}},\"\"}" \
   -f bench/sql/explain.sql >"$OUT/explain.txt" 2>&1 || { tail -20 "$OUT/explain.txt" >&2; log "FAILED: explain.sql"; exit 1; }
+
+if ((!REUSE)); then
+  log "making the sessions differ for finding them (bench/sql/seed_finding.sql)"
+  psql_q -v sessions="$SESSIONS" -f bench/sql/seed_finding.sql
+fi
+day=$(psql -X -Atq -d "$DB" -c "SELECT to_char(date_created, 'YYYY-MM-DD') FROM sessions WHERE id = bench.sid($SESSIONS / 2)")
+log "EXPLAIN of finding sessions (bench/sql/explain_finding.sql)"
+psql_q -v sessions="$SESSIONS" -v account=acct-3 -v accounts="$accounts" -v sid="$(psql -X -Atq -d "$DB" -c "SELECT bench.sid(3)")" \
+  -v sid2="$(psql -X -Atq -d "$DB" -c "SELECT bench.sid(13)")" -v day="$day" -v customer=cust-1233 -v endpoint=ep-13 \
+  -v from='%customer 123453%' -v to='%queue-23@%' -v log='%order 424243%' -v finder=finder@example.com \
+  -v leaver=leaver0@example.com -f bench/sql/explain_finding.sql >>"$OUT/explain.txt" 2>&1 \
+  || { tail -20 "$OUT/explain.txt" >&2; log "FAILED: explain_finding.sql"; exit 1; }
 
 python3 - "$OUT/explain.txt" "$OUT/summary.md" <<'PY'
 import re, sys

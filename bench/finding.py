@@ -13,7 +13,8 @@ each), serves it, and measures one client at a time (c=1, keep-alive) over HTTP:
   * RemoveChatMemberFromActiveSessions for leaver0..4 (50 active chats each): the time of
     each whole request, and that it removed 50.
 Prints a Markdown table; keeps it in bench/results/finding-<UTC timestamp>/table.md.
-Usage: bench/finding.py [SESSIONS] (default 400000); FINDING_ROUNDS (default 30).
+Usage: bench/finding.py [SESSIONS] (default 400000); FINDING_ROUNDS (default 30); BENCH_BIN (the
+binary; default $CARGO_TARGET_DIR/release/evo-sessions).
 Needs `cargo build --release -p evo-server` and psql; loopback only.
 """
 import http.client, json, os, statistics, subprocess, sys, tempfile, time, urllib.parse
@@ -23,7 +24,8 @@ from service import free_port, wait_until_ready
 SESSIONS = int(sys.argv[1]) if len(sys.argv) > 1 else 400_000
 ROUNDS = int(os.environ.get("FINDING_ROUNDS", "30"))
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-binary = os.path.join(os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target")), "release", "evo-sessions")
+binary = os.environ.get("BENCH_BIN") or os.path.join(
+    os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target")), "release", "evo-sessions")
 pg = {k: os.environ.get(k, d) for k, d in (("PGHOST", "127.0.0.1"), ("PGPORT", "5432"), ("PGUSER", "postgres"))}
 if pg["PGHOST"] not in ("127.0.0.1", "localhost", "::1"):
     sys.exit(f"loopback only: PGHOST={pg['PGHOST']}")

@@ -35,7 +35,9 @@
 #      its syscalls and context switches; reseeds 400 000 sessions and repeats the c=16
 #      service run and the lean ceiling (the plans at that size: `just explain`, which
 #      seeds the outbox explain.sql needs);
-#   4. prints one table (bench/report.py) and keeps every raw output in
+#   4. with the scale check, measures finding sessions at its size (bench/finding.py: ListSessions
+#      with every filter, GetActiveSessions, RemoveChatMemberFromActiveSessions; finding.md);
+#   5. prints one table (bench/report.py) and keeps every raw output in
 #      bench/results/<UTC timestamp>/.
 #
 # Loopback only: the service, wrk, pgbench and psql talk to 127.0.0.1. Everything started
@@ -544,5 +546,13 @@ if ((SCALE)); then
 fi
 
 cleanup
+# ---------------------------------------------------------------------------------------
+# 4. Finding sessions at the scale check's size (its own database, evo_finding; its table is
+#    kept beside this run's).
+if ((SCALE)); then
+  log "finding sessions at $SCALE_SESSIONS sessions (bench/finding.py)"
+  BENCH_BIN=$BIN "$PY" "$BENCH/finding.py" "$SCALE_SESSIONS" >"$RESULTS/finding.md" \
+    2>>"$RESULTS/run.log" || log "finding sessions FAILED (see run.log)"
+fi
 "$PY" "$BENCH/report.py" table "$RESULTS" | tee "$RESULTS/table.md"
 log "raw outputs: ${RESULTS#"$ROOT"/}"

@@ -93,7 +93,7 @@ fn finds_lists_and_steers(store: &str, dir: &Workdir, database_url: &str) {
         assert_eq!(page["items"][0]["log"], json!([]), "a list leaves the log to GetSession");
     }
     let (_, page) = api.call(&api.globex, "GET", "/sessions?accountIds=acme,globex", None);
-    assert_eq!(ids(&page["items"]), [theirs.clone()], "{store}: narrowing never widens");
+    assert_eq!(ids(&page["items"]), std::slice::from_ref(&theirs), "{store}: narrowing never widens");
     let (_, page) = api.call(&api.admin, "GET", "/sessions?customerIds=c-1", None);
     assert_eq!(ids(&page["items"]), [theirs.clone(), first.clone()], "{store}: an Admin sees every account");
     let all = vec![third.clone(), second.clone(), first.clone()];
@@ -198,7 +198,7 @@ fn finds_lists_and_steers(store: &str, dir: &Workdir, database_url: &str) {
         api.call(&api.ann, "PATCH", &format!("/sessions/{third}?callState=Connected"), None);
     assert_eq!((status, refused["responseStatus"]["errorCode"].clone()), (409, json!("SessionEnded")));
     let (_, active) = api.call(&api.ann, "GET", "/sessions/active", None);
-    assert_eq!(ids(&active["sessions"]), [first.clone()], "{store}: an ended session is not active");
+    assert_eq!(ids(&active["sessions"]), std::slice::from_ref(&first), "{store}: an ended session is not active");
 
     // RemoveChatMemberFromActiveSessions: bob leaves every active chat of acme, one at a time;
     // where he is the original member, the answer says why; globex's chat is not touched.

@@ -915,8 +915,9 @@ fn the_openapi_document_states_the_id_rule_the_server_enforces() {
             }
         }
     }
-    // 4 operation routes and their 4 pre-defined forms each.
-    assert_eq!(checked, 4 * 5, "sessionId parameters documented");
+    // 5 operation routes (GetSession, EndSession, PatchSession, InviteChatMember,
+    // DeleteChatMember) and their 4 pre-defined forms each.
+    assert_eq!(checked, 5 * 5, "sessionId parameters documented");
     let schemas = &document["components"]["schemas"];
     assert_eq!(schemas["NewSession"]["properties"]["accountId"]["pattern"], json!(PATTERN));
     assert_eq!(schemas["InviteChatMember"]["properties"]["sessionId"]["pattern"], json!(PATTERN));

@@ -254,7 +254,7 @@ impl CorsOrigins {
     }
 }
 
-const CORS_METHODS: &str = "GET, POST, DELETE, OPTIONS";
+const CORS_METHODS: &str = "GET, POST, PATCH, DELETE, OPTIONS";
 const CORS_HEADERS: &str = "Authorization, Content-Type, Accept, X-Request-Id";
 const CORS_EXPOSED: &str = "X-Request-Id, Content-Disposition, Retry-After, WWW-Authenticate";
 

@@ -245,7 +245,7 @@ impl Modify for SecurityAndErrors {
 }
 
 fn operations_mut(item: &mut PathItem) -> impl Iterator<Item = &mut Operation> {
-    [&mut item.get, &mut item.post, &mut item.delete].into_iter().filter_map(Option::as_mut)
+    [&mut item.get, &mut item.post, &mut item.patch, &mut item.delete].into_iter().filter_map(Option::as_mut)
 }
 
 /// The ID rule of session and account IDs (`evo_domain::SessionId::parse`), stated once, as

@@ -8,14 +8,14 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use evo_domain::AccountId;
 use evo_ports::{AccountScope, MemberSessions, SessionFilter, SessionSearch, SortField, SortOrder};
 use evo_store_sql::schema::{session_log, session_members, sessions};
-use evo_store_sql::search::{LIKE_ESCAPE, contains_pattern};
+use evo_store_sql::search::{LIKE_ESCAPE, MemberRows, SessionRows, contains_pattern};
 use evo_store_sql::{MemberRecord, SessionRecord, TimestampValue};
 
 use crate::error::Failure;
 use crate::transaction::{Control, Protocol, control, rollback};
 
 /// Headers of a page, the count of every match, and the members of the page's sessions.
-pub(crate) type SearchRows = (Vec<SessionRecord>, Option<i64>, Vec<(String, MemberRecord)>);
+pub(crate) type SearchRows = (Vec<SessionRecord>, Option<i64>, MemberRows);
 
 fn account_names(accounts: &[AccountId]) -> Vec<String> {
     accounts.iter().map(|account| account.as_str().to_owned()).collect()
@@ -100,7 +100,7 @@ fn page(search: &SessionSearch) -> sessions::BoxedQuery<'static, Pg> {
 async fn members_of(
     mut connection: &AsyncPgConnection,
     headers: &[SessionRecord],
-) -> QueryResult<Vec<(String, MemberRecord)>> {
+) -> QueryResult<MemberRows> {
     if headers.is_empty() {
         return Ok(Vec::new());
     }
@@ -167,7 +167,7 @@ pub(crate) async fn sessions_with_member(
     connection: &AsyncPgConnection,
     protocol: Protocol,
     query: &MemberSessions,
-) -> Result<(Vec<SessionRecord>, Vec<(String, MemberRecord)>), Failure> {
+) -> Result<SessionRows, Failure> {
     in_snapshot(connection, protocol, async {
         let mut in_sessions = session_members::table
             .filter(session_members::identity_key.eq(query.identity.key().to_owned()))

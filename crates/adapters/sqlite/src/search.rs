@@ -9,11 +9,11 @@ use diesel::sqlite::{Sqlite, SqliteConnection};
 use evo_domain::AccountId;
 use evo_ports::{AccountScope, MemberSessions, SessionFilter, SessionSearch, SortField, SortOrder};
 use evo_store_sql::schema::{session_log, session_members, sessions};
-use evo_store_sql::search::{LIKE_ESCAPE, contains_pattern};
+use evo_store_sql::search::{LIKE_ESCAPE, MemberRows, SessionRows, contains_pattern};
 use evo_store_sql::{MemberRecord, SessionRecord, TimestampValue};
 
 /// Headers of a page, the count of every match, and the members of the page's sessions.
-pub(crate) type SearchRows = (Vec<SessionRecord>, Option<i64>, Vec<(String, MemberRecord)>);
+pub(crate) type SearchRows = (Vec<SessionRecord>, Option<i64>, MemberRows);
 
 /// Shortest text the trigram index can find (one trigram); shorter ones scan the log.
 const TRIGRAM: usize = 3;
@@ -109,10 +109,7 @@ fn page(search: &SessionSearch) -> sessions::BoxedQuery<'static, Sqlite> {
 }
 
 /// The members of `headers`' sessions, `(session_id, member)` in join order.
-fn members_of(
-    connection: &mut SqliteConnection,
-    headers: &[SessionRecord],
-) -> QueryResult<Vec<(String, MemberRecord)>> {
+fn members_of(connection: &mut SqliteConnection, headers: &[SessionRecord]) -> QueryResult<MemberRows> {
     if headers.is_empty() {
         return Ok(Vec::new());
     }
@@ -150,7 +147,7 @@ pub(crate) fn search_sessions(
 pub(crate) fn sessions_with_member(
     connection: &mut SqliteConnection,
     query: &MemberSessions,
-) -> QueryResult<(Vec<SessionRecord>, Vec<(String, MemberRecord)>)> {
+) -> QueryResult<SessionRows> {
     connection.transaction(|connection| {
         let mut in_sessions = session_members::table
             .filter(session_members::identity_key.eq(query.identity.key().to_owned()))

@@ -6,6 +6,12 @@ use evo_ports::{SessionPage, SessionSearch};
 
 use crate::{CorruptRow, MemberRecord, SessionRecord, restore_session};
 
+/// Members of several sessions as a store reads them: `(session_id, member)`, in join order.
+pub type MemberRows = Vec<(String, MemberRecord)>;
+
+/// Sessions' headers and their members, as a store reads them.
+pub type SessionRows = (Vec<SessionRecord>, MemberRows);
+
 /// The escape character of [`contains_pattern`] (`LIKE … ESCAPE '\'`).
 pub const LIKE_ESCAPE: char = '\\';
 
@@ -25,10 +31,7 @@ pub fn contains_pattern(text: &str) -> String {
 
 /// The sessions of `headers`, in their order, each with its members from `members` (rows of
 /// any of them, `(session_id, member)`, in join order) and an empty log.
-pub fn assemble(
-    headers: Vec<SessionRecord>,
-    members: Vec<(String, MemberRecord)>,
-) -> Result<Vec<Session>, CorruptRow> {
+pub fn assemble(headers: Vec<SessionRecord>, members: MemberRows) -> Result<Vec<Session>, CorruptRow> {
     let mut by_session: std::collections::HashMap<String, Vec<MemberRecord>> =
         std::collections::HashMap::with_capacity(headers.len());
     for (session_id, member) in members {
@@ -48,7 +51,7 @@ pub fn assemble(
 pub fn page_of(
     search: &SessionSearch,
     mut headers: Vec<SessionRecord>,
-    members: Vec<(String, MemberRecord)>,
+    members: MemberRows,
     total_count: Option<i64>,
 ) -> Result<SessionPage, CorruptRow> {
     let (_, limit) = search.paging.window();

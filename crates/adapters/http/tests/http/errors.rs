@@ -291,7 +291,10 @@ async fn a_wrong_method_is_405_json_with_allow() {
         (TestRequest::delete().uri("/json/reply/GetSession"), "GET"),
         (TestRequest::post().uri("/health/live"), "GET"),
         // HEAD is not routed (docs/api.md).
-        (TestRequest::default().method(actix_web::http::Method::HEAD).uri("/sessions/s-1"), "GET, DELETE, PATCH"),
+        (
+            TestRequest::default().method(actix_web::http::Method::HEAD).uri("/sessions/s-1"),
+            "GET, DELETE, PATCH",
+        ),
     ];
     for (request, allowed) in cases {
         let reply = send(mock(), request).await;

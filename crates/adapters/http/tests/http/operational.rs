@@ -269,7 +269,7 @@ async fn cors_answers_preflights_of_allowed_origins() {
     let reply = send_with(MockSessionUseCases::new(), options.clone(), preflight).await;
     assert_eq!(reply.status, 204);
     assert_eq!(reply.header("access-control-allow-origin"), Some("https://app.example.com"));
-    assert_eq!(reply.header("access-control-allow-methods"), Some("GET, POST, DELETE, OPTIONS"));
+    assert_eq!(reply.header("access-control-allow-methods"), Some("GET, POST, PATCH, DELETE, OPTIONS"));
     assert_eq!(reply.header("access-control-allow-credentials"), Some("true"));
 
     let simple =

@@ -1,0 +1,10 @@
+DROP INDEX IF EXISTS session_members_identity_key_idx;
+DROP INDEX IF EXISTS session_log_message_trgm_idx;
+DROP INDEX IF EXISTS sessions_destination_trgm_idx;
+DROP INDEX IF EXISTS sessions_to_address_trgm_idx;
+DROP INDEX IF EXISTS sessions_from_phone_number_trgm_idx;
+DROP INDEX IF EXISTS sessions_from_name_trgm_idx;
+DROP INDEX IF EXISTS sessions_from_address_trgm_idx;
+DROP INDEX IF EXISTS sessions_endpoint_id_idx;
+DROP INDEX IF EXISTS sessions_customer_id_idx;
+DROP INDEX IF EXISTS sessions_date_created_idx;
