@@ -3,8 +3,10 @@
 -- text as captured with log_statement = 'all', pipelined the same way: two round trips.
 -- run.sh wraps this body in one \if branch per member slot, replacing :member by :m<k>
 -- (pgbench variables are numbers; the member keys come in as -D m2=... m8=... strings).
--- Deviations: $4 (date_completed, always NULL for a removal) is a literal NULL here,
--- because pgbench cannot bind a NULL; the session's account (bound as text by the
+-- Deviations: $4 (date_completed, always NULL for a removal) and the console data a removal
+-- leaves as it is (`COALESCE($8, console_data)`, $8 NULL) are literal NULLs here, because
+-- pgbench cannot bind a NULL, and the queue state and hold reason (a seeded session's) are
+-- literals; the session's account (bound as text by the
 -- store) is computed from the session number as seed.sql assigns it: ('acct-' || :a::text).
 -- Round trip 1: BEGIN + lock the header + load members + load log.
 \startpipeline
@@ -15,6 +17,6 @@ SELECT "session_log"."date", "session_log"."message" FROM "session_log" WHERE ((
 \endpipeline
 -- Round trip 2: the one writing statement (header at the version read, log, member) + COMMIT.
 \startpipeline
-WITH s AS (UPDATE sessions SET date_last_modified = :now, last_modified_by = :actor, ended = :f, date_completed = NULL, call_state = :cs, version = version + 1 WHERE account_id = ('acct-' || :a::text) AND id = :sid AND version = :ver RETURNING account_id, id), l AS (INSERT INTO session_log (account_id, session_id, date, message) SELECT account_id, id, :now, :msg FROM s), m AS (DELETE FROM session_members WHERE account_id = ('acct-' || :a::text) AND session_id = :sid AND identity_key = :member AND EXISTS (SELECT FROM s)) SELECT count(*) FROM s;
+WITH s AS (UPDATE sessions SET date_last_modified = :now, last_modified_by = :actor, ended = :f, date_completed = NULL, call_state = :cs, queue_state = 'None', hold_reason = 'None', console_data = COALESCE(NULL, console_data), version = version + 1 WHERE account_id = ('acct-' || :a::text) AND id = :sid AND version = :ver RETURNING account_id, id), l AS (INSERT INTO session_log (account_id, session_id, date, message) SELECT account_id, id, :now, :msg FROM s), m AS (DELETE FROM session_members WHERE account_id = ('acct-' || :a::text) AND session_id = :sid AND identity_key = :member AND EXISTS (SELECT FROM s)) SELECT count(*) FROM s;
 COMMIT;
 \endpipeline

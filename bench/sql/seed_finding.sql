@@ -30,7 +30,7 @@ WHERE s.id = n.id;
 
 INSERT INTO session_log (account_id, session_id, date, message)
 SELECT 'acct-' || (i % 10), bench.sid(i), date_trunc('milliseconds', now()) - interval '30 minutes',
-       'Customer ' || i || ' asked about order ' || ((i * 7919) % 1000000)
+       'Customer ' || i || ' asked about order ' || ((i::bigint * 7919) % 1000000)
 FROM generate_series(0, :sessions - 1) AS i;
 
 INSERT INTO session_members (account_id, session_id, identity, identity_key, display_name,

@@ -198,7 +198,11 @@ fn finds_lists_and_steers(store: &str, dir: &Workdir, database_url: &str) {
         api.call(&api.ann, "PATCH", &format!("/sessions/{third}?callState=Connected"), None);
     assert_eq!((status, refused["responseStatus"]["errorCode"].clone()), (409, json!("SessionEnded")));
     let (_, active) = api.call(&api.ann, "GET", "/sessions/active", None);
-    assert_eq!(ids(&active["sessions"]), std::slice::from_ref(&first), "{store}: an ended session is not active");
+    assert_eq!(
+        ids(&active["sessions"]),
+        std::slice::from_ref(&first),
+        "{store}: an ended session is not active"
+    );
 
     // RemoveChatMemberFromActiveSessions: bob leaves every active chat of acme, one at a time;
     // where he is the original member, the answer says why; globex's chat is not touched.
