@@ -32,6 +32,7 @@ mod handlers;
 pub mod idempotency;
 pub mod observability;
 pub mod openapi;
+mod operations;
 mod queries;
 pub mod rate_limit;
 mod request;
@@ -277,39 +278,17 @@ fn resource(pattern: impl Into<String>) -> actix_web::Resource {
     web::resource(pattern.clone()).app_data(RoutePattern(pattern))
 }
 
-/// Registers every route. Each resource answers other methods with a JSON 405.
+/// Registers every route (the operations of [`operations::OPERATIONS`], each also under the
+/// pre-defined prefixes, then the streams and the operational routes). Each resource answers
+/// other methods with a JSON 405 naming the methods it allows.
 fn routes(config: &mut web::ServiceConfig) {
+    for (route, operations) in operations::by_route() {
+        let resource = operations
+            .iter()
+            .fold(resource(route), |resource, operation| resource.route((operation.handler)()));
+        config.service(resource.default_service(method_not_allowed(operations::allowed_methods(route))));
+    }
     config
-        .service(
-            resource("/sessions")
-                .route(web::get().to(queries::list_sessions_handler))
-                .route(web::post().to(handlers::new_session))
-                .default_service(method_not_allowed("GET, POST")),
-        )
-        // Before `/sessions/{sessionId}`, which would take them: no session has these IDs (the
-        // service makes UUIDs).
-        .service(
-            resource("/sessions/active")
-                .route(web::get().to(queries::get_active_sessions))
-                .default_service(method_not_allowed("GET")),
-        )
-        .service(
-            resource("/sessions/my")
-                .route(web::get().to(queries::get_my_sessions))
-                .default_service(method_not_allowed("GET")),
-        )
-        .service(
-            resource("/sessions/active/members/{memberId}")
-                .route(web::delete().to(queries::remove_chat_member_from_active_sessions))
-                .default_service(method_not_allowed("DELETE")),
-        )
-        .service(
-            resource("/sessions/{sessionId}")
-                .route(web::get().to(handlers::get_session))
-                .route(web::delete().to(handlers::end_session))
-                .route(web::patch().to(handlers::patch_session))
-                .default_service(method_not_allowed("GET, DELETE, PATCH")),
-        )
         .service(
             resource("/sessions/{sessionId}/events")
                 .route(web::get().to(events::session_events))
@@ -319,69 +298,17 @@ fn routes(config: &mut web::ServiceConfig) {
             resource("/events")
                 .route(web::get().to(events::all_events))
                 .default_service(method_not_allowed("GET")),
-        )
-        .service(
-            resource("/sessions/{sessionId}/members")
-                .route(web::post().to(handlers::invite_chat_member))
-                .default_service(method_not_allowed("POST")),
-        )
-        .service(
-            resource("/sessions/{sessionId}/members/{memberId}")
-                .route(web::delete().to(handlers::delete_chat_member))
-                .default_service(method_not_allowed("DELETE")),
         );
     for prefix in PREDEFINED_PREFIXES {
-        config
-            .service(
-                resource(format!("{prefix}/NewSession"))
-                    .route(web::post().to(handlers::new_session))
-                    .default_service(method_not_allowed("POST")),
-            )
-            .service(
-                resource(format!("{prefix}/GetSession"))
-                    .route(web::get().to(handlers::get_session))
-                    .default_service(method_not_allowed("GET")),
-            )
-            .service(
-                resource(format!("{prefix}/EndSession"))
-                    .route(web::delete().to(handlers::end_session))
-                    .default_service(method_not_allowed("DELETE")),
-            )
-            .service(
-                resource(format!("{prefix}/InviteChatMember"))
-                    .route(web::post().to(handlers::invite_chat_member))
-                    .default_service(method_not_allowed("POST")),
-            )
-            .service(
-                resource(format!("{prefix}/DeleteChatMember"))
-                    .route(web::delete().to(handlers::delete_chat_member))
-                    .default_service(method_not_allowed("DELETE")),
-            )
-            .service(
-                resource(format!("{prefix}/PatchSession"))
-                    .route(web::patch().to(handlers::patch_session))
-                    .default_service(method_not_allowed("PATCH")),
-            )
-            .service(
-                resource(format!("{prefix}/ListSessions"))
-                    .route(web::get().to(queries::list_sessions_handler))
-                    .default_service(method_not_allowed("GET")),
-            )
-            .service(
-                resource(format!("{prefix}/GetActiveSessions"))
-                    .route(web::get().to(queries::get_active_sessions))
-                    .default_service(method_not_allowed("GET")),
-            )
-            .service(
-                resource(format!("{prefix}/GetMySessions"))
-                    .route(web::get().to(queries::get_my_sessions))
-                    .default_service(method_not_allowed("GET")),
-            )
-            .service(
-                resource(format!("{prefix}/RemoveChatMemberFromActiveSessions"))
-                    .route(web::delete().to(queries::remove_chat_member_from_active_sessions))
-                    .default_service(method_not_allowed("DELETE")),
+        for operation in operations::OPERATIONS {
+            let allowed = operations::allowed_methods(operation.route).split(", ");
+            let method = allowed.into_iter().find(|m| m.eq_ignore_ascii_case(operation.method)).unwrap_or("");
+            config.service(
+                resource(format!("{prefix}/{}", operation.name))
+                    .route((operation.handler)())
+                    .default_service(method_not_allowed(method)),
             );
+        }
     }
     let get_only = |path: &str, route: actix_web::Route| {
         resource(path).route(route).default_service(method_not_allowed("GET"))

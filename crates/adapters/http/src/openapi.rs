@@ -94,20 +94,6 @@ pub async fn openapi_json() -> HttpResponse {
     HttpResponse::Ok().content_type("application/json").body(document.as_str())
 }
 
-/// The operations of docs/api.md, "Routes": name, method, route.
-const OPERATIONS: &[(&str, &str)] = &[
-    ("NewSession", "/sessions"),
-    ("GetSession", "/sessions/{sessionId}"),
-    ("EndSession", "/sessions/{sessionId}"),
-    ("InviteChatMember", "/sessions/{sessionId}/members"),
-    ("DeleteChatMember", "/sessions/{sessionId}/members/{memberId}"),
-    ("PatchSession", "/sessions/{sessionId}"),
-    ("ListSessions", "/sessions"),
-    ("GetActiveSessions", "/sessions/active"),
-    ("GetMySessions", "/sessions/my"),
-    ("RemoveChatMemberFromActiveSessions", "/sessions/active/members/{memberId}"),
-];
-
 /// The error responses every operation may give: (status, component name, description).
 const ERROR_RESPONSES: &[(&str, &str, &str)] = &[
     (
@@ -309,7 +295,7 @@ struct ServiceStackRoutes;
 impl Modify for ServiceStackRoutes {
     fn modify(&self, openapi: &mut OpenApiDocument) {
         let mut added = Vec::new();
-        for (name, route) in OPERATIONS {
+        for crate::operations::Operation { name, route, .. } in crate::operations::OPERATIONS {
             let Some(item) = openapi.paths.paths.get(*route) else { continue };
             let Some((method, operation)) = find_operation(item, name) else { continue };
             for prefix in ["/api", "/json/reply", "/csv/reply", "/jsv/reply"] {
