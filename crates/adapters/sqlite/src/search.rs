@@ -1,10 +1,10 @@
 //! Finding sessions (ListSessions, a member's active sessions), each in one read
-//! transaction (one snapshot). The log's "contains" search uses the FTS5 trigram index of
-//! `session_log_search` (migration `find_sessions`).
+//! transaction (one snapshot). The "contains" searches are `LIKE` over the rows of the
+//! accounts searched: no index (an FTS5 one of the log cost every change 15-25 %:
+//! docs/performance.md, "Finding sessions").
 
-use diesel::dsl::{not, sql};
+use diesel::dsl::not;
 use diesel::prelude::*;
-use diesel::sql_types::{Bool, Text};
 use diesel::sqlite::{Sqlite, SqliteConnection};
 use evo_domain::AccountId;
 use evo_ports::{AccountScope, MemberSessions, SessionFilter, SessionSearch, SortField, SortOrder};
@@ -15,17 +15,8 @@ use evo_store_sql::{MemberRecord, SessionRecord, TimestampValue};
 /// Headers of a page, the count of every match, and the members of the page's sessions.
 pub(crate) type SearchRows = (Vec<SessionRecord>, Option<i64>, MemberRows);
 
-/// Shortest text the trigram index can find (one trigram); shorter ones scan the log.
-const TRIGRAM: usize = 3;
-
 fn account_names(accounts: &[AccountId]) -> Vec<String> {
     accounts.iter().map(|account| account.as_str().to_owned()).collect()
-}
-
-/// An FTS5 query for `text` as one phrase: with the trigram tokenizer, its trigrams in a row,
-/// that is `text` anywhere, ignoring case.
-fn phrase(text: &str) -> String {
-    format!("\"{}\"", text.replace('"', "\"\""))
 }
 
 /// The sessions `search` matches, unordered and unpaged.
@@ -81,18 +72,15 @@ fn matching(search: &SessionSearch) -> sessions::BoxedQuery<'static, Sqlite> {
         );
     }
     if let Some(text) = &search.filter.log {
-        if text.chars().count() >= TRIGRAM {
-            query = query.filter(
-                sql::<Bool>("sessions.id IN (SELECT session_id FROM session_log_search WHERE session_log_search MATCH ")
-                    .bind::<Text, _>(phrase(text))
-                    .sql(")"),
-            );
-        } else {
-            let in_log = session_log::table
-                .filter(session_log::message.like(contains_pattern(text)).escape(LIKE_ESCAPE))
-                .select(session_log::session_id);
-            query = query.filter(sessions::id.eq_any(in_log));
+        // The log of the accounts searched only: its key leads with the account.
+        let mut in_log = session_log::table
+            .filter(session_log::message.like(contains_pattern(text)).escape(LIKE_ESCAPE))
+            .select(session_log::session_id)
+            .into_boxed();
+        if let AccountScope::Only(accounts) = &search.accounts {
+            in_log = in_log.filter(session_log::account_id.eq_any(account_names(accounts)));
         }
+        query = query.filter(sessions::id.eq_any(in_log));
     }
     query
 }
