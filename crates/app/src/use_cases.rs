@@ -7,7 +7,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use evo_domain::{
     AccountId, Actor, Channel, IfVersion, MemberIdentity, NewMember, Session, SessionCommand, SessionError,
-    SessionEvent, SessionId, SessionPatch, Timestamp, USER_ROLE, VisibleAccounts,
+    SessionEvent, SessionId, SessionPatch, Timestamp, USER_ROLE,
 };
 use evo_ports::queries::MAX_ACTIVE;
 use evo_ports::{
@@ -62,18 +62,9 @@ fn admit<T>(actor: &Actor, request: Parsed<T>) -> Result<T, ServiceError> {
     request.map_err(ServiceError::Validation)
 }
 
-/// The accounts a search looks in: those the caller sees, narrowed to `named` when it names
-/// some (docs/api.md, "ListSessions": naming an account the caller does not see finds nothing
-/// there, and says nothing of it).
+/// The accounts a search looks in (the tenancy rule: `Actor::accounts_to_search`).
 fn search_scope(actor: &Actor, named: &[AccountId]) -> AccountScope {
-    match (actor.visible_accounts(), named) {
-        (VisibleAccounts::All, []) => AccountScope::All,
-        (VisibleAccounts::All, named) => AccountScope::Only(named.to_vec()),
-        (VisibleAccounts::Only(visible), []) => AccountScope::Only(visible.to_vec()),
-        (VisibleAccounts::Only(visible), named) => {
-            AccountScope::Only(named.iter().filter(|account| visible.contains(account)).cloned().collect())
-        }
-    }
+    actor.accounts_to_search(named).map_or(AccountScope::All, AccountScope::Only)
 }
 
 /// Whether a search in `scope` cannot find anything (the caller sees none of the accounts).

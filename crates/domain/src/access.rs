@@ -60,6 +60,20 @@ impl Actor {
         self.sees_every_account() || self.account_ids.contains(account)
     }
 
+    /// The accounts a search by this caller looks in: those it sees, narrowed to `named` when
+    /// it names some, never widened (a named account it does not see is dropped, and not
+    /// reported: docs/api.md, "ListSessions"). `None`: every account.
+    pub fn accounts_to_search(&self, named: &[AccountId]) -> Option<Vec<AccountId>> {
+        match (self.visible_accounts(), named) {
+            (VisibleAccounts::All, []) => None,
+            (VisibleAccounts::All, named) => Some(named.to_vec()),
+            (VisibleAccounts::Only(visible), []) => Some(visible.to_vec()),
+            (VisibleAccounts::Only(visible), named) => {
+                Some(named.iter().filter(|account| visible.contains(account)).cloned().collect())
+            }
+        }
+    }
+
     /// The accounts whose sessions the caller may see: what a store puts in its lookups, so
     /// that another account's session is never even read (nor locked).
     pub fn visible_accounts(&self) -> VisibleAccounts<'_> {
@@ -135,5 +149,17 @@ mod tests {
             matches!(user.visible_accounts(), VisibleAccounts::Only([only]) if only.as_str() == "globex")
         );
         assert!(!user.visible_accounts().contains(&acme));
+    }
+
+    #[test]
+    fn a_search_is_narrowed_to_the_named_accounts_and_never_widened() {
+        let ids = |names: &[&str]| names.iter().map(|a| AccountId::parse(a).unwrap()).collect::<Vec<_>>();
+        let user = actor(&["User"], &["acme", "globex"]);
+        assert_eq!(user.accounts_to_search(&[]), Some(ids(&["acme", "globex"])));
+        assert_eq!(user.accounts_to_search(&ids(&["globex", "initech"])), Some(ids(&["globex"])));
+        assert_eq!(user.accounts_to_search(&ids(&["initech"])), Some(vec![]));
+        let admin = actor(&["Admin"], &[]);
+        assert_eq!(admin.accounts_to_search(&[]), None);
+        assert_eq!(admin.accounts_to_search(&ids(&["initech"])), Some(ids(&["initech"])));
     }
 }
