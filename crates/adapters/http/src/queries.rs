@@ -108,53 +108,33 @@ fn midnight(date: NaiveDate) -> Timestamp {
 /// ListSessions' fields, from the query string: every invalid one named.
 pub(crate) fn list_sessions(fields: &RequestFields) -> Result<Parsed<ListSessions>, ApiError> {
     let mut check = Check::new(fields);
-    let names = [
-        "accountIds",
-        "customerIds",
-        "endpointIds",
-        "specificIds",
-        "startDate",
-        "endDate",
-        "from",
-        "to",
-        "log",
-        "parentSessionId",
-        "searchArchive",
-        "page",
-        "countPerPage",
-        "all",
-        "sortField",
-        "sortOrder",
-        "simplifiedPaging",
-    ];
-    let raw: Vec<Checked<Option<String>>> = names.iter().map(|name| check.raw(name)).collect();
-    let mut raw = raw.into_iter();
-    let mut next = || raw.next().unwrap_or(Ok(None));
-    let account_ids = next().and_then(|raw| check.account_ids(raw));
-    let customer_ids = next().and_then(|raw| check.list_values("customerIds", raw));
-    let endpoint_ids = next().and_then(|raw| check.list_values("endpointIds", raw));
-    let specific_ids = next().and_then(|raw| check.list_values("specificIds", raw)).and_then(|ids| {
-        ids.iter()
-            .map(|id| {
-                SessionId::parse(id)
-                    .map_err(|e| check.fail("specificIds", "InvalidId", format!("specificIds {e}")))
-            })
-            .collect::<Checked<Vec<_>>>()
-    });
-    let start = next().and_then(|raw| check.date("startDate", raw));
-    let end = next().and_then(|raw| check.date("endDate", raw));
-    let from = next().and_then(|raw| check.search_text("from", raw));
-    let to = next().and_then(|raw| check.search_text("to", raw));
-    let log = next().and_then(|raw| check.search_text("log", raw));
-    let parent = next().and_then(|raw| check.search_text("parentSessionId", raw));
+    let account_ids = check.raw("accountIds").and_then(|raw| check.account_ids(raw));
+    let customer_ids = check.raw("customerIds").and_then(|raw| check.list_values("customerIds", raw));
+    let endpoint_ids = check.raw("endpointIds").and_then(|raw| check.list_values("endpointIds", raw));
+    let specific_ids =
+        check.raw("specificIds").and_then(|raw| check.list_values("specificIds", raw)).and_then(|ids| {
+            ids.iter()
+                .map(|id| {
+                    SessionId::parse(id)
+                        .map_err(|e| check.fail("specificIds", "InvalidId", format!("specificIds {e}")))
+                })
+                .collect::<Checked<Vec<_>>>()
+        });
+    let start = check.raw("startDate").and_then(|raw| check.date("startDate", raw));
+    let end = check.raw("endDate").and_then(|raw| check.date("endDate", raw));
+    let from = check.raw("from").and_then(|raw| check.search_text("from", raw));
+    let to = check.raw("to").and_then(|raw| check.search_text("to", raw));
+    let log = check.raw("log").and_then(|raw| check.search_text("log", raw));
+    let parent = check.raw("parentSessionId").and_then(|raw| check.search_text("parentSessionId", raw));
     // Accepted and checked; nothing is archived, so every session is searched.
-    let archive = next().and_then(|raw| check.flag("searchArchive", raw));
-    let page = next().and_then(|raw| check.number("page", raw, 0..=u32::MAX));
-    let per_page = next().and_then(|raw| check.number("countPerPage", raw, 1..=MAX_PAGE_SIZE));
-    let all = next().and_then(|raw| check.flag("all", raw));
-    let sort = next().and_then(|raw| check.sort_field(raw));
-    let order = next().and_then(|raw| check.sort_order(raw));
-    let simplified = next().and_then(|raw| check.flag("simplifiedPaging", raw));
+    let archive = check.raw("searchArchive").and_then(|raw| check.flag("searchArchive", raw));
+    let page = check.raw("page").and_then(|raw| check.number("page", raw, 0..=u32::MAX));
+    let per_page =
+        check.raw("countPerPage").and_then(|raw| check.number("countPerPage", raw, 1..=MAX_PAGE_SIZE));
+    let all = check.raw("all").and_then(|raw| check.flag("all", raw));
+    let sort = check.raw("sortField").and_then(|raw| check.sort_field(raw));
+    let order = check.raw("sortOrder").and_then(|raw| check.sort_order(raw));
+    let simplified = check.raw("simplifiedPaging").and_then(|raw| check.flag("simplifiedPaging", raw));
     let parsed = (|| {
         archive.ok()?;
         let filter = SessionFilter {
