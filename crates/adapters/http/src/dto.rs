@@ -25,13 +25,10 @@ pub fn wire_date(date: &Timestamp) -> String {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SessionInfo {
-    /// The state of the session
     #[schema(schema_with = dial_state_schema)]
     pub dial_state: &'static str,
-    /// The call state of the session
     #[schema(schema_with = call_state_schema)]
     pub call_state: &'static str,
-    /// The queue state of the session
     #[schema(schema_with = queue_state_schema)]
     pub queue_state: &'static str,
     /// The ID of the account associated with the flow
@@ -74,7 +71,6 @@ pub struct SessionInfo {
     /// The ID of the queue member assigned to this call
     #[serde(skip_serializing_if = "Option::is_none")]
     pub queue_member_id: Option<String>,
-    /// The flow channel
     #[schema(schema_with = channel_schema)]
     pub channel: &'static str,
     /// Has the session ended
@@ -94,7 +90,6 @@ pub struct SessionInfo {
     /// The user ID who put this call on hold
     #[serde(skip_serializing_if = "Option::is_none")]
     pub held_by_user_id: Option<String>,
-    /// The reason for the hold
     #[schema(schema_with = hold_reason_schema)]
     pub hold_reason: &'static str,
     /// The SID of the conference if in a conference call
@@ -114,7 +109,6 @@ pub struct SessionInfo {
     /// The ID of the endpoint that answered
     #[serde(skip_serializing_if = "Option::is_none")]
     pub answered_by_id: Option<String>,
-    /// Is this session incoming or outgoing?
     #[schema(schema_with = direction_schema)]
     pub direction: &'static str,
     /// The phone number that this session is coming from (used with SMS chats)
@@ -274,10 +268,8 @@ pub struct SessionMemberInfo {
     pub avatar_url: Option<String>,
     /// Free-form data of the client application.
     pub application_data: BTreeMap<String, String>,
-    /// The member's call state.
     #[schema(schema_with = member_call_state_schema)]
     pub call_state: &'static str,
-    /// The member's role.
     #[schema(schema_with = member_role_schema)]
     pub role: &'static str,
     /// The member's call SID.
@@ -328,11 +320,9 @@ impl From<&Member> for SessionMemberInfo {
 pub struct NewSession {
     /// The account the session belongs to (required): 1 to 64 of `A-Z a-z 0-9 - _ .`.
     account_id: String,
-    /// `Chat` by default.
-    #[schema(schema_with = channel_schema)]
+    #[schema(schema_with = new_session_channel_schema)]
     channel: Option<String>,
-    /// `Incoming` by default.
-    #[schema(schema_with = direction_schema)]
+    #[schema(schema_with = new_session_direction_schema)]
     direction: Option<String>,
     customer_breadcrumb: Option<Vec<CustomerBreadcrumb>>,
     // The descriptive text fields (displayName, ... consoleData) are those the parser reads,
@@ -354,8 +344,7 @@ pub struct NewSessionMember {
     )]
     identity: String,
     display_name: Option<String>,
-    /// `Agent` for a user ID and `None` for a phone number by default.
-    #[schema(schema_with = member_role_schema)]
+    #[schema(schema_with = new_member_role_schema)]
     role: Option<String>,
     avatar_url: Option<String>,
     application_data: Option<BTreeMap<String, String>>,
@@ -376,7 +365,7 @@ pub struct InviteChatMember {
     )]
     member_to_add: String,
     display_name: Option<String>,
-    #[schema(schema_with = member_role_schema)]
+    #[schema(schema_with = new_member_role_schema)]
     role: Option<String>,
     /// Outbound caller ID to use: a phone number (normalized to E.164), told in the
     /// `ChatMemberAdded` event.
@@ -454,26 +443,57 @@ pub struct RemovalResult {
 /// The columns of a [`RemovalsResponse`] as CSV: one row per session.
 pub const REMOVAL_RESULT_FIELDS: &[&str] = &["sessionId", "status", "errorCode"];
 
-fn enum_schema(names: &'static [&'static str]) -> Schema {
+/// A string enum, named as the Evo Voice API names it (the title names the type in the
+/// ServiceStack references, docs/api.md, "Add ServiceStack Reference"). The description is the
+/// field's: utoipa does not read a doc comment beside `schema_with`, so the enum fields of the
+/// DTOs are described here, once each.
+fn enum_schema(name: &str, names: &'static [&'static str], description: &str) -> Schema {
     ObjectBuilder::new()
+        .title(Some(name))
+        .description(Some(description))
         .schema_type(SchemaType::Type(Type::String))
         .enum_values(Some(names.iter().copied()))
         .into()
 }
 
-macro_rules! enum_schemas {
-    ($($fn_name:ident => $ty:ty),+ $(,)?) => {
-        $(fn $fn_name() -> Schema { enum_schema(<$ty>::NAMES) })+
-    };
+fn dial_state_schema() -> Schema {
+    enum_schema("SessionDialState", DialState::NAMES, "The state of the session")
 }
-
-enum_schemas! {
-    dial_state_schema => DialState,
-    call_state_schema => CallState,
-    queue_state_schema => QueueState,
-    channel_schema => Channel,
-    hold_reason_schema => HoldReason,
-    direction_schema => Direction,
-    member_call_state_schema => MemberCallState,
-    member_role_schema => MemberRole,
+fn call_state_schema() -> Schema {
+    enum_schema("SessionCallState", CallState::NAMES, "The call state of the session")
+}
+fn queue_state_schema() -> Schema {
+    enum_schema("SessionQueueStates", QueueState::NAMES, "The queue state of the session")
+}
+fn channel_schema() -> Schema {
+    enum_schema("FlowChannels", Channel::NAMES, "The flow channel")
+}
+fn new_session_channel_schema() -> Schema {
+    enum_schema("FlowChannels", Channel::NAMES, "The flow channel: `Chat` by default")
+}
+fn hold_reason_schema() -> Schema {
+    enum_schema("SessionHoldReasons", HoldReason::NAMES, "The reason for the hold")
+}
+fn direction_schema() -> Schema {
+    enum_schema("SessionDirections", Direction::NAMES, "Is this session incoming or outgoing?")
+}
+fn new_session_direction_schema() -> Schema {
+    enum_schema(
+        "SessionDirections",
+        Direction::NAMES,
+        "Is this session incoming or outgoing? `Incoming` by default",
+    )
+}
+fn member_call_state_schema() -> Schema {
+    enum_schema("SessionMemberCallState", MemberCallState::NAMES, "The member's call state")
+}
+fn member_role_schema() -> Schema {
+    enum_schema("SessionMemberRoles", MemberRole::NAMES, "The member's role")
+}
+fn new_member_role_schema() -> Schema {
+    enum_schema(
+        "SessionMemberRoles",
+        MemberRole::NAMES,
+        "The member's role: `Agent` for a user ID and `None` for a phone number by default",
+    )
 }

@@ -210,7 +210,7 @@ pub async fn delete_chat_member(
     state.answer(&request, "DeleteChatMember", outcome)
 }
 
-/// InviteChatMember: adds a member to a chat.
+/// InviteChatMember: add a member to the chat session.
 #[utoipa::path(
     post,
     path = "/sessions/{sessionId}/members",
@@ -238,7 +238,7 @@ pub async fn invite_chat_member(
     state.answer(&request, "InviteChatMember", outcome)
 }
 
-/// NewSession: opens a session.
+/// NewSession: create a new session.
 #[utoipa::path(
     post,
     path = "/sessions",
@@ -263,7 +263,7 @@ pub async fn new_session(
     state.answer(&request, "NewSession", outcome)
 }
 
-/// GetSession: a session with its log.
+/// GetSession: retrieve the specified session, with its log.
 #[utoipa::path(
     get,
     path = "/sessions/{sessionId}",
@@ -289,7 +289,7 @@ pub async fn get_session(request: HttpRequest, state: web::Data<AppState>) -> Re
     render_session(&request, "GetSession", &session)
 }
 
-/// EndSession: ends a session.
+/// EndSession: ends the specified session.
 #[utoipa::path(
     delete,
     path = "/sessions/{sessionId}",
@@ -312,7 +312,7 @@ pub async fn end_session(request: HttpRequest, state: web::Data<AppState>) -> Re
     state.answer(&request, "EndSession", outcome)
 }
 
-/// PatchSession: sets a session's states and screen data.
+/// PatchSession: set the specified session's states and console data.
 #[utoipa::path(
     patch,
     path = "/sessions/{sessionId}",

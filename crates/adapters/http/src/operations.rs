@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
 use actix_web::web;
+use evo_domain::USER_ROLE;
 
 use crate::{handlers, queries};
 
@@ -19,9 +20,17 @@ pub(crate) struct Operation {
     pub(crate) method: &'static str,
     /// The operation's own route.
     pub(crate) route: &'static str,
+    /// The role the caller needs beyond authentication, as the use case checks it (the
+    /// metadata pages say it; a test holds the two together).
+    pub(crate) role: Option<&'static str>,
     /// The actix route: the method's guard and the handler.
     pub(crate) handler: fn() -> actix_web::Route,
 }
+
+/// The route variables that are not a property of their request DTO: `{memberId}` is the
+/// route's name for `memberToRemove` (the Evo Voice API's DTO has no `memberId`), so the
+/// pre-defined routes and the typed clients send `memberToRemove`.
+pub(crate) const ROUTE_ONLY_VARIABLES: &[&str] = &["memberId"];
 
 /// The operations, in the order their routes are registered: a route with a literal segment
 /// before the `{sessionId}` one that would take it (no session has the ID `active` or `my`: the
@@ -31,60 +40,70 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         name: "ListSessions",
         method: "get",
         route: "/sessions",
+        role: None,
         handler: || web::get().to(queries::list_sessions_handler),
     },
     Operation {
         name: "NewSession",
         method: "post",
         route: "/sessions",
+        role: Some(USER_ROLE),
         handler: || web::post().to(handlers::new_session),
     },
     Operation {
         name: "GetActiveSessions",
         method: "get",
         route: "/sessions/active",
+        role: Some(USER_ROLE),
         handler: || web::get().to(queries::get_active_sessions),
     },
     Operation {
         name: "GetMySessions",
         method: "get",
         route: "/sessions/my",
+        role: Some(USER_ROLE),
         handler: || web::get().to(queries::get_my_sessions),
     },
     Operation {
         name: "RemoveChatMemberFromActiveSessions",
         method: "delete",
         route: "/sessions/active/members/{memberId}",
+        role: Some(USER_ROLE),
         handler: || web::delete().to(queries::remove_chat_member_from_active_sessions),
     },
     Operation {
         name: "GetSession",
         method: "get",
         route: "/sessions/{sessionId}",
+        role: Some(USER_ROLE),
         handler: || web::get().to(handlers::get_session),
     },
     Operation {
         name: "EndSession",
         method: "delete",
         route: "/sessions/{sessionId}",
+        role: Some(USER_ROLE),
         handler: || web::delete().to(handlers::end_session),
     },
     Operation {
         name: "PatchSession",
         method: "patch",
         route: "/sessions/{sessionId}",
+        role: None,
         handler: || web::patch().to(handlers::patch_session),
     },
     Operation {
         name: "InviteChatMember",
         method: "post",
         route: "/sessions/{sessionId}/members",
+        role: Some(USER_ROLE),
         handler: || web::post().to(handlers::invite_chat_member),
     },
     Operation {
         name: "DeleteChatMember",
         method: "delete",
         route: "/sessions/{sessionId}/members/{memberId}",
+        role: Some(USER_ROLE),
         handler: || web::delete().to(handlers::delete_chat_member),
     },
 ];

@@ -180,7 +180,7 @@ fn format_of(request: &HttpRequest) -> Format {
     request.extensions().get::<Format>().copied().unwrap_or_default()
 }
 
-/// ListSessions: a page of the sessions the filters find, in the caller's accounts.
+/// ListSessions: retrieve a list of sessions (a page of those the filters find in your accounts).
 #[utoipa::path(
     get,
     path = "/sessions",
@@ -233,7 +233,7 @@ async fn active_sessions(
     render(format_of(&request), operation, &body, ACTIVE_CSV)
 }
 
-/// GetActiveSessions: your active sessions (not ended, you a member), newest first.
+/// GetActiveSessions: get your active sessions (not ended, you a member), newest first.
 #[utoipa::path(
     get,
     path = "/sessions/active",
@@ -249,7 +249,7 @@ pub async fn get_active_sessions(
     active_sessions(request, state, "GetActiveSessions").await
 }
 
-/// GetMySessions: all your active sessions (GetActiveSessions' older name).
+/// GetMySessions: get all your active sessions (GetActiveSessions under its older name).
 #[utoipa::path(
     get,
     path = "/sessions/my",
@@ -289,8 +289,8 @@ pub(crate) fn removals_response(
     RemovalsResponse { results, removed: report.removed(), has_more: report.has_more }
 }
 
-/// RemoveChatMemberFromActiveSessions: removes a member from every active chat of your
-/// accounts, one session at a time.
+/// RemoveChatMemberFromActiveSessions: removes the specified member from every active chat of
+/// your accounts, one session at a time.
 #[utoipa::path(
     delete,
     path = "/sessions/active/members/{memberId}",
@@ -298,6 +298,7 @@ pub(crate) fn removals_response(
     tag = "sessions",
     params(
         ("memberId" = String, Path, description = "The member to remove: a cell phone number or a user ID (email), percent-encoded", pattern = r"^(?:[A-Za-z0-9._+-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63}){0,3}|\+[1-9][0-9]{6,14})$"),
+        ("memberToRemove" = Option<String>, Query, description = "Overrides the `{memberId}` segment. A raw `+` decodes to a space, read back as `+`", pattern = r"^(?:[A-Za-z0-9._+-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63}){0,3}|\+[1-9][0-9]{6,14})$"),
         ("reason" = Option<String>, Query, description = "Why: written in each removal's log entry. At most 500 characters, no control characters", max_length = 500, pattern = r"^[^\x00-\x1f\x7f]{0,500}$"),
         ("accountIds" = Option<String>, Query, description = "Only in these of your accounts (comma-separated)"),
         IdempotencyKeyHeader,
