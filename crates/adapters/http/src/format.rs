@@ -5,7 +5,7 @@
 //! before routing), `?format=`, a `/json|csv|jsv/reply/` prefix (routed as `/json/reply/`),
 //! then the `Accept` header, where JSON wins whenever it is acceptable. Errors are always JSON.
 
-use actix_web::body::MessageBody;
+use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::Uri;
 use actix_web::http::header::{self, HeaderValue};
@@ -27,6 +27,8 @@ pub enum Format {
     Csv,
     /// `text/jsv`
     Jsv,
+    /// `application/jsonl`: one JSON object a line; a list answer's items each on its own.
+    Jsonl,
 }
 
 impl Format {
@@ -35,7 +37,18 @@ impl Format {
             "json" => Some(Self::Json),
             "csv" => Some(Self::Csv),
             "jsv" => Some(Self::Jsv),
+            "jsonl" => Some(Self::Jsonl),
             _ => None,
+        }
+    }
+
+    /// Its name in a suffix, `?format=` and a `/{format}/` prefix.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Json => "json",
+            Self::Csv => "csv",
+            Self::Jsv => "jsv",
+            Self::Jsonl => "jsonl",
         }
     }
 
@@ -45,6 +58,7 @@ impl Format {
             Self::Json => "application/json",
             Self::Csv => "text/csv",
             Self::Jsv => "text/jsv",
+            Self::Jsonl => "application/jsonl",
         }
     }
 }
@@ -124,6 +138,8 @@ fn accept_format(accept: Option<&str>) -> Format {
         Format::Csv
     } else if accepts(&["text/jsv"]) {
         Format::Jsv
+    } else if accepts(&["application/jsonl", "application/x-ndjson"]) {
+        Format::Jsonl
     } else {
         Format::Json
     }
@@ -207,20 +223,88 @@ pub fn render_body(format: Format, body: &impl serde::Serialize, csv: CsvRows) -
         tracing::error!(%error, "cannot serialize an answer");
         ApiError::Internal
     };
-    const DICTIONARIES: &[&str] = &["applicationData"];
     Ok(match format {
         Format::Json => serde_json::to_string(body).map_err(failed)?,
-        Format::Csv => {
-            let ordered = OrderedValue::of(body).map_err(failed)?;
-            let rows = match csv.list.map(|list| ordered.property(list)) {
-                None => std::slice::from_ref(&ordered),
-                Some(Some(OrderedValue::List(items))) => items.as_slice(),
-                Some(_) => &[],
-            };
-            to_csv(rows, csv.columns, DICTIONARIES)
-        }
-        Format::Jsv => to_jsv(&OrderedValue::of(body).map_err(failed)?, DICTIONARIES),
+        _ => render_ordered(format, &OrderedValue::of(body).map_err(failed)?, csv.list, csv.columns),
     })
+}
+
+/// A body already read in order, in `format`: a CSV of `columns` with one row per item of the
+/// `list` property (the body itself when `None`), JSON lines of the same items.
+pub fn render_ordered(format: Format, body: &OrderedValue, list: Option<&str>, columns: &[&str]) -> String {
+    const DICTIONARIES: &[&str] = &["applicationData"];
+    let rows = || match list.map(|list| body.property(list)) {
+        None => std::slice::from_ref(body),
+        Some(Some(OrderedValue::List(items))) => items.as_slice(),
+        Some(_) => &[],
+    };
+    match format {
+        Format::Json => serde_json::to_string(body).unwrap_or_default(),
+        Format::Csv => to_csv(rows(), columns, DICTIONARIES),
+        Format::Jsv => to_jsv(body, DICTIONARIES),
+        Format::Jsonl => {
+            let mut lines = String::new();
+            for row in rows() {
+                lines.push_str(&serde_json::to_string(row).unwrap_or_default());
+                lines.push('\n');
+            }
+            lines
+        }
+    }
+}
+
+/// The name of a JSONP callback: letters, digits, `_`, `.` and `$` (docs/api.md, "JSONP"),
+/// never a script of the caller's choosing.
+fn is_callback_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 128
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '$'))
+}
+
+/// Middleware: `?callback=name` wraps a JSON answer as `name(...)`, `application/javascript`
+/// (docs/api.md, "JSONP"). Other answers (CSV, a stream) pass as they are.
+pub async fn jsonp(
+    request: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let callback = request.query_string().split('&').find_map(|pair| {
+        let (name, value) = pair.split_once('=')?;
+        (name == "callback")
+            .then(|| percent_encoding::percent_decode_str(value).decode_utf8_lossy().into_owned())
+    });
+    let Some(callback) = callback else { return Ok(next.call(request).await?.map_into_boxed_body()) };
+    if !is_callback_name(&callback) {
+        let error = ApiError::field(
+            "callback",
+            "InvalidCallback",
+            "A JSONP callback is letters, digits, `_`, `.` and `$`",
+        );
+        let (request, _) = request.into_parts();
+        return Ok(ServiceResponse::new(request, actix_web::ResponseError::error_response(&error)));
+    }
+    let response = next.call(request).await?;
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.starts_with("application/json"));
+    if !is_json {
+        return Ok(response.map_into_boxed_body());
+    }
+    let (request, response) = response.into_parts();
+    let (mut head, body) = response.into_parts();
+    let bytes = actix_web::body::to_bytes(body).await.map_err(|error| {
+        let error: Box<dyn std::error::Error> = error.into();
+        actix_web::error::ErrorInternalServerError(error.to_string())
+    })?;
+    let mut wrapped = Vec::with_capacity(bytes.len() + callback.len() + 2);
+    wrapped.extend_from_slice(callback.as_bytes());
+    wrapped.push(b'(');
+    wrapped.extend_from_slice(&bytes);
+    wrapped.push(b')');
+    head.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/javascript"));
+    let response = head.set_body(BoxBody::new(wrapped));
+    Ok(ServiceResponse::new(request, response))
 }
 
 #[cfg(test)]
