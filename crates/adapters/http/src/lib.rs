@@ -36,6 +36,7 @@ mod operations;
 mod queries;
 pub mod rate_limit;
 mod request;
+pub mod servicestack;
 pub mod text_formats;
 
 pub use error::{ApiError, ErrorResponse};
@@ -261,6 +262,7 @@ fn app_with(
         .app_data(web::Data::new(CorsOrigins(options.cors_allowed_origins)))
         .configure(routes)
         .default_service(web::to(handlers::route_not_found))
+        .wrap(from_fn(format::jsonp))
         .wrap(from_fn(observability::record_metrics))
         .wrap(from_fn(observability::cors))
         .wrap(TracingLogger::<RequestSpan>::new())
@@ -317,5 +319,15 @@ fn routes(config: &mut web::ServiceConfig) {
         .service(get_only("/health/live", web::get().to(handlers::health_live)))
         .service(get_only("/health/ready", web::get().to(handlers::health_ready)))
         .service(get_only("/metrics", web::get().to(observability::metrics_endpoint)))
-        .service(get_only("/openapi.json", web::get().to(openapi::openapi_json)));
+        .service(get_only("/openapi.json", web::get().to(openapi::openapi_json)))
+        .service(get_only("/metadata", web::get().to(servicestack::metadata_index)))
+        .service(get_only("/types/{language}", web::get().to(servicestack::types)));
+    for (path, format) in servicestack::page_routes() {
+        config.service(
+            resource(path)
+                .app_data(web::Data::new(format))
+                .route(web::get().to(servicestack::operation_page))
+                .default_service(method_not_allowed("GET")),
+        );
+    }
 }

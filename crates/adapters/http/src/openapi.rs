@@ -47,6 +47,9 @@ use crate::{observability, queries};
         handlers::health_ready,
         observability::metrics_endpoint,
         openapi_json,
+        crate::servicestack::metadata_index,
+        crate::servicestack::operation_page,
+        crate::servicestack::types,
     ),
     components(schemas(
         SessionInfo,
@@ -70,6 +73,7 @@ use crate::{observability, queries};
     tags(
         (name = "sessions", description = "Chat session operations; a bearer JWT (or the ss-tok cookie) with the User role"),
         (name = "operations", description = "Probes, metrics and this document; no authentication"),
+        (name = "metadata", description = "ServiceStack's metadata pages and Add ServiceStack Reference (/types/*); no authentication"),
     )
 )]
 pub struct ApiDoc;
@@ -340,7 +344,7 @@ fn find_operation<'a>(item: &'a PathItem, name: &str) -> Option<(&'static str, &
 fn query_parameters(parameters: Vec<Parameter>) -> Vec<Parameter> {
     parameters
         .into_iter()
-        .filter(|parameter| parameter.name != "memberId")
+        .filter(|parameter| !crate::operations::ROUTE_ONLY_VARIABLES.contains(&parameter.name.as_str()))
         .map(|mut parameter| {
             if parameter.parameter_in == ParameterIn::Path {
                 parameter.parameter_in = ParameterIn::Query;

@@ -7,5 +7,6 @@ mod formats;
 mod hardening;
 mod operational;
 mod routes;
+mod servicestack;
 mod streams;
 mod support;
