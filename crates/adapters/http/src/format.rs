@@ -283,11 +283,10 @@ pub async fn jsonp(
         return Ok(ServiceResponse::new(request, actix_web::ResponseError::error_response(&error)));
     }
     let response = next.call(request).await?;
-    let is_json = response
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|value| value.to_str().ok())
-        .is_some_and(|value| value.starts_with("application/json"));
+    let is_json =
+        response.headers().get(header::CONTENT_TYPE).and_then(|value| value.to_str().ok()).is_some_and(
+            |value| value.split(';').next().is_some_and(|media| media.trim() == "application/json"),
+        );
     if !is_json {
         return Ok(response.map_into_boxed_body());
     }

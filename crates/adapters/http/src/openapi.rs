@@ -350,9 +350,6 @@ fn query_parameters(parameters: Vec<Parameter>) -> Vec<Parameter> {
                 parameter.parameter_in = ParameterIn::Query;
                 parameter.required = Required::False;
             }
-            if parameter.name == "memberToRemove" {
-                parameter.description = Some("The member to remove: a cell phone number or a user ID (email). A raw `+` decodes to a space, read back as `+`".to_owned());
-            }
             parameter
         })
         .collect()

@@ -298,7 +298,7 @@ pub(crate) fn removals_response(
     tag = "sessions",
     params(
         ("memberId" = String, Path, description = "The member to remove: a cell phone number or a user ID (email), percent-encoded", pattern = r"^(?:[A-Za-z0-9._+-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63}){0,3}|\+[1-9][0-9]{6,14})$"),
-        ("memberToRemove" = Option<String>, Query, description = "Overrides the `{memberId}` segment. A raw `+` decodes to a space, read back as `+`", pattern = r"^(?:[A-Za-z0-9._+-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63}){0,3}|\+[1-9][0-9]{6,14})$"),
+        ("memberToRemove" = Option<String>, Query, description = "The member to remove: a cell phone number or a user ID (email); overrides the `{memberId}` segment. A raw `+` decodes to a space, read back as `+`", pattern = r"^(?:[A-Za-z0-9._+-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63}){0,3}|\+[1-9][0-9]{6,14})$"),
         ("reason" = Option<String>, Query, description = "Why: written in each removal's log entry. At most 500 characters, no control characters", max_length = 500, pattern = r"^[^\x00-\x1f\x7f]{0,500}$"),
         ("accountIds" = Option<String>, Query, description = "Only in these of your accounts (comma-separated)"),
         IdempotencyKeyHeader,

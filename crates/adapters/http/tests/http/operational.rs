@@ -176,6 +176,9 @@ async fn openapi_lists_every_route() {
         ("/health/ready", "get"),
         ("/metrics", "get"),
         ("/openapi.json", "get"),
+        ("/metadata", "get"),
+        ("/{format}/metadata", "get"),
+        ("/types/{language}", "get"),
     ];
     let predefined = ["/api", "/json/reply", "/csv/reply", "/jsv/reply"].into_iter().flat_map(|prefix| {
         [
@@ -197,7 +200,7 @@ async fn openapi_lists_every_route() {
     for (path, method) in &expected {
         assert!(paths.get(*path).and_then(|item| item.get(*method)).is_some(), "{method} {path} missing");
     }
-    assert_eq!(paths.len(), 11 + predefined.len(), "{:?}", paths.keys().collect::<Vec<_>>());
+    assert_eq!(paths.len(), 14 + predefined.len(), "{:?}", paths.keys().collect::<Vec<_>>());
 
     let delete = &paths["/sessions/{sessionId}/members/{memberId}"]["delete"];
     assert_eq!(delete["operationId"], "DeleteChatMember");

@@ -194,6 +194,14 @@ async fn a_callback_wraps_a_json_answer_as_javascript() {
     .await;
     assert_eq!(reply.header("content-type"), Some("text/csv"));
     assert!(reply.body.starts_with("DialState,"));
+
+    // Nor is a jsonl answer, though its media type begins with the same letters.
+    let mut mock_jsonl = crate::support::mock();
+    mock_jsonl.expect_get_session().times(1).returning(|_, _| Ok(sample_session()));
+    let uri = "/sessions/s-1?format=jsonl&callback=cb";
+    let reply = send(mock_jsonl, TestRequest::get().uri(uri).insert_header(("Authorization", BEARER))).await;
+    assert_eq!(reply.header("content-type"), Some("application/jsonl"));
+    assert_eq!(reply.body, format!("{SAMPLE_JSON}\n"));
 }
 
 #[actix_web::test]
