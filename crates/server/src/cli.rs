@@ -186,6 +186,15 @@ pub struct Settings {
     /// in transaction mode) [default: DATABASE_URL].
     #[arg(long, env = "EVO_DB_NOTIFY_URL", hide_env_values = true, global = true)]
     pub db_notify_url: Option<String>,
+    /// PostgreSQL URL of a standby (or several hosts) that serves ListSessions while its replay
+    /// is within EVO_REPLICA_MAX_LAG_MS of the primary [default: none, every read on the
+    /// primary].
+    #[arg(long, env = "EVO_DATABASE_REPLICA_URL", hide_env_values = true, global = true)]
+    pub database_replica_url: Option<String>,
+    /// How far behind the primary, in milliseconds, the replica may be and still serve a
+    /// search; past it (or when it does not answer) the search reads the primary.
+    #[arg(long, env = "EVO_REPLICA_MAX_LAG_MS", default_value_t = 1000, global = true)]
+    pub replica_max_lag_ms: u64,
 }
 
 /// `90`, `90s`, `15m`, `1h`, `2d` as seconds.

@@ -228,6 +228,8 @@ fn store_config(
         config.statement_timeout = Duration::from_millis(settings.db_statement_timeout_ms.max(1));
         config.prepared_statement_cache = settings.db_statement_cache;
         config.notify_url = settings.db_notify_url.clone().filter(|url| !url.trim().is_empty());
+        config.replica_url = settings.database_replica_url.clone().filter(|url| !url.trim().is_empty());
+        config.replica_max_lag = Duration::from_millis(settings.replica_max_lag_ms);
         return Some(StoreConfig::Postgres(config));
     }
     let path = match url.split_once("://") {

@@ -29,6 +29,12 @@ pub struct PgConfig {
     /// Where the event listener connects (`LISTEN` needs PostgreSQL itself, not PgBouncer
     /// in transaction mode); `None`: [`url`](Self::url).
     pub notify_url: Option<String>,
+    /// A standby (or several hosts) that serves searches while its replay is within
+    /// [`replica_max_lag`](Self::replica_max_lag) of the primary; `None`: every read on the
+    /// primary.
+    pub replica_url: Option<String>,
+    /// How far behind the primary a replica may be and still serve a search.
+    pub replica_max_lag: Duration,
 }
 
 impl PgConfig {
@@ -47,6 +53,8 @@ impl PgConfig {
             prepared_statement_cache: true,
             events_pool_size: 2,
             notify_url: None,
+            replica_url: None,
+            replica_max_lag: Duration::from_millis(1000),
         }
     }
 
@@ -74,6 +82,8 @@ impl fmt::Debug for PgConfig {
             .field("statement_timeout", &self.statement_timeout)
             .field("application_name", &self.application_name)
             .field("prepared_statement_cache", &self.prepared_statement_cache)
+            .field("replica_url", &self.replica_url.as_deref().map(redact_url))
+            .field("replica_max_lag", &self.replica_max_lag)
             .finish()
     }
 }

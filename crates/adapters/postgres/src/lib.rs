@@ -27,6 +27,7 @@ mod lost_commit;
 mod migrations;
 mod outbox;
 mod pool;
+mod replica;
 pub mod repository;
 mod search;
 mod statements;

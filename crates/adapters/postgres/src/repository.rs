@@ -103,6 +103,8 @@ pub struct PgSessionRepository {
     running_changes: std::sync::Arc<std::sync::atomic::AtomicUsize>,
     /// Numbers committed events and tells every instance (see [`crate::outbox`]).
     pub(crate) events: crate::outbox::EventNumbering,
+    /// The standby searches read while it is fresh enough (see [`crate::replica`]).
+    replica: Option<crate::replica::Replica>,
 }
 
 impl std::fmt::Debug for PgSessionRepository {
@@ -128,6 +130,11 @@ impl PgSessionRepository {
             outbox: Outbox::default(),
             running_changes: Default::default(),
             events: crate::outbox::EventNumbering::start(&config)?,
+            replica: config
+                .replica_url
+                .as_deref()
+                .map(|url| crate::replica::Replica::start(&config, url, config.replica_max_lag))
+                .transpose()?,
         };
         repository.ping().await.map_err(|error| PgStoreError::Connect {
             url: config.redacted_url(),
@@ -281,6 +288,28 @@ impl SessionRepository for PgSessionRepository {
     }
 
     async fn search(&self, search: &SessionSearch) -> Result<SessionPage, RepositoryError> {
+        // A fresh replica first; one that fails leaves the search to the primary (docs/api.md,
+        // "ListSessions": never staler than EVO_REPLICA_MAX_LAG_MS).
+        if let Some(replica) = &self.replica
+            && let Some(pool) = replica.usable()
+        {
+            let on_replica = async {
+                let guard = pool.get().await.map(ConnectionGuard::new).map_err(pool_failure)?;
+                let rows =
+                    self.within_deadline(search_sessions(guard.connection(), self.protocol, search)).await;
+                guard.settle(rows)
+            };
+            match on_replica.await {
+                Ok((headers, count, members)) => {
+                    return page_of(search, headers, members, count)
+                        .map_err(|corrupt| RepositoryError::Internal(corrupt.to_string()));
+                }
+                Err(failure) => {
+                    tracing::warn!(reason = ?failure, "the replica failed a search; reading the primary");
+                    replica.failed();
+                }
+            }
+        }
         let guard = self.checkout().await.map_err(Failure::into_repository_error)?;
         let rows = self.within_deadline(search_sessions(guard.connection(), self.protocol, search)).await;
         let (headers, count, members) = guard.settle(rows).map_err(Failure::into_repository_error)?;

@@ -8,6 +8,8 @@
 //! can be reaped, and no wrapper (`runuser`, `pg_ctl`) stands between the test and the
 //! signal. Dropped: fast shutdown by PID (SIGKILL if that does not end it), folder removed.
 
+#![allow(dead_code)] // each test file that includes it uses a part of it
+
 use std::fs::File;
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
@@ -30,6 +32,8 @@ pub struct PgCluster {
     uid: u32,
     gid: u32,
     postmaster: Option<Child>,
+    /// Settings beyond the fixed ones, given to every launch (`-c name=value`).
+    settings: Vec<String>,
 }
 
 impl PgCluster {
@@ -43,7 +47,8 @@ impl PgCluster {
         let _ = std::fs::remove_dir_all(&folder);
         std::fs::create_dir_all(&folder).unwrap();
         std::os::unix::fs::chown(&folder, Some(uid), Some(gid)).unwrap();
-        let mut cluster = Self { port: free_port(), folder, bin, uid, gid, postmaster: None };
+        let mut cluster =
+            Self { port: free_port(), folder, bin, uid, gid, postmaster: None, settings: Vec::new() };
         // `--no-sync`: initdb's own files need not reach the disk, only a process dies here,
         // never the machine; the cluster itself runs with fsync on.
         let output = cluster
@@ -63,8 +68,67 @@ impl PgCluster {
         cluster
     }
 
+    /// A hot standby of `primary`, streaming from it: `pg_basebackup -R` (which writes
+    /// `primary_conninfo` and `standby.signal`) into a folder of its own, then started on a
+    /// free port; waits until it accepts connections.
+    pub fn standby_of(primary: &PgCluster, name: &str) -> Self {
+        let folder = std::env::temp_dir().join(format!("{FOLDER_PREFIX}{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&folder);
+        std::fs::create_dir_all(&folder).unwrap();
+        std::os::unix::fs::chown(&folder, Some(primary.uid), Some(primary.gid)).unwrap();
+        let mut standby = Self {
+            port: free_port(),
+            folder,
+            bin: primary.bin.clone(),
+            uid: primary.uid,
+            gid: primary.gid,
+            postmaster: None,
+            settings: vec![format!("cluster_name={name}")],
+        };
+        let output = standby
+            .as_postgres("pg_basebackup")
+            .arg("-D")
+            .arg(standby.data())
+            .args(["-R", "-X", "stream", "-c", "fast", "--no-sync", "-h", "127.0.0.1", "-U", "postgres"])
+            .args(["-p", &primary.port.to_string()])
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run pg_basebackup: {e}"));
+        assert!(
+            output.status.success(),
+            "pg_basebackup failed: {}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        standby.launch();
+        standby
+    }
+
     pub fn url(&self) -> String {
         format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+
+    /// Runs `sql` with psql and returns what it printed (unaligned, tuples only), trimmed.
+    pub fn sql(&self, sql: &str) -> String {
+        let output = Command::new(self.program("psql"))
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-U",
+                "postgres",
+                "-d",
+                "postgres",
+                "-X",
+                "-A",
+                "-t",
+                "-v",
+                "ON_ERROR_STOP=1",
+            ])
+            .args(["-p", &self.port.to_string(), "-c", sql])
+            .env("PGCONNECT_TIMEOUT", "5")
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run psql: {e}"));
+        assert!(output.status.success(), "psql {sql:?} failed: {}", String::from_utf8_lossy(&output.stderr));
+        String::from_utf8_lossy(&output.stdout).trim().to_owned()
     }
 
     fn data(&self) -> PathBuf {
@@ -82,8 +146,28 @@ impl PgCluster {
         lines[lines.len().saturating_sub(30)..].join("\n")
     }
 
+    /// `program` beside the server binaries, or else where Debian puts it (`/usr/local/bin`
+    /// may hold only the server's own links).
+    fn program(&self, program: &str) -> PathBuf {
+        let beside = self.bin.join(program);
+        if beside.is_file() {
+            return beside;
+        }
+        let mut versions: Vec<(u32, PathBuf)> = std::fs::read_dir(BINARY_FOLDERS[1])
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|entry| {
+                Some((entry.file_name().to_str()?.parse().ok()?, entry.path().join("bin").join(program)))
+            })
+            .filter(|(_, path)| path.is_file())
+            .collect();
+        versions.sort();
+        versions.pop().map_or_else(|| PathBuf::from(program), |(_, path)| path)
+    }
+
     fn as_postgres(&self, program: &str) -> Command {
-        let mut command = Command::new(self.bin.join(program));
+        let mut command = Command::new(self.program(program));
         command
             .uid(self.uid)
             .gid(self.gid)
@@ -108,6 +192,7 @@ impl PgCluster {
             .args(["-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories="])
             .args(["-c", "synchronous_commit=on", "-c", "fsync=on"])
             .args(["-c", "max_connections=40", "-c", "shared_buffers=16MB"])
+            .args(self.settings.iter().flat_map(|setting| ["-c", setting.as_str()]))
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log)
