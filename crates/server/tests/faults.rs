@@ -204,10 +204,19 @@ impl Client {
     }
 
     fn call(&self, op: &'static str, method: &str, path: &str, body: Option<Value>) -> Call {
+        self.call_keyed(op, method, path, body, None)
+    }
+
+    /// [`call`](Self::call) with an `Idempotency-Key`, when given.
+    fn call_keyed(&self, op: &'static str, method: &str, path: &str, body: Option<Value>, key: Option<&str>) -> Call {
         let url = format!("{}{path}", self.base);
         let started = Instant::now();
+        let key = key.unwrap_or_default();
         let result = match (method, body) {
             ("POST", Some(body)) => self.agent.post(&url).header("Authorization", &self.auth).send_json(body),
+            ("DELETE", _) if !key.is_empty() => {
+                self.agent.delete(&url).header("Authorization", &self.auth).header("Idempotency-Key", key).call()
+            }
             ("DELETE", _) => self.agent.delete(&url).header("Authorization", &self.auth).call(),
             _ => self.agent.get(&url).header("Authorization", &self.auth).call(),
         };
@@ -939,4 +948,238 @@ fn a_sigkill_of_postgresql_during_concurrent_removals_loses_no_acknowledged_remo
     );
     drop(server);
     drop(cluster);
+}
+
+// ---------------------------------------------------------------------------------------
+// Failover: the primary lost, its synchronous standby promoted.
+
+/// How long after the promotion the service must answer 200 again (docs/operations.md,
+/// "Failover").
+const FAILOVER_RECOVERY: Duration = Duration::from_secs(10);
+/// How long after the promotion every acknowledged removal's webhook must have arrived.
+const FAILOVER_DELIVERY: Duration = Duration::from_secs(30);
+
+#[test]
+fn a_failover_to_a_synchronous_standby_loses_no_acknowledged_removal() {
+    let _turn = take_turn();
+    for run in 1..=3 {
+        failover_run(run);
+    }
+}
+
+/// One failover: a primary and its synchronous standby of the test's own; the service on a
+/// multi-host URL (`target_session_attrs=read-write`), a webhook receiver and a live stream
+/// attached; eight clients remove members with an `Idempotency-Key` each, a 503 tried again
+/// with the same key; the primary is SIGKILLed mid-load and the standby promoted.
+fn failover_run(run: usize) {
+    let mut primary = PgCluster::start(&format!("failover-primary-{run}"));
+    let standby = PgCluster::standby_of(&primary, &format!("failover_standby_{run}"));
+    primary.sql("ALTER SYSTEM SET synchronous_standby_names = '*'");
+    primary.sql("SELECT pg_reload_conf()");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while primary.sql("SELECT string_agg(sync_state, ',') FROM pg_stat_replication") != "sync" {
+        assert!(Instant::now() < deadline, "the standby never became synchronous");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let url = format!(
+        "postgres://postgres@127.0.0.1:{},127.0.0.1:{}/postgres?target_session_attrs=read-write",
+        primary.port, standby.port
+    );
+    // A receiver that takes a while, so that deliveries are under way (claimed, leased) when
+    // the primary dies.
+    let receiver = Receiver::start(|_, _| (200, Duration::from_millis(25)));
+    let dir = Workdir::new(&format!("failover-{run}"));
+    let env = [
+        ("EVO_DB_POOL_SIZE", "8".to_owned()),
+        ("EVO_DB_WAIT_TIMEOUT_MS", WAIT_TIMEOUT_MS.to_string()),
+        ("EVO_DB_STATEMENT_TIMEOUT_MS", STATEMENT_TIMEOUT_MS.to_string()),
+        ("EVO_RATE_LIMIT_PER_SEC", "0".to_owned()),
+        ("EVO_WEBHOOK_URL", receiver.url.clone()),
+        ("EVO_WEBHOOK_SECRET", WEBHOOK_SECRET.to_owned()),
+        // The live stream, its resumption and one stream per session read back.
+        ("EVO_STREAMS_PER_CALLER", "20".to_owned()),
+    ];
+    let mut server = Server::start(&dir.0, &url, &env);
+    let token = mint(&dir.0, &url, "ann@example.com", &["User"], &["acme"]);
+    let client = Client::new(&server.base, &token);
+    let mut sessions = create_crowded_sessions(&client);
+    // From the first event on (`Last-Event-ID: 0`), so that it must hold the whole outbox.
+    let live = Stream::open(server.port, "/events", &token, Some(0));
+    assert_eq!(live.status, 200);
+
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let acknowledged = Arc::new(AtomicUsize::new(0));
+    let workers: Vec<_> = (0..8)
+        .map(|worker| {
+            let (client, acknowledged) = (client.clone(), acknowledged.clone());
+            let (s, members) = share(worker);
+            let session = sessions[s].clone();
+            std::thread::spawn(move || {
+                let mut removals = Vec::new();
+                for m in members {
+                    let key = format!("failover-{run}-s{s}-m{m}");
+                    let mut calls = Vec::new();
+                    while calls.len() < 300 && Instant::now() < deadline {
+                        let call =
+                            client.call_keyed("remove", "DELETE", &member_path(&session, s, m), None, Some(&key));
+                        let status = call.status;
+                        calls.push(call);
+                        match status {
+                            503 | 0 => std::thread::sleep(Duration::from_millis(200)),
+                            200 => {
+                                acknowledged.fetch_add(1, Ordering::SeqCst);
+                                break;
+                            }
+                            _ => break,
+                        }
+                    }
+                    removals.push(Removal { session: s, member: m, calls });
+                }
+                removals
+            })
+        })
+        .collect();
+    let wait = Instant::now() + Duration::from_secs(20);
+    while acknowledged.load(Ordering::SeqCst) < SESSIONS * MEMBERS / 3 && Instant::now() < wait {
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let acknowledged_before = acknowledged.load(Ordering::SeqCst);
+    let killing = Instant::now();
+    primary.crash();
+    // What the live stream had received; it is dropped at the kill, as a client's connection
+    // would be, and resumed after the promotion with Last-Event-ID.
+    let mut streamed: Vec<u64> = Vec::new();
+    while let Some(frame) = live.next(Duration::ZERO) {
+        if let Frame::Event { id, .. } = frame {
+            streamed.push(id);
+        }
+    }
+    live.close();
+    // What a failover manager does: promote the standby (pg_promote waits until it is done).
+    assert_eq!(standby.sql("SELECT pg_promote()"), "t", "the standby is promoted");
+    let promoted = Instant::now();
+    let mut probes = Vec::new();
+    let recovered_after = loop {
+        let probe = client.call("get", "GET", &format!("/sessions/{}", sessions[0].id), None);
+        let status = probe.status;
+        probes.push(probe);
+        if status == 200 {
+            break promoted.elapsed();
+        }
+        assert!(promoted.elapsed() < Duration::from_secs(30), "no 200 within 30 s of the promotion");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let removals: Vec<Removal> = workers.into_iter().flat_map(|w| w.join().unwrap()).collect();
+    assert!(server.is_running(), "the service is the one started before the failover");
+
+    // Every answer: a 200, or a 503 (with Retry-After) that says whether anything may have
+    // been applied; a keyed retry settles an OutcomeUnknown with the first answer or its own.
+    let mut violations = Vec::new();
+    let mut outcome_unknown_count = 0;
+    for removal in &removals {
+        let name = format!("s{}-m{}", removal.session, removal.member);
+        for call in &removal.calls {
+            let code = call.body["responseStatus"]["errorCode"].as_str().unwrap_or_default();
+            match (call.status, code) {
+                (200, _) => {
+                    sessions[removal.session].removed_ok.insert(name.clone());
+                }
+                (503, "ServiceUnavailable" | "OutcomeUnknown") if has_retry_after(call) => {
+                    outcome_unknown_count += usize::from(code == "OutcomeUnknown");
+                }
+                // The connection reset while the service itself... never: the service lives.
+                (status, _) => violations.push(format!("{name}: {status} {}", call.body)),
+            }
+        }
+        if removal.calls.last().is_none_or(|c| c.status != 200) {
+            violations.push(format!("{name}: not settled with a 200 ({} tries)", removal.calls.len()));
+        }
+    }
+    for probe in &probes {
+        if !(probe.status == 200 || probe.status == 503 && has_retry_after(probe)) {
+            violations.push(format!("a read after the promotion: {} {}", probe.status, probe.body));
+        }
+    }
+    let calls: Vec<&Call> = removals.iter().flat_map(|r| &r.calls).chain(&probes).collect();
+    let count = |status: u16| calls.iter().filter(|c| c.status == status).count();
+    let late_503 = calls.iter().filter(|c| c.started >= promoted + FAILOVER_RECOVERY && c.status == 503).count();
+    eprintln!(
+        "failover run {run}: primary killed after {acknowledged_before} removals acknowledged; promotion took {:?}; \
+         200 again {recovered_after:?} after it; {} calls (200: {}, 503: {}, other: {}), {outcome_unknown_count} OutcomeUnknown",
+        promoted.duration_since(killing),
+        calls.len(),
+        count(200),
+        count(503),
+        calls.len() - count(200) - count(503),
+    );
+    assert!(violations.is_empty(), "{} bad answers:\n{}", violations.len(), violations.join("\n"));
+    assert!(recovered_after <= FAILOVER_RECOVERY, "serving again only {recovered_after:?} after the promotion");
+    assert_eq!(late_503, 0, "503s from {FAILOVER_RECOVERY:?} after the promotion");
+
+    // The new primary holds every 200 with its log entry and its event.
+    let gone = check_after_crash(&client, &sessions);
+    assert_eq!(gone, SESSIONS * MEMBERS, "every removal went through");
+    assert_eq!(standby.sql("SELECT pg_is_in_recovery()"), "f", "read from the promoted standby");
+
+    // Every event of the outbox, numbered in increasing order across the failover, reached
+    // the live stream (resumed with Last-Event-ID where it broke off) and the webhook.
+    let outbox: Vec<u64> = standby
+        .sql("SELECT id FROM session_events WHERE id IS NOT NULL ORDER BY id")
+        .lines()
+        .map(|id| id.parse().expect("an event number"))
+        .collect();
+    let expected = SESSIONS * (1 + MEMBERS);
+    assert_eq!(outbox.len(), expected, "one event per session created and per removal");
+    let streamed_before = streamed.len();
+    let mut stream = Stream::open(server.port, "/events", &token, streamed.last().copied().or(Some(0)));
+    assert_eq!(stream.status, 200, "the stream resumes after the promotion");
+    let mut resumptions = 0;
+    while streamed.len() < expected && resumptions < 3 {
+        match stream.next(Duration::from_secs(5)) {
+            Some(Frame::Event { id, .. }) => streamed.push(id),
+            Some(Frame::Comment(_)) => {}
+            // The stream ended or stalled: resume after the last event seen.
+            other => {
+                eprintln!("failover run {run}: the live stream gave {other:?} after {} events; resuming", streamed.len());
+                resumptions += 1;
+                stream.close();
+                stream = Stream::open(server.port, "/events", &token, streamed.last().copied().or(Some(0)));
+                assert_eq!(stream.status, 200, "the stream resumes");
+            }
+        }
+        assert!(promoted.elapsed() < Duration::from_secs(60), "the stream got {} of {expected} events", streamed.len());
+    }
+    let unseen: Vec<&u64> = outbox.iter().filter(|id| !streamed.contains(id)).collect();
+    let unknown: Vec<&u64> = streamed.iter().filter(|id| !outbox.contains(id)).collect();
+    assert!(
+        unseen.is_empty() && unknown.is_empty(),
+        "the stream missed {unseen:?} of the outbox and saw {unknown:?} that it does not hold; streamed {streamed:?}"
+    );
+    assert!(streamed.windows(2).all(|pair| pair[0] < pair[1]), "event numbers increase: {streamed:?}");
+    assert_eq!(streamed, outbox, "the stream saw every event of the outbox, once, in order");
+    let expected_ids: BTreeSet<String> = outbox.iter().map(|id| format!("evt_{id}")).collect();
+    let delivery_deadline = promoted + FAILOVER_DELIVERY;
+    let received = receiver.wait_until(delivery_deadline.saturating_duration_since(Instant::now()), |received| {
+        let delivered: BTreeSet<&str> =
+            received.iter().filter(|r| (200..300).contains(&r.answered)).filter_map(|r| r.header("webhook-id")).collect();
+        expected_ids.iter().all(|id| delivered.contains(id.as_str()))
+    });
+    let delivered: BTreeSet<String> = received
+        .iter()
+        .filter(|r| (200..300).contains(&r.answered))
+        .filter_map(|r| r.header("webhook-id").map(str::to_owned))
+        .collect();
+    let delivered_after = promoted.elapsed();
+    let missing: Vec<&String> = expected_ids.difference(&delivered).collect();
+    assert!(missing.is_empty(), "{} events not delivered within {FAILOVER_DELIVERY:?} of the promotion: {missing:?}", missing.len());
+    eprintln!(
+        "failover run {run}: {gone} members gone, {} events streamed ({streamed_before} before the kill, the rest after \
+         resuming), all delivered {delivered_after:?} after the promotion ({} deliveries in all)",
+        outbox.len(),
+        received.len()
+    );
+    stream.close();
+    drop(server);
+    drop(standby);
+    drop(primary);
 }

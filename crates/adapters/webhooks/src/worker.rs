@@ -28,6 +28,9 @@ pub fn retry_delay(failures: u32, first: Duration, max: Duration) -> Duration {
     first.saturating_mul(1 << doublings).min(max)
 }
 
+/// How soon a delivery record the store refused is tried again (within the batch's lease).
+const RECORD_AGAIN_AFTER: Duration = Duration::from_millis(250);
+
 /// `at` plus `span`, saturating at the end of time.
 pub(crate) fn later(at: Timestamp, span: Duration) -> Timestamp {
     TimeDelta::from_std(span)
@@ -203,17 +206,27 @@ impl<Q: DeliveryQueue + ?Sized> DeliveryWorker<Q> {
         if delivered.is_empty() {
             return Ok(Worked { claimed, delivered: 0 });
         }
-        // One record for the whole batch, within its lease.
-        match self.queue.mark_delivered(&delivered, self.clock.now()).await {
-            Ok(()) => {
-                tracing::debug!(events = ?delivered, "webhooks delivered");
-                Ok(Worked { claimed, delivered: delivered.len() })
-            }
-            Err(error) => {
-                // Delivered, but the store does not know: they are sent again after the lease
-                // (at-least-once), and their sessions' next events wait for that.
-                tracing::warn!(events = ?delivered, %error, "webhooks delivered but not recorded");
-                Ok(Worked { claimed, delivered: 0 })
+        // One record for the whole batch, within its lease. The lease is this worker's until
+        // it ends, so a record the store refused is tried again until then: a database that
+        // comes back (a restart, a failover's new primary) takes it, and the sessions' next
+        // events need not wait out the lease, nor the receiver get these again.
+        let lease_end = *held.borrow();
+        loop {
+            match self.queue.mark_delivered(&delivered, self.clock.now()).await {
+                Ok(()) => {
+                    tracing::debug!(events = ?delivered, "webhooks delivered");
+                    return Ok(Worked { claimed, delivered: delivered.len() });
+                }
+                Err(error) if self.clock.now() + RECORD_AGAIN_AFTER >= lease_end || shutdown.is_cancelled() => {
+                    // Delivered, but the store does not know: they are sent again after the
+                    // lease (at-least-once), and their sessions' next events wait for that.
+                    tracing::warn!(events = ?delivered, %error, "webhooks delivered but not recorded");
+                    return Ok(Worked { claimed, delivered: 0 });
+                }
+                Err(error) => {
+                    tracing::debug!(%error, "cannot record delivered webhooks yet; trying again within the lease");
+                    tokio::time::sleep(RECORD_AGAIN_AFTER).await;
+                }
             }
         }
     }

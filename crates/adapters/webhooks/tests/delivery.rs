@@ -425,3 +425,35 @@ async fn a_batch_is_recorded_delivered_in_one_call() {
     assert_eq!(queue.state(ids[2]), State::Pending);
     assert!([ids[0], ids[1], ids[3]].iter().all(|&id| queue.state(id) == State::Delivered));
 }
+
+/// A delivery the store cannot record at once (a database restarting, a failover under way)
+/// is recorded again within its lease once the store answers: the event is delivered once,
+/// and its session's next event need not wait out the lease.
+#[tokio::test]
+async fn a_record_the_store_refused_is_made_again_within_the_lease() {
+    let queue = FakeQueue::new();
+    let store = Arc::clone(&queue);
+    // The store goes down as the receiver answers, and is back 300 ms later.
+    let receiver = Receiver::answering(move |_, index| {
+        if index == 0 {
+            store.failing.store(true, Ordering::SeqCst);
+            let store = Arc::clone(&store);
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(300));
+                store.failing.store(false, Ordering::SeqCst);
+            });
+        }
+        Reply::status(200)
+    });
+    let clock = ManualClock::new();
+    let first = queue.commit("s-1", clock.now());
+    let worker = worker(&queue, config(&receiver.url), &clock);
+
+    assert_eq!(worker.run_once().await.unwrap(), 1);
+
+    assert_eq!(queue.state(first), State::Delivered, "recorded once the store was back");
+    let next = queue.commit("s-1", clock.now());
+    assert_eq!(worker.run_once().await.unwrap(), 1, "the session's next event is due at once, not after the lease");
+    assert_eq!(queue.state(next), State::Delivered);
+    assert_eq!(receiver.ids(), [format!("evt_{first}"), format!("evt_{next}")], "each sent once");
+}
