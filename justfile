@@ -37,6 +37,11 @@ bench-finding SESSIONS="400000":
     cargo build --release --locked -p evo-server --bin evo-sessions
     CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-target} python3 bench/finding.py {{SESSIONS}}
 
+# ListSessions with one read replica against none: a primary and a hot standby of its own (see docs/performance.md)
+bench-replicas SESSIONS="40000":
+    cargo build --release --locked -p evo-server --bin evo-sessions
+    CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-target} python3 bench/replicas.py {{SESSIONS}}
+
 # EXPLAIN every statement the PostgreSQL store sends at 400 000 sessions; fails on a Seq Scan (see docs/performance.md)
 explain:
     bench/explain.sh

@@ -37,7 +37,9 @@
 #      seeds the outbox explain.sql needs);
 #   4. with the scale check, measures finding sessions at its size (bench/finding.py: ListSessions
 #      with every filter, GetActiveSessions, RemoveChatMemberFromActiveSessions; finding.md);
-#   5. prints one table (bench/report.py) and keeps every raw output in
+#   5. with the scale check, ListSessions with one read replica against none (bench/replicas.py:
+#      a primary and a hot standby of its own; replicas.md);
+#   6. prints one table (bench/report.py) and keeps every raw output in
 #      bench/results/<UTC timestamp>/.
 #
 # Loopback only: the service, wrk, pgbench and psql talk to 127.0.0.1. Everything started
@@ -553,6 +555,13 @@ if ((SCALE)); then
   log "finding sessions at $SCALE_SESSIONS sessions (bench/finding.py)"
   BENCH_BIN=$BIN "$PY" "$BENCH/finding.py" "$SCALE_SESSIONS" >"$RESULTS/finding.md" \
     2>>"$RESULTS/run.log" || log "finding sessions FAILED (see run.log)"
+fi
+# 5. ListSessions with one read replica against none (its own primary and standby; its table is
+#    kept beside this run's).
+if ((SCALE)); then
+  log "ListSessions with one replica against none (bench/replicas.py)"
+  BENCH_BIN=$BIN "$PY" "$BENCH/replicas.py" >"$RESULTS/replicas.md" 2>>"$RESULTS/run.log" ||
+    log "replicas FAILED (see run.log)"
 fi
 "$PY" "$BENCH/report.py" table "$RESULTS" | tee "$RESULTS/table.md"
 log "raw outputs: ${RESULTS#"$ROOT"/}"
