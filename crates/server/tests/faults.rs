@@ -208,15 +208,25 @@ impl Client {
     }
 
     /// [`call`](Self::call) with an `Idempotency-Key`, when given.
-    fn call_keyed(&self, op: &'static str, method: &str, path: &str, body: Option<Value>, key: Option<&str>) -> Call {
+    fn call_keyed(
+        &self,
+        op: &'static str,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+        key: Option<&str>,
+    ) -> Call {
         let url = format!("{}{path}", self.base);
         let started = Instant::now();
         let key = key.unwrap_or_default();
         let result = match (method, body) {
             ("POST", Some(body)) => self.agent.post(&url).header("Authorization", &self.auth).send_json(body),
-            ("DELETE", _) if !key.is_empty() => {
-                self.agent.delete(&url).header("Authorization", &self.auth).header("Idempotency-Key", key).call()
-            }
+            ("DELETE", _) if !key.is_empty() => self
+                .agent
+                .delete(&url)
+                .header("Authorization", &self.auth)
+                .header("Idempotency-Key", key)
+                .call(),
             ("DELETE", _) => self.agent.delete(&url).header("Authorization", &self.auth).call(),
             _ => self.agent.get(&url).header("Authorization", &self.auth).call(),
         };
@@ -1020,8 +1030,13 @@ fn failover_run(run: usize) {
                     let key = format!("failover-{run}-s{s}-m{m}");
                     let mut calls = Vec::new();
                     while calls.len() < 300 && Instant::now() < deadline {
-                        let call =
-                            client.call_keyed("remove", "DELETE", &member_path(&session, s, m), None, Some(&key));
+                        let call = client.call_keyed(
+                            "remove",
+                            "DELETE",
+                            &member_path(&session, s, m),
+                            None,
+                            Some(&key),
+                        );
                         let status = call.status;
                         calls.push(call);
                         match status {
@@ -1102,7 +1117,8 @@ fn failover_run(run: usize) {
     }
     let calls: Vec<&Call> = removals.iter().flat_map(|r| &r.calls).chain(&probes).collect();
     let count = |status: u16| calls.iter().filter(|c| c.status == status).count();
-    let late_503 = calls.iter().filter(|c| c.started >= promoted + FAILOVER_RECOVERY && c.status == 503).count();
+    let late_503 =
+        calls.iter().filter(|c| c.started >= promoted + FAILOVER_RECOVERY && c.status == 503).count();
     eprintln!(
         "failover run {run}: primary killed after {acknowledged_before} removals acknowledged; promotion took {:?}; \
          200 again {recovered_after:?} after it; {} calls (200: {}, 503: {}, other: {}), {outcome_unknown_count} OutcomeUnknown",
@@ -1113,7 +1129,10 @@ fn failover_run(run: usize) {
         calls.len() - count(200) - count(503),
     );
     assert!(violations.is_empty(), "{} bad answers:\n{}", violations.len(), violations.join("\n"));
-    assert!(recovered_after <= FAILOVER_RECOVERY, "serving again only {recovered_after:?} after the promotion");
+    assert!(
+        recovered_after <= FAILOVER_RECOVERY,
+        "serving again only {recovered_after:?} after the promotion"
+    );
     assert_eq!(late_503, 0, "503s from {FAILOVER_RECOVERY:?} after the promotion");
 
     // The new primary holds every 200 with its log entry and its event.
@@ -1140,14 +1159,21 @@ fn failover_run(run: usize) {
             Some(Frame::Comment(_)) => {}
             // The stream ended or stalled: resume after the last event seen.
             other => {
-                eprintln!("failover run {run}: the live stream gave {other:?} after {} events; resuming", streamed.len());
+                eprintln!(
+                    "failover run {run}: the live stream gave {other:?} after {} events; resuming",
+                    streamed.len()
+                );
                 resumptions += 1;
                 stream.close();
                 stream = Stream::open(server.port, "/events", &token, streamed.last().copied().or(Some(0)));
                 assert_eq!(stream.status, 200, "the stream resumes");
             }
         }
-        assert!(promoted.elapsed() < Duration::from_secs(60), "the stream got {} of {expected} events", streamed.len());
+        assert!(
+            promoted.elapsed() < Duration::from_secs(60),
+            "the stream got {} of {expected} events",
+            streamed.len()
+        );
     }
     let unseen: Vec<&u64> = outbox.iter().filter(|id| !streamed.contains(id)).collect();
     let unknown: Vec<&u64> = streamed.iter().filter(|id| !outbox.contains(id)).collect();
@@ -1159,11 +1185,15 @@ fn failover_run(run: usize) {
     assert_eq!(streamed, outbox, "the stream saw every event of the outbox, once, in order");
     let expected_ids: BTreeSet<String> = outbox.iter().map(|id| format!("evt_{id}")).collect();
     let delivery_deadline = promoted + FAILOVER_DELIVERY;
-    let received = receiver.wait_until(delivery_deadline.saturating_duration_since(Instant::now()), |received| {
-        let delivered: BTreeSet<&str> =
-            received.iter().filter(|r| (200..300).contains(&r.answered)).filter_map(|r| r.header("webhook-id")).collect();
-        expected_ids.iter().all(|id| delivered.contains(id.as_str()))
-    });
+    let received =
+        receiver.wait_until(delivery_deadline.saturating_duration_since(Instant::now()), |received| {
+            let delivered: BTreeSet<&str> = received
+                .iter()
+                .filter(|r| (200..300).contains(&r.answered))
+                .filter_map(|r| r.header("webhook-id"))
+                .collect();
+            expected_ids.iter().all(|id| delivered.contains(id.as_str()))
+        });
     let delivered: BTreeSet<String> = received
         .iter()
         .filter(|r| (200..300).contains(&r.answered))
@@ -1171,7 +1201,11 @@ fn failover_run(run: usize) {
         .collect();
     let delivered_after = promoted.elapsed();
     let missing: Vec<&String> = expected_ids.difference(&delivered).collect();
-    assert!(missing.is_empty(), "{} events not delivered within {FAILOVER_DELIVERY:?} of the promotion: {missing:?}", missing.len());
+    assert!(
+        missing.is_empty(),
+        "{} events not delivered within {FAILOVER_DELIVERY:?} of the promotion: {missing:?}",
+        missing.len()
+    );
     eprintln!(
         "failover run {run}: {gone} members gone, {} events streamed ({streamed_before} before the kill, the rest after \
          resuming), all delivered {delivered_after:?} after the promotion ({} deliveries in all)",

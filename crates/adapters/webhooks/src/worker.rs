@@ -217,7 +217,9 @@ impl<Q: DeliveryQueue + ?Sized> DeliveryWorker<Q> {
                     tracing::debug!(events = ?delivered, "webhooks delivered");
                     return Ok(Worked { claimed, delivered: delivered.len() });
                 }
-                Err(error) if self.clock.now() + RECORD_AGAIN_AFTER >= lease_end || shutdown.is_cancelled() => {
+                Err(error)
+                    if self.clock.now() + RECORD_AGAIN_AFTER >= lease_end || shutdown.is_cancelled() =>
+                {
                     // Delivered, but the store does not know: they are sent again after the
                     // lease (at-least-once), and their sessions' next events wait for that.
                     tracing::warn!(events = ?delivered, %error, "webhooks delivered but not recorded");

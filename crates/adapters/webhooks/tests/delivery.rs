@@ -453,7 +453,11 @@ async fn a_record_the_store_refused_is_made_again_within_the_lease() {
 
     assert_eq!(queue.state(first), State::Delivered, "recorded once the store was back");
     let next = queue.commit("s-1", clock.now());
-    assert_eq!(worker.run_once().await.unwrap(), 1, "the session's next event is due at once, not after the lease");
+    assert_eq!(
+        worker.run_once().await.unwrap(),
+        1,
+        "the session's next event is due at once, not after the lease"
+    );
     assert_eq!(queue.state(next), State::Delivered);
     assert_eq!(receiver.ids(), [format!("evt_{first}"), format!("evt_{next}")], "each sent once");
 }
