@@ -101,7 +101,8 @@ struct Position {
 }
 
 /// The primary's WAL position (`pg_current_wal_lsn`), or the standby's replayed one
-/// (`pg_last_wal_replay_lsn`: none on a server that is not a standby), as bytes.
+/// (`pg_last_wal_replay_lsn`; none once the server is out of recovery: a promoted standby
+/// still reports the last position it replayed), as bytes.
 async fn position(pool: &Pool<AsyncPgConnection>, sql: &'static str) -> Option<i64> {
     let mut connection = pool.get().await.ok()?;
     let read = diesel::sql_query(sql).get_result::<Position>(&mut connection);
@@ -109,7 +110,8 @@ async fn position(pool: &Pool<AsyncPgConnection>, sql: &'static str) -> Option<i
 }
 
 const PRIMARY_POSITION: &str = "SELECT (pg_current_wal_lsn() - '0/0'::pg_lsn)::bigint AS lsn";
-const REPLAYED_POSITION: &str = "SELECT (pg_last_wal_replay_lsn() - '0/0'::pg_lsn)::bigint AS lsn";
+const REPLAYED_POSITION: &str =
+    "SELECT CASE WHEN pg_is_in_recovery() THEN (pg_last_wal_replay_lsn() - '0/0'::pg_lsn)::bigint END AS lsn";
 
 async fn watch(
     primary: Pool<AsyncPgConnection>,
