@@ -648,6 +648,55 @@ fn check_events(client: &Client, session: &Value) {
     stream.close();
 }
 
+/// Eight clients remove every member of `sessions` ([`share`]); a removal answered 503 is
+/// tried again every 200 ms until it gets another answer, with the same `Idempotency-Key`
+/// (`{keys}-s{s}-m{m}`) when `keys` is given. Bounded: 60 s in all, 300 tries per member.
+/// Returns once a third of the removals are acknowledged (or 20 s passed), with the clients'
+/// threads and the count of removals answered 200 so far.
+fn remove_every_member(
+    client: &Client,
+    sessions: &[Tracked],
+    keys: Option<String>,
+) -> (Vec<JoinHandle<Vec<Removal>>>, Arc<AtomicUsize>) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let acknowledged = Arc::new(AtomicUsize::new(0));
+    let workers: Vec<_> = (0..8)
+        .map(|worker| {
+            let (client, acknowledged, keys) = (client.clone(), acknowledged.clone(), keys.clone());
+            let (s, members) = share(worker);
+            let session = sessions[s].clone();
+            std::thread::spawn(move || {
+                let mut removals = Vec::new();
+                for m in members {
+                    let key = keys.as_ref().map(|keys| format!("{keys}-s{s}-m{m}"));
+                    let mut calls = Vec::new();
+                    while calls.len() < 300 && Instant::now() < deadline {
+                        let path = member_path(&session, s, m);
+                        let call = client.call_keyed("remove", "DELETE", &path, None, key.as_deref());
+                        let status = call.status;
+                        calls.push(call);
+                        match status {
+                            503 => std::thread::sleep(Duration::from_millis(200)),
+                            200 => {
+                                acknowledged.fetch_add(1, Ordering::SeqCst);
+                                break;
+                            }
+                            _ => break,
+                        }
+                    }
+                    removals.push(Removal { session: s, member: m, calls });
+                }
+                removals
+            })
+        })
+        .collect();
+    let wait = Instant::now() + Duration::from_secs(20);
+    while acknowledged.load(Ordering::SeqCst) < SESSIONS * MEMBERS / 3 && Instant::now() < wait {
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    (workers, acknowledged)
+}
+
 fn has_retry_after(call: &Call) -> bool {
     call.retry_after.as_deref().is_some_and(|v| v.parse::<u64>().is_ok_and(|s| s >= 1))
 }
@@ -798,42 +847,7 @@ fn a_sigkill_of_postgresql_during_concurrent_removals_loses_no_acknowledged_remo
     let client = Client::new(&server.base, &token);
     let mut sessions = create_crowded_sessions(&client);
 
-    // Eight clients remove every member; a removal answered 503 is tried again every 200 ms
-    // until it gets another answer. Bounded: 60 s in all, 300 tries per member.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let acknowledged = Arc::new(AtomicUsize::new(0));
-    let workers: Vec<_> = (0..8)
-        .map(|worker| {
-            let (client, acknowledged) = (client.clone(), acknowledged.clone());
-            let (s, members) = share(worker);
-            let session = sessions[s].clone();
-            std::thread::spawn(move || {
-                let mut removals = Vec::new();
-                for m in members {
-                    let mut calls = Vec::new();
-                    while calls.len() < 300 && Instant::now() < deadline {
-                        let call = client.call("remove", "DELETE", &member_path(&session, s, m), None);
-                        let status = call.status;
-                        calls.push(call);
-                        match status {
-                            503 => std::thread::sleep(Duration::from_millis(200)),
-                            200 => {
-                                acknowledged.fetch_add(1, Ordering::SeqCst);
-                                break;
-                            }
-                            _ => break,
-                        }
-                    }
-                    removals.push(Removal { session: s, member: m, calls });
-                }
-                removals
-            })
-        })
-        .collect();
-    let wait = Instant::now() + Duration::from_secs(20);
-    while acknowledged.load(Ordering::SeqCst) < SESSIONS * MEMBERS / 3 && Instant::now() < wait {
-        std::thread::sleep(Duration::from_millis(2));
-    }
+    let (workers, acknowledged) = remove_every_member(&client, &sessions, None);
     let acknowledged_before = acknowledged.load(Ordering::SeqCst);
     let killing = Instant::now();
     let killed = cluster.crash();
@@ -1017,47 +1031,7 @@ fn failover_run(run: usize) {
     let live = Stream::open(server.port, "/events", &token, Some(0));
     assert_eq!(live.status, 200);
 
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let acknowledged = Arc::new(AtomicUsize::new(0));
-    let workers: Vec<_> = (0..8)
-        .map(|worker| {
-            let (client, acknowledged) = (client.clone(), acknowledged.clone());
-            let (s, members) = share(worker);
-            let session = sessions[s].clone();
-            std::thread::spawn(move || {
-                let mut removals = Vec::new();
-                for m in members {
-                    let key = format!("failover-{run}-s{s}-m{m}");
-                    let mut calls = Vec::new();
-                    while calls.len() < 300 && Instant::now() < deadline {
-                        let call = client.call_keyed(
-                            "remove",
-                            "DELETE",
-                            &member_path(&session, s, m),
-                            None,
-                            Some(&key),
-                        );
-                        let status = call.status;
-                        calls.push(call);
-                        match status {
-                            503 | 0 => std::thread::sleep(Duration::from_millis(200)),
-                            200 => {
-                                acknowledged.fetch_add(1, Ordering::SeqCst);
-                                break;
-                            }
-                            _ => break,
-                        }
-                    }
-                    removals.push(Removal { session: s, member: m, calls });
-                }
-                removals
-            })
-        })
-        .collect();
-    let wait = Instant::now() + Duration::from_secs(20);
-    while acknowledged.load(Ordering::SeqCst) < SESSIONS * MEMBERS / 3 && Instant::now() < wait {
-        std::thread::sleep(Duration::from_millis(2));
-    }
+    let (workers, acknowledged) = remove_every_member(&client, &sessions, Some(format!("failover-{run}")));
     let acknowledged_before = acknowledged.load(Ordering::SeqCst);
     let killing = Instant::now();
     primary.crash();

@@ -113,16 +113,7 @@ fn render_fields(out: &mut String, fields: &[Field], request: bool) {
         summary(out, "        ", field.description.as_deref());
         out.push_str(&format!("        [DataMember(Name=\"{}\")]\n", field.name));
         if request {
-            let description = field
-                .description
-                .as_deref()
-                .map(|text| format!("Description=\"{}\", ", quoted(text)))
-                .unwrap_or_default();
-            let required = if field.required { ", IsRequired=true" } else { "" };
-            out.push_str(&format!(
-                "        [ApiMember({description}ParameterType=\"{}\"{required})]\n",
-                field.location.as_str()
-            ));
+            out.push_str(&format!("        [ApiMember({})]\n", super::api_member_args(field)));
         }
         out.push_str(&format!(
             "        public virtual {} {} {{ get; set; }}\n",

@@ -80,13 +80,7 @@ pub(super) fn jvm_type(ty: &TypeRef, kotlin: bool) -> String {
 
 /// `@ApiMember(...)` of a request field: where it goes, what it is.
 pub(super) fn api_member(field: &Field) -> String {
-    let description = field
-        .description
-        .as_deref()
-        .map(|text| format!("Description=\"{}\", ", quoted(text)))
-        .unwrap_or_default();
-    let required = if field.required { ", IsRequired=true" } else { "" };
-    format!("@ApiMember({description}ParameterType=\"{}\"{required})", field.location.as_str())
+    format!("@ApiMember({})", super::api_member_args(field))
 }
 
 fn render_fields(out: &mut String, fields: &[Field], request: bool) {

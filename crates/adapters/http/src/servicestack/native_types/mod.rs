@@ -196,6 +196,18 @@ fn one_line(text: &str) -> String {
     text.replace("*/", "* /").replace(['\n', '\r'], " ")
 }
 
+/// The arguments of a request field's `ApiMember` attribute (`Description="...",
+/// ParameterType="path", IsRequired=true`): each language writes the attribute its own way.
+fn api_member_args(field: &crate::servicestack::description::Field) -> String {
+    let description = field
+        .description
+        .as_deref()
+        .map(|text| format!("Description=\"{}\", ", quoted(text)))
+        .unwrap_or_default();
+    let required = if field.required { ", IsRequired=true" } else { "" };
+    format!("{description}ParameterType=\"{}\"{required}", field.location.as_str())
+}
+
 /// A string literal's content for C-like languages and Python: `\` and `"` escaped.
 fn quoted(text: &str) -> String {
     one_line(text).replace('\\', "\\\\").replace('"', "\\\"")
