@@ -1060,6 +1060,9 @@ fn failover_run(run: usize) {
     };
     let removals: Vec<Removal> = workers.into_iter().flat_map(|w| w.join().unwrap()).collect();
     assert!(server.is_running(), "the service is the one started before the failover");
+    // Readiness has a connection of its own: it too reaches the new primary.
+    let ready = client.call("ready", "GET", "/health/ready", None);
+    assert_eq!(ready.status, 200, "readiness after the promotion: {}", ready.body);
 
     // Every answer: a 200, or a 503 (with Retry-After) that says whether anything may have
     // been applied; a keyed retry settles an OutcomeUnknown with the first answer or its own.
