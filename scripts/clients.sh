@@ -51,19 +51,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-export EVO_BIND="127.0.0.1:$PORT"
-export DATABASE_URL="sqlite://$WORK/clients.db"
-export EVO_JWT_SECRET="clients-secret-$(date +%s)-0123456789abcdef"
-export EVO_LOG=${EVO_LOG:-warn}
-BASE="http://127.0.0.1:$PORT"
-"$BIN" serve 2>"$WORK/server.log" &
-PID=$!
-for _ in $(seq 1 300); do
-    if curl -fsS "$BASE/health/ready" >/dev/null 2>&1; then break; fi
-    if ! kill -0 "$PID" 2>/dev/null; then echo "clients: the server exited:" >&2; cat "$WORK/server.log" >&2; exit 1; fi
-    sleep 0.1
-done
+# shellcheck source=scripts/lib/serve.sh
+source scripts/lib/serve.sh
+serve_on_sqlite clients
 TOKEN=$("$BIN" token --sub clients@example.com --name Clients --role User --account demo --ttl 1h)
 
 cp scripts/clients/client.ts scripts/clients/client.mjs scripts/clients/client.py scripts/clients/pages.mjs "$WORK/"

@@ -38,25 +38,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-export EVO_BIND="127.0.0.1:$PORT"
-export DATABASE_URL="sqlite://$WORK/schemathesis.db"
-export EVO_JWT_SECRET="schemathesis-secret-$(date +%s)-0123456789abcdef"
-export EVO_LOG=${EVO_LOG:-warn}
-BASE="http://127.0.0.1:$PORT"
-
-"$BIN" serve 2>"$WORK/server.log" &
-PID=$!
-for _ in $(seq 1 300); do
-    if curl -fsS "$BASE/health/ready" >/dev/null 2>&1; then break; fi
-    if ! kill -0 "$PID" 2>/dev/null; then
-        echo "schemathesis: the server exited:" >&2
-        cat "$WORK/server.log" >&2
-        exit 1
-    fi
-    sleep 0.1
-done
-curl -fsS "$BASE/health/ready" >/dev/null
+# shellcheck source=scripts/lib/serve.sh
+source scripts/lib/serve.sh
+serve_on_sqlite schemathesis
 
 TOKEN=$("$BIN" token --sub fuzz@example.com --name Fuzz --role Admin --role User --account demo --ttl 1h)
 
