@@ -697,6 +697,22 @@ fn remove_every_member(
     (workers, acknowledged)
 }
 
+/// Reads session `id` every 50 ms until it answers 200 (at most 30 s after `since`, when
+/// `what` happened); returns how long after `since` that was, and every answer.
+fn read_until_served(client: &Client, id: &str, since: Instant, what: &str) -> (Duration, Vec<Call>) {
+    let mut probes = Vec::new();
+    loop {
+        let probe = client.call("get", "GET", &format!("/sessions/{id}"), None);
+        let status = probe.status;
+        probes.push(probe);
+        if status == 200 {
+            return (since.elapsed(), probes);
+        }
+        assert!(since.elapsed() < Duration::from_secs(30), "no 200 within 30 s of {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 fn has_retry_after(call: &Call) -> bool {
     call.retry_after.as_deref().is_some_and(|v| v.parse::<u64>().is_ok_and(|s| s >= 1))
 }
@@ -859,17 +875,7 @@ fn a_sigkill_of_postgresql_during_concurrent_removals_loses_no_acknowledged_remo
     let back = Instant::now();
 
     // The same process, never restarted, serves again.
-    let mut probes = Vec::new();
-    let recovered_after = loop {
-        let probe = client.call("get", "GET", &format!("/sessions/{}", sessions[0].id), None);
-        let status = probe.status;
-        probes.push(probe);
-        if status == 200 {
-            break back.elapsed();
-        }
-        assert!(back.elapsed() < Duration::from_secs(30), "no 200 within 30 s of PostgreSQL's return");
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let (recovered_after, probes) = read_until_served(&client, &sessions[0].id, back, "PostgreSQL's return");
     let removals: Vec<Removal> = workers.into_iter().flat_map(|w| w.join().unwrap()).collect();
     assert!(server.is_running(), "the service is the one started before the crash");
 
@@ -1047,17 +1053,7 @@ fn failover_run(run: usize) {
     // What a failover manager does: promote the standby (pg_promote waits until it is done).
     assert_eq!(standby.sql("SELECT pg_promote()"), "t", "the standby is promoted");
     let promoted = Instant::now();
-    let mut probes = Vec::new();
-    let recovered_after = loop {
-        let probe = client.call("get", "GET", &format!("/sessions/{}", sessions[0].id), None);
-        let status = probe.status;
-        probes.push(probe);
-        if status == 200 {
-            break promoted.elapsed();
-        }
-        assert!(promoted.elapsed() < Duration::from_secs(30), "no 200 within 30 s of the promotion");
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let (recovered_after, probes) = read_until_served(&client, &sessions[0].id, promoted, "the promotion");
     let removals: Vec<Removal> = workers.into_iter().flat_map(|w| w.join().unwrap()).collect();
     assert!(server.is_running(), "the service is the one started before the failover");
     // Readiness has a connection of its own: it too reaches the new primary.

@@ -17,10 +17,7 @@ const OPTIONS: &[(&str, &str)] = &[
     ("IncludeTypes", ""),
     ("ExcludeTypes", ""),
     ("TreatTypesAsStrings", ""),
-    (
-        "DefaultImports",
-        "java.math.*,java.util.*,java.io.InputStream,net.servicestack.client.*,com.google.gson.annotations.*,com.google.gson.reflect.*",
-    ),
+    ("DefaultImports", JVM_IMPORTS),
 ];
 
 pub(super) fn render(dtos: &Dtos<'_>) -> String {
@@ -29,7 +26,7 @@ pub(super) fn render(dtos: &Dtos<'_>) -> String {
         out.push_str(&options_header(header, ("/*", "//", "*/"), "", OPTIONS));
         out.push('\n');
     }
-    for import in JVM_IMPORTS {
+    for import in JVM_IMPORTS.split(',') {
         out.push_str(&format!("import {import};\n"));
     }
     out.push_str("\npublic class dtos\n{\n");

@@ -13,21 +13,11 @@ const OPTIONS: &[(&str, &str)] = &[
     ("ExcludeTypes", ""),
     ("InitializeCollections", "False"),
     ("TreatTypesAsStrings", ""),
-    (
-        "DefaultImports",
-        "java.math.*,java.util.*,java.io.InputStream,net.servicestack.client.*,com.google.gson.annotations.*,com.google.gson.reflect.*",
-    ),
+    ("DefaultImports", JVM_IMPORTS),
 ];
 
-/// The imports both JVM languages start with (the `DefaultImports` option).
-pub(super) const JVM_IMPORTS: &[&str] = &[
-    "java.math.*",
-    "java.util.*",
-    "java.io.InputStream",
-    "net.servicestack.client.*",
-    "com.google.gson.annotations.*",
-    "com.google.gson.reflect.*",
-];
+/// The imports both JVM languages start with, as their `DefaultImports` option lists them.
+pub(super) const JVM_IMPORTS: &str = "java.math.*,java.util.*,java.io.InputStream,net.servicestack.client.*,com.google.gson.annotations.*,com.google.gson.reflect.*";
 
 pub(super) fn render(dtos: &Dtos<'_>) -> String {
     let mut out = String::new();
@@ -35,7 +25,7 @@ pub(super) fn render(dtos: &Dtos<'_>) -> String {
         out.push_str(&options_header(header, ("/*", "//", "*/"), "", OPTIONS));
         out.push('\n');
     }
-    for import in JVM_IMPORTS {
+    for import in JVM_IMPORTS.split(',') {
         out.push_str(&format!("import {import}\n"));
     }
     out.push('\n');
